@@ -1,0 +1,33 @@
+"""Errors ATS raises on purpose. Each carries a one-line message naming what is wrong."""
+
+
+class ATSError(Exception):
+    """Base of every error ATS raises deliberately; the CLI prints these as one line."""
+
+
+class ConfigError(ATSError):
+    """A job config (YAML) or command-line option is invalid."""
+
+
+class PluginError(ATSError):
+    """A plugin is unknown, or its module is broken (syntax error, missing class, wrong base)."""
+
+
+class DataError(ATSError):
+    """Market data is unreadable or inconsistent."""
+
+
+class OrderError(ATSError):
+    """An order request is malformed (bad amount, missing price, unknown symbol)."""
+
+
+class InsufficientFunds(OrderError):
+    """The wallet's free balance cannot cover an order."""
+
+
+class JobError(ATSError):
+    """A job command cannot be carried out in the job's current state."""
+
+
+class StateError(ATSError):
+    """Saved state is corrupt, truncated, from an unknown version, or fails validation."""

@@ -1,0 +1,269 @@
+"""The shared order/fill model used by every exchange (back_trading, paper, live).
+
+Vocabulary follows ccxt's unified API: symbols like ``BTC/USDT``, ``side`` buy/sell,
+``type`` market/limit/..., ``amount`` in base currency, ``price`` in quote currency,
+timestamps in integer milliseconds since the Unix epoch (UTC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class OrderSide(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP_MARKET = "stop_market"
+    STOP_LIMIT = "stop_limit"
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+
+
+def split_symbol(symbol: str) -> tuple[str, str]:
+    """``"BTC/USDT"`` -> ``("BTC", "USDT")``; a clear error for anything else."""
+    base, sep, quote = symbol.partition("/")
+    if not sep or not base or not quote or "/" in quote:
+        raise ValueError(f"symbol must look like BASE/QUOTE (e.g. BTC/USDT), got {symbol!r}")
+    return base, quote.split(":")[0]
+
+
+def ms_to_datetime(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp / 1000, tz=UTC)
+
+
+@dataclass(slots=True)
+class Candle:
+    """One closed OHLCV candle.
+
+    During a backtest the exchange reuses a single Candle object and overwrites its
+    fields for every bar (no per-candle allocation); call :meth:`copy` to keep one.
+    """
+
+    symbol: str
+    timestamp: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+    @property
+    def datetime(self) -> datetime:
+        return ms_to_datetime(self.timestamp)
+
+    def copy(self) -> Candle:
+        return Candle(
+            self.symbol, self.timestamp, self.open, self.high, self.low, self.close, self.volume
+        )
+
+
+@dataclass(slots=True)
+class Order:
+    """An order and its lifecycle; exchanges mutate it in place as it fills."""
+
+    id: str
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    type: OrderType
+    amount: float
+    price: float | None = None
+    stop_price: float | None = None
+    quote_amount: float | None = None
+    """For a market buy: spend this much quote (fees included) instead of a fixed amount."""
+    status: OrderStatus = OrderStatus.OPEN
+    filled: float = 0.0
+    cost: float = 0.0
+    """Quote value of what has filled so far (sum of amount * price), excluding fees."""
+    fee: float = 0.0
+    fee_currency: str | None = None
+    timestamp: int = 0
+    """When the order was placed: the close time of the candle the strategy saw."""
+    last_update: int = 0
+    expires_at: int | None = None
+    triggered: bool = False
+    reason: str | None = None
+    """Why the order was rejected, canceled or expired."""
+
+    @property
+    def remaining(self) -> float:
+        return max(self.amount - self.filled, 0.0)
+
+    @property
+    def average(self) -> float | None:
+        return self.cost / self.filled if self.filled > 0 else None
+
+    @property
+    def is_open(self) -> bool:
+        return not self.status.is_final
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["side"] = str(self.side)
+        data["type"] = str(self.type)
+        data["status"] = str(self.status)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Order:
+        values = dict(data)
+        values["side"] = OrderSide(values["side"])
+        values["type"] = OrderType(values["type"])
+        values["status"] = OrderStatus(values["status"])
+        return cls(**values)
+
+
+@dataclass(slots=True, frozen=True)
+class Fill:
+    """One execution of (part of) an order. Fees are charged once, here."""
+
+    order_id: str
+    symbol: str
+    side: OrderSide
+    amount: float
+    price: float
+    fee: float
+    fee_currency: str
+    timestamp: int
+    taker: bool
+
+    @property
+    def cost(self) -> float:
+        return self.amount * self.price
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["side"] = str(self.side)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fill:
+        return cls(**{**data, "side": OrderSide(data["side"])})
+
+
+@dataclass(slots=True)
+class Trade:
+    """A long round trip: entry fills until the position is flat again.
+
+    ``exit_time``/``exit_price`` are None while the position is still open; ``pnl`` is then
+    marked at the last price seen.
+    """
+
+    symbol: str
+    entry_time: int
+    entry_price: float
+    amount: float
+    exit_time: int | None = None
+    exit_price: float | None = None
+    fees: float = 0.0
+    pnl: float = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        return self.exit_time is None
+
+    @property
+    def return_pct(self) -> float:
+        invested = self.entry_price * self.amount
+        return 100.0 * self.pnl / invested if invested else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "entry_time": ms_to_datetime(self.entry_time).isoformat(),
+            "entry_price": self.entry_price,
+            "exit_time": None
+            if self.exit_time is None
+            else ms_to_datetime(self.exit_time).isoformat(),
+            "exit_price": self.exit_price,
+            "amount": self.amount,
+            "fees": self.fees,
+            "pnl": self.pnl,
+            "return_pct": self.return_pct,
+        }
+
+
+@dataclass(slots=True)
+class Position:
+    symbol: str
+    amount: float = 0.0
+    entry_price: float = 0.0
+    mark_price: float = 0.0
+
+    @property
+    def value(self) -> float:
+        return self.amount * self.mark_price
+
+    @property
+    def unrealized_pnl(self) -> float:
+        return (self.mark_price - self.entry_price) * self.amount
+
+
+@dataclass(slots=True)
+class Balance:
+    asset: str
+    free: float = 0.0
+    used: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.free + self.used
+
+
+@dataclass(slots=True)
+class FeeQuote:
+    """What a fee plugin charges for one fill. ``currency`` may be an asset code, or
+    ``"quote"``/``"base"`` meaning the traded symbol's quote or base asset."""
+
+    amount: float
+    currency: str = "quote"
+
+
+@dataclass(slots=True)
+class Progress:
+    """How far a finite data feed has got."""
+
+    done: int = 0
+    total: int | None = None
+    timestamp: int | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total:
+            return None
+        return min(self.done / self.total, 1.0)
+
+
+@dataclass(slots=True)
+class OrderRequest:
+    """What a strategy asks for; the exchange turns it into an :class:`Order`."""
+
+    symbol: str
+    side: OrderSide
+    type: OrderType
+    amount: float
+    price: float | None = None
+    stop_price: float | None = None
+    quote_amount: float | None = None
+    client_order_id: str | None = None
+    expires_at: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,165 @@
+"""back_trading: replays a candle file through the simulated matching engine.
+
+The hot loop is written for speed: columns are converted to Python lists a chunk at a
+time (bounded memory), one Candle object is reused, the matching engine is skipped
+while no order is open, and precomputed indicator outputs are bound per candle as
+plain attribute writes. Between chunks the loop yields to the event loop, so a running
+backtest never freezes the console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ats.exceptions import ConfigError, DataError
+from ats.exchanges.base_exchange import LogFunction
+from ats.exchanges.base_fees import BaseFees
+from ats.exchanges.data_classes import Progress
+from ats.exchanges.equity_curve import equity_curve
+from ats.exchanges.exchanges.back_trading.candle_data import (
+    CandleData,
+    CandleDataError,
+    load_candles,
+)
+from ats.exchanges.run_control import RunControl
+from ats.exchanges.simulated_exchange import SimulatedExchange
+
+# Adaptive chunking: aim for this much work between two yields to the event loop.
+_TARGET_CHUNK_SECONDS = 0.01
+_MIN_CHUNK, _MAX_CHUNK = 64, 65_536
+
+
+class Exchange(SimulatedExchange):
+    """Deterministic backtests on a CSV/Parquet candle file (``config: {data: PATH}``)."""
+
+    name = "back_trading"
+    mode = "backtest"
+
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        fees: BaseFees,
+        balances: dict[str, float],
+        config: dict[str, Any],
+        log: LogFunction | None = None,
+    ) -> None:
+        super().__init__(symbol=symbol, fees=fees, balances=balances, config=config, log=log)
+        if not config.get("data"):
+            raise ConfigError("exchange.data: back_trading needs a candle file path")
+        self.data_path = Path(config["data"])
+        self.data: CandleData | None = None
+        self.cursor = 0
+        """Index of the next candle to replay; saved in snapshots to resume."""
+        self._series: list[tuple[object, str, np.ndarray]] = []
+        self._chunk = 4096
+
+    async def connect(self) -> None:
+        if self.data is None:
+            self.load_data(await asyncio.to_thread(load_candles, self.data_path))
+
+    def load_data(self, data: CandleData) -> None:
+        """Use already-loaded candles (tests and benchmarks share one load)."""
+        if len(data) == 0:
+            raise DataError(f"{data.path}: no candles")
+        self.data = data
+        self.timeframe_ms = data.timeframe_ms
+
+    def require_data(self) -> CandleData:
+        if self.data is None:
+            raise DataError(f"{self.data_path}: data not loaded; call connect() first")
+        return self.data
+
+    @property
+    def progress(self) -> Progress:
+        total = len(self.data) if self.data is not None else None
+        return Progress(self.cursor, total, self.candle.timestamp or None)
+
+    # -- precomputed series ------------------------------------------------------------
+    def bind_series(self, target: object, attribute: str, values: np.ndarray) -> None:
+        """Set ``target.attribute = values[i]`` before the strategy sees candle *i*.
+
+        Used for indicator outputs computed in one vectorised pass before the replay.
+        """
+        if len(values) != len(self.require_data()):
+            raise ValueError(f"series for {attribute} has {len(values)} values, not {len(self)}")
+        self._series.append((target, attribute, values))
+
+    def clear_series(self) -> None:
+        self._series.clear()
+
+    def __len__(self) -> int:
+        return len(self.data) if self.data is not None else 0
+
+    # -- replay ------------------------------------------------------------------------
+    async def run(self, control: RunControl) -> None:
+        data = self.require_data()
+        total = len(data)
+        columns = (data.timestamps, data.open, data.high, data.low, data.close, data.volume)
+        while self.cursor < total:
+            start = self.cursor
+            stop = min(start + self._chunk, total)
+            began = time.perf_counter()
+            self._run_chunk(start, [column[start:stop].tolist() for column in columns])
+            self.cursor = stop
+            self._adapt_chunk(time.perf_counter() - began, stop - start)
+            await control.checkpoint()
+        self.ledger.mark(self.symbol, self.candle.close)
+
+    def _adapt_chunk(self, elapsed: float, size: int) -> None:
+        if size < self._chunk:
+            return
+        scale = _TARGET_CHUNK_SECONDS / max(elapsed, 1e-6)
+        self._chunk = int(min(max(self._chunk * min(max(scale, 0.5), 2.0), _MIN_CHUNK), _MAX_CHUNK))
+
+    def _run_chunk(self, start: int, columns: list[list[Any]]) -> None:
+        candle = self.candle
+        handler = self.on_candle or (lambda candle: None)
+        open_orders = self.engine.open_orders
+        match = self.engine.match
+        bound = [(t, a, v[start : start + len(columns[0])].tolist()) for t, a, v in self._series]
+        i = 0
+        try:
+            for i, (ts, op, hi, lo, cl, vo) in enumerate(zip(*columns, strict=True)):
+                if open_orders:
+                    match(ts, op, hi, lo)
+                candle.timestamp = ts
+                candle.open = op
+                candle.high = hi
+                candle.low = lo
+                candle.close = cl
+                candle.volume = vo
+                for target, attribute, values in bound:
+                    setattr(target, attribute, values[i])
+                handler(candle)
+        except BaseException:
+            self.cursor = start + i
+            raise
+
+    # -- results -------------------------------------------------------------------------
+    def equity_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(timestamps, equity in quote) at every replayed candle's close."""
+        data = self.require_data()
+        stop = self.cursor
+        return data.timestamps[:stop], equity_curve(
+            data.timestamps[:stop],
+            data.close[:stop],
+            self.initial_balances,
+            self.engine.fills,
+            self.symbol,
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**super().snapshot(), "cursor": self.cursor}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        super().restore(data)
+        self.cursor = int(data["cursor"])
+
+
+__all__ = ["CandleDataError", "Exchange"]

@@ -1,0 +1,23 @@
+"""One proportional rate for every fill, charged in the quote currency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ats.exchanges.base_fees import BaseFees
+from ats.exchanges.data_classes import FeeQuote, OrderSide, OrderType
+
+
+class FlatRate(BaseFees):
+    """``rate`` (default 0.001 = 0.1%) of the fill's quote value."""
+
+    name = "flat_rate"
+
+    def __init__(self, **config: Any) -> None:
+        super().__init__(**config)
+        self.rate = self._rate(config, "rate", 0.001)
+
+    def calculate(
+        self, size: float, price: float, order_type: OrderType, side: OrderSide
+    ) -> FeeQuote:
+        return FeeQuote(abs(size) * price * self.rate, "quote")

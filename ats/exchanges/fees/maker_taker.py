@@ -1,0 +1,25 @@
+"""Maker/taker schedule: resting limit orders pay ``maker``, everything else ``taker``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ats.exchanges.base_fees import BaseFees
+from ats.exchanges.data_classes import FeeQuote, OrderSide, OrderType
+
+
+class MakerTaker(BaseFees):
+    """Defaults are Binance spot's base tier: maker 0.1%, taker 0.1%."""
+
+    name = "maker_taker"
+
+    def __init__(self, **config: Any) -> None:
+        super().__init__(**config)
+        self.maker = self._rate(config, "maker", 0.001)
+        self.taker = self._rate(config, "taker", 0.001)
+
+    def calculate(
+        self, size: float, price: float, order_type: OrderType, side: OrderSide
+    ) -> FeeQuote:
+        rate = self.maker if order_type is OrderType.LIMIT else self.taker
+        return FeeQuote(abs(size) * price * rate, "quote")

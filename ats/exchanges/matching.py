@@ -1,0 +1,304 @@
+"""The simulated matching engine shared by back_trading and paper.
+
+Rules (also in the README):
+- an order placed while the strategy handles candle *i* is stamped with *i*'s close
+  time and is only matched against candles that open at or after it, so *i+1* at the
+  earliest;
+- market: fills at the next candle's open, moved against the trader by ``slippage_bps``;
+- limit: fills at its price when a candle's range reaches it, or at the open if the open
+  is already through the price;
+- stop-market: triggers when the range reaches the stop (or the open is through it) and
+  fills at the stop (or that open) with slippage;
+- stop-limit: triggers like a stop, then rests as a limit; in the triggering candle it
+  only fills if the trigger price itself satisfies the limit;
+- fees come from the fee plugin, charged once per fill at the fill price;
+- funds are held at submission and released on cancel, reject and expiry.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+from ats.exceptions import InsufficientFunds
+from ats.exchanges.base_fees import BaseFees
+from ats.exchanges.data_classes import (
+    Fill,
+    Order,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    split_symbol,
+)
+from ats.exchanges.wallet import Wallet
+
+OrderListener = Callable[[Order], None]
+FillListener = Callable[[Fill, Order], None]
+
+# A market buy sized in base units is held at the reference price plus this margin, so a
+# modest gap up at the next open is still covered; a bigger gap is paid from free balance.
+MARKET_HOLD_MARGIN = 0.05
+
+
+class MatchingEngine:
+    """Holds, matches and settles simulated orders against candles."""
+
+    def __init__(
+        self,
+        wallet: Wallet,
+        fees: BaseFees,
+        *,
+        slippage_bps: float = 0.0,
+        id_prefix: str = "",
+    ) -> None:
+        if slippage_bps < 0:
+            raise ValueError(f"slippage_bps must not be negative, got {slippage_bps}")
+        self.wallet = wallet
+        self.fees = fees
+        self.slippage = slippage_bps / 10_000.0
+        self.orders: dict[str, Order] = {}
+        self.open_orders: dict[str, Order] = {}
+        self.fills: list[Fill] = []
+        self.fees_paid: dict[str, float] = {}
+        self.order_listeners: list[OrderListener] = []
+        self.fill_listeners: list[FillListener] = []
+        self._id_prefix = id_prefix
+        self._ids = itertools.count(1)
+
+    # -- submission ----------------------------------------------------------------------
+    def submit(
+        self,
+        symbol: str,
+        side: OrderSide | str,
+        type: OrderType | str,
+        amount: float,
+        price: float | None = None,
+        *,
+        now: int,
+        reference_price: float,
+        stop_price: float | None = None,
+        quote_amount: float | None = None,
+        client_order_id: str | None = None,
+        expires_at: int | None = None,
+    ) -> Order:
+        """Validate, hold funds and queue an order. Rejections come back as an Order with
+        status ``rejected`` and a ``reason``; malformed requests raise ValueError."""
+        order_id = f"{self._id_prefix}{next(self._ids)}"
+        order = Order(
+            id=order_id,
+            client_order_id=client_order_id or f"ats-{order_id}",
+            symbol=symbol,
+            side=OrderSide(side),
+            type=OrderType(type),
+            amount=float(amount),
+            price=None if price is None else float(price),
+            stop_price=None if stop_price is None else float(stop_price),
+            quote_amount=None if quote_amount is None else float(quote_amount),
+            timestamp=now,
+            last_update=now,
+            expires_at=expires_at,
+        )
+        self._validate(order)
+        self.orders[order.id] = order
+        asset, needed = self._hold_needed(order, reference_price)
+        try:
+            self.wallet.hold(order.id, asset, needed)
+        except InsufficientFunds as exc:
+            order.status = OrderStatus.REJECTED
+            order.reason = str(exc)
+            self._notify(order)
+            return order
+        self.open_orders[order.id] = order
+        self._notify(order)
+        return order
+
+    @staticmethod
+    def _validate(order: Order) -> None:
+        split_symbol(order.symbol)
+        if order.quote_amount is not None:
+            if order.type is not OrderType.MARKET or order.side is not OrderSide.BUY:
+                raise ValueError("quote_amount is only for market buys")
+            if not order.quote_amount > 0:
+                raise ValueError(f"quote_amount must be positive, got {order.quote_amount}")
+        elif not order.amount > 0:
+            raise ValueError(f"amount must be positive, got {order.amount}")
+        if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and not (
+            order.price is not None and order.price > 0
+        ):
+            raise ValueError(f"a {order.type} order needs a positive price")
+        if order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT) and not (
+            order.stop_price is not None and order.stop_price > 0
+        ):
+            raise ValueError(f"a {order.type} order needs a positive stop_price")
+
+    def _hold_needed(self, order: Order, reference_price: float) -> tuple[str, float]:
+        base, quote = split_symbol(order.symbol)
+        if order.side is OrderSide.SELL:
+            return base, order.amount
+        if order.quote_amount is not None:
+            return quote, order.quote_amount
+        if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            assert order.price is not None
+            worst_price = order.price
+        else:
+            trigger = order.stop_price if order.type is OrderType.STOP_MARKET else None
+            worst_price = max(reference_price, trigger or 0.0) * (
+                1 + self.slippage + MARKET_HOLD_MARGIN
+            )
+        rate = self.fees.rate_for(order.type, order.side)
+        return quote, order.amount * worst_price * (1 + rate)
+
+    # -- cancel / expire -----------------------------------------------------------------
+    def cancel(self, order_id: str, now: int, reason: str = "canceled") -> Order:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise KeyError(f"unknown order id {order_id!r}")
+        if order.is_open:
+            self._close(order, OrderStatus.CANCELED, now, reason)
+        return order
+
+    def cancel_all(self, now: int, reason: str = "canceled") -> list[Order]:
+        return [self.cancel(order_id, now, reason) for order_id in list(self.open_orders)]
+
+    def _close(self, order: Order, status: OrderStatus, now: int, reason: str | None) -> None:
+        order.status = status
+        order.reason = reason
+        order.last_update = now
+        self.open_orders.pop(order.id, None)
+        self.wallet.release(order.id)
+        self._notify(order)
+
+    # -- matching ------------------------------------------------------------------------
+    def match(self, timestamp: int, open: float, high: float, low: float) -> None:
+        """Match every eligible open order against one new candle (before the strategy
+        sees that candle). Callers skip this when ``open_orders`` is empty."""
+        for order in list(self.open_orders.values()):
+            if order.timestamp > timestamp:
+                continue
+            if order.expires_at is not None and timestamp >= order.expires_at:
+                self._close(order, OrderStatus.EXPIRED, timestamp, "expired")
+                continue
+            fill_price = self._fill_price(order, open, high, low)
+            if fill_price is not None:
+                self._fill(order, fill_price, timestamp)
+
+    def _fill_price(self, order: Order, open: float, high: float, low: float) -> float | None:
+        buy = order.side is OrderSide.BUY
+        kind = order.type
+        if kind is OrderType.MARKET:
+            return self._slipped(open, buy)
+        if kind is OrderType.LIMIT or (kind is OrderType.STOP_LIMIT and order.triggered):
+            return _limit_price(order.price, buy, open, high, low)  # type: ignore[arg-type]
+        trigger = _stop_price(order.stop_price, buy, open, high, low)  # type: ignore[arg-type]
+        if trigger is None:
+            return None
+        order.triggered = True
+        if kind is OrderType.STOP_MARKET:
+            return self._slipped(trigger, buy)
+        assert order.price is not None
+        if trigger == open:
+            return _limit_price(order.price, buy, open, high, low)
+        satisfied = trigger <= order.price if buy else trigger >= order.price
+        return trigger if satisfied else None
+
+    def _slipped(self, price: float, buy: bool) -> float:
+        return price * (1 + self.slippage) if buy else price * (1 - self.slippage)
+
+    def _fill(self, order: Order, price: float, timestamp: int) -> None:
+        base, quote = split_symbol(order.symbol)
+        taker = order.type is not OrderType.LIMIT
+        amount = order.remaining
+        if order.quote_amount is not None:
+            amount = self._amount_for_budget(order, price)
+        fee = self.fees.calculate(amount, price, order.type, order.side)
+        fee_currency = {"quote": quote, "base": base}.get(fee.currency, fee.currency)
+        if fee_currency not in (base, quote):
+            raise ValueError(f"fee currency {fee.currency!r} is neither {base} nor {quote}")
+        cost = amount * price
+        if order.side is OrderSide.BUY:
+            pay, receive = cost, amount
+            pay_asset, receive_asset = quote, base
+        else:
+            pay, receive = amount, cost
+            pay_asset, receive_asset = base, quote
+        if fee_currency == pay_asset:
+            pay += fee.amount
+        else:
+            receive = max(receive - fee.amount, 0.0)
+        try:
+            self.wallet.settle(order.id, pay_asset, pay, receive_asset, receive)
+        except InsufficientFunds as exc:
+            self._close(order, OrderStatus.REJECTED, timestamp, str(exc))
+            return
+        order.filled += amount
+        order.cost += cost
+        order.fee += fee.amount
+        order.fee_currency = fee_currency
+        fill = Fill(
+            order.id,
+            order.symbol,
+            order.side,
+            amount,
+            price,
+            fee.amount,
+            fee_currency,
+            timestamp,
+            taker,
+        )
+        self.fills.append(fill)
+        self.fees_paid[fee_currency] = self.fees_paid.get(fee_currency, 0.0) + fee.amount
+        if order.quote_amount is not None:
+            order.amount = order.filled
+        self._close(order, OrderStatus.FILLED, timestamp, None)
+        for listener in self.fill_listeners:
+            listener(fill, order)
+
+    def _amount_for_budget(self, order: Order, price: float) -> float:
+        """Largest amount whose cost plus fee fits the order's quote budget."""
+        assert order.quote_amount is not None
+        rate = self.fees.rate_for(order.type, order.side)
+        amount = order.quote_amount / (price * (1 + rate))
+        for _ in range(4):
+            fee = self.fees.calculate(amount, price, order.type, order.side)
+            if amount * price + (fee.amount if fee.currency != "base" else 0) <= order.quote_amount:
+                break
+            amount *= 1 - 1e-12
+        return amount
+
+    def _notify(self, order: Order) -> None:
+        for listener in self.order_listeners:
+            listener(order)
+
+    # -- persistence -------------------------------------------------------------------
+    def restore_orders(self, orders: list[Order], next_id: int) -> None:
+        """Put orders back after a restart; their holds come back with the wallet."""
+        for order in orders:
+            self.orders[order.id] = order
+            if order.is_open:
+                self.open_orders[order.id] = order
+        self._ids = itertools.count(next_id)
+
+    def peek_next_id(self) -> int:
+        value = next(self._ids)
+        self._ids = itertools.count(value)
+        return value
+
+
+def _limit_price(limit: float, buy: bool, open: float, high: float, low: float) -> float | None:
+    if buy:
+        if open <= limit:
+            return open
+        return limit if low <= limit else None
+    if open >= limit:
+        return open
+    return limit if high >= limit else None
+
+
+def _stop_price(stop: float, buy: bool, open: float, high: float, low: float) -> float | None:
+    if buy:
+        if open >= stop:
+            return open
+        return stop if high >= stop else None
+    if open <= stop:
+        return open
+    return stop if low <= stop else None

@@ -1,0 +1,188 @@
+"""Common base of back_trading and paper: a simulated wallet filled by the matching engine.
+
+The two differ only in where candles come from (a file vs. a live or replayed feed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ats.exchanges.base_exchange import BaseExchange, LogFunction
+from ats.exchanges.base_fees import BaseFees
+from ats.exchanges.data_classes import (
+    Balance,
+    Candle,
+    Fill,
+    Order,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Position,
+    Trade,
+    split_symbol,
+)
+from ats.exchanges.matching import MatchingEngine
+from ats.exchanges.trade_ledger import TradeLedger
+from ats.exchanges.wallet import Wallet
+
+
+class SimulatedExchange(BaseExchange):
+    """Order API over a :class:`Wallet`, a :class:`MatchingEngine` and a :class:`TradeLedger`."""
+
+    timeframe_ms: int = 60_000
+
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        fees: BaseFees,
+        balances: dict[str, float],
+        config: dict[str, Any],
+        log: LogFunction | None = None,
+    ) -> None:
+        super().__init__(symbol=symbol, fees=fees, balances=balances, config=config, log=log)
+        split_symbol(symbol)
+        self.wallet = Wallet(balances)
+        self.engine = MatchingEngine(
+            self.wallet, fees, slippage_bps=float(config.get("slippage_bps", 0.0))
+        )
+        self.ledger = TradeLedger()
+        self.candle = Candle(symbol, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        """The latest candle; reused and overwritten in place by the feed."""
+        self.engine.order_listeners.append(self._order_changed)
+        self.engine.fill_listeners.append(self._filled)
+
+    def _order_changed(self, order: Order) -> None:
+        if order.status is OrderStatus.REJECTED:
+            self.log("WARNING", f"order {order.id} rejected: {order.reason}")
+        for listener in self.order_listeners:
+            listener(order)
+
+    def _filled(self, fill: Fill, order: Order) -> None:
+        self.ledger.on_fill(fill)
+        for listener in self.fill_listeners:
+            listener(fill, order)
+
+    @property
+    def now(self) -> int:
+        """Order time: the close of the candle the strategy is handling."""
+        return self.candle.timestamp + self.timeframe_ms
+
+    def process_candle(self, candle: Candle) -> None:
+        """Match open orders against a new closed candle, then hand it to the strategy."""
+        if self.engine.open_orders:
+            self.engine.match(candle.timestamp, candle.open, candle.high, candle.low)
+        self.candle = candle
+        self.ledger.mark(candle.symbol, candle.close)
+        if self.on_candle is not None:
+            self.on_candle(candle)
+
+    # -- orders --------------------------------------------------------------------------
+    def submit_order(
+        self,
+        symbol: str,
+        side: OrderSide | str,
+        type: OrderType | str,
+        amount: float,
+        price: float | None = None,
+        *,
+        stop_price: float | None = None,
+        quote_amount: float | None = None,
+        client_order_id: str | None = None,
+        expires_at: int | None = None,
+    ) -> Order:
+        if symbol != self.symbol:
+            raise ValueError(f"this exchange trades {self.symbol}, not {symbol}")
+        return self.engine.submit(
+            symbol,
+            side,
+            type,
+            amount,
+            price,
+            now=self.now,
+            reference_price=self.candle.close,
+            stop_price=stop_price,
+            quote_amount=quote_amount,
+            client_order_id=client_order_id,
+            expires_at=expires_at,
+        )
+
+    def cancel_order(self, order_id: str) -> Order:
+        return self.engine.cancel(order_id, self.now)
+
+    def get_order(self, order_id: str) -> Order:
+        try:
+            return self.engine.orders[order_id]
+        except KeyError:
+            raise KeyError(f"unknown order id {order_id!r}") from None
+
+    def get_open_orders(self, symbol: str | None = None) -> list[Order]:
+        return [o for o in self.engine.open_orders.values() if symbol in (None, o.symbol)]
+
+    def get_orders(self) -> list[Order]:
+        return list(self.engine.orders.values())
+
+    # -- account -------------------------------------------------------------------------
+    def get_wallet_balance(self, asset: str) -> Balance:
+        return self.wallet.balance(asset)
+
+    def get_balances(self) -> dict[str, Balance]:
+        return self.wallet.balances()
+
+    def get_position(self, symbol: str) -> Position:
+        position = self.ledger.positions.get(symbol)
+        if position is None:
+            position = Position(symbol, 0.0, 0.0, self.last_price(symbol) or 0.0)
+        return position
+
+    def get_trades(self) -> list[Trade]:
+        self.ledger.mark(self.symbol, self.candle.close)
+        return list(self.ledger.trades)
+
+    def get_fills(self) -> list[Fill]:
+        return list(self.engine.fills)
+
+    def last_price(self, symbol: str) -> float | None:
+        return self.candle.close if self.candle.timestamp else None
+
+    # -- persistence ---------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to resume: wallet, orders, fills and the latest candle."""
+        return {
+            "wallet": self.wallet.to_dict(),
+            "orders": [order.to_dict() for order in self.engine.orders.values()],
+            "fills": [fill.to_dict() for fill in self.engine.fills],
+            "next_order_id": self.engine.peek_next_id(),
+            "candle": None if not self.candle.timestamp else _candle_to_list(self.candle),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.wallet = Wallet.from_dict(data["wallet"])
+        self.engine.wallet = self.wallet
+        self.engine.restore_orders(
+            [Order.from_dict(order) for order in data["orders"]], int(data["next_order_id"])
+        )
+        self.ledger = TradeLedger()
+        for fill_data in data["fills"]:
+            fill = Fill.from_dict(fill_data)
+            self.engine.fills.append(fill)
+            self.engine.fees_paid[fill.fee_currency] = (
+                self.engine.fees_paid.get(fill.fee_currency, 0.0) + fill.fee
+            )
+            self.ledger.on_fill(fill)
+        if data.get("candle"):
+            symbol, *values = data["candle"]
+            self.candle = Candle(symbol, int(values[0]), *map(float, values[1:]))
+            self.ledger.mark(self.symbol, self.candle.close)
+
+
+def _candle_to_list(candle: Candle) -> list[Any]:
+    return [
+        candle.symbol,
+        candle.timestamp,
+        candle.open,
+        candle.high,
+        candle.low,
+        candle.close,
+        candle.volume,
+    ]

@@ -1,0 +1,87 @@
+"""Rich rendering of a job report (metrics + trades) for the terminal."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ats.trading_job.metrics import METRIC_LABELS
+
+_SHOWN_TRADES = 10
+
+
+def _format(value: Any, key: str) -> str:
+    if value is None:
+        return "—"
+    if key.endswith("_ms") and isinstance(value, int | float):
+        return _duration(float(value))
+    if key in ("start", "end"):
+        return datetime.fromtimestamp(value / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "∞"
+        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _duration(ms: float) -> str:
+    seconds = int(ms // 1000)
+    days, seconds = divmod(seconds, 86_400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if days:
+        return f"{days}d {hours}h {minutes}m"
+    return f"{hours}h {minutes}m {seconds}s" if hours else f"{minutes}m {seconds}s"
+
+
+def metrics_table(metrics: dict[str, Any], title: str = "Metrics") -> Table:
+    table = Table(title=title, show_header=False, box=None, pad_edge=False)
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    for key, label in METRIC_LABELS.items():
+        if key in metrics:
+            value = metrics[key]
+            style = ""
+            if key.endswith("_pct") and isinstance(value, int | float) and value:
+                style = "green" if value > 0 else "red"
+            table.add_row(label, Text(_format(value, key), style=style))
+    return table
+
+
+def trades_table(trades: list[dict[str, Any]], limit: int = _SHOWN_TRADES) -> Table:
+    shown = trades[-limit:]
+    table = Table(title=f"Last {len(shown)} of {len(trades)} trades", box=None)
+    for column in ("entry", "exit", "amount", "entry price", "exit price", "fees", "pnl"):
+        table.add_column(column, justify="right")
+    for trade in shown:
+        pnl = trade["pnl"]
+        table.add_row(
+            trade["entry_time"][:19].replace("T", " "),
+            (trade["exit_time"] or "open")[:19].replace("T", " "),
+            f"{trade['amount']:.6f}",
+            f"{trade['entry_price']:,.2f}",
+            "—" if trade["exit_price"] is None else f"{trade['exit_price']:,.2f}",
+            f"{trade['fees']:,.2f}",
+            Text(f"{pnl:,.2f}", style="green" if pnl > 0 else "red"),
+        )
+    return table
+
+
+def render_report(report: dict[str, Any]) -> RenderableType:
+    header = Text.assemble(
+        (f"{report['job']}", "bold"),
+        f"  {report['strategy']} {report['params']} on {report['symbol']} ({report['mode']})  ",
+        ("final equity ", "dim"),
+        (f"{report['final_equity']:,.2f}", "bold"),
+    )
+    parts: list[RenderableType] = [header]
+    if report.get("metrics"):
+        parts.append(metrics_table(report["metrics"]))
+    if report.get("trades"):
+        parts.append(trades_table(report["trades"]))
+    return Group(*parts)

@@ -1,0 +1,30 @@
+"""Buys with all free quote on the first candle and holds: the benchmark to beat."""
+
+from __future__ import annotations
+
+from ats.exchanges.data_classes import Candle
+from ats.state.simple_state import SimpleState
+from ats.strategies.base_strategy import BaseStrategy, StrategyParams
+
+
+class Params(StrategyParams):
+    symbol: str | None = None
+
+
+class State(SimpleState):
+    bought: bool = False
+
+
+class Strategy(BaseStrategy):
+    name = "buy_and_hold"
+    Params = Params
+    State = State
+    state: State
+
+    def on_candle(self, candle: Candle) -> None:
+        if self.state.bought:
+            return
+        free_quote = self.exchange.get_wallet_balance(self.quote).free
+        if free_quote > 0:
+            self.buy(quote_amount=free_quote)
+        self.state.bought = True

@@ -1,0 +1,61 @@
+"""Long-only moving-average crossover.
+
+Buys with all free quote when SMA(fast) crosses above SMA(slow) on a close, sells the
+whole position when it crosses back below. A cross means: the previous close had
+fast < slow (resp. >) and this close has fast > slow (resp. <), the same definition as
+backtesting.py's ``crossover``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from ats.exchanges.data_classes import Candle
+from ats.state.simple_state import SimpleState
+from ats.strategies.base_strategy import BaseStrategy, StrategyParams
+
+
+class Params(StrategyParams):
+    fast: int = Field(10, ge=1, description="period of the fast SMA")
+    slow: int = Field(30, ge=2, description="period of the slow SMA")
+    symbol: str | None = Field(None, description="defaults to the job's symbol")
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> Params:
+        if self.fast >= self.slow:
+            raise ValueError(f"fast ({self.fast}) must be smaller than slow ({self.slow})")
+        return self
+
+
+class State(SimpleState):
+    prev_fast: float = float("nan")
+    prev_slow: float = float("nan")
+
+
+class Strategy(BaseStrategy):
+    name = "sma_cross"
+    Params = Params
+    State = State
+    params: Params
+    state: State
+
+    def setup(self) -> None:
+        self.fast = self.indicator("sma", N=self.params.fast)
+        self.slow = self.indicator("sma", N=self.params.slow)
+
+    def on_candle(self, candle: Candle) -> None:
+        fast = self.fast.result
+        slow = self.slow.result
+        state = self.state
+        prev_fast = state.prev_fast
+        prev_slow = state.prev_slow
+        state.prev_fast = fast
+        state.prev_slow = slow
+        if prev_fast < prev_slow and fast > slow:
+            free_quote = self.exchange.get_wallet_balance(self.quote).free
+            if free_quote > 0 and not self.exchange.get_wallet_balance(self.base).total:
+                self.buy(quote_amount=free_quote)
+        elif prev_fast > prev_slow and fast < slow:
+            held = self.exchange.get_wallet_balance(self.base).free
+            if held > 0:
+                self.sell(held)

@@ -1,0 +1,24 @@
+"""Run one backtest job to completion from Python (tests, benchmarks, notebooks)."""
+
+from __future__ import annotations
+
+from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+from ats.trading_job.job_config import JobConfig
+from ats.trading_job.job_manager import JobManager
+from ats.trading_job.trading_job import TradingJob
+
+
+async def run_backtest(
+    config: JobConfig, *, data: CandleData | None = None, manager: JobManager | None = None
+) -> TradingJob:
+    """Create, start and await a job; ``data`` skips re-reading an already loaded file."""
+    manager = manager or JobManager()
+    job = manager.create(config)
+    if data is not None:
+        load_data = getattr(job.exchange, "load_data", None)
+        if load_data is None:
+            raise TypeError(f"exchange {config.exchange.name} does not take preloaded data")
+        load_data(data)
+    manager.start(job.id)
+    await job.wait()
+    return job

@@ -1,0 +1,147 @@
+"""JobManager: the one interface the console and the headless runner use.
+
+Commands go in (create, start, stop, pause, resume, reload, edit, delete); events come out
+on :attr:`bus`. Neither front end touches exchanges or strategies directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Iterator
+
+from ats.exceptions import JobError
+from ats.trading_job.events import EventBus, JobRemoved, JobStatusChanged
+from ats.trading_job.job_config import JobConfig
+from ats.trading_job.trading_job import JobStatus, TradingJob
+from ats.utils.plugins import PluginLoader, default_loader
+
+
+def new_job_id(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "job"
+    return f"{slug}-{uuid.uuid4().hex[:6]}"
+
+
+class JobManager:
+    def __init__(self, *, bus: EventBus | None = None, loader: PluginLoader | None = None) -> None:
+        self.bus = bus or EventBus()
+        self.loader = loader or default_loader
+        self._jobs: dict[str, TradingJob] = {}
+
+    # -- queries -------------------------------------------------------------------------
+    def get(self, job_id: str) -> TradingJob:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise JobError(f"no job with id {job_id!r}") from None
+
+    def __iter__(self) -> Iterator[TradingJob]:
+        return iter(list(self._jobs.values()))
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    @property
+    def jobs(self) -> list[TradingJob]:
+        return list(self._jobs.values())
+
+    # -- commands ------------------------------------------------------------------------
+    def create(self, config: JobConfig, *, job_id: str | None = None) -> TradingJob:
+        """Validate by building the plugins now, so a bad config fails at creation."""
+        job = TradingJob(
+            job_id or new_job_id(config.name), config, bus=self.bus, loader=self.loader
+        )
+        job.build()
+        self._jobs[job.id] = job
+        self.bus.publish(JobStatusChanged(job.id, str(job.status)))
+        return job
+
+    def add_failed(self, config: JobConfig, job_id: str, error: str) -> TradingJob:
+        """Keep a job that cannot be built (e.g. a saved job whose strategy vanished)
+        visible in the error state instead of losing it."""
+        job = TradingJob(job_id, config, bus=self.bus, loader=self.loader)
+        job.error = error
+        job.status = JobStatus.ERROR
+        job.log("ERROR", error)
+        self._jobs[job.id] = job
+        self.bus.publish(JobStatusChanged(job.id, str(job.status), error))
+        return job
+
+    def start(self, job_id: str) -> TradingJob:
+        job = self.get(job_id)
+        job.start()
+        return job
+
+    def stop(self, job_id: str) -> TradingJob:
+        job = self.get(job_id)
+        job.stop()
+        return job
+
+    def toggle(self, job_id: str) -> TradingJob:
+        """Start a job that is not running, stop one that is (the console's ``s``)."""
+        job = self.get(job_id)
+        if job.status.is_active:
+            job.stop()
+        else:
+            job.start()
+        return job
+
+    def pause(self, job_id: str) -> TradingJob:
+        job = self.get(job_id)
+        job.pause()
+        return job
+
+    def resume(self, job_id: str) -> TradingJob:
+        job = self.get(job_id)
+        job.resume()
+        return job
+
+    def toggle_pause(self, job_id: str) -> TradingJob:
+        job = self.get(job_id)
+        if job.status is JobStatus.PAUSED:
+            job.resume()
+        else:
+            job.pause()
+        return job
+
+    def reload(self, job_id: str) -> TradingJob:
+        job = self.get(job_id)
+        job.reload()
+        return job
+
+    def edit(self, job_id: str, config: JobConfig) -> TradingJob:
+        """Replace a stopped job's config; the job is rebuilt from scratch."""
+        job = self.get(job_id)
+        if job.status.is_active:
+            raise JobError(f"stop job {job.config.name} before editing it")
+        replacement = TradingJob(job.id, config, bus=self.bus, loader=self.loader)
+        replacement.build()
+        self._jobs[job.id] = replacement
+        self.bus.publish(JobStatusChanged(job.id, str(replacement.status)))
+        return replacement
+
+    async def delete(self, job_id: str) -> None:
+        job = self.get(job_id)
+        if job.status.is_active:
+            job.stop()
+            await job.wait()
+        del self._jobs[job_id]
+        self.bus.publish(JobRemoved(job_id))
+
+    async def wait(self, job_id: str) -> TradingJob:
+        job = self.get(job_id)
+        await job.wait()
+        return job
+
+    async def wait_all(self) -> None:
+        tasks = [job.task for job in self._jobs.values() if job.task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def stop_all(self) -> None:
+        """Ask every running job to stop and wait until they have."""
+        for job in self._jobs.values():
+            if job.status.is_active:
+                job.stop()
+        await self.wait_all()

@@ -1,0 +1,350 @@
+"""A TradingJob = exchange + strategy + fees + state, run as one asyncio task.
+
+The job wires the parts together: it keeps the strategy's indicators current
+(precomputed in one vectorised pass for finite data, streamed otherwise), turns exchange
+callbacks into events on the bus, and confines any strategy exception to this job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import traceback
+from collections import deque
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from ats.exceptions import ATSError, ConfigError, JobError
+from ats.exchanges.base_exchange import BaseExchange
+from ats.exchanges.data_classes import Candle, Fill, Order
+from ats.exchanges.run_control import RunControl, StopRequested
+from ats.strategies.base_strategy import BaseStrategy
+from ats.trading_job.events import (
+    BalanceChanged,
+    CandleClosed,
+    EventBus,
+    Filled,
+    JobLog,
+    JobProgress,
+    JobReport,
+    JobStatusChanged,
+    OrderUpdated,
+)
+from ats.trading_job.job_config import JobConfig
+from ats.trading_job.metrics import compute_metrics
+from ats.utils.plugins import PluginLoader
+
+PROGRESS_INTERVAL = 0.2
+"""Seconds between progress events while a job runs (bounded event rate)."""
+EQUITY_SAMPLES = 100_000
+"""Equity samples kept for streaming jobs (paper/live); older ones are dropped."""
+
+
+class JobStatus(StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    ERROR = "error"
+
+    @property
+    def is_active(self) -> bool:
+        return self in (JobStatus.RUNNING, JobStatus.PAUSED)
+
+
+class TradingJob:
+    """One configured job. Use the JobManager's commands rather than calling it directly."""
+
+    def __init__(
+        self,
+        job_id: str,
+        config: JobConfig,
+        *,
+        bus: EventBus,
+        loader: PluginLoader,
+        log_size: int = 2_000,
+    ) -> None:
+        self.id = job_id
+        self.config = config
+        self.bus = bus
+        self.loader = loader
+        self.status = JobStatus.CREATED
+        self.error: str | None = None
+        self.logs: deque[JobLog] = deque(maxlen=log_size)
+        self.exchange: BaseExchange | None = None
+        self.strategy: BaseStrategy | None = None
+        self.report: dict[str, Any] | None = None
+        self._equity_samples: deque[tuple[int, float]] = deque(maxlen=EQUITY_SAMPLES)
+        self._control = RunControl()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- construction --------------------------------------------------------------------
+    def build(self) -> None:
+        """Resolve and construct the plugins. Raises ConfigError/PluginError."""
+        config = self.config
+        fees = self.loader.load("fees", config.fees.name)(**config.fees.params)
+        exchange_class = self.loader.load("exchanges", config.exchange.name)
+        if config.mode is not None and config.mode != exchange_class.mode:
+            raise ConfigError(
+                f"mode: {config.mode!r} does not match exchange {config.exchange.name!r} "
+                f"(a {exchange_class.mode} exchange)"
+            )
+        if exchange_class.mode == "live" and config.mode != "live":
+            raise ConfigError("mode: a live exchange needs an explicit 'mode: live'")
+        strategy_class = self.loader.load("strategies", config.strategy.name)
+        params = strategy_class.validate_config(config.strategy.params)
+        symbol = getattr(params, "symbol", None)
+        if symbol is not None and symbol != config.symbol:
+            raise ConfigError(
+                f"strategy.params.symbol: {symbol} differs from the job's symbol {config.symbol}"
+            )
+        exchange = exchange_class(
+            symbol=config.symbol,
+            fees=fees,
+            balances=config.balances,
+            config=config.exchange.params,
+            log=self.log,
+        )
+        exchange.order_listeners.append(self._order_changed)
+        exchange.fill_listeners.append(self._filled)
+        self.exchange = exchange
+        self.strategy = strategy_class(params, exchange, log=self.log)
+        self.report = None
+        self._equity_samples.clear()
+
+    @property
+    def mode(self) -> str:
+        return self.exchange.mode if self.exchange is not None else (self.config.mode or "?")
+
+    # -- commands ------------------------------------------------------------------------
+    def start(self) -> asyncio.Task[None]:
+        if self.status.is_active:
+            raise JobError(f"job {self.config.name} is already {self.status}")
+        if self.exchange is None or self.status in (JobStatus.FINISHED, JobStatus.ERROR):
+            self.build()
+        self._control = RunControl()
+        self.error = None
+        self._set_status(JobStatus.RUNNING)
+        self._task = asyncio.create_task(self._run(), name=f"job:{self.id}")
+        return self._task
+
+    def stop(self) -> None:
+        if not self.status.is_active:
+            raise JobError(f"job {self.config.name} is not running ({self.status})")
+        self._control.stop()
+
+    def pause(self) -> None:
+        if self.status is not JobStatus.RUNNING:
+            raise JobError(f"job {self.config.name} is not running ({self.status})")
+        self._control.pause()
+        self._set_status(JobStatus.PAUSED)
+
+    def resume(self) -> None:
+        if self.status is not JobStatus.PAUSED:
+            raise JobError(f"job {self.config.name} is not paused ({self.status})")
+        self._control.resume()
+        self._set_status(JobStatus.RUNNING)
+
+    def reload(self) -> None:
+        """Re-import the strategy code and swap it in, keeping its state and indicators."""
+        old = self.strategy
+        if old is None or self.exchange is None:
+            self.build()
+            return
+        strategy_class = self.loader.load("strategies", self.config.strategy.name, reload=True)
+        params = strategy_class.validate_config(self.config.strategy.params)
+        state = strategy_class.State.from_dict(old.state.to_dict())
+        new = strategy_class(params, self.exchange, state=state, log=self.log)
+        for new_indicator, old_indicator in zip(new.indicators, old.indicators, strict=False):
+            if type(new_indicator) is type(old_indicator) and (
+                new_indicator.config == old_indicator.config
+            ):
+                new_indicator.set_state(old_indicator.get_state())
+        self.strategy = new
+        if self.status.is_active:
+            self._bind_strategy()
+        self.log("INFO", f"strategy {self.config.strategy.name} reloaded, state kept")
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    # -- the run -----------------------------------------------------------------------
+    async def _run(self) -> None:
+        exchange, strategy = self.exchange, self.strategy
+        assert exchange is not None and strategy is not None
+        reporter = asyncio.create_task(self._report_progress())
+        final = JobStatus.FINISHED
+        try:
+            await exchange.connect()
+            self._bind_strategy()
+            await exchange.run(self._control)
+        except StopRequested:
+            final = JobStatus.STOPPED
+        except ATSError as exc:
+            final = self._fail(str(exc), None)
+        except Exception as exc:
+            final = self._fail(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        finally:
+            reporter.cancel()
+            final = await self._shutdown(final)
+        self._set_status(final)
+
+    async def _shutdown(self, final: JobStatus) -> JobStatus:
+        assert self.exchange is not None
+        if self.strategy is not None:
+            try:
+                self.strategy.on_stop()
+            except Exception as exc:
+                final = self._fail(f"on_stop: {type(exc).__name__}: {exc}", traceback.format_exc())
+        try:
+            await self.exchange.disconnect()
+        except Exception as exc:
+            self.log("WARNING", f"disconnect failed: {type(exc).__name__}: {exc}")
+        self._publish_progress()
+        try:
+            self.report = self.build_report()
+            self.bus.publish(JobReport(self.id, self.report))
+        except Exception as exc:  # a report must never take the job down with it
+            self.log("WARNING", f"report failed: {type(exc).__name__}: {exc}")
+        return final
+
+    def _fail(self, message: str, details: str | None) -> JobStatus:
+        self.error = message
+        self.log("ERROR", details.rstrip() if details else message)
+        return JobStatus.ERROR
+
+    def _bind_strategy(self) -> None:
+        """Point the exchange at the current strategy, with its indicators kept current."""
+        exchange, strategy = self.exchange, self.strategy
+        assert exchange is not None and strategy is not None
+        bind_series = getattr(exchange, "bind_series", None)
+        data = getattr(exchange, "data", None)
+        if bind_series is not None and data is not None:
+            exchange.clear_series()  # type: ignore[attr-defined]
+            for indicator in strategy.indicators:
+                arrays = [getattr(data, source) for source in indicator.inputs]
+                for output, values in indicator.compute(*arrays).items():
+                    bind_series(indicator, output, values)
+            exchange.set_on_candle(strategy.on_candle)
+        else:
+            exchange.set_on_candle(self._streaming_handler(strategy))
+
+    def _streaming_handler(self, strategy: BaseStrategy) -> Any:
+        indicators = [(ind, ind.inputs) for ind in strategy.indicators]
+        on_candle = strategy.on_candle
+        exchange = self.exchange
+        assert exchange is not None
+
+        def handle(candle: Candle) -> None:
+            for indicator, sources in indicators:
+                indicator.update(*[getattr(candle, source) for source in sources])
+            on_candle(candle)
+            self._equity_samples.append((candle.timestamp, exchange.equity()))
+            self.bus.publish(CandleClosed(self.id, candle.copy()))
+
+        return handle
+
+    async def _report_progress(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_INTERVAL)
+            self._publish_progress()
+
+    def _publish_progress(self) -> None:
+        if self.exchange is None:
+            return
+        progress = self.exchange.progress
+        self.bus.publish(
+            JobProgress(
+                self.id, progress.done, progress.total, self.exchange.equity(), progress.timestamp
+            )
+        )
+
+    # -- exchange callbacks ----------------------------------------------------------------
+    def _order_changed(self, order: Order) -> None:
+        self.bus.publish(OrderUpdated(self.id, dataclasses.replace(order)))
+        if self.strategy is not None and order.status.is_final:
+            self.strategy.on_order_update(order)
+
+    def _filled(self, fill: Fill, order: Order) -> None:
+        assert self.exchange is not None
+        self.bus.publish(Filled(self.id, fill))
+        self.bus.publish(BalanceChanged(self.id, self.exchange.get_balances()))
+        if self.strategy is not None:
+            self.strategy.on_fill(fill, order)
+
+    # -- logging and status ----------------------------------------------------------------
+    def log(self, level: str, message: str) -> None:
+        event = JobLog(self.id, level, message)
+        self.logs.append(event)
+        self.bus.publish(event)
+
+    def _set_status(self, status: JobStatus) -> None:
+        self.status = status
+        self.bus.publish(JobStatusChanged(self.id, str(status), self.error))
+
+    # -- results -------------------------------------------------------------------------
+    def equity_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(timestamps ms, equity) so far: exact for backtests, sampled for live feeds."""
+        exchange_curve = getattr(self.exchange, "equity_curve", None)
+        if exchange_curve is not None:
+            return exchange_curve()  # type: ignore[no-any-return]
+        if not self._equity_samples:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        times, values = zip(*self._equity_samples, strict=True)
+        return np.asarray(times, dtype=np.int64), np.asarray(values, dtype=np.float64)
+
+    def build_report(self) -> dict[str, Any]:
+        """Final equity, metrics and round-trip trades (JSON-ready)."""
+        exchange = self.exchange
+        assert exchange is not None
+        timestamps, equity = self.equity_curve()
+        trades = exchange.get_trades()
+        report: dict[str, Any] = {
+            "job": self.config.name,
+            "strategy": self.config.strategy.name,
+            "params": self.config.strategy.params,
+            "symbol": self.config.symbol,
+            "mode": self.mode,
+            "status": str(self.status),
+            "candles": len(equity),
+            "final_equity": exchange.equity(),
+            "metrics": None,
+            "trades": [trade.to_dict() for trade in trades],
+        }
+        if len(equity):
+            closes = _closes(exchange, len(equity))
+            fees = sum(
+                fill.fee * (fill.price if fill.fee_currency != _quote(exchange) else 1.0)
+                for fill in exchange.get_fills()
+            )
+            report["metrics"] = compute_metrics(
+                timestamps=timestamps,
+                equity=equity,
+                trades=trades,
+                fees_paid=fees,
+                timeframe_ms=int(getattr(exchange, "timeframe_ms", 60_000)),
+                first_price=closes[0],
+                last_price=closes[1],
+            ).to_dict()
+        return report
+
+
+def _quote(exchange: BaseExchange) -> str:
+    return exchange.symbol.split("/")[1]
+
+
+def _closes(exchange: BaseExchange, count: int) -> tuple[float, float]:
+    """First and last close of the replayed/streamed period, for buy-and-hold."""
+    data = getattr(exchange, "data", None)
+    if data is not None:
+        return float(data.close[0]), float(data.close[count - 1])
+    first = getattr(exchange, "first_close", None) or exchange.last_price(exchange.symbol) or 0.0
+    return float(first), float(exchange.last_price(exchange.symbol) or 0.0)

@@ -1,0 +1,242 @@
+"""Plugin resolution: ``custom_modules/<kind>/`` first, then the built-ins.
+
+Layout (see ARCHITECTURE.md):
+- exchanges:  custom_modules/exchanges/<name>.py            class ``Exchange``
+- strategies: custom_modules/strategies/<name>/strategy.py  class ``Strategy``
+- indicators: custom_modules/indicators/<name>.py           one BaseIndicator subclass
+- fees:       custom_modules/fees/<name>.py                 one BaseFees subclass
+
+Names must match ``[a-z0-9_]+`` so no path can escape the plugin folder. A broken custom
+module raises one PluginError naming its file; other plugins are unaffected.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import re
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+from ats.exceptions import PluginError
+
+PluginKindName = Literal["exchanges", "strategies", "indicators", "fees"]
+_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+@dataclass(frozen=True)
+class PluginKind:
+    kind: PluginKindName
+    base_path: str
+    """``module:Class`` of the base class every plugin of this kind must subclass."""
+    builtin_package: str
+    custom_relative: str
+    """Path of a custom module under custom_modules/<kind>/, with ``{name}``."""
+    builtin_relative: str
+    """Module under the built-in package, with ``{name}``."""
+    class_name: str | None
+    """Required class name, or None for 'the one subclass of the base defined here'."""
+
+    @property
+    def base(self) -> type:
+        module_name, _, class_name = self.base_path.partition(":")
+        return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+
+
+KINDS: dict[str, PluginKind] = {
+    "exchanges": PluginKind(
+        "exchanges",
+        "ats.exchanges.base_exchange:BaseExchange",
+        "ats.exchanges.exchanges",
+        "{name}.py",
+        "{name}.exchange",
+        "Exchange",
+    ),
+    "strategies": PluginKind(
+        "strategies",
+        "ats.strategies.base_strategy:BaseStrategy",
+        "ats.strategies",
+        "{name}/strategy.py",
+        "{name}.strategy",
+        "Strategy",
+    ),
+    "indicators": PluginKind(
+        "indicators",
+        "ats.indicators.base_indicator:BaseIndicator",
+        "ats.indicators",
+        "{name}.py",
+        "{name}",
+        None,
+    ),
+    "fees": PluginKind(
+        "fees",
+        "ats.exchanges.base_fees:BaseFees",
+        "ats.exchanges.fees",
+        "{name}.py",
+        "{name}",
+        None,
+    ),
+}
+
+
+def parse_namespace(namespace: str) -> tuple[str, str]:
+    """``"strategies:sma_cross"`` -> ``("strategies", "sma_cross")``."""
+    kind, sep, name = namespace.partition(":")
+    if not sep:
+        raise PluginError(f"plugin namespace must look like KIND:NAME, got {namespace!r}")
+    return kind, name
+
+
+class PluginLoader:
+    """Finds, imports, validates and caches plugin classes."""
+
+    def __init__(self, custom_root: Path | str = "custom_modules") -> None:
+        self.custom_root = Path(custom_root)
+        self._cache: dict[tuple[str, str], type] = {}
+
+    def load(self, kind: str, name: str, *, reload: bool = False) -> type:
+        """The plugin class; ``reload`` re-imports the module (strategy hot reload)."""
+        spec = self._kind(kind)
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise PluginError(f"{kind}: invalid plugin name {name!r} (use [a-z0-9_]+)")
+        key = (kind, name)
+        if not reload and key in self._cache:
+            return self._cache[key]
+        custom_file = self.custom_root / kind / spec.custom_relative.format(name=name)
+        if custom_file.is_file():
+            module = self._import_file(spec, name, custom_file)
+            origin = str(custom_file)
+        else:
+            module = self._import_builtin(spec, name, reload=reload)
+            origin = module.__file__ or module.__name__
+        plugin = self._find_class(spec, module, origin)
+        self._cache[key] = plugin
+        return plugin
+
+    def available(self, kind: str) -> dict[str, str | None]:
+        """Every plugin name of ``kind`` -> None if it loads, else its one-line error."""
+        spec = self._kind(kind)
+        names = set(self._builtin_names(spec)) | set(self._custom_names(spec))
+        result: dict[str, str | None] = {}
+        for name in sorted(names):
+            try:
+                self.load(kind, name)
+                result[name] = None
+            except PluginError as exc:
+                result[name] = str(exc)
+        return result
+
+    def is_custom(self, kind: str, name: str) -> bool:
+        spec = self._kind(kind)
+        return (self.custom_root / kind / spec.custom_relative.format(name=name)).is_file()
+
+    # -- internals -----------------------------------------------------------------------
+    @staticmethod
+    def _kind(kind: str) -> PluginKind:
+        try:
+            return KINDS[kind]
+        except KeyError:
+            raise PluginError(
+                f"unknown plugin kind {kind!r} (choose from {', '.join(KINDS)})"
+            ) from None
+
+    def _import_file(self, spec: PluginKind, name: str, path: Path) -> ModuleType:
+        module_name = f"ats_custom_{spec.kind}_{name}"
+        import_spec = importlib.util.spec_from_file_location(module_name, path)
+        if import_spec is None or import_spec.loader is None:
+            raise PluginError(f"{path}: cannot be imported")
+        module = importlib.util.module_from_spec(import_spec)
+        sys.modules[module_name] = module
+        try:
+            import_spec.loader.exec_module(module)
+        except SyntaxError as exc:
+            sys.modules.pop(module_name, None)
+            raise PluginError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+        except Exception as exc:
+            sys.modules.pop(module_name, None)
+            line = _line_in(path, exc)
+            raise PluginError(f"{path}{line}: import failed: {type(exc).__name__}: {exc}") from None
+        return module
+
+    @staticmethod
+    def _import_builtin(spec: PluginKind, name: str, *, reload: bool) -> ModuleType:
+        module_name = f"{spec.builtin_package}.{spec.builtin_relative.format(name=name)}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                raise PluginError(f"unknown {spec.kind[:-1]} {name!r}") from None
+            raise PluginError(f"{module_name}: import failed: {exc}") from None
+        return importlib.reload(module) if reload else module
+
+    @staticmethod
+    def _find_class(spec: PluginKind, module: ModuleType, origin: str) -> type:
+        base = spec.base
+        if spec.class_name is not None:
+            plugin = getattr(module, spec.class_name, None)
+            if plugin is None:
+                raise PluginError(f"{origin}: no class named {spec.class_name}")
+            if not (inspect.isclass(plugin) and issubclass(plugin, base)):
+                raise PluginError(f"{origin}: {spec.class_name} must subclass {base.__name__}")
+            return plugin
+        candidates = [
+            obj
+            for obj in vars(module).values()
+            if inspect.isclass(obj)
+            and issubclass(obj, base)
+            and obj is not base
+            and obj.__module__ == module.__name__
+            and not inspect.isabstract(obj)
+        ]
+        if len(candidates) != 1:
+            found = ", ".join(c.__name__ for c in candidates) or "none"
+            raise PluginError(
+                f"{origin}: expected exactly one {base.__name__} subclass, found {found}"
+            )
+        return candidates[0]
+
+    @staticmethod
+    def _builtin_names(spec: PluginKind) -> list[str]:
+        package = importlib.import_module(spec.builtin_package)
+        root = Path(package.__file__ or "").parent
+        suffix = spec.builtin_relative.format(name="").lstrip(".")
+        names = []
+        for entry in root.iterdir():
+            name = entry.stem if entry.suffix == ".py" else entry.name
+            if not _NAME.match(name) or name.startswith("base_") or name == "__init__":
+                continue
+            is_package_plugin = bool(suffix) and (entry / f"{suffix}.py").is_file()
+            is_module_plugin = not suffix and entry.suffix == ".py"
+            if is_package_plugin or is_module_plugin:
+                names.append(name)
+        return names
+
+    def _custom_names(self, spec: PluginKind) -> list[str]:
+        folder = self.custom_root / spec.kind
+        if not folder.is_dir():
+            return []
+        pattern = spec.custom_relative.format(name="*")
+        return [
+            path.relative_to(folder).parts[0].removesuffix(".py")
+            for path in folder.glob(pattern)
+            if _NAME.match(path.relative_to(folder).parts[0].removesuffix(".py"))
+        ]
+
+
+def _line_in(path: Path, exc: BaseException) -> str:
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if Path(frame.filename) == path:
+            return f":{frame.lineno}"
+    return ""
+
+
+default_loader = PluginLoader()
+
+
+def load_plugin(kind: str, name: str, *, reload: bool = False) -> Any:
+    return default_loader.load(kind, name, reload=reload)

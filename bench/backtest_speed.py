@@ -1,0 +1,182 @@
+"""Backtest speed: ATS's event-driven sma_cross vs backtesting.py, same data, same run.
+
+    .venv/bin/python bench/backtest_speed.py [--candles 1000000] [--repeat 3]
+
+Each engine runs in its own child process (so peak RSS is its own) on the same
+1,000,000 one-minute candles generated with a fixed seed: SMA(50)/SMA(200) crossover,
+long only, next-open fills, 0.1% fee per side, 10,000 USDT. Reported: candles/s (best of
+``--repeat``), peak RSS, trades and final equity, and the ratio ATS / backtesting.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FAST, SLOW, CASH, FEE, SEED = 50, 200, 10_000.0, 0.001, 20221105
+
+
+def make_candles(count: int, seed: int = SEED) -> dict[str, np.ndarray]:
+    """A reproducible geometric random walk of 1-minute OHLCV candles."""
+    rng = np.random.default_rng(seed)
+    close = 30_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.0015, count)))
+    open_ = np.concatenate(([30_000.0], close[:-1]))
+    wick = np.abs(rng.normal(0.0, 0.0008, (2, count)))
+    high = np.maximum(open_, close) * (1 + wick[0])
+    low = np.minimum(open_, close) * (1 - wick[1])
+    volume = rng.gamma(2.0, 5.0, count)
+    start = 1_577_836_800_000  # 2020-01-01T00:00:00Z
+    timestamps = start + 60_000 * np.arange(count, dtype=np.int64)
+    return {
+        "timestamps": timestamps,
+        "open": open_,
+        "high": high,
+        "low": low,
+        "close": close,
+        "volume": volume,
+    }
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_ats(count: int, repeat: int) -> dict[str, Any]:
+    from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+    from ats.trading_job.backtest import run_backtest
+    from ats.trading_job.job_config import parse_job_config
+
+    columns = make_candles(count)
+    data = CandleData(path=Path("generated.csv"), timeframe_ms=60_000, **columns)
+    config = parse_job_config(
+        {
+            "name": "bench",
+            "balances": {"USDT": CASH},
+            "exchange": {"name": "back_trading", "params": {"data": "generated.csv"}},
+            "strategy": {"name": "sma_cross", "params": {"fast": FAST, "slow": SLOW}},
+            "fees": {"name": "flat_rate", "params": {"rate": FEE}},
+        }
+    )
+    best, report = float("inf"), None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        job = asyncio.run(run_backtest(config, data=data))
+        best = min(best, time.perf_counter() - began)
+        report = job.report
+        assert report is not None, job.error
+    assert report is not None
+    return {
+        "engine": "ATS event-driven",
+        "seconds": best,
+        "candles_per_s": count / best,
+        "peak_rss_mb": peak_rss_mb(),
+        "trades": len(report["trades"]),
+        "final_equity": report["final_equity"],
+    }
+
+
+def run_backtesting_py(count: int, repeat: int) -> dict[str, Any]:
+    import pandas as pd
+    from backtesting import Strategy
+    from backtesting.lib import FractionalBacktest, crossover
+
+    def sma(values: np.ndarray, period: int) -> np.ndarray:
+        return pd.Series(values).rolling(period).mean().to_numpy()
+
+    class SmaCross(Strategy):
+        def init(self) -> None:
+            self.fast = self.I(sma, self.data.Close, FAST)
+            self.slow = self.I(sma, self.data.Close, SLOW)
+
+        def next(self) -> None:
+            if crossover(self.fast, self.slow) and not self.position:
+                self.buy()
+            elif crossover(self.slow, self.fast) and self.position:
+                self.position.close()
+
+    columns = make_candles(count)
+    frame = pd.DataFrame(
+        {
+            "Open": columns["open"],
+            "High": columns["high"],
+            "Low": columns["low"],
+            "Close": columns["close"],
+            "Volume": columns["volume"],
+        },
+        index=pd.to_datetime(columns["timestamps"], unit="ms"),
+    )
+    best, stats = float("inf"), None
+    for _ in range(repeat):
+        backtest = FractionalBacktest(
+            frame, SmaCross, cash=CASH, commission=FEE, finalize_trades=False
+        )
+        began = time.perf_counter()
+        stats = backtest.run()
+        best = min(best, time.perf_counter() - began)
+    assert stats is not None
+    return {
+        "engine": "backtesting.py " + __import__("backtesting").__version__,
+        "seconds": best,
+        "candles_per_s": count / best,
+        "peak_rss_mb": peak_rss_mb(),
+        "trades": int(stats["# Trades"]),
+        "final_equity": float(stats["Equity Final [$]"]),
+    }
+
+
+ENGINES = {"ats": run_ats, "backtesting_py": run_backtesting_py}
+
+
+def child(engine: str, count: int, repeat: int) -> dict[str, Any]:
+    output = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--engine",
+            engine,
+            "--candles",
+            str(count),
+            "--repeat",
+            str(repeat),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candles", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--engine", choices=ENGINES, help="internal: run one engine and print JSON")
+    args = parser.parse_args()
+    if args.engine:
+        print(json.dumps(ENGINES[args.engine](args.candles, args.repeat)))
+        return
+    results = [child(engine, args.candles, args.repeat) for engine in ENGINES]
+    ours, peer = results
+    print(f"{args.candles:,} one-minute candles, sma_cross({FAST},{SLOW}), best of {args.repeat}")
+    for result in results:
+        print(
+            f"  {result['engine']:<26} {result['candles_per_s']:>12,.0f} candles/s"
+            f"  {result['seconds']:7.3f} s  peak RSS {result['peak_rss_mb']:6.1f} MB"
+            f"  trades {result['trades']:>6}  final equity {result['final_equity']:,.2f}"
+        )
+    print(f"  ratio ATS / backtesting.py: {ours['candles_per_s'] / peer['candles_per_s']:.2f}x")
+    drift = abs(ours["final_equity"] / peer["final_equity"] - 1)
+    print(f"  final equity difference: {drift:.2e} (relative)")
+
+
+if __name__ == "__main__":
+    main()
