@@ -116,6 +116,30 @@ class Order:
     def is_open(self) -> bool:
         return not self.status.is_final
 
+    def copy(self) -> Order:
+        """A detached copy for events (``dataclasses.replace`` is several times slower)."""
+        return Order(
+            self.id,
+            self.client_order_id,
+            self.symbol,
+            self.side,
+            self.type,
+            self.amount,
+            self.price,
+            self.stop_price,
+            self.quote_amount,
+            self.status,
+            self.filled,
+            self.cost,
+            self.fee,
+            self.fee_currency,
+            self.timestamp,
+            self.last_update,
+            self.expires_at,
+            self.triggered,
+            self.reason,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["side"] = str(self.side)

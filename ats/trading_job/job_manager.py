@@ -105,6 +105,14 @@ class JobManager:
             job.pause()
         return job
 
+    def set_speed(self, job_id: str, factor: float) -> float:
+        """Set a replay feed's pace (1.0 = real time); returns the speed now in force."""
+        job = self.get(job_id)
+        set_speed = getattr(job.exchange, "set_speed", None)
+        if set_speed is None:
+            raise JobError(f"job {job.config.name} has no adjustable speed (not a replay)")
+        return float(set_speed(factor))
+
     def reload(self, job_id: str) -> TradingJob:
         job = self.get(job_id)
         job.reload()

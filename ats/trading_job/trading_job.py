@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ats.exceptions import ATSError, ConfigError, JobError
+from ats.exceptions import ATSError, ConfigError, JobError, StateError
 from ats.exchanges.base_exchange import BaseExchange
 from ats.exchanges.data_classes import Candle, Fill, Order
 from ats.exchanges.run_control import RunControl, StopRequested
@@ -40,6 +40,34 @@ PROGRESS_INTERVAL = 0.2
 """Seconds between progress events while a job runs (bounded event rate)."""
 EQUITY_SAMPLES = 100_000
 """Equity samples kept for streaming jobs (paper/live); older ones are dropped."""
+
+
+_CANDLE_FIELDS = ("timestamps", "open", "high", "low", "close", "volume")
+_OVERLAY_WARMUP = 3
+"""Overlays are computed over this many extra window lengths so they are warmed up."""
+_MAX_MARKERS = 500
+CANDLE_HISTORY = 2_000
+"""Candles (and overlay values) kept in memory for charts of streaming jobs."""
+
+
+@dataclasses.dataclass
+class ChartWindow:
+    """What a chart of a job needs; arrays are aligned on ``timestamps`` (ms)."""
+
+    timestamps: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, np.int64))
+    open: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))
+    high: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))
+    low: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))
+    close: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))
+    overlays: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    markers: list[tuple[int, float, str]] = dataclasses.field(default_factory=list)
+    """Fills in the window as (timestamp, price, side)."""
+
+
+def _overlay_label(indicator: Any, output: str) -> str:
+    params = ",".join(str(value) for value in indicator.config.values())
+    suffix = "" if output == "result" else f".{output}"
+    return f"{indicator.name}({params}){suffix}"
 
 
 class JobStatus(StrEnum):
@@ -78,6 +106,8 @@ class TradingJob:
         self.strategy: BaseStrategy | None = None
         self.report: dict[str, Any] | None = None
         self._equity_samples: deque[tuple[int, float]] = deque(maxlen=EQUITY_SAMPLES)
+        self._candles: deque[Candle] = deque(maxlen=CANDLE_HISTORY)
+        self._overlay_history: dict[str, deque[float]] = {}
         self._control = RunControl()
         self._task: asyncio.Task[None] | None = None
 
@@ -243,12 +273,26 @@ class TradingJob:
         exchange = self.exchange
         assert exchange is not None
 
+        history = self._overlay_history
+        outputs = [
+            (indicator, output, _overlay_label(indicator, output))
+            for indicator, _ in indicators
+            for output in indicator.outputs
+        ]
+
         def handle(candle: Candle) -> None:
             for indicator, sources in indicators:
                 indicator.update(*[getattr(candle, source) for source in sources])
+            for indicator, output, label in outputs:
+                values = history.get(label)
+                if values is None:
+                    values = history[label] = deque(maxlen=CANDLE_HISTORY)
+                values.append(getattr(indicator, output))
             on_candle(candle)
+            kept = candle.copy()
+            self._candles.append(kept)
             self._equity_samples.append((candle.timestamp, exchange.equity()))
-            self.bus.publish(CandleClosed(self.id, candle.copy()))
+            self.bus.publish(CandleClosed(self.id, kept))
 
         return handle
 
@@ -269,7 +313,7 @@ class TradingJob:
 
     # -- exchange callbacks ----------------------------------------------------------------
     def _order_changed(self, order: Order) -> None:
-        self.bus.publish(OrderUpdated(self.id, dataclasses.replace(order)))
+        self.bus.publish(OrderUpdated(self.id, order.copy()))
         if self.strategy is not None and order.status.is_final:
             self.strategy.on_order_update(order)
 
@@ -289,6 +333,86 @@ class TradingJob:
     def _set_status(self, status: JobStatus) -> None:
         self.status = status
         self.bus.publish(JobStatusChanged(self.id, str(status), self.error))
+
+    # -- views for front ends (read-only) ----------------------------------------------
+    def chart_window(self, size: int = 200) -> ChartWindow:
+        """The last ``size`` candles seen, with indicator overlays and fill markers."""
+        exchange, strategy = self.exchange, self.strategy
+        window = ChartWindow()
+        if exchange is None:
+            return window
+        data = getattr(exchange, "data", None)
+        if data is not None:
+            stop = int(getattr(exchange, "cursor", 0))
+            start = max(stop - size, 0)
+            columns = {name: getattr(data, name) for name in _CANDLE_FIELDS}
+            window.timestamps = data.timestamps[start:stop]
+            for name in ("open", "high", "low", "close"):
+                setattr(window, name, getattr(data, name)[start:stop])
+            if strategy is not None and stop > start:
+                warm_start = max(start - _OVERLAY_WARMUP * size, 0)
+                for indicator in strategy.indicators:
+                    arrays = [columns[source][warm_start:stop] for source in indicator.inputs]
+                    for output, values in indicator.compute(*arrays).items():
+                        window.overlays[_overlay_label(indicator, output)] = values[
+                            start - warm_start :
+                        ]
+        elif self._candles:
+            recent = list(self._candles)[-size:]
+            window.timestamps = np.array([c.timestamp for c in recent], dtype=np.int64)
+            for name in ("open", "high", "low", "close"):
+                setattr(window, name, np.array([getattr(c, name) for c in recent]))
+            for label, values in self._overlay_history.items():
+                window.overlays[label] = np.array(list(values)[-len(recent) :])
+        if len(window.timestamps):
+            first = int(window.timestamps[0])
+            window.markers = [
+                (fill.timestamp, fill.price, str(fill.side))
+                for fill in exchange.get_fills()[-_MAX_MARKERS:]
+                if fill.timestamp >= first
+            ]
+        return window
+
+    # -- persistence ---------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to resume this job: config, status, strategy and indicator
+        state, and the exchange's wallet/orders/fills/cursor. JSON data only."""
+        snapshot: dict[str, Any] = {
+            "job_id": self.id,
+            "config": self.config.model_dump(mode="json"),
+            "status": str(self.status),
+            "error": self.error,
+            "strategy_state": None,
+            "indicators": [],
+            "exchange": None,
+        }
+        if self.strategy is not None:
+            snapshot["strategy_state"] = self.strategy.state.to_dict()
+            snapshot["indicators"] = [ind.get_state() for ind in self.strategy.indicators]
+        exchange_snapshot = getattr(self.exchange, "snapshot", None)
+        if exchange_snapshot is not None:
+            snapshot["exchange"] = exchange_snapshot()
+        return snapshot
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Rebuild from a snapshot taken by :meth:`snapshot` (status is left to the caller).
+
+        Raises StateError/ConfigError/PluginError if it does not fit this code any more.
+        """
+        self.build()
+        assert self.strategy is not None and self.exchange is not None
+        if snapshot.get("exchange") is not None:
+            restore_exchange = getattr(self.exchange, "restore", None)
+            if restore_exchange is None:
+                raise StateError(f"exchange {self.config.exchange.name} cannot restore state")
+            restore_exchange(snapshot["exchange"])
+        if snapshot.get("strategy_state") is not None:
+            self.strategy.state = self.strategy.State.from_dict(snapshot["strategy_state"])
+        indicator_states = snapshot.get("indicators") or []
+        if len(indicator_states) == len(self.strategy.indicators):
+            for indicator, state in zip(self.strategy.indicators, indicator_states, strict=True):
+                indicator.set_state(state)
+        self.error = snapshot.get("error")
 
     # -- results -------------------------------------------------------------------------
     def equity_curve(self) -> tuple[np.ndarray, np.ndarray]:

@@ -28,8 +28,8 @@ class Params(StrategyParams):
 
 
 class State(SimpleState):
-    prev_fast: float = float("nan")
-    prev_slow: float = float("nan")
+    prev_diff: float = float("nan")
+    """SMA(fast) - SMA(slow) on the previous close; its sign flipping is a cross."""
 
 
 class Strategy(BaseStrategy):
@@ -44,18 +44,17 @@ class Strategy(BaseStrategy):
         self.slow = self.indicator("sma", N=self.params.slow)
 
     def on_candle(self, candle: Candle) -> None:
-        fast = self.fast.result
-        slow = self.slow.result
+        # fast - slow < 0 exactly when fast < slow (IEEE subtraction is exact in sign),
+        # so comparing differences is the strict crossover test; NaN never crosses.
+        diff = self.fast.result - self.slow.result
         state = self.state
-        prev_fast = state.prev_fast
-        prev_slow = state.prev_slow
-        state.prev_fast = fast
-        state.prev_slow = slow
-        if prev_fast < prev_slow and fast > slow:
+        prev_diff = state.prev_diff
+        state.prev_diff = diff
+        if prev_diff < 0.0 < diff:
             free_quote = self.exchange.get_wallet_balance(self.quote).free
             if free_quote > 0 and not self.exchange.get_wallet_balance(self.base).total:
                 self.buy(quote_amount=free_quote)
-        elif prev_fast > prev_slow and fast < slow:
+        elif prev_diff > 0.0 > diff:
             held = self.exchange.get_wallet_balance(self.base).free
             if held > 0:
                 self.sell(held)

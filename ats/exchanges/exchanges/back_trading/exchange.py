@@ -10,7 +10,9 @@ backtest never freezes the console.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,27 +120,25 @@ class Exchange(SimulatedExchange):
         self._chunk = int(min(max(self._chunk * min(max(scale, 0.5), 2.0), _MIN_CHUNK), _MAX_CHUNK))
 
     def _run_chunk(self, start: int, columns: list[list[Any]]) -> None:
-        candle = self.candle
-        handler = self.on_candle or (lambda candle: None)
-        open_orders = self.engine.open_orders
-        match = self.engine.match
-        bound = [(t, a, v[start : start + len(columns[0])].tolist()) for t, a, v in self._series]
-        i = 0
+        size = len(columns[0])
+        targets = [target for target, _, _ in self._series]
+        series = [values[start : start + size].tolist() for _, _, values in self._series]
+        loop = _replay_loop(tuple(attribute for _, attribute, _ in self._series))
+        handler = self.on_candle or _ignore
         try:
-            for i, (ts, op, hi, lo, cl, vo) in enumerate(zip(*columns, strict=True)):
-                if open_orders:
-                    match(ts, op, hi, lo)
-                candle.timestamp = ts
-                candle.open = op
-                candle.high = hi
-                candle.low = lo
-                candle.close = cl
-                candle.volume = vo
-                for target, attribute, values in bound:
-                    setattr(target, attribute, values[i])
-                handler(candle)
+            loop(
+                columns,
+                series,
+                targets,
+                self.candle,
+                handler,
+                self.engine.open_orders,
+                self.engine.match,
+            )
         except BaseException:
-            self.cursor = start + i
+            # Resume (or report) at the candle that failed: find it by its timestamp.
+            failed_at = int(np.searchsorted(self.require_data().timestamps, self.candle.timestamp))
+            self.cursor = min(max(failed_at, start), start + size)
             raise
 
     # -- results -------------------------------------------------------------------------
@@ -160,6 +160,48 @@ class Exchange(SimulatedExchange):
     def restore(self, data: dict[str, Any]) -> None:
         super().restore(data)
         self.cursor = int(data["cursor"])
+
+
+def _ignore(candle: Any) -> None:
+    """Handler used before a strategy is bound."""
+
+
+@functools.cache
+def _replay_loop(attributes: tuple[str, ...]) -> Callable[..., None]:
+    """Compile the per-candle loop for this set of bound series attributes.
+
+    Binding precomputed indicator outputs with a generic ``setattr`` loop costs more
+    than the whole strategy call, so — like ``dataclasses`` and ``namedtuple`` — the loop
+    is generated with one plain attribute store per series. Attribute names are checked
+    to be identifiers before they reach the source.
+    """
+    for attribute in attributes:
+        if not attribute.isidentifier():
+            raise ValueError(f"series attribute {attribute!r} is not an identifier")
+    names = [f"value_{k}" for k in range(len(attributes))]
+    unpack = ", ".join(["ts", "op", "hi", "lo", "cl", "vo", *names])
+    targets = "".join(f"    target_{k} = targets[{k}]\n" for k in range(len(attributes)))
+    stores = "".join(
+        f"        target_{k}.{attribute} = {names[k]}\n" for k, attribute in enumerate(attributes)
+    )
+    source = (
+        "def replay(columns, series, targets, candle, handler, open_orders, match):\n"
+        f"{targets}"
+        f"    for {unpack} in zip(*columns, *series):\n"
+        "        if open_orders:\n"
+        "            match(ts, op, hi, lo)\n"
+        "        candle.timestamp = ts\n"
+        "        candle.open = op\n"
+        "        candle.high = hi\n"
+        "        candle.low = lo\n"
+        "        candle.close = cl\n"
+        "        candle.volume = vo\n"
+        f"{stores}"
+        "        handler(candle)\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<back_trading replay loop {attributes}>", "exec"), namespace)
+    return namespace["replay"]  # type: ignore[no-any-return]
 
 
 __all__ = ["CandleDataError", "Exchange"]

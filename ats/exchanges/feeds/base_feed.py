@@ -1,0 +1,34 @@
+"""Candle feeds for the paper exchange: where live-style candles come from."""
+
+from __future__ import annotations
+
+import abc
+
+from ats.exchanges.data_classes import Candle, Progress
+from ats.exchanges.run_control import RunControl
+
+
+class CandleFeed(abc.ABC):
+    """Produces closed candles one at a time, pacing itself (real time or replayed)."""
+
+    timeframe_ms: int = 60_000
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Load data or connect."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources."""
+
+    @abc.abstractmethod
+    async def next_candle(self, control: RunControl) -> Candle | None:
+        """The next closed candle, or None when the feed has ended."""
+
+    @property
+    def progress(self) -> Progress:
+        return Progress()
+
+    def snapshot(self) -> dict[str, object]:
+        return {}
+
+    def restore(self, data: dict[str, object]) -> None:  # noqa: B027 - optional hook
+        """Continue from a snapshot."""
