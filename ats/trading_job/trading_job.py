@@ -65,7 +65,11 @@ class ChartWindow:
 
 
 def _overlay_label(indicator: Any, output: str) -> str:
-    params = ",".join(str(value) for value in indicator.config.values())
+    params = ",".join(
+        f"{value:g}" if isinstance(value, float) else str(value)
+        for key, value in indicator.config.items()
+        if not (key == "source" and value == "close")
+    )
     suffix = "" if output == "result" else f".{output}"
     return f"{indicator.name}({params}){suffix}"
 

@@ -84,6 +84,14 @@ KINDS: dict[str, PluginKind] = {
 }
 
 
+_SINGULAR = {
+    "exchanges": "exchange",
+    "strategies": "strategy",
+    "indicators": "indicator",
+    "fees": "fee model",
+}
+
+
 def parse_namespace(namespace: str) -> tuple[str, str]:
     """``"strategies:sma_cross"`` -> ``("strategies", "sma_cross")``."""
     kind, sep, name = namespace.partition(":")
@@ -170,7 +178,7 @@ class PluginLoader:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name and module_name.startswith(exc.name):
-                raise PluginError(f"unknown {spec.kind[:-1]} {name!r}") from None
+                raise PluginError(f"unknown {_SINGULAR[spec.kind]} {name!r}") from None
             raise PluginError(f"{module_name}: import failed: {exc}") from None
         return importlib.reload(module) if reload else module
 
