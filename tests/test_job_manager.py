@@ -157,7 +157,7 @@ def test_simple_state_validates_types() -> None:
     class State(SimpleState):
         count: int = 0
         level: float | None = None
-        tags: list[str] = []  # noqa: RUF012 - defaults are deep-copied per instance
+        tags: list[str] = []
 
     state = State.from_dict({"count": 3, "level": "NaN", "tags": ["a"]})
     assert state.count == 3 and math.isnan(state.level) and state.tags == ["a"]  # type: ignore[arg-type]

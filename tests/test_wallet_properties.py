@@ -80,10 +80,9 @@ class OrderBookMachine(RuleBasedStateMachine):
             quote_amount=quote_amount,
             expires_at=self.time + 5 if fraction > 1.2 else None,
         )
-        if fraction > 1.0 and quote_amount is None and kind is not OrderType.MARKET:
-            # Asked for more than the free balance: must be rejected, with a reason.
-            if side is OrderSide.SELL:
-                assert order.status is OrderStatus.REJECTED and order.reason
+        if fraction > 1.0 and side is OrderSide.SELL:
+            # Asked to sell more than the free balance: rejected at once, with a reason.
+            assert order.status is OrderStatus.REJECTED and order.reason
 
     @precondition(lambda self: bool(self.engine.open_orders))
     @rule(pick=st.integers(min_value=0, max_value=1_000))

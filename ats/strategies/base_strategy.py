@@ -89,8 +89,12 @@ class BaseStrategy(abc.ABC):
         """The job is stopping (finished, stopped or reloading)."""
 
     # -- helpers for strategy code ---------------------------------------------------------
-    def indicator(self, name: str, **config: Any) -> BaseIndicator:
-        """Create an indicator (custom_modules first, then built-ins) the job keeps updated."""
+    def indicator(self, name: str, **config: Any) -> Any:
+        """Create an indicator (custom_modules first, then built-ins) the job keeps updated.
+
+        Typed ``Any`` because the class is only known once the name is resolved (a custom
+        module may replace a built-in); read its outputs, e.g. ``.result`` or ``.upper``.
+        """
         indicator_class = load_plugin("indicators", name)
         indicator: BaseIndicator = indicator_class(**config)
         self.indicators.append(indicator)

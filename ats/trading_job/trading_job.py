@@ -119,8 +119,8 @@ class TradingJob:
     def build(self) -> None:
         """Resolve and construct the plugins. Raises ConfigError/PluginError."""
         config = self.config
-        fees = self.loader.load("fees", config.fees.name)(**config.fees.params)
-        exchange_class = self.loader.load("exchanges", config.exchange.name)
+        fees = self.loader.fees_class(config.fees.name)(**config.fees.params)
+        exchange_class = self.loader.exchange_class(config.exchange.name)
         if config.mode is not None and config.mode != exchange_class.mode:
             raise ConfigError(
                 f"mode: {config.mode!r} does not match exchange {config.exchange.name!r} "
@@ -128,7 +128,7 @@ class TradingJob:
             )
         if exchange_class.mode == "live" and config.mode != "live":
             raise ConfigError("mode: a live exchange needs an explicit 'mode: live'")
-        strategy_class = self.loader.load("strategies", config.strategy.name)
+        strategy_class = self.loader.strategy_class(config.strategy.name)
         params = strategy_class.validate_config(config.strategy.params)
         symbol = getattr(params, "symbol", None)
         if symbol is not None and symbol != config.symbol:
@@ -188,7 +188,7 @@ class TradingJob:
         if old is None or self.exchange is None:
             self.build()
             return
-        strategy_class = self.loader.load("strategies", self.config.strategy.name, reload=True)
+        strategy_class = self.loader.strategy_class(self.config.strategy.name, reload=True)
         params = strategy_class.validate_config(self.config.strategy.params)
         state = strategy_class.State.from_dict(old.state.to_dict())
         new = strategy_class(params, self.exchange, state=state, log=self.log)
@@ -366,8 +366,8 @@ class TradingJob:
             window.timestamps = np.array([c.timestamp for c in recent], dtype=np.int64)
             for name in ("open", "high", "low", "close"):
                 setattr(window, name, np.array([getattr(c, name) for c in recent]))
-            for label, values in self._overlay_history.items():
-                window.overlays[label] = np.array(list(values)[-len(recent) :])
+            for label, history in self._overlay_history.items():
+                window.overlays[label] = np.array(list(history)[-len(recent) :])
         if len(window.timestamps):
             first = int(window.timestamps[0])
             window.markers = [
@@ -423,7 +423,8 @@ class TradingJob:
         """(timestamps ms, equity) so far: exact for backtests, sampled for live feeds."""
         exchange_curve = getattr(self.exchange, "equity_curve", None)
         if exchange_curve is not None:
-            return exchange_curve()  # type: ignore[no-any-return]
+            timestamps, equity = exchange_curve()
+            return timestamps, equity
         if not self._equity_samples:
             return np.empty(0, dtype=np.int64), np.empty(0)
         times, values = zip(*self._equity_samples, strict=True)

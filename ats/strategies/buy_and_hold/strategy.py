@@ -7,19 +7,19 @@ from ats.state.simple_state import SimpleState
 from ats.strategies.base_strategy import BaseStrategy, StrategyParams
 
 
-class Params(StrategyParams):
+class BuyAndHoldParams(StrategyParams):
     symbol: str | None = None
 
 
-class State(SimpleState):
+class BuyAndHoldState(SimpleState):
     bought: bool = False
 
 
 class Strategy(BaseStrategy):
     name = "buy_and_hold"
-    Params = Params
-    State = State
-    state: State
+    Params = BuyAndHoldParams
+    State = BuyAndHoldState
+    state: BuyAndHoldState
 
     def on_candle(self, candle: Candle) -> None:
         if self.state.bought:

@@ -12,14 +12,14 @@ from ats.exchanges.data_classes import Candle
 from ats.strategies.base_strategy import BaseStrategy, StrategyParams
 
 
-class Params(StrategyParams):
+class RsiReversionParams(StrategyParams):
     N: int = Field(14, ge=2, description="RSI period")
     oversold: float = Field(30.0, gt=0, lt=100)
     overbought: float = Field(70.0, gt=0, lt=100)
     symbol: str | None = None
 
     @model_validator(mode="after")
-    def _bands_ordered(self) -> Params:
+    def _bands_ordered(self) -> RsiReversionParams:
         if self.oversold >= self.overbought:
             raise ValueError(
                 f"oversold ({self.oversold}) must be below overbought ({self.overbought})"
@@ -29,8 +29,8 @@ class Params(StrategyParams):
 
 class Strategy(BaseStrategy):
     name = "rsi_reversion"
-    Params = Params
-    params: Params
+    Params = RsiReversionParams
+    params: RsiReversionParams
 
     def setup(self) -> None:
         self.rsi = self.indicator("rsi", N=self.params.N)

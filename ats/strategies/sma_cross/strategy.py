@@ -15,29 +15,29 @@ from ats.state.simple_state import SimpleState
 from ats.strategies.base_strategy import BaseStrategy, StrategyParams
 
 
-class Params(StrategyParams):
+class SmaCrossParams(StrategyParams):
     fast: int = Field(10, ge=1, description="period of the fast SMA")
     slow: int = Field(30, ge=2, description="period of the slow SMA")
     symbol: str | None = Field(None, description="defaults to the job's symbol")
 
     @model_validator(mode="after")
-    def _fast_below_slow(self) -> Params:
+    def _fast_below_slow(self) -> SmaCrossParams:
         if self.fast >= self.slow:
             raise ValueError(f"fast ({self.fast}) must be smaller than slow ({self.slow})")
         return self
 
 
-class State(SimpleState):
+class SmaCrossState(SimpleState):
     prev_diff: float = float("nan")
     """SMA(fast) - SMA(slow) on the previous close; its sign flipping is a cross."""
 
 
 class Strategy(BaseStrategy):
     name = "sma_cross"
-    Params = Params
-    State = State
-    params: Params
-    state: State
+    Params = SmaCrossParams
+    State = SmaCrossState
+    params: SmaCrossParams
+    state: SmaCrossState
 
     def setup(self) -> None:
         self.fast = self.indicator("sma", N=self.params.fast)

@@ -14,22 +14,22 @@ from ats.state.simple_state import SimpleState
 from ats.strategies.base_strategy import BaseStrategy, StrategyParams
 
 
-class Params(StrategyParams):
+class BreakoutParams(StrategyParams):
     N: int = Field(20, ge=2, description="band period")
     nbdev: float = Field(2.0, gt=0, description="band width in standard deviations")
     symbol: str | None = None
 
 
-class State(SimpleState):
+class BreakoutState(SimpleState):
     breakouts: int = 0
 
 
 class Strategy(BaseStrategy):
     name = "bollinger_breakout"
-    Params = Params
-    State = State
-    params: Params
-    state: State
+    Params = BreakoutParams
+    State = BreakoutState
+    params: BreakoutParams
+    state: BreakoutState
 
     def setup(self) -> None:
         self.bands = self.indicator(
@@ -38,10 +38,10 @@ class Strategy(BaseStrategy):
 
     def on_candle(self, candle: Candle) -> None:
         holding = self.balance(self.base).total > 0
-        if not holding and candle.close > self.bands.upper:  # type: ignore[attr-defined]
+        if not holding and candle.close > self.bands.upper:
             free_quote = self.balance(self.quote).free
             if free_quote > 0:
                 self.buy(quote_amount=free_quote)
                 self.state.breakouts += 1
-        elif holding and candle.close < self.bands.middle:  # type: ignore[attr-defined]
+        elif holding and candle.close < self.bands.middle:
             self.sell(self.balance(self.base).free)
