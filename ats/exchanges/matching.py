@@ -210,6 +210,9 @@ class MatchingEngine:
         amount = order.remaining
         if order.quote_amount is not None:
             amount = self._amount_for_budget(order, price)
+            if amount <= 0:
+                self._close(order, OrderStatus.REJECTED, timestamp, "budget does not cover the fee")
+                return
         fee = self.fees.calculate(amount, price, order.type, order.side)
         fee_currency = {"quote": quote, "base": base}.get(fee.currency, fee.currency)
         if fee_currency not in (base, quote):
@@ -254,13 +257,22 @@ class MatchingEngine:
             listener(fill, order)
 
     def _amount_for_budget(self, order: Order, price: float) -> float:
-        """Largest amount whose cost plus fee fits the order's quote budget."""
-        assert order.quote_amount is not None
-        rate = self.fees.rate_for(order.type, order.side)
-        amount = order.quote_amount / (price * (1 + rate))
-        for _ in range(4):
+        """Largest amount whose cost plus fee fits the order's quote budget.
+
+        Solves ``amount * price + fee(amount) = budget`` by fixed-point iteration, which
+        converges fast for any fee that grows slower than the cost (factor = fee rate).
+        """
+        budget = order.quote_amount
+        assert budget is not None
+        amount = budget / price
+        for _ in range(8):
             fee = self.fees.calculate(amount, price, order.type, order.side)
-            if amount * price + (fee.amount if fee.currency != "base" else 0) <= order.quote_amount:
+            if fee.currency == "base":
+                return amount  # paid out of what is bought, not from the budget
+            amount = max((budget - fee.amount) / price, 0.0)
+        while amount > 0:
+            fee = self.fees.calculate(amount, price, order.type, order.side)
+            if amount * price + fee.amount <= budget:
                 break
             amount *= 1 - 1e-12
         return amount
