@@ -74,7 +74,11 @@ class SimpleState:
         return state
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.to_dict() == other.to_dict()  # type: ignore[attr-defined]
+        return (
+            isinstance(other, SimpleState)
+            and type(other) is type(self)
+            and (self.to_dict() == other.to_dict())
+        )
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)

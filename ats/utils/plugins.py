@@ -21,9 +21,15 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ats.exceptions import PluginError
+
+if TYPE_CHECKING:
+    from ats.exchanges.base_exchange import BaseExchange
+    from ats.exchanges.base_fees import BaseFees
+    from ats.indicators.base_indicator import BaseIndicator
+    from ats.strategies.base_strategy import BaseStrategy
 
 PluginKindName = Literal["exchanges", "strategies", "indicators", "fees"]
 _NAME = re.compile(r"^[a-z0-9_]+$")
@@ -45,7 +51,8 @@ class PluginKind:
     @property
     def base(self) -> type:
         module_name, _, class_name = self.base_path.partition(":")
-        return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+        base: type = getattr(importlib.import_module(module_name), class_name)
+        return base
 
 
 KINDS: dict[str, PluginKind] = {
@@ -125,6 +132,18 @@ class PluginLoader:
         plugin = self._find_class(spec, module, origin)
         self._cache[key] = plugin
         return plugin
+
+    def exchange_class(self, name: str) -> type[BaseExchange]:
+        return self.load("exchanges", name)
+
+    def strategy_class(self, name: str, *, reload: bool = False) -> type[BaseStrategy]:
+        return self.load("strategies", name, reload=reload)
+
+    def fees_class(self, name: str) -> type[BaseFees]:
+        return self.load("fees", name)
+
+    def indicator_class(self, name: str) -> type[BaseIndicator]:
+        return self.load("indicators", name)
 
     def available(self, kind: str) -> dict[str, str | None]:
         """Every plugin name of ``kind`` -> None if it loads, else its one-line error."""

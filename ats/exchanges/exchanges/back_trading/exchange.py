@@ -201,7 +201,8 @@ def _replay_loop(attributes: tuple[str, ...]) -> Callable[..., None]:
     )
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<back_trading replay loop {attributes}>", "exec"), namespace)
-    return namespace["replay"]  # type: ignore[no-any-return]
+    replay: Callable[..., None] = namespace["replay"]
+    return replay
 
 
 __all__ = ["CandleDataError", "Exchange"]
