@@ -27,9 +27,9 @@ def make_feed(symbol: str, params: dict[str, Any]) -> CandleFeed:
             raise ConfigError("exchange.params.data: a replay feed needs a candle file")
         return ReplayFeed(params["data"], symbol, params.get("speed", 1.0))
     if kind == "ccxt":
-        from ats.exchanges.feeds.ccxt_feed import CcxtFeed  # type: ignore[import-not-found]
+        from ats.exchanges.feeds.ccxt_feed import CcxtFeed
 
-        return CcxtFeed(symbol, params)  # type: ignore[no-any-return]
+        return CcxtFeed(symbol, params)
     raise ConfigError(f"exchange.params.feed: unknown feed {kind!r} (use replay or ccxt)")
 
 
