@@ -53,16 +53,21 @@ def metrics_table(metrics: dict[str, Any], title: str = "Metrics") -> Table:
     return table
 
 
+def _short_time(iso: str) -> str:
+    """``2022-05-12T05:18:33+00:00`` -> ``05-12 05:18:33``: trades fit in 80 columns."""
+    return iso[5:19].replace("T", " ")
+
+
 def trades_table(trades: list[dict[str, Any]], limit: int = _SHOWN_TRADES) -> Table:
     shown = trades[-limit:]
     table = Table(title=f"Last {len(shown)} of {len(trades)} trades", box=None)
     for column in ("entry", "exit", "amount", "entry price", "exit price", "fees", "pnl"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     for trade in shown:
         pnl = trade["pnl"]
         table.add_row(
-            trade["entry_time"][:19].replace("T", " "),
-            (trade["exit_time"] or "open")[:19].replace("T", " "),
+            _short_time(trade["entry_time"]),
+            _short_time(trade["exit_time"]) if trade["exit_time"] else "open",
             f"{trade['amount']:.6f}",
             f"{trade['entry_price']:,.2f}",
             "—" if trade["exit_price"] is None else f"{trade['exit_price']:,.2f}",
