@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--cash", type=float, default=10_000.0, help="starting quote balance")
     backtest.add_argument("--fee", type=float, default=0.001, help="fee rate per fill")
     backtest.add_argument("--slippage-bps", type=float, default=0.0)
+    backtest.add_argument(
+        "--vectorised",
+        action="store_true",
+        help="use the strategy's populate_signals fast path (long-only all-in strategies)",
+    )
     backtest.add_argument("--json", type=Path, metavar="OUT", help="write the report as JSON")
     backtest.add_argument("--quiet", action="store_true", help="no progress bar or report")
 
@@ -57,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("configs", nargs="+", type=Path, metavar="JOB.yaml")
     run.add_argument("--no-ui", action="store_true", help="headless (the only mode for run)")
     run.add_argument("--json", type=Path, metavar="OUT", help="write the reports as JSON")
+
+    from ats.headless import jobs_command  # persistence issue: ats jobs list|show|...
+
+    jobs_command.add_parser(commands)
     return parser
 
 
@@ -67,7 +76,16 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_backtest(args))
         if args.command == "run":
             return asyncio.run(_run_configs(args.configs, args.json))
+        if args.command == "jobs":
+            from ats.headless.jobs_command import run_jobs_command
+
+            return run_jobs_command(args)
         if args.no_ui:
+            from ats.headless.jobs_command import run_saved_jobs
+
+            code = asyncio.run(run_saved_jobs())  # None: no saved job, run the demo
+            if code is not None:
+                return code
             from ats.demo import demo_backtest_config
 
             return asyncio.run(_run_jobs([demo_backtest_config()], None))
@@ -97,6 +115,7 @@ async def _backtest(args: argparse.Namespace) -> int:
             },
             "strategy": {"name": args.strategy, "params": dict(map(_parse_param, args.param))},
             "fees": {"name": "flat_rate", "params": {"rate": args.fee}},
+            "vectorised": args.vectorised,
         },
         source="command line",
     )

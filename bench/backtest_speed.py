@@ -6,6 +6,7 @@ Each engine runs in its own child process (so peak RSS is its own) on the same
 1,000,000 one-minute candles generated with a fixed seed: SMA(50)/SMA(200) crossover,
 long only, next-open fills, 0.1% fee per side, 10,000 USDT. Reported: candles/s (best of
 ``--repeat``), peak RSS, trades and final equity, and the ratio ATS / backtesting.py.
+The vectorised fast path (``populate_signals``) is measured separately on the same data.
 """
 
 from __future__ import annotations
@@ -22,35 +23,16 @@ from typing import Any
 
 import numpy as np
 
-FAST, SLOW, CASH, FEE, SEED = 50, 200, 10_000.0, 0.001, 20221105
+from ats.utils.synthetic_candles import make_candles
 
-
-def make_candles(count: int, seed: int = SEED) -> dict[str, np.ndarray]:
-    """A reproducible geometric random walk of 1-minute OHLCV candles."""
-    rng = np.random.default_rng(seed)
-    close = 30_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.0015, count)))
-    open_ = np.concatenate(([30_000.0], close[:-1]))
-    wick = np.abs(rng.normal(0.0, 0.0008, (2, count)))
-    high = np.maximum(open_, close) * (1 + wick[0])
-    low = np.minimum(open_, close) * (1 - wick[1])
-    volume = rng.gamma(2.0, 5.0, count)
-    start = 1_577_836_800_000  # 2020-01-01T00:00:00Z
-    timestamps = start + 60_000 * np.arange(count, dtype=np.int64)
-    return {
-        "timestamps": timestamps,
-        "open": open_,
-        "high": high,
-        "low": low,
-        "close": close,
-        "volume": volume,
-    }
+FAST, SLOW, CASH, FEE = 50, 200, 10_000.0, 0.001
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_ats(count: int, repeat: int) -> dict[str, Any]:
+def run_ats(count: int, repeat: int, *, vectorised: bool = False) -> dict[str, Any]:
     from ats.exchanges.exchanges.back_trading.candle_data import CandleData
     from ats.trading_job.backtest import run_backtest
     from ats.trading_job.job_config import parse_job_config
@@ -60,6 +42,7 @@ def run_ats(count: int, repeat: int) -> dict[str, Any]:
     config = parse_job_config(
         {
             "name": "bench",
+            "vectorised": vectorised,
             "balances": {"USDT": CASH},
             "exchange": {"name": "back_trading", "params": {"data": "generated.csv"}},
             "strategy": {"name": "sma_cross", "params": {"fast": FAST, "slow": SLOW}},
@@ -75,7 +58,7 @@ def run_ats(count: int, repeat: int) -> dict[str, Any]:
         assert report is not None, job.error
     assert report is not None
     return {
-        "engine": "ATS event-driven",
+        "engine": "ATS vectorised signals" if vectorised else "ATS event-driven",
         "seconds": best,
         "candles_per_s": count / best,
         "peak_rss_mb": peak_rss_mb(),
@@ -133,7 +116,15 @@ def run_backtesting_py(count: int, repeat: int) -> dict[str, Any]:
     }
 
 
-ENGINES = {"ats": run_ats, "backtesting_py": run_backtesting_py}
+def run_ats_vectorised(count: int, repeat: int) -> dict[str, Any]:
+    return run_ats(count, repeat, vectorised=True)
+
+
+ENGINES = {
+    "ats": run_ats,
+    "backtesting_py": run_backtesting_py,
+    "ats_vectorised": run_ats_vectorised,
+}
 
 
 def child(engine: str, count: int, repeat: int) -> dict[str, Any]:
@@ -165,7 +156,7 @@ def main() -> None:
         print(json.dumps(ENGINES[args.engine](args.candles, args.repeat)))
         return
     results = [child(engine, args.candles, args.repeat) for engine in ENGINES]
-    ours, peer = results
+    ours, peer, vectorised = results
     print(f"{args.candles:,} one-minute candles, sma_cross({FAST},{SLOW}), best of {args.repeat}")
     for result in results:
         print(
@@ -174,6 +165,10 @@ def main() -> None:
             f"  trades {result['trades']:>6}  final equity {result['final_equity']:,.2f}"
         )
     print(f"  ratio ATS / backtesting.py: {ours['candles_per_s'] / peer['candles_per_s']:.2f}x")
+    print(
+        "  ratio ATS vectorised / backtesting.py: "
+        f"{vectorised['candles_per_s'] / peer['candles_per_s']:.2f}x"
+    )
     drift = abs(ours["final_equity"] / peer["final_equity"] - 1)
     print(f"  final equity difference: {drift:.2e} (relative)")
 

@@ -9,8 +9,10 @@ state as a :class:`SimpleState` subclass (``State``). Indicators are declared in
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ats.exceptions import ConfigError
@@ -30,7 +32,16 @@ from ats.utils.validation import format_validation_error
 
 if TYPE_CHECKING:
     from ats.exchanges.base_exchange import BaseExchange, LogFunction
+    from ats.exchanges.exchanges.back_trading.candle_data import CandleData
     from ats.indicators.base_indicator import BaseIndicator
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Per-candle decisions: enter long on ``entries``, leave on ``exits`` (next open)."""
+
+    entries: np.ndarray
+    exits: np.ndarray
 
 
 class StrategyParams(BaseModel):
@@ -78,6 +89,15 @@ class BaseStrategy(abc.ABC):
     @abc.abstractmethod
     def on_candle(self, candle: Candle) -> None:
         """Called once per closed candle, after its indicators were updated."""
+
+    def populate_signals(self, data: CandleData) -> Signals | None:
+        """Optional vectorised twin of :meth:`on_candle` (Freqtrade's populate_* style).
+
+        Long-only all-in strategies may return entry/exit boolean arrays over the whole
+        history; ``ats backtest --vectorised`` then skips the per-candle calls. It must
+        decide exactly like ``on_candle`` (the tests compare both). None = not offered.
+        """
+        return None
 
     def on_order_update(self, order: Order) -> None:  # noqa: B027 - optional hook
         """An order changed status (filled, canceled, rejected, expired)."""

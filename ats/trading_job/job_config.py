@@ -42,6 +42,8 @@ class JobConfig(BaseModel):
     mode: JobMode | None = None
     """Must match the exchange's mode when given; ``live`` must always be explicit."""
     balances: dict[str, float] = Field(default_factory=lambda: {"USDT": 10_000.0})
+    vectorised: bool = False
+    """Backtest through the strategy's ``populate_signals`` instead of per-candle calls."""
     exchange: PluginSpec
     strategy: PluginSpec
     fees: PluginSpec = Field(

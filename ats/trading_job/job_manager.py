@@ -68,6 +68,14 @@ class JobManager:
         self.bus.publish(JobStatusChanged(job.id, str(job.status), error))
         return job
 
+    def add_restored(self, job: TradingJob) -> TradingJob:
+        """Register a job rebuilt from saved state (see ats.trading_job.persistence)."""
+        if job.id in self._jobs:
+            raise JobError(f"a job with id {job.id!r} already exists")
+        self._jobs[job.id] = job
+        self.bus.publish(JobStatusChanged(job.id, str(job.status), job.error))
+        return job
+
     def start(self, job_id: str) -> TradingJob:
         job = self.get(job_id)
         job.start()

@@ -35,6 +35,7 @@ from ats.trading_job.events import (
 from ats.trading_job.job_config import JobConfig
 from ats.trading_job.metrics import compute_metrics
 from ats.utils.plugins import PluginLoader
+from ats.utils.settings import redact
 
 PROGRESS_INTERVAL = 0.2
 """Seconds between progress events while a job runs (bounded event rate)."""
@@ -218,8 +219,11 @@ class TradingJob:
         final = JobStatus.FINISHED
         try:
             await exchange.connect()
-            self._bind_strategy()
-            await exchange.run(self._control)
+            if self.config.vectorised:
+                self._run_vectorised()
+            else:
+                self._bind_strategy()
+                await exchange.run(self._control)
         except StopRequested:
             final = JobStatus.STOPPED
         except ATSError as exc:
@@ -250,8 +254,22 @@ class TradingJob:
             self.log("WARNING", f"report failed: {type(exc).__name__}: {exc}")
         return final
 
+    def _run_vectorised(self) -> None:
+        exchange, strategy = self.exchange, self.strategy
+        assert exchange is not None and strategy is not None
+        run_signals = getattr(exchange, "run_signals", None)
+        data = getattr(exchange, "data", None)
+        if run_signals is None or data is None:
+            raise ConfigError(f"vectorised: exchange {self.config.exchange.name} has no data file")
+        signals = strategy.populate_signals(data)
+        if signals is None:
+            raise ConfigError(
+                f"vectorised: strategy {self.config.strategy.name} has no populate_signals"
+            )
+        run_signals(signals.entries, signals.exits)
+
     def _fail(self, message: str, details: str | None) -> JobStatus:
-        self.error = message
+        self.error = redact(message)  # never show or save a credential (persistence issue)
         self.log("ERROR", details.rstrip() if details else message)
         return JobStatus.ERROR
 
@@ -330,7 +348,7 @@ class TradingJob:
 
     # -- logging and status ----------------------------------------------------------------
     def log(self, level: str, message: str) -> None:
-        event = JobLog(self.id, level, message)
+        event = JobLog(self.id, level, redact(message))  # masks registered secret values
         self.logs.append(event)
         self.bus.publish(event)
 

@@ -8,11 +8,13 @@ backtesting.py's ``crossover``.
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from ats.exchanges.data_classes import Candle
+from ats.exchanges.exchanges.back_trading.candle_data import CandleData
 from ats.state.simple_state import SimpleState
-from ats.strategies.base_strategy import BaseStrategy, StrategyParams
+from ats.strategies.base_strategy import BaseStrategy, Signals, StrategyParams
 
 
 class SmaCrossParams(StrategyParams):
@@ -58,3 +60,8 @@ class Strategy(BaseStrategy):
             held = self.exchange.get_wallet_balance(self.base).free
             if held > 0:
                 self.sell(held)
+
+    def populate_signals(self, data: CandleData) -> Signals:
+        diff = self.fast.compute(data.close)["result"] - self.slow.compute(data.close)["result"]
+        previous = np.concatenate(([np.nan], diff[:-1]))
+        return Signals(entries=(previous < 0) & (diff > 0), exits=(previous > 0) & (diff < 0))

@@ -141,6 +141,70 @@ class Exchange(SimulatedExchange):
             self.cursor = min(max(failed_at, start), start + size)
             raise
 
+    # -- vectorised fast path -------------------------------------------------------------
+    def run_signals(self, entries: np.ndarray, exits: np.ndarray) -> None:
+        """Replay boolean signal arrays instead of calling the strategy per candle.
+
+        Same semantics as a long-only all-in ``on_candle``: an entry signal on candle *i*
+        while flat buys with all free quote, an exit signal while holding sells the whole
+        position, each by a market order filled at the next open by the same matching
+        engine. Work is per signal, not per candle, so this runs at numpy speed.
+        """
+        data = self.require_data()
+        size = len(data)
+        if entries.shape != (size,) or exits.shape != (size,):
+            raise ValueError(f"signals must be boolean arrays of length {size}")
+        base, quote = self.symbol.split("/")
+        entry_at = np.flatnonzero(entries)
+        exit_at = np.flatnonzero(exits)
+        index = self.cursor
+        while True:
+            entry = _first_at_or_after(entry_at, index)
+            if entry is None:
+                break
+            self._set_candle(entry)
+            order = self.submit_order(
+                self.symbol, "buy", "market", 0.0, quote_amount=self.wallet.free(quote)
+            )
+            if entry + 1 >= size or not order.is_open:
+                index = entry + 1
+                break
+            self._replay_match(entry + 1)
+            if self.wallet.total(base) <= 0:
+                index = entry + 1
+                continue
+            exit_ = _first_at_or_after(exit_at, entry + 1)
+            if exit_ is None:
+                break
+            self._set_candle(exit_)
+            self.submit_order(self.symbol, "sell", "market", self.wallet.free(base))
+            if exit_ + 1 >= size:
+                break
+            self._replay_match(exit_ + 1)
+            index = exit_ + 1
+        self.cursor = size
+        self._set_candle(size - 1)
+        self.ledger.mark(self.symbol, self.candle.close)
+
+    def _set_candle(self, index: int) -> None:
+        data = self.require_data()
+        candle = self.candle
+        candle.timestamp = int(data.timestamps[index])
+        candle.open = float(data.open[index])
+        candle.high = float(data.high[index])
+        candle.low = float(data.low[index])
+        candle.close = float(data.close[index])
+        candle.volume = float(data.volume[index])
+
+    def _replay_match(self, index: int) -> None:
+        data = self.require_data()
+        self.engine.match(
+            int(data.timestamps[index]),
+            float(data.open[index]),
+            float(data.high[index]),
+            float(data.low[index]),
+        )
+
     # -- results -------------------------------------------------------------------------
     def equity_curve(self) -> tuple[np.ndarray, np.ndarray]:
         """(timestamps, equity in quote) at every replayed candle's close."""
@@ -160,6 +224,11 @@ class Exchange(SimulatedExchange):
     def restore(self, data: dict[str, Any]) -> None:
         super().restore(data)
         self.cursor = int(data["cursor"])
+
+
+def _first_at_or_after(indexes: np.ndarray, start: int) -> int | None:
+    position = int(np.searchsorted(indexes, start))
+    return int(indexes[position]) if position < len(indexes) else None
 
 
 def _ignore(candle: Any) -> None:
