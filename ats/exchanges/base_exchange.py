@@ -18,6 +18,7 @@ from ats.exchanges.data_classes import (
     Fill,
     Order,
     OrderSide,
+    OrderStatus,
     OrderType,
     Position,
     Progress,
@@ -29,6 +30,8 @@ CandleHandler = Callable[[Candle], None]
 LogFunction = Callable[[str, str], None]
 """``log(level, message)`` supplied by the job; levels are logging's names."""
 Mode = Literal["backtest", "paper", "live"]
+OrderCheck = Callable[[str, OrderSide, float], str | None]
+"""``check(symbol, side, quote_value) -> reason`` to refuse an order, None to allow."""
 
 
 class BaseExchange(abc.ABC):
@@ -54,6 +57,9 @@ class BaseExchange(abc.ABC):
         self.on_candle: CandleHandler | None = None
         self.order_listeners: list[Callable[[Order], None]] = []
         self.fill_listeners: list[Callable[[Fill, Order], None]] = []
+        self.order_checks: list[OrderCheck] = []
+        """Pre-trade checks run by :meth:`submit_order`; see ats.trading_job.risk."""
+        self._local_rejects = 0
 
     # -- lifecycle -----------------------------------------------------------------------
     async def connect(self) -> None:  # noqa: B027 - optional hook
@@ -75,8 +81,74 @@ class BaseExchange(abc.ABC):
         return Progress()
 
     # -- orders --------------------------------------------------------------------------
-    @abc.abstractmethod
     def submit_order(
+        self,
+        symbol: str,
+        side: OrderSide | str,
+        type: OrderType | str,
+        amount: float,
+        price: float | None = None,
+        *,
+        stop_price: float | None = None,
+        quote_amount: float | None = None,
+        client_order_id: str | None = None,
+        expires_at: int | None = None,
+    ) -> Order:
+        """Run the pre-trade checks (risk limits), then hand the order to the exchange.
+
+        A failed check returns the order *rejected* with the reason; nothing is sent.
+        """
+        side, type = OrderSide(side), OrderType(type)
+        for check in self.order_checks:
+            reason = check(symbol, side, self._order_value(amount, price, stop_price, quote_amount))
+            if reason:
+                return self._reject_locally(symbol, side, type, amount, price, reason)
+        return self._submit_order(
+            symbol,
+            side,
+            type,
+            amount,
+            price,
+            stop_price=stop_price,
+            quote_amount=quote_amount,
+            client_order_id=client_order_id,
+            expires_at=expires_at,
+        )
+
+    def _order_value(
+        self,
+        amount: float,
+        price: float | None,
+        stop_price: float | None,
+        quote_amount: float | None,
+    ) -> float:
+        if quote_amount is not None:
+            return quote_amount
+        reference = price or stop_price or self.last_price(self.symbol) or 0.0
+        return amount * reference
+
+    def _reject_locally(
+        self,
+        symbol: str,
+        side: OrderSide,
+        type: OrderType,
+        amount: float,
+        price: float | None,
+        reason: str,
+    ) -> Order:
+        self._local_rejects += 1
+        order_id = f"rejected-{self._local_rejects}"
+        order = Order(
+            order_id, order_id, symbol, side, type, amount, price,
+            status=OrderStatus.REJECTED, reason=reason,
+        )  # fmt: skip
+        self.log("WARNING", f"order rejected before sending: {reason}")
+        for listener in self.order_listeners:
+            listener(order)
+        return order
+
+    @abc.abstractmethod
+    def _submit_order(
         self,
         symbol: str,
         side: OrderSide | str,

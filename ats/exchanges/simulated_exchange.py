@@ -78,7 +78,7 @@ class SimulatedExchange(BaseExchange):
             self.on_candle(candle)
 
     # -- orders --------------------------------------------------------------------------
-    def submit_order(
+    def _submit_order(
         self,
         symbol: str,
         side: OrderSide | str,

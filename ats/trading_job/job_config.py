@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ats.exceptions import ConfigError
 from ats.exchanges.data_classes import split_symbol
+from ats.trading_job.risk import RiskLimits
 from ats.utils.validation import format_validation_error
 
 JobMode = Literal["backtest", "paper", "live"]
@@ -42,6 +43,7 @@ class JobConfig(BaseModel):
     mode: JobMode | None = None
     """Must match the exchange's mode when given; ``live`` must always be explicit."""
     balances: dict[str, float] = Field(default_factory=lambda: {"USDT": 10_000.0})
+    risk: RiskLimits = Field(default_factory=lambda: RiskLimits.model_validate({}))
     vectorised: bool = False
     """Backtest through the strategy's ``populate_signals`` instead of per-candle calls."""
     exchange: PluginSpec

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ats.exceptions import ATSError, ConfigError, JobError, StateError
-from ats.exchanges.base_exchange import BaseExchange
-from ats.exchanges.data_classes import Candle, Fill, Order
+from ats.exchanges.base_exchange import BaseExchange, CandleHandler
+from ats.exchanges.data_classes import Candle, Fill, Order, OrderSide
 from ats.exchanges.run_control import RunControl, StopRequested
 from ats.strategies.base_strategy import BaseStrategy
 from ats.trading_job.events import (
@@ -34,6 +34,7 @@ from ats.trading_job.events import (
 )
 from ats.trading_job.job_config import JobConfig
 from ats.trading_job.metrics import compute_metrics
+from ats.trading_job.risk import RiskGuard
 from ats.utils.plugins import PluginLoader
 from ats.utils.settings import redact
 
@@ -115,6 +116,7 @@ class TradingJob:
         self._overlay_history: dict[str, deque[float]] = {}
         self._control = RunControl()
         self._task: asyncio.Task[None] | None = None
+        self.risk = RiskGuard(config.risk, self._risk_breached)
 
     # -- construction --------------------------------------------------------------------
     def build(self) -> None:
@@ -145,6 +147,9 @@ class TradingJob:
         )
         exchange.order_listeners.append(self._order_changed)
         exchange.fill_listeners.append(self._filled)
+        self.risk = RiskGuard(config.risk, self._risk_breached)
+        if config.risk.active:
+            exchange.order_checks.append(self._check_order_risk)
         self.exchange = exchange
         self.strategy = strategy_class(params, exchange, log=self.log)
         self.report = None
@@ -268,6 +273,21 @@ class TradingJob:
             )
         run_signals(signals.entries, signals.exits)
 
+    def _check_order_risk(self, symbol: str, side: OrderSide, value: float) -> str | None:
+        assert self.exchange is not None
+        base = self.exchange.get_wallet_balance(symbol.split("/")[0]).total
+        price = self.exchange.last_price(symbol) or 0.0
+        return self.risk.check_order(side, value, base * price)
+
+    def _risk_breached(self, reason: str) -> None:
+        """Stop trading at once: cancel every open order and stop the job."""
+        assert self.exchange is not None
+        self.error = f"risk limit: {reason}"
+        self.log("ERROR", f"risk limit breached, cancelling orders and stopping: {reason}")
+        for order in self.exchange.get_open_orders():
+            self.exchange.cancel_order(order.id)
+        self._control.stop()
+
     def _fail(self, message: str, details: str | None) -> JobStatus:
         self.error = redact(message)  # never show or save a credential (persistence issue)
         self.log("ERROR", details.rstrip() if details else message)
@@ -285,13 +305,27 @@ class TradingJob:
                 arrays = [getattr(data, source) for source in indicator.inputs]
                 for output, values in indicator.compute(*arrays).items():
                     bind_series(indicator, output, values)
-            exchange.set_on_candle(strategy.on_candle)
+            exchange.set_on_candle(self._with_daily_loss_check(strategy.on_candle))
         else:
             exchange.set_on_candle(self._streaming_handler(strategy))
 
-    def _streaming_handler(self, strategy: BaseStrategy) -> Any:
+    def _with_daily_loss_check(self, handler: CandleHandler) -> CandleHandler:
+        """Value the account every candle only when a daily loss limit asks for it."""
+        if self.config.risk.max_daily_loss is None:
+            return handler
+        exchange, check_equity = self.exchange, self.risk.check_equity
+        assert exchange is not None
+
+        def handle(candle: Candle) -> None:
+            check_equity(candle.timestamp, exchange.equity())
+            handler(candle)
+
+        return handle
+
+    def _streaming_handler(self, strategy: BaseStrategy) -> CandleHandler:
         indicators = [(ind, ind.inputs) for ind in strategy.indicators]
         on_candle = strategy.on_candle
+        check_daily_loss = self.risk.check_equity
         exchange = self.exchange
         assert exchange is not None
 
@@ -311,9 +345,11 @@ class TradingJob:
                     values = history[label] = deque(maxlen=CANDLE_HISTORY)
                 values.append(getattr(indicator, output))
             on_candle(candle)
+            equity = exchange.equity()
+            check_daily_loss(candle.timestamp, equity)
             kept = candle.copy()
             self._candles.append(kept)
-            self._equity_samples.append((candle.timestamp, exchange.equity()))
+            self._equity_samples.append((candle.timestamp, equity))
             self.bus.publish(CandleClosed(self.id, kept))
 
         return handle

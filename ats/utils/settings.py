@@ -1,0 +1,189 @@
+"""Process-wide settings (``ATS_*`` environment variables and ``.env``) and secret handling.
+
+Exchange credentials are never part of a job config, a snapshot or the journal: a config
+names the environment setting that holds a key (``api_key_env: BINANCE_API_KEY``) and the
+exchange resolves it with :meth:`Settings.secret` when it connects. Every value resolved
+that way (and every secret-looking entry of ``.env``) is registered with :func:`redact`,
+which the job log, the journal and the snapshot writer run text through, so a key that
+leaks into an error message is masked before it is shown or stored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ats.exceptions import ConfigError
+
+ENV_FILE = ".env"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASS|PRIVATE|CREDENTIAL)", re.IGNORECASE)
+_MIN_SECRET_LENGTH = 6
+"""Shorter values are not masked: masking "1" everywhere would garble every log line."""
+MASK = "***"
+
+_secret_values: set[str] = set()
+_secret_pattern: re.Pattern[str] | None = None
+
+
+class Settings(BaseSettings):
+    """Where state lives and how often it is saved. Override with ``ATS_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ATS_", env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
+    )
+
+    saved_states_dir: Path = Path("saved_states")
+    """Job snapshots (``<job_id>.json``) and, by default, the journal."""
+    journal_path: Path | None = None
+    """SQLite journal; defaults to ``<saved_states_dir>/journal.sqlite3``."""
+    journal_enabled: bool = True
+    snapshot_interval_s: float = Field(default=30.0, gt=0)
+    """Seconds between periodic snapshots of running jobs."""
+    journal_flush_ms: int = Field(default=75, ge=5, le=5_000)
+    """The journal writer commits one batch per period (off the job's hot path)."""
+    journal_log_rows: int = Field(default=5_000, ge=100)
+    """Log lines kept per job in the journal; older ones are pruned."""
+    journal_equity_points: int = Field(default=2_000, ge=10)
+    """Equity samples kept per job (downsampled)."""
+    custom_modules_dir: Path = Path("custom_modules")
+
+    @model_validator(mode="after")
+    def _default_journal_path(self) -> Settings:
+        if self.journal_path is None:
+            self.journal_path = self.saved_states_dir / "journal.sqlite3"
+        return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        register_env_secrets()
+
+    @property
+    def journal_file(self) -> Path:
+        assert self.journal_path is not None  # set by the validator
+        return self.journal_path
+
+    def secret(self, env_name: str) -> SecretStr:
+        """The value of the environment (or ``.env``) setting ``env_name``.
+
+        Raises ConfigError naming the setting (never its value) when it is missing. The
+        value is registered for redaction before it is returned.
+        """
+        return resolve_secret(env_name)
+
+
+def resolve_secret(env_name: str, *, env_file: str | Path = ENV_FILE) -> SecretStr:
+    """See :meth:`Settings.secret`; the process environment wins over ``.env``."""
+    if not isinstance(env_name, str) or not _ENV_NAME.match(env_name):
+        raise ConfigError(f"invalid environment setting name {env_name!r}")
+    value = os.environ.get(env_name)
+    if value is None:
+        value = _read_env_file(env_file).get(env_name)
+    if not value:
+        raise ConfigError(f"environment setting {env_name} is not set (add it to {env_file})")
+    register_secret(value)
+    return SecretStr(value)
+
+
+def _read_env_file(env_file: str | Path) -> dict[str, str]:
+    path = Path(env_file)
+    if not path.is_file():
+        return {}
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
+
+
+def register_env_secrets(env_file: str | Path = ENV_FILE) -> None:
+    """Mask the values of secret-looking settings (``*_KEY``, ``*_SECRET``...) everywhere."""
+    sources = [_read_env_file(env_file), dict(os.environ)]
+    for source in sources:
+        for name, value in source.items():
+            if _SECRET_NAME.search(name) and not name.startswith("ATS_"):
+                register_secret(value)
+
+
+def register_secret(value: str) -> None:
+    """Add ``value`` to the set :func:`redact` masks."""
+    global _secret_pattern
+    if len(value) < _MIN_SECRET_LENGTH or value in _secret_values:
+        return
+    _secret_values.add(value)
+    ordered = sorted(_secret_values, key=len, reverse=True)
+    _secret_pattern = re.compile("|".join(re.escape(item) for item in ordered))
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret value replaced by ``***``."""
+    if _secret_pattern is None or not isinstance(text, str):
+        return text
+    return _secret_pattern.sub(MASK, text)
+
+
+def redact_data(value: Any) -> Any:
+    """:func:`redact` applied to every string in JSON-like data (dicts, lists)."""
+    if _secret_pattern is None:
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_data(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_data(item) for item in value]
+    return value
+
+
+def literal_secret_params(params: dict[str, Any], prefix: str) -> list[str]:
+    """Config keys that look like credentials but hold a literal value instead of the
+    name of an environment setting (``api_key: abc`` instead of ``api_key_env: NAME``)."""
+    found = []
+    for key, value in params.items():
+        path = f"{prefix}.{key}"
+        if isinstance(value, dict):
+            found.extend(literal_secret_params(value, path))
+        elif (
+            isinstance(value, str)
+            and value
+            and _SECRET_NAME.search(key)
+            and not key.lower().endswith("_env")
+        ):
+            found.append(path)
+    return found
+
+
+def scrub_config(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A copy of a dumped JobConfig safe to store: literal credentials replaced by ``***``.
+
+    Returns the copy and the dotted paths that were masked (to warn about them).
+    """
+    masked: list[str] = []
+
+    def scrub(params: Any, prefix: str) -> Any:
+        if not isinstance(params, dict):
+            return params
+        paths = set(literal_secret_params(params, prefix))
+        masked.extend(sorted(paths))
+        return _mask_paths(params, prefix, paths)
+
+    result = dict(config)
+    for section in ("exchange", "strategy", "fees"):
+        spec = result.get(section)
+        if isinstance(spec, dict) and isinstance(spec.get("params"), dict):
+            result[section] = {**spec, "params": scrub(spec["params"], f"{section}.params")}
+    return redact_data(result), masked
+
+
+def _mask_paths(params: dict[str, Any], prefix: str, paths: set[str]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in params.items():
+        path = f"{prefix}.{key}"
+        if path in paths:
+            result[key] = MASK
+        elif isinstance(value, dict):
+            result[key] = _mask_paths(value, path, paths)
+        else:
+            result[key] = value
+    return result
