@@ -95,3 +95,26 @@ def test_limits_are_validated() -> None:
         parse_job_config(_config("sma_cross", {"max_order_value": -1}))
     with pytest.raises(ConfigError, match=r"risk\.max_loss: unknown field"):
         parse_job_config(_config("sma_cross", {"max_loss": 1}))
+
+
+async def test_kill_switch_cancels_open_orders_of_selected_modes(tmp_path: Path) -> None:
+    folder = tmp_path / "strategies" / "rester"
+    folder.mkdir(parents=True)
+    (folder / "strategy.py").write_text(
+        "from ats.strategies.base_strategy import BaseStrategy\n\n"
+        "class Strategy(BaseStrategy):\n"
+        "    def on_candle(self, candle):\n"
+        "        if not self.exchange.get_open_orders():\n"
+        "            self.buy(0.01, price=candle.close * 0.5)\n"
+    )
+    manager = JobManager(loader=PluginLoader(tmp_path))
+    config = _config("rester", {}, exchange="paper")
+    config["exchange"]["params"]["speed"] = 5.0
+    job = manager.create(parse_job_config(config))
+    manager.start(job.id)
+    await asyncio.sleep(0.3)
+    assert len(job.exchange.get_open_orders()) == 1  # type: ignore[union-attr]
+    assert manager.kill_switch() == 0  # live jobs only by default: paper untouched
+    assert manager.kill_switch(("paper",)) == 1
+    assert [o.status for o in job.exchange.get_orders()][:1] == [OrderStatus.CANCELED]  # type: ignore[union-attr]
+    await manager.stop_all()

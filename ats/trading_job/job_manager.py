@@ -121,6 +121,21 @@ class JobManager:
             raise JobError(f"job {job.config.name} has no adjustable speed (not a replay)")
         return float(set_speed(factor))
 
+    def kill_switch(self, modes: tuple[str, ...] = ("live",)) -> int:
+        """Cancel every open order of every job in ``modes`` (the console's ``K``).
+
+        Jobs keep running; returns how many orders were cancelled.
+        """
+        cancelled = 0
+        for job in self._jobs.values():
+            if job.exchange is None or job.mode not in modes:
+                continue
+            for order in job.exchange.get_open_orders():
+                job.exchange.cancel_order(order.id)
+                cancelled += 1
+            job.log("WARNING", "kill switch: all open orders cancelled")
+        return cancelled
+
     def reload(self, job_id: str) -> TradingJob:
         job = self.get(job_id)
         job.reload()
