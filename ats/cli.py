@@ -62,10 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("configs", nargs="+", type=Path, metavar="JOB.yaml")
     run.add_argument("--no-ui", action="store_true", help="headless (the only mode for run)")
     run.add_argument("--json", type=Path, metavar="OUT", help="write the reports as JSON")
-
-    from ats.headless import jobs_command  # persistence issue: ats jobs list|show|...
-
-    jobs_command.add_parser(commands)
     return parser
 
 
@@ -76,16 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_backtest(args))
         if args.command == "run":
             return asyncio.run(_run_configs(args.configs, args.json))
-        if args.command == "jobs":
-            from ats.headless.jobs_command import run_jobs_command
-
-            return run_jobs_command(args)
         if args.no_ui:
-            from ats.headless.jobs_command import run_saved_jobs
-
-            code = asyncio.run(run_saved_jobs())  # None: no saved job, run the demo
-            if code is not None:
-                return code
             from ats.demo import demo_backtest_config
 
             return asyncio.run(_run_jobs([demo_backtest_config()], None))
