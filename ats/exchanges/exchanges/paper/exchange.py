@@ -18,7 +18,7 @@ from ats.exchanges.run_control import RunControl
 from ats.exchanges.simulated_exchange import SimulatedExchange
 
 
-def make_feed(symbol: str, params: dict[str, Any]) -> CandleFeed:
+def make_feed(symbol: str, params: dict[str, Any], log: LogFunction | None = None) -> CandleFeed:
     kind = params.get("feed", "replay")
     if kind == "replay":
         from ats.exchanges.feeds.replay_feed import ReplayFeed
@@ -29,7 +29,7 @@ def make_feed(symbol: str, params: dict[str, Any]) -> CandleFeed:
     if kind == "ccxt":
         from ats.exchanges.feeds.ccxt_feed import CcxtFeed
 
-        return CcxtFeed(symbol, params)
+        return CcxtFeed(symbol, params, log=log)
     raise ConfigError(f"exchange.params.feed: unknown feed {kind!r} (use replay or ccxt)")
 
 
@@ -47,7 +47,7 @@ class Exchange(SimulatedExchange):
         log: LogFunction | None = None,
     ) -> None:
         super().__init__(symbol=symbol, fees=fees, balances=balances, config=config, log=log)
-        self.feed = make_feed(symbol, config)
+        self.feed = make_feed(symbol, config, self.log)
         self.first_close: float | None = None
 
     async def connect(self) -> None:
