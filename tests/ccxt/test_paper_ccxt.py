@@ -248,7 +248,7 @@ async def test_json_5xx_is_retried_and_exchange_errors_propagate(fake: FakeBinan
         )
         candle = await collect(feed, RunControl(), 1)
         assert candle[0].timestamp == wavy_candles()[WARMUP - 1][0]
-        assert sum("OperationFailed" in m for m in seen) == 2 and "flowing again" in seen[-1]
+        assert sum("OperationFailed" in m for m in seen) == 2 and "working again" in seen[-1]
     finally:
         await feed.close()
     bad = CcxtFeed("DOGE/USDT", feed_params(fake))

@@ -20,12 +20,11 @@ ccxt is imported in :meth:`CcxtFeed.open` only: importing it costs ~0.5 s and ~1
 from __future__ import annotations
 
 import logging
-import random
 from collections import deque
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from ats.exceptions import ConfigError
+from ats.exchanges.ccxt_support import Backoff, make_client, retry_transient
 from ats.exchanges.data_classes import Candle, Progress
 from ats.exchanges.feeds.base_feed import CandleFeed
 from ats.exchanges.run_control import RunControl
@@ -58,7 +57,7 @@ class CcxtFeed(CandleFeed):
         self.last_ts: int | None = None
         """Open time of the last candle handed out (or skipped at start); None before."""
         self.count = 0
-        self.failures = 0
+        self._backoff = Backoff(self.backoff_seconds, self.backoff_max)
         self._pending: deque[Candle] = deque()
 
     @staticmethod
@@ -88,18 +87,10 @@ class CcxtFeed(CandleFeed):
         """Build the ccxt client (no request yet: the first poll loads markets, with retry)."""
         if self.client is not None:
             return
-        import ccxt.async_support as ccxt_async
-
-        exchange_class = getattr(ccxt_async, self.exchange_id, None)
-        if exchange_class is None or self.exchange_id not in ccxt_async.exchanges:
-            raise ConfigError(
-                f"exchange.params.exchange: ccxt has no exchange {self.exchange_id!r}"
-            )
-        client = exchange_class(
-            {"enableRateLimit": True, "timeout": self.timeout_ms, "options": self.options}
+        client = make_client(
+            self.exchange_id, timeout_ms=self.timeout_ms, options=self.options, urls=self.urls
         )
         try:
-            apply_url_overrides(client, self.urls)
             if self.timeframe not in (client.timeframes or {}):
                 raise ConfigError(
                     f"exchange.params.timeframe: {self.exchange_id} has no {self.timeframe!r}"
@@ -180,35 +171,17 @@ class CcxtFeed(CandleFeed):
             )
 
     async def _fetch(self, control: RunControl, since: int | None, limit: int) -> list[list[Any]]:
-        """``fetch_ohlcv`` with exponential backoff and jitter on transient errors only.
-
-        Retries forever (a market-data outage must not kill the job); a stop still ends
-        the wait at once because the backoff sleeps through ``control``.
-        """
-        import ccxt.async_support as ccxt_async
-
-        while True:
-            try:
-                rows: list[list[Any]] = await self.client.fetch_ohlcv(
-                    self.symbol, self.timeframe, since=since, limit=limit
-                )
-            except ccxt_async.OperationFailed as exc:  # timeouts, 429/418, 5xx, bad bodies
-                # OperationFailed is ccxt's "may succeed if retried" branch (NetworkError and
-                # its children, BadResponse, ...); ExchangeError (bad symbol, ...) propagates.
-                self.failures += 1
-                delay = min(self.backoff_max, self.backoff_seconds * 2 ** (self.failures - 1))
-                delay *= random.uniform(0.5, 1.0)
-                self.log(
-                    "WARNING",
-                    f"{self.exchange_id} {self.symbol} {self.timeframe}: "
-                    f"{type(exc).__name__}: {_short(exc)}; retry {self.failures} in {delay:.2f}s",
-                )
-                await control.sleep(delay)
-                continue
-            if self.failures:
-                self.log("INFO", f"{self.exchange_id}: candles flowing again")
-                self.failures = 0
-            return rows
+        """``fetch_ohlcv`` retried forever on transient errors: a market-data outage must
+        not kill the job, and a stop still ends the wait at once (it sleeps through
+        ``control``)."""
+        rows: list[list[Any]] = await retry_transient(
+            lambda: self.client.fetch_ohlcv(self.symbol, self.timeframe, since=since, limit=limit),
+            what=f"{self.exchange_id} {self.symbol} {self.timeframe}",
+            backoff=self._backoff,
+            sleep=control.sleep,
+            log=self.log,
+        )
+        return rows
 
     # -- progress and state ------------------------------------------------------------------
     @property
@@ -223,32 +196,6 @@ class CcxtFeed(CandleFeed):
         self.last_ts = int(last_ts) if isinstance(last_ts, int | float) else None
         self.count = int(count) if isinstance(count, int | float) else 0
         self._pending.clear()
-
-
-def apply_url_overrides(client: Any, urls: dict[str, Any] | str | None) -> None:
-    """``urls`` param: a base url string rebases every REST url, a dict is deep-merged."""
-    if isinstance(urls, str):
-        _rebase_urls(client.urls.get("api"), urls)
-    elif urls:
-        client.urls = client.deep_extend(client.urls, urls)
-
-
-def _rebase_urls(api: Any, base_url: str) -> None:
-    """Point every REST url at ``base_url``'s scheme and host, keeping each path."""
-    parts = urlsplit(base_url)
-    origin = f"{parts.scheme}://{parts.netloc}"
-    if not isinstance(api, dict):
-        return
-    for name, url in api.items():
-        if isinstance(url, str) and url.startswith("http"):
-            api[name] = origin + urlsplit(url).path
-        elif isinstance(url, dict):
-            _rebase_urls(url, base_url)
-
-
-def _short(exc: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _log_to_logging(level: str, message: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 from ats.exceptions import ConfigError
 from ats.exchanges.base_exchange import BaseExchange, LogFunction
 from ats.exchanges.base_fees import BaseFees
+from ats.exchanges.ccxt_support import apply_url_overrides
 from ats.exchanges.data_classes import (
     Balance,
     Candle,
@@ -36,7 +37,7 @@ from ats.exchanges.data_classes import (
     Trade,
     split_symbol,
 )
-from ats.exchanges.feeds.ccxt_feed import CcxtFeed, apply_url_overrides
+from ats.exchanges.feeds.ccxt_feed import CcxtFeed
 from ats.exchanges.run_control import RunControl
 from ats.exchanges.trade_ledger import TradeLedger
 
