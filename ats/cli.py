@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("configs", nargs="+", type=Path, metavar="JOB.yaml")
     run.add_argument("--no-ui", action="store_true", help="headless (the only mode for run)")
     run.add_argument("--json", type=Path, metavar="OUT", help="write the reports as JSON")
+
+    from ats.headless import data_command
+
+    data_command.add_parser(commands)
     return parser
 
 
@@ -72,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_backtest(args))
         if args.command == "run":
             return asyncio.run(_run_configs(args.configs, args.json))
+        if args.command == "data":
+            from ats.headless import data_command
+
+            return data_command.run(args)
         if args.no_ui:
             from ats.demo import demo_backtest_config
 

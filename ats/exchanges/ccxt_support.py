@@ -97,6 +97,7 @@ async def retry_transient(
     backoff: Backoff,
     sleep: SleepFunction,
     log: LogFunction,
+    max_failures: int | None = None,
 ) -> T:
     """Await ``call()``, retrying ccxt's transient errors forever with backoff.
 
@@ -104,6 +105,7 @@ async def retry_transient(
     children: timeouts, 429/418, 5xx, dropped connections; BadResponse). ExchangeError
     (bad symbol, insufficient funds, ...) is not retried. Only use this for calls that
     are safe to repeat (reads, or writes made idempotent by a client order id).
+    With ``max_failures``, the error is raised after that many failures in a row.
     """
     import ccxt.async_support as ccxt_async
 
@@ -111,6 +113,9 @@ async def retry_transient(
         try:
             result = await call()
         except ccxt_async.OperationFailed as exc:
+            if max_failures is not None and backoff.failures + 1 >= max_failures:
+                backoff.reset()
+                raise
             delay = backoff.next_delay()
             log(
                 "WARNING",

@@ -1,0 +1,168 @@
+"""``ats data download``: page through ``fetch_ohlcv`` into a file back_trading can read.
+
+Resumable by construction: every page is appended to the CSV and fsynced before the next
+request, so a killed download loses at most the page in flight. On restart the file is
+read back, a torn last line (killed mid-write) is cut off, and paging continues after the
+newest candle on disk. Only closed candles are written; duplicates are skipped; gaps the
+exchange itself has are kept as gaps, never invented.
+
+A ``.parquet`` output is downloaded into ``<out>.partial.csv`` and converted at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ats.exceptions import DataError
+from ats.exchanges.ccxt_support import Backoff, make_client, retry_transient
+
+HEADER = "time,open,high,low,close,volume\n"
+DEFAULT_PAGE = 1000
+MAX_FAILURES = 8
+"""Consecutive failed requests (~1 min of backoff) before giving up; rerun to resume."""
+
+
+@dataclass
+class DownloadProgress:
+    """Where a download stands, for progress bars (candle open times in ms)."""
+
+    since: int
+    until: int
+    cursor: int
+    written: int = 0
+    skipped_existing: int = 0
+
+    @property
+    def fraction(self) -> float:
+        span = max(self.until - self.since, 1)
+        return min(max((self.cursor - self.since) / span, 0.0), 1.0)
+
+
+ProgressCallback = Callable[[DownloadProgress], None]
+
+
+def parse_date(text: str, *, field: str) -> int:
+    """``2024-01-31``, ``2024-01-31T12:00`` (UTC unless an offset is given) or epoch ms."""
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DataError(f"{field}: {text!r} is not a date (use YYYY-MM-DD[THH:MM])") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _format_row(row: list[Any]) -> str:
+    moment = datetime.fromtimestamp(int(row[0]) / 1000, tz=UTC).isoformat(sep=" ")
+    return f"{moment},{row[1]!r},{row[2]!r},{row[3]!r},{row[4]!r},{row[5]!r}\n"
+
+
+def last_timestamp_on_disk(path: Path) -> int | None:
+    """Open time of the newest complete candle in ``path``, repairing a torn last line."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    with path.open("rb+") as handle:
+        data = handle.read()
+        if not data.startswith(HEADER.encode()):
+            raise DataError(f"{path}: not a file written by ats data download (bad header)")
+        end = data.rfind(b"\n") + 1
+        if end < len(data):  # killed mid-write: drop the partial line
+            handle.truncate(end)
+            handle.flush()
+            os.fsync(handle.fileno())
+        lines = data[:end].rstrip(b"\n").split(b"\n")
+    if len(lines) <= 1:
+        return None
+    stamp = lines[-1].split(b",", 1)[0].decode()
+    return parse_date(stamp.replace(" ", "T"), field=str(path))
+
+
+async def download_candles(
+    *,
+    exchange_id: str,
+    symbol: str,
+    timeframe: str,
+    since: int,
+    until: int | None,
+    out: Path,
+    urls: dict[str, Any] | str | None = None,
+    options: dict[str, Any] | None = None,
+    page_size: int = DEFAULT_PAGE,
+    on_progress: ProgressCallback | None = None,
+    log: Callable[[str, str], None] = lambda level, message: None,
+) -> DownloadProgress:
+    """Download ``[since, until)`` (until defaults to now) and return the final progress."""
+    csv_path = out.with_name(out.name + ".partial.csv") if _is_parquet(out) else out
+    client = make_client(exchange_id, options=options, urls=urls)
+    try:
+        if timeframe not in (client.timeframes or {}):
+            raise DataError(f"--timeframe: {exchange_id} has no {timeframe!r}")
+        step = int(client.parse_timeframe(timeframe) * 1000)
+        end = until if until is not None else int(time.time() * 1000)
+        last = last_timestamp_on_disk(csv_path)
+        progress = DownloadProgress(since, end, since if last is None else last + step)
+        if last is not None:
+            log("INFO", f"resuming after {datetime.fromtimestamp(last / 1000, tz=UTC)}")
+        if not csv_path.exists() or csv_path.stat().st_size == 0:
+            csv_path.parent.mkdir(parents=True, exist_ok=True)
+            _append(csv_path, HEADER)
+        backoff = Backoff(0.5, 30.0)
+        while progress.cursor + step <= end:
+            cursor = progress.cursor
+            rows = await retry_transient(
+                lambda cursor=cursor: client.fetch_ohlcv(  # type: ignore[misc]
+                    symbol, timeframe, since=cursor, limit=page_size
+                ),
+                what=f"{exchange_id} {symbol} {timeframe}",
+                backoff=backoff,
+                sleep=asyncio.sleep,
+                log=log,
+                max_failures=MAX_FAILURES,
+            )
+            fresh = sorted(
+                (r for r in rows if cursor <= int(r[0]) and int(r[0]) + step <= end),
+                key=lambda r: int(r[0]),
+            )
+            if not fresh:
+                break  # nothing closed after the cursor: the exchange has no more data
+            _append(csv_path, "".join(_format_row(row) for row in fresh))
+            progress.written += len(fresh)
+            progress.cursor = int(fresh[-1][0]) + step
+            if on_progress is not None:
+                on_progress(progress)
+    finally:
+        await client.close()
+    if _is_parquet(out):
+        _convert_to_parquet(csv_path, out)
+    return progress
+
+
+def _append(path: Path, text: str) -> None:
+    """Append and fsync: what is on disk after this returns survives a kill -9."""
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
+def _convert_to_parquet(csv_path: Path, out: Path) -> None:
+    from ats.exchanges.exchanges.back_trading.candle_data import load_candles
+
+    frame = load_candles(csv_path).to_frame()
+    temporary = out.with_name(out.name + ".tmp")
+    frame.to_parquet(temporary, index=False)
+    os.replace(temporary, out)
+    csv_path.unlink()

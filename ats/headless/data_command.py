@@ -1,0 +1,109 @@
+"""``ats data download``: market data for backtests, with a rich progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(commands: Any) -> None:
+    data = commands.add_parser("data", help="download market data")
+    actions = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    download = actions.add_parser(
+        "download",
+        help="page through an exchange's candles into CSV/Parquet (resumable)",
+        description="Download closed candles; run again to resume or extend the file.",
+    )
+    download.add_argument("--exchange", required=True, help="ccxt exchange id, e.g. binance")
+    download.add_argument("--symbol", required=True, help="unified symbol, e.g. BTC/USDT")
+    download.add_argument("--timeframe", required=True, help="e.g. 1m, 5m, 1h, 1d")
+    download.add_argument("--since", required=True, help="start date (UTC) YYYY-MM-DD[THH:MM]")
+    download.add_argument("--until", help="end date (UTC), exclusive; default: now")
+    download.add_argument(
+        "--out", type=Path, help="CSV or .parquet file (default: data/EXCHANGE_SYMBOL_TF.csv)"
+    )
+    download.add_argument("--page-size", type=int, default=1000, help="candles per request")
+    download.add_argument(
+        "--url", help="REST base URL to use instead of the exchange's (proxy, mirror, tests)"
+    )
+    download.add_argument(
+        "--option", action="append", default=[], metavar="K=V", help="ccxt option"
+    )
+
+
+async def _guarded(download: Any) -> Any:
+    """A network failure that outlived the retries becomes one clear line (rerun resumes)."""
+    import ccxt.async_support as ccxt_async
+
+    from ats.exceptions import DataError
+
+    try:
+        return await download
+    except ccxt_async.BaseError as exc:
+        from ats.exchanges.ccxt_support import short_error
+
+        raise DataError(
+            f"download stopped: {type(exc).__name__}: {short_error(exc)} "
+            "(run the same command again to resume)"
+        ) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_download(args))
+
+
+async def _download(args: argparse.Namespace) -> int:
+    import yaml
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ats.data.downloader import DownloadProgress, download_candles, parse_date
+    from ats.exceptions import ConfigError
+
+    options: dict[str, Any] = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--option expects KEY=VALUE, got {item!r}")
+        options[key] = yaml.safe_load(value)
+    since = parse_date(args.since, field="--since")
+    until = parse_date(args.until, field="--until") if args.until else None
+    out = args.out or Path("data") / (
+        f"{args.exchange}_{args.symbol.replace('/', '_')}_{args.timeframe}.csv"
+    )
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn(f"[bold]{args.symbol} {args.timeframe}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%  {task.fields[written]:,} candles"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("download", total=1.0, written=0)
+
+        def show(progress: DownloadProgress) -> None:
+            bar.update(task, completed=progress.fraction, written=progress.written)
+
+        def log(level: str, message: str) -> None:
+            bar.console.print(f"[{'yellow' if level == 'WARNING' else 'dim'}]{message}[/]")
+
+        result = await _guarded(
+            download_candles(
+                exchange_id=args.exchange,
+                symbol=args.symbol,
+                timeframe=args.timeframe,
+                since=since,
+                until=until,
+                out=out,
+                urls=args.url,
+                options=options,
+                page_size=args.page_size,
+                on_progress=show,
+                log=log,
+            )
+        )
+        bar.update(task, completed=1.0)
+    console.print(f"{result.written:,} new candles written to {out}")
+    return 0
