@@ -115,6 +115,20 @@ class BaseExchange(abc.ABC):
             expires_at=expires_at,
         )
 
+    def refuse_orders_on_history(self, feed: Any) -> None:
+        """Refuse orders placed on candles replayed to catch up (warm-up, back-fill after
+        an outage): they would execute at today's price, not the candle's."""
+
+        def check(symbol: str, side: OrderSide, value: float) -> str | None:
+            if not feed.catching_up:
+                return None
+            return (
+                "candle is history (catching up after a gap or warm-up); "
+                "orders are only sent on the latest closed candle"
+            )
+
+        self.order_checks.append(check)
+
     def _order_value(
         self,
         amount: float,

@@ -25,11 +25,13 @@ def make_client(
     options: dict[str, Any] | None = None,
     urls: dict[str, Any] | str | None = None,
     credentials: dict[str, str] | None = None,
+    enable_rate_limit: bool = True,
 ) -> Any:
     """A ``ccxt.async_support`` client; ConfigError if ccxt has no such exchange.
 
     ``urls`` is a base URL (every REST URL keeps its path, e.g. a proxy, testnet mirror
     or the test-suite's loopback server) or a dict deep-merged into ccxt's ``urls``.
+    ``enable_rate_limit`` keeps ccxt's client-side throttle (off only for loopback tests).
     """
     import ccxt.async_support as ccxt_async
 
@@ -37,7 +39,7 @@ def make_client(
     if exchange_class is None or exchange_id not in ccxt_async.exchanges:
         raise ConfigError(f"exchange: ccxt has no exchange {exchange_id!r}")
     config: dict[str, Any] = {
-        "enableRateLimit": True,
+        "enableRateLimit": enable_rate_limit,
         "timeout": timeout_ms,
         "options": dict(options or {}),
         **(credentials or {}),
@@ -113,6 +115,8 @@ async def retry_transient(
         try:
             result = await call()
         except ccxt_async.OperationFailed as exc:
+            if _is_refused_key(exc):
+                raise
             if max_failures is not None and backoff.failures + 1 >= max_failures:
                 backoff.reset()
                 raise
@@ -128,3 +132,14 @@ async def retry_transient(
             log("INFO", f"{what}: working again after {backoff.failures} failed attempts")
             backoff.reset()
         return result
+
+
+def _is_refused_key(exc: BaseException) -> bool:
+    """ccxt raises Binance's -2015/-2014 (bad or revoked API key) as DDoSProtection once a
+    private call has succeeded; retrying those forever would hide a revoked key."""
+    import ccxt.async_support as ccxt_async
+
+    text = str(exc)
+    return isinstance(exc, ccxt_async.DDoSProtection) and (
+        '"code":-2015' in text.replace(" ", "") or '"code":-2014' in text.replace(" ", "")
+    )

@@ -1,38 +1,105 @@
-"""The live ccxt exchange skeleton against the loopback FakeBinance (no internet)."""
+"""The live ccxt exchange against the loopback FakeBinance (no internet): rounding,
+idempotent placement, fills from the exchange's trades, credentials by env name only."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from fake_exchange import FakeBinance
-from test_paper_ccxt import WARMUP, feed_params, wait_for, wavy_candles
+from fake_exchange.models import fmt
+from test_paper_ccxt import LOOPBACK_OPTIONS, WARMUP, feed_params, wait_for, wavy_candles
 
 from ats.exceptions import ConfigError
 from ats.exchanges.data_classes import Order, OrderStatus
 from ats.exchanges.exchanges.ccxt.exchange import Exchange
 from ats.exchanges.run_control import RunControl, StopRequested
 from ats.utils.plugins import default_loader
+from ats.utils.settings import redact
+
+KEY_ENV, SECRET_ENV = "LIVE_TEST_API_KEY", "LIVE_TEST_SECRET"
+API_KEY, SECRET = "live-test-key-Zq81", "live-test-secret-Wm47xT"
+GRACE_MS = 300
+"""Binance may accept a request until recvWindow after it was signed; the tests use a
+short recvWindow (250 ms) so "is it safe to resend" is answered in well under a second."""
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeBinance]:
-    server = FakeBinance(balances={"USDT": 10_000}, timeout_delay=2.0)
+def credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    yield
+
+
+@pytest.fixture
+async def fake(credentials: None) -> AsyncIterator[FakeBinance]:
+    server = FakeBinance(
+        api_key=API_KEY, secret=SECRET, balances={"USDT": 10_000}, timeout_delay=2.0
+    )
     server.load_klines("BTCUSDT", "1m", wavy_candles())
     server.set_candle_index(WARMUP)
     async with server:
         yield server
 
 
-def make_exchange(fake: FakeBinance, **extra: Any) -> Exchange:
+def live_params(fake: FakeBinance, **extra: Any) -> dict[str, Any]:
+    """Feed params plus what a live exchange needs; fast timeouts and backoff for tests."""
+    return {
+        **feed_params(fake, warmup=1),
+        "options": {**LOOPBACK_OPTIONS, "recvWindow": 250},
+        "api_key_env": KEY_ENV,
+        "secret_env": SECRET_ENV,
+        "enable_rate_limit": False,
+        "order_grace_ms": GRACE_MS,
+        "disconnect_grace_seconds": 2.0,
+        **extra,
+    }
+
+
+def make_exchange(fake: FakeBinance, *, log: list[str] | None = None, **extra: Any) -> Exchange:
     fees = default_loader.fees_class("flat_rate")(rate=0.001)
-    config = {**feed_params(fake, warmup=1), "api_key": "test-key", "secret": "test-secret"}
-    return Exchange(symbol="BTC/USDT", fees=fees, balances={}, config={**config, **extra})
+    sink = log if log is not None else []
+    return Exchange(
+        symbol="BTC/USDT",
+        fees=fees,
+        balances={},
+        config=live_params(fake, **extra),
+        log=lambda level, message: sink.append(f"{level} {message}"),
+    )
 
 
-async def test_orders_are_rounded_sent_with_client_id_and_reconciled(fake: FakeBinance) -> None:
+def posts_by_client_id(fake: FakeBinance) -> dict[str, int]:
+    """How many create requests carried each client order id (resends included)."""
+    counts: dict[str, int] = {}
+    for request in fake.calls("/api/v3/order", "POST"):
+        cid = request.params.get("newClientOrderId", "")
+        counts[cid] = counts.get(cid, 0) + 1
+    return counts
+
+
+def assert_one_server_order_per_client_id(fake: FakeBinance, orders: list[Order]) -> None:
+    """Nothing duplicated (one stored order per client id) and nothing lost (every order
+    the exchange was told about, and no other)."""
+    stored = [o.client_order_id for o in fake.orders.values()]
+    assert len(stored) == len(set(stored)), f"duplicated: {stored}"
+    ours = {o.client_order_id for o in orders if o.status is not OrderStatus.REJECTED}
+    assert set(stored) == ours
+
+
+def assert_balances_mirror(fake: FakeBinance, ex: Exchange) -> None:
+    """Exactly what the account endpoint reports (Binance shows 8 decimals)."""
+    for asset, balance in fake.balances.items():
+        mine = ex.get_wallet_balance(asset)
+        served = (float(fmt(balance.free)), float(fmt(balance.locked)))
+        assert (mine.free, mine.used) == served, asset
+
+
+async def test_orders_are_rounded_sent_with_client_id_and_fills_come_from_trades(
+    fake: FakeBinance,
+) -> None:
     ex = make_exchange(fake)
     updates: list[Order] = []
     ex.order_listeners.append(lambda o: updates.append(o.copy()))
@@ -48,38 +115,61 @@ async def test_orders_are_rounded_sent_with_client_id_and_reconciled(fake: FakeB
         await wait_for(lambda: buy.status is OrderStatus.FILLED)
         server_buy = fake.find_order(client_order_id=buy.id)
         assert server_buy is not None and server_buy.status == "FILLED"
-        assert buy.filled == float(server_buy.executed_qty) and len(ex.get_fills()) == 1
+        (trade,) = fake.trades
+        (fill,) = ex.get_fills()
+        assert (fill.amount, fill.price, fill.fee, fill.fee_currency, fill.taker) == (
+            float(trade.qty),
+            float(trade.price),
+            float(trade.commission),
+            "USDT",
+            True,
+        )
+        assert fill.timestamp == trade.time and buy.filled == float(server_buy.executed_qty)
+        assert 999.0 < buy.cost + fill.fee <= 1_000.0  # fees included, step-truncated
         assert ex.get_position("BTC/USDT").amount == pytest.approx(buy.filled)
-        fee = ex.get_fills()[0].fee
-        assert fee > 0 and 999.0 < buy.cost + fee <= 1_000.0  # fees included, step-truncated
-        await wait_for(lambda: ex.get_wallet_balance("BTC").free == buy.filled)
-        assert ex.get_wallet_balance("USDT").free == float(fake.balance("USDT").free)
+        assert_balances_mirror(fake, ex)
 
         limit = ex.submit_order("BTC/USDT", "buy", "limit", 0.0123456789, 20_000.123456)
         assert (limit.price, limit.amount) == (20_000.12, 0.01234)
-        await wait_for(lambda: fake.find_order(client_order_id=limit.id) is not None)
+        await wait_for(lambda: ex.pending_requests == 0)
         server_limit = fake.find_order(client_order_id=limit.id)
         assert server_limit is not None and str(server_limit.price) == "20000.12"
         ex.cancel_order(limit.id)
         await wait_for(lambda: limit.status is OrderStatus.CANCELED)
-        server_limit = fake.find_order(client_order_id=limit.id)
-        assert server_limit is not None and server_limit.status == "CANCELED"
+        assert fake.find_order(client_order_id=limit.id).status == "CANCELED"
+        assert_balances_mirror(fake, ex)
 
         dust = ex.submit_order("BTC/USDT", "sell", "market", 0.000001)
         assert dust.status is OrderStatus.REJECTED and dust.reason
+        stop = ex.submit_order("BTC/USDT", "sell", "stop_market", 0.01, stop_price=30_000.0)
+        assert stop.status is OrderStatus.REJECTED and "not supported" in (stop.reason or "")
         assert fake.find_order(client_order_id=dust.id) is None
 
-        fake.lose_order_response("timeout")  # executed, but the response never arrives
-        sell = ex.submit_order("BTC/USDT", "sell", "market", buy.filled)
-        await wait_for(lambda: fake.find_order(client_order_id=sell.id) is not None)
-        await asyncio.sleep(0.6)  # past the client timeout: the order is still open here
-        assert sell.status is OrderStatus.OPEN
-        fake.advance(1)  # next candle: sync finds it by client order id
-        await wait_for(lambda: sell.status is OrderStatus.FILLED)
-        assert [o.client_order_id for o in fake.orders.values()].count(sell.id) == 1
+        # A resting limit sell that fills when the clock moves is a maker fill.
+        maker = ex.submit_order("BTC/USDT", "sell", "limit", buy.filled, 40_500.0)
+        await wait_for(lambda: ex.pending_requests == 0)
+        while maker.is_open:
+            fake.advance(1)
+            await wait_for(lambda: ex.pending_requests == 0 and ex.handled > 0)
+            await asyncio.sleep(0.02)
+        assert maker.status is OrderStatus.FILLED and ex.get_fills()[-1].taker is False
+        assert ex.get_fills()[-1].fee == float(fake.trades[-1].commission)
         assert ex.get_position("BTC/USDT").amount == pytest.approx(0.0, abs=1e-12)
         assert len(ex.get_trades()) == 1 and ex.get_trades()[0].exit_price is not None
-        assert {u.status for u in updates if u.id == sell.id} == {"open", "filled"}
+        assert {u.status for u in updates if u.id == buy.id} == {"open", "filled"}
+
+        assert ex.candle is not None
+        expires_at = ex.candle.timestamp + 3 * 60_000
+        expiring = ex.submit_order(
+            "BTC/USDT", "buy", "limit", 0.01, 20_000.0, expires_at=expires_at
+        )
+        for _ in range(5):
+            fake.advance(1)
+            await asyncio.sleep(0.05)
+        await wait_for(lambda: expiring.status is OrderStatus.EXPIRED)
+        assert fake.find_order(client_order_id=expiring.id).status == "CANCELED"
+        assert_balances_mirror(fake, ex)
+        assert_one_server_order_per_client_id(fake, ex.get_orders())
     finally:
         control.stop()
         with pytest.raises(StopRequested):
@@ -87,9 +177,86 @@ async def test_orders_are_rounded_sent_with_client_id_and_reconciled(fake: FakeB
         await ex.disconnect()
 
 
-async def test_live_needs_keys(fake: FakeBinance, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BINANCE_API_KEY", raising=False)
-    ex = make_exchange(fake, api_key=None, secret=None)
-    with pytest.raises(ConfigError, match="BINANCE_API_KEY"):
+FAULTS: list[tuple[dict[str, Any], int]] = [
+    ({"kind": "429", "count": 2}, 3),  # refused: looked up, then resent
+    ({"kind": "503"}, 2),  # outcome unknown, not processed: resent once it cannot land
+    ({"kind": "timeout", "delay": 1.0}, 2),  # never processed; the client times out
+    ({"kind": "drop"}, 2),
+    ({"kind": "timeout", "after_processing": True}, 1),  # lost response: found, not resent
+    ({"kind": "drop", "after_processing": True}, 1),
+    ({"kind": "500", "payload": {"code": -1001, "msg": "Internal error"}}, 2),
+]
+"""Fault on the create request -> how many create requests the order takes."""
+
+
+async def test_placement_is_idempotent_through_faults(fake: FakeBinance) -> None:
+    log: list[str] = []
+    ex = make_exchange(fake, log=log)
+    await ex.connect()
+    try:
+        for fault, posts in FAULTS:
+            fake.inject("/api/v3/order", method="POST", **fault)
+            looked_up = len(fake.calls("/api/v3/order", "GET"))
+            order = ex.submit_order("BTC/USDT", "buy", "market", 0.01)
+            await wait_for(lambda: ex.pending_requests == 0, timeout=8)
+            assert order.status is OrderStatus.FILLED, (fault, log)
+            assert posts_by_client_id(fake)[order.id] == posts, fault
+            assert len(fake.calls("/api/v3/order", "GET")) > looked_up  # looked up first
+        assert_one_server_order_per_client_id(fake, ex.get_orders())
+        assert [f.amount for f in ex.get_fills()] == [0.01] * len(FAULTS)
+        assert sum("looking it up by client order id" in line for line in log) >= len(FAULTS)
+        assert sum("recovered" in line for line in log) >= len(FAULTS)
+        assert_balances_mirror(fake, ex)
+    finally:
+        await ex.disconnect()
+
+
+async def test_gives_up_only_when_the_exchange_confirms_it_has_no_such_order(
+    fake: FakeBinance,
+) -> None:
+    log: list[str] = []
+    ex = make_exchange(fake, log=log, order_retry_seconds=0.0)
+    await ex.connect()
+    try:
+        fake.inject("/api/v3/order", "503", method="POST")
+        order = ex.submit_order("BTC/USDT", "buy", "market", 0.01)
+        await wait_for(lambda: ex.pending_requests == 0, timeout=5)
+        assert order.status is OrderStatus.REJECTED
+        assert "never reached the exchange" in (order.reason or "")
+        assert fake.orders == {} and posts_by_client_id(fake) == {order.id: 1}
+    finally:
+        await ex.disconnect()
+
+
+# -- credentials -------------------------------------------------------------------------
+@pytest.mark.parametrize("key", ["api_key", "secret", "apiKey"])
+def test_literal_credentials_are_refused_without_echoing_them(fake: FakeBinance, key: str) -> None:
+    literal = "literal-credential-Xy9!"
+    literal_params: dict[str, Any] = {key: literal}
+    with pytest.raises(ConfigError, match="api_key_env") as info:
+        make_exchange(fake, **literal_params)
+    assert literal not in str(info.value) and f"exchange.params.{key}" in str(info.value)
+
+
+async def test_live_needs_keys_named_by_env(
+    fake: FakeBinance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_ENV)
+    ex = make_exchange(fake)
+    with pytest.raises(ConfigError, match=KEY_ENV):
         await ex.connect()
     await ex.disconnect()
+
+
+async def test_secrets_are_registered_and_never_leak_from_a_refused_key(
+    fake: FakeBinance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = "wrong-live-key-Qp0021"
+    monkeypatch.setenv(KEY_ENV, wrong)
+    ex = make_exchange(fake)
+    with pytest.raises(ConfigError, match="refused the API key") as info:
+        await ex.connect()
+    await ex.disconnect()
+    assert redact(f"{wrong} {SECRET}") == "*** ***"
+    blob = json.dumps(ex.snapshot()) + str(info.value) + repr(info.value)
+    assert wrong not in blob and SECRET not in blob and API_KEY not in blob

@@ -25,6 +25,7 @@ from ats.exchanges.run_control import RunControl, StopRequested
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus, TradingJob
+from ats.utils.plugins import PluginLoader
 
 MINUTE = 60_000
 START = 1_704_067_200_000  # 2024-01-01 00:00 UTC
@@ -64,6 +65,7 @@ def feed_params(fake: FakeBinance, **extra: Any) -> dict[str, Any]:
         "poll_seconds": 0.01,
         "urls": fake.base_url,
         "options": LOOPBACK_OPTIONS,
+        "enable_rate_limit": False,
         "timeout_ms": 400,
         "backoff_seconds": 0.01,
         "backoff_max": 0.05,
@@ -141,13 +143,15 @@ async def run_paper(fake: FakeBinance, faults: bool = False) -> TradingJob:
     await wait_for(lambda: feed.count >= WARMUP)
     rng = random.Random(3)
     kinds = ["429", "503", "timeout", "drop", "418"]
+    # One candle at a time, like a live market: when several closed candles arrive at
+    # once the older ones are history and the exchange refuses orders placed on them.
     while fake.candle_index() < N_CANDLES:
-        step = min(rng.randint(1, 4), N_CANDLES - fake.candle_index())
         if faults and rng.random() < 0.15:
             kind = rng.choice(kinds)
             fake.inject("/api/v3/klines", kind, count=rng.randint(1, 3), delay=1.0)
-        fake.advance(step)
-        await asyncio.sleep(rng.choice([0.0, 0.002, 0.02]))
+        fake.advance(1)
+        closed = fake.candle_index()
+        await wait_for(lambda closed=closed: feed.count >= closed)  # type: ignore[misc]
     await wait_for(lambda: feed.count >= N_CANDLES, timeout=30.0)
     await asyncio.sleep(0.05)  # a few more polls: the in-progress candle must not appear
     assert job.status is JobStatus.RUNNING
@@ -276,3 +280,31 @@ async def test_bad_params_are_config_errors(params: dict[str, Any], message: str
             await feed.open()
         finally:
             await feed.close()
+
+
+async def test_orders_on_catch_up_candles_are_refused(fake: FakeBinance, tmp_path: Path) -> None:
+    """Warm-up and back-filled candles are history: trading on them would fill at
+    today's price, so the exchange refuses; the latest closed candle trades normally."""
+    folder = tmp_path / "strategies" / "eager"
+    folder.mkdir(parents=True)
+    (folder / "strategy.py").write_text(
+        "from ats.strategies.base_strategy import BaseStrategy\n\n"
+        "class Strategy(BaseStrategy):\n"
+        "    def on_candle(self, candle):\n"
+        "        self.buy(0.001)\n"
+    )
+    config = job_config("eager", {"name": "paper", "params": feed_params(fake, warmup=5)})
+    config["strategy"] = {"name": "eager"}
+    manager = JobManager(loader=PluginLoader(tmp_path))
+    job = manager.create(parse_job_config(config))
+    manager.start(job.id)
+    feed = job.exchange.feed  # type: ignore[union-attr]
+    await wait_for(lambda: feed.count >= 5)
+    fake.advance(1)
+    await wait_for(lambda: feed.count >= 6)
+    manager.stop(job.id)
+    await manager.wait(job.id)
+    orders = job.exchange.get_orders()  # type: ignore[union-attr]
+    refused = [log for log in job.logs if "candle is history" in log.message]
+    assert len(refused) == 4  # refused before reaching the (simulated) exchange
+    assert len(orders) == 2  # the last warm-up candle and the new one were traded

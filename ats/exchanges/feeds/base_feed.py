@@ -12,6 +12,8 @@ class CandleFeed(abc.ABC):
     """Produces closed candles one at a time, pacing itself (real time or replayed)."""
 
     timeframe_ms: int = 60_000
+    catching_up: bool = False
+    """True while the candle just handed out is history (newer ones already waiting)."""
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Load data or connect."""

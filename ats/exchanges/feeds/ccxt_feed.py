@@ -52,6 +52,10 @@ class CcxtFeed(CandleFeed):
         self.poll_seconds = self._number(params, "poll_seconds", None)
         self.backoff_seconds = self._number(params, "backoff_seconds", 1.0)
         self.backoff_max = self._number(params, "backoff_max", 60.0)
+        self.enable_rate_limit = bool(params.get("enable_rate_limit", True))
+        self.catching_up = False
+        """True while newer closed candles are already queued (warm-up or a back-fill
+        after a gap): the current candle is history, not the market now."""
         self.log: LogFunction = log or _log_to_logging
         self.client: Any = None
         self.last_ts: int | None = None
@@ -88,7 +92,11 @@ class CcxtFeed(CandleFeed):
         if self.client is not None:
             return
         client = make_client(
-            self.exchange_id, timeout_ms=self.timeout_ms, options=self.options, urls=self.urls
+            self.exchange_id,
+            timeout_ms=self.timeout_ms,
+            options=self.options,
+            urls=self.urls,
+            enable_rate_limit=self.enable_rate_limit,
         )
         try:
             if self.timeframe not in (client.timeframes or {}):
@@ -123,6 +131,7 @@ class CcxtFeed(CandleFeed):
             if not self._pending:
                 await control.sleep(self.poll_seconds)
         candle = self._pending.popleft()
+        self.catching_up = bool(self._pending)
         self.last_ts = candle.timestamp
         self.count += 1
         return candle

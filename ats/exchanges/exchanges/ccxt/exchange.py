@@ -1,29 +1,57 @@
-"""ccxt (live): real orders on a real exchange. SKELETON - spot market/limit orders only.
+"""ccxt (live): real spot market/limit orders on a real exchange, through ccxt.
 
-Orders keep the synchronous contract of :class:`BaseExchange`: ``submit_order`` rounds
-to the market's precision, checks its minimums, and returns an *open* order at once; a
-background task sends it with our client order id, which is also the order's id here,
-so a request whose response is lost can be found again instead of being sent twice.
-Order status is synced (by client order id) before every candle reaches the strategy.
+Why it can be trusted with money:
+
+- Orders keep the synchronous contract of :class:`BaseExchange`: ``submit_order`` rounds
+  to the market's precision, checks its minimums and returns an *open* order at once; a
+  background task sends it with our client order id (which is also the order's id here).
+- Placement is idempotent: after a transient error or a lost response the order is
+  looked up by client order id before anything is resent. It is only sent again once the
+  exchange provably cannot still accept the earlier request (the request's ``recvWindow``
+  has passed, see ``order_grace_ms``) and does not know the order; never blindly.
+- Before each candle reaches the strategy, in-flight requests settle, open orders are
+  synced by client order id and balances are mirrored from ``fetch_balance`` (the job
+  config's balances are ignored: the account is the truth).
+- Fills come from the exchange's own trades (``fetch_order_trades``): price, fee, fee
+  currency and the maker/taker flag exactly as the exchange booked them.
+- :meth:`snapshot` / :meth:`restore` keep orders (with client ids and send state), fills,
+  the last candle and the feed position; :meth:`connect` after a restore runs
+  :meth:`reconcile`, which adopts what really happened while the job was down.
+- Credentials only ever come from environment settings named in the params (see
+  :mod:`.credentials`); literal keys in a config are refused.
 
 Params: those of :class:`CcxtFeed` (``exchange``, ``timeframe``, ``urls``, ``options``,
-...), plus ``api_key`` / ``secret`` (better: the environment variables named by
-``api_key_env`` / ``secret_env``, default ``<EXCHANGE>_API_KEY`` / ``<EXCHANGE>_SECRET``)
-and ``client_id_prefix``.
+``timeout_ms``, ``backoff_seconds``/``backoff_max``, ...), plus
+
+- ``api_key_env`` / ``secret_env`` (default ``<EXCHANGE>_API_KEY`` / ``<EXCHANGE>_SECRET``),
+  ``password_env`` for exchanges that need a passphrase;
+- ``client_id_prefix`` (default ``ats``); ``enable_rate_limit`` (default true): ccxt's
+  client-side throttle, for the private client and the feed's (tests turn it off);
+- ``order_grace_ms``: how long after a send attempt the exchange may still accept it;
+  default the client's ``recvWindow`` option (10 s on Binance) plus 1 s of clock margin;
+- ``order_retry_seconds`` (default 60): how long a failing placement is retried before
+  the order is given up (only once the exchange confirms it does not have it);
+- ``sync_max_failures`` (default 5): transient failures in a row before the pre-candle
+  sync goes on with the last known view; ``connect_max_failures`` (default 20);
+- ``disconnect_grace_seconds`` (default 10): how long a stop waits for requests in flight
+  (the rest are settled by :meth:`reconcile` at the next connect).
+
+Stop orders are not supported live yet and are rejected with that reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import os
+import time
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from ats.exceptions import ConfigError
 from ats.exchanges.base_exchange import BaseExchange, LogFunction
 from ats.exchanges.base_fees import BaseFees
-from ats.exchanges.ccxt_support import apply_url_overrides
+from ats.exchanges.ccxt_support import Backoff, make_client, retry_transient, short_error
 from ats.exchanges.data_classes import (
     Balance,
     Candle,
@@ -37,18 +65,43 @@ from ats.exchanges.data_classes import (
     Trade,
     split_symbol,
 )
+from ats.exchanges.exchanges.ccxt.credentials import (
+    env_names,
+    load_credentials,
+    reject_literal_credentials,
+)
+from ats.exchanges.exchanges.ccxt.tracking import (
+    Tracking,
+    client_id_of,
+    fill_from_trade,
+    filled_of,
+    status_of,
+)
 from ats.exchanges.feeds.ccxt_feed import CcxtFeed
 from ats.exchanges.run_control import RunControl
 from ats.exchanges.trade_ledger import TradeLedger
+from ats.utils.settings import redact
 
-_STATUS = {
-    "closed": OrderStatus.FILLED,
-    "canceled": OrderStatus.CANCELED,
-    "expired": OrderStatus.EXPIRED,
-    "rejected": OrderStatus.REJECTED,
-}
-UNCONFIRMED_LIMIT = 3
-"""Syncs that must fail to find an order whose send failed before it counts as not sent."""
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+SNAPSHOT_VERSION = 1
+CLOCK_MARGIN_MS = 1_000
+"""Added to recvWindow: our clock and the exchange's may disagree by this much."""
+DEFAULT_RECV_WINDOW_MS = 10_000
+MAX_CLIENT_ID = 36
+_EPSILON = 1e-12
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _number(config: dict[str, Any], key: str, default: float) -> float:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"exchange.params.{key} must be a number >= 0, got {value!r}")
+    return float(value)
 
 
 class Exchange(BaseExchange):
@@ -67,102 +120,191 @@ class Exchange(BaseExchange):
         super().__init__(symbol=symbol, fees=fees, balances=balances, config=config, log=log)
         split_symbol(symbol)
         self.exchange_id = str(config.get("exchange", "binance"))
+        reject_literal_credentials(config, self.exchange_id)
         self.feed = CcxtFeed(symbol, config, log=self.log)
+        self.refuse_orders_on_history(self.feed)
         self.client: Any = None
         self.timeframe_ms = 60_000
         self.orders: dict[str, Order] = {}
+        self.tracking: dict[str, Tracking] = {}
         self.fills: list[Fill] = []
         self.ledger = TradeLedger()
         self.balances: dict[str, Balance] = {}
         self.candle: Candle | None = None
+        self.first_close: float | None = None
+        self.handled = 0
+        """Candles handed to the strategy (tests and progress use it)."""
+        self.order_retry_seconds = _number(config, "order_retry_seconds", 60.0)
+        self.sync_max_failures = int(_number(config, "sync_max_failures", 5)) or 1
+        self.connect_max_failures = int(_number(config, "connect_max_failures", 20)) or 1
+        self.disconnect_grace = _number(config, "disconnect_grace_seconds", 10.0)
+        self._grace_param = config.get("order_grace_ms")
+        if self._grace_param is not None:
+            _number(config, "order_grace_ms", 0)
         prefix = str(config.get("client_id_prefix", "ats"))
         self._id_prefix = f"{prefix}-{uuid.uuid4().hex[:8]}-"
+        self._prefixes = [self._id_prefix]
+        """Our client id prefixes, this session's and restored ones (to adopt orphans)."""
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._unconfirmed: dict[str, int] = {}
-        """Client ids whose send failed in transit -> syncs that did not find them."""
+        self._placing: dict[str, asyncio.Task[None]] = {}
+        self._created_ms = now_ms()
 
     # -- lifecycle -----------------------------------------------------------------------
     async def connect(self) -> None:
-        """Private client with keys, markets (for precision) and balances, then the feed."""
+        """Private client from env credentials, markets, reconcile a restored book, balances,
+        then the feed. An API key the exchange refuses is a ConfigError (no traceback)."""
         import ccxt.async_support as ccxt_async
 
-        key_env = str(self.config.get("api_key_env", f"{self.exchange_id.upper()}_API_KEY"))
-        secret_env = str(self.config.get("secret_env", f"{self.exchange_id.upper()}_SECRET"))
-        api_key = self.config.get("api_key") or os.environ.get(key_env)
-        secret = self.config.get("secret") or os.environ.get(secret_env)
-        if not api_key or not secret:
-            raise ConfigError(f"live trading needs API keys: set {key_env} and {secret_env}")
-        exchange_class = getattr(ccxt_async, self.exchange_id, None)
-        if exchange_class is None:
-            raise ConfigError(f"exchange.params.exchange: ccxt has no {self.exchange_id!r}")
-        self.client = exchange_class(
-            {
-                "apiKey": api_key,
-                "secret": secret,
-                "enableRateLimit": True,
-                "timeout": self.feed.timeout_ms,
-                "options": dict(self.config.get("options") or {}),
-            }
-        )
-        apply_url_overrides(self.client, self.config.get("urls"))
-        await self.client.load_markets()
-        await self._sync_balances()
+        credentials = load_credentials(self.config, self.exchange_id)
+        if self.client is None:
+            self.client = make_client(
+                self.exchange_id,
+                timeout_ms=self.feed.timeout_ms,
+                options=self.feed.options,
+                urls=self.feed.urls,
+                credentials=credentials,
+                enable_rate_limit=self.feed.enable_rate_limit,
+            )
+        if self.initial_balances:
+            self.log(
+                "INFO",
+                "live: balances are mirrored from the exchange account (fetch_balance); "
+                "the job config's balances are ignored",
+            )
+        try:
+            limit = self.connect_max_failures
+            await self._call("load markets", self.client.load_markets, limit)
+            if self.orders:  # restored, or started again after a stop
+                await self.reconcile()
+            else:
+                await self._sync_balances(limit)
+        except (ccxt_async.AuthenticationError, ccxt_async.PermissionDenied) as exc:
+            key_env, secret_env, _ = env_names(self.config, self.exchange_id)
+            raise ConfigError(
+                f"the exchange refused the API key from {key_env}/{secret_env}: "
+                f"{type(exc).__name__}: {redact(short_error(exc))}"
+            ) from None
         await self.feed.open()
         self.timeframe_ms = self.feed.timeframe_ms
 
-    async def disconnect(self) -> None:
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=10)
-        await self.feed.close()
+    async def disconnect(self, *, grace: float | None = None) -> None:
+        """Let requests in flight finish for ``grace`` seconds, then cancel them: what they
+        did is found out by :meth:`reconcile` at the next connect. ``grace=0`` is how a
+        test simulates a crash."""
+        wait = self.disconnect_grace if grace is None else grace
+        pending = set(self._tasks)
+        if pending and wait > 0:
+            _, pending = await asyncio.wait(pending, timeout=wait)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+            self.log(
+                "WARNING",
+                f"{len(pending)} request(s) unresolved at shutdown; "
+                "the next connect reconciles them with the exchange",
+            )
         client, self.client = self.client, None
-        if client is not None:
-            await client.close()
+        closing = [self.feed.close()] + ([client.close()] if client is not None else [])
+        await asyncio.gather(*closing)  # each may linger a moment for TLS teardown
 
     async def run(self, control: RunControl) -> None:
         while (candle := await self.feed.next_candle(control)) is not None:
-            await self.sync()
-            self.candle = candle
-            self.ledger.mark(candle.symbol, candle.close)
+            await self.sync(control)
+            self._take_candle(candle)
             if self.on_candle is not None:
                 self.on_candle(candle)
+            self.handled += 1
 
-    async def sync(self) -> None:
-        """Let in-flight requests finish, then refresh open orders and balances."""
+    def _take_candle(self, candle: Candle) -> None:
+        self.candle = candle
+        if self.first_close is None:
+            self.first_close = candle.close
+        self.ledger.mark(candle.symbol, candle.close)
+        now = candle.timestamp + self.timeframe_ms
+        for order in self.get_open_orders():
+            if order.expires_at is not None and now >= order.expires_at:
+                self._spawn(self._cancel(order, "expired"))
+
+    @property
+    def pending_requests(self) -> int:
+        """Order requests (placements, cancels) still running in the background."""
+        return len(self._tasks)
+
+    # -- syncing -------------------------------------------------------------------------
+    async def sync(self, control: RunControl | None = None) -> None:
+        """Before a candle: let in-flight requests settle, then refresh open orders and
+        balances. After ``sync_max_failures`` transient failures it goes on with the last
+        known view (and says so) rather than stall the strategy."""
         import ccxt.async_support as ccxt_async
 
-        if self._tasks:
-            await asyncio.wait(set(self._tasks))
+        await self._settle(control)
+        sleep = control.sleep if control is not None else asyncio.sleep
         try:
-            for order in [o for o in self.orders.values() if o.is_open]:
-                await self._sync_order(order)
-            await self._sync_balances()
-        except ccxt_async.OperationFailed as exc:  # try again before the next candle
-            self.log("WARNING", f"sync failed: {type(exc).__name__}: {exc}")
-
-    async def _sync_order(self, order: Order) -> None:
-        import ccxt.async_support as ccxt_async
-
-        try:
-            info = await self.client.fetch_order(
-                None, order.symbol, params={"origClientOrderId": order.client_order_id}
+            for order in self.get_open_orders():
+                await self._refresh(order, sleep)
+            await self._sync_balances(self.sync_max_failures, sleep)
+        except ccxt_async.OperationFailed as exc:
+            self.log(
+                "WARNING",
+                f"sync failed ({type(exc).__name__}: {short_error(exc)}); "
+                "going on with the last known orders and balances",
             )
-        except ccxt_async.OrderNotFound:
-            if order.client_order_id in self._unconfirmed:
-                misses = self._unconfirmed[order.client_order_id] + 1
-                self._unconfirmed[order.client_order_id] = misses
-                if misses >= UNCONFIRMED_LIMIT:
-                    self._finish(order, OrderStatus.REJECTED, "never reached the exchange")
-            return
-        self._unconfirmed.pop(order.client_order_id, None)
-        self._apply(order, info)
 
-    async def _sync_balances(self) -> None:
-        raw = await self.client.fetch_balance()
+    async def _settle(self, control: RunControl | None) -> None:
+        """Wait (stop-aware) until no order request is in flight."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=0.05)
+            if control is not None:
+                await control.checkpoint()
+
+    async def _refresh(self, order: Order, sleep: Sleep) -> None:
+        info = await self._lookup(order, self.sync_max_failures, sleep)
+        if info is not None:
+            await self._adopt(order, info)
+            return
+        track = self.tracking[order.id]
+        if track.confirmed:
+            self._finish(order, OrderStatus.CANCELED, "no longer known to the exchange")
+        elif now_ms() >= self._safe_after_ms(track):
+            self._finish(order, OrderStatus.REJECTED, "never reached the exchange")
+
+    async def _sync_balances(
+        self, max_failures: int | None = None, sleep: Sleep | None = None
+    ) -> None:
+        raw = await self._call("fetch balance", self.client.fetch_balance, max_failures, sleep)
+        free, used = raw.get("free") or {}, raw.get("used") or {}
         self.balances = {
-            asset: Balance(asset, float(raw["free"].get(asset) or 0.0), float(used or 0.0))
-            for asset, used in raw.get("used", {}).items()
+            asset: Balance(asset, float(free.get(asset) or 0.0), float(used.get(asset) or 0.0))
+            for asset in {*free, *used}
         }
+
+    async def _refresh_balances(self) -> None:
+        """After a fill or cancel, so the strategy does not size from stale balances."""
+        import ccxt.async_support as ccxt_async
+
+        try:
+            await self._sync_balances(self.sync_max_failures)
+        except ccxt_async.OperationFailed as exc:  # the sync before the next candle retries
+            self.log("WARNING", f"balance refresh failed: {type(exc).__name__}: {short_error(exc)}")
+
+    async def _call(
+        self,
+        what: str,
+        call: Callable[[], Awaitable[T]],
+        max_failures: int | None = None,
+        sleep: Sleep | None = None,
+    ) -> T:
+        """A safe-to-repeat request, retried on transient errors with backoff (logged)."""
+        return await retry_transient(
+            call,
+            what=what,
+            backoff=Backoff(self.feed.backoff_seconds, self.feed.backoff_max),
+            sleep=sleep or asyncio.sleep,
+            log=self.log,
+            max_failures=max_failures,
+        )
 
     # -- orders --------------------------------------------------------------------------
     def _submit_order(
@@ -182,17 +324,24 @@ class Exchange(BaseExchange):
             raise ValueError(f"this exchange trades {self.symbol}, not {symbol}")
         side, type = OrderSide(side), OrderType(type)
         cid = client_order_id or f"{self._id_prefix}{next(self._ids)}"
-        now = self.candle.timestamp + self.timeframe_ms if self.candle else 0
+        if cid in self.orders:
+            raise ValueError(f"client order id {cid!r} was already used")
         order = Order(cid, cid, symbol, side, type, amount, price, stop_price, quote_amount)
-        order.timestamp = order.last_update = now
+        order.timestamp = order.last_update = self._now()
+        order.expires_at = expires_at
         self.orders[cid] = order
+        self.tracking[cid] = Tracking()
         request, reason = self._request(order)
         if request is None:
             self._finish(order, OrderStatus.REJECTED, reason)
             return order
         self._notify(order)
-        self._spawn(self._place(order, request))
+        self._placing[cid] = self._spawn(self._place(order, request))
         return order
+
+    def _now(self) -> int:
+        """Order time: the close of the candle the strategy is handling."""
+        return self.candle.timestamp + self.timeframe_ms if self.candle else now_ms()
 
     def _request(self, order: Order) -> tuple[dict[str, Any] | None, str]:
         """ccxt create_order arguments rounded to the market, or None and why not."""
@@ -200,58 +349,161 @@ class Exchange(BaseExchange):
 
         if order.type not in (OrderType.MARKET, OrderType.LIMIT):
             return None, f"{order.type} orders are not supported live yet"
-        if len(order.client_order_id) > 36:
-            return None, "client order id longer than 36 characters"
+        if len(order.client_order_id) > MAX_CLIENT_ID:
+            return None, f"client order id longer than {MAX_CLIENT_ID} characters"
+        try:
+            return self._rounded_request(order)
+        except ccxt_async.BaseError as exc:
+            return None, f"{type(exc).__name__}: {short_error(exc)}"
+
+    def _rounded_request(self, order: Order) -> tuple[dict[str, Any] | None, str]:
         client, symbol = self.client, order.symbol
         limits = client.market(symbol).get("limits", {})
         params: dict[str, Any] = {"clientOrderId": order.client_order_id}
-        try:
-            price = None
-            if order.type is OrderType.LIMIT:
-                if order.price is None:
-                    return None, "a limit order needs a price"
-                price = float(client.price_to_precision(symbol, order.price))
-            if order.quote_amount is not None and order.side is OrderSide.BUY:
-                # quote_amount includes fees; the exchange charges them on top of the cost
-                rate = self.fees.rate_for(OrderType.MARKET, OrderSide.BUY)
-                params["cost"] = order.quote_amount / (1 + rate)
-                amount = 0.0
-            else:
-                amount = float(client.amount_to_precision(symbol, order.amount))
-                order.amount = amount
-                minimum = (limits.get("amount") or {}).get("min")
-                if minimum and amount < minimum:
-                    return None, f"amount {amount} below the minimum {minimum}"
-        except ccxt_async.BaseError as exc:
-            return None, f"{type(exc).__name__}: {exc}"
-        if price is not None:
-            order.price = price
-        return {"type": str(order.type), "side": str(order.side), "amount": amount,
-                "price": price, "params": params}, ""  # fmt: skip
+        price = None
+        if order.type is OrderType.LIMIT:
+            if order.price is None:
+                return None, "a limit order needs a price"
+            price = order.price = float(client.price_to_precision(symbol, order.price))
+        if order.quote_amount is not None and order.side is OrderSide.BUY:
+            # quote_amount includes fees; the exchange charges them on top of the cost
+            rate = self.fees.rate_for(OrderType.MARKET, OrderSide.BUY)
+            cost = order.quote_amount / (1 + rate)
+            minimum = (limits.get("cost") or {}).get("min")
+            if minimum and cost < minimum:
+                return None, f"cost {cost:.8g} below the minimum {minimum}"
+            params["cost"] = cost
+            amount = 0.0
+        else:
+            amount = order.amount = float(client.amount_to_precision(symbol, order.amount))
+            minimum = (limits.get("amount") or {}).get("min")
+            if minimum and amount < minimum:
+                return None, f"amount {amount} below the minimum {minimum}"
+        request = {
+            "type": str(order.type),
+            "side": str(order.side),
+            "amount": amount,
+            "price": price,
+            "params": params,
+        }
+        return request, ""
 
     async def _place(self, order: Order, request: dict[str, Any]) -> None:
+        """Send until the exchange has the order or definitely refused it. Every retry is
+        preceded by a look-up by client order id, so it is never placed twice."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.order_retry_seconds
+        backoff = Backoff(self.feed.backoff_seconds, self.feed.backoff_max)
+        try:
+            while True:
+                refused = await self._send_once(order, request)
+                if refused is None or await self._found_after_failure(order, refused):
+                    return
+                track = self.tracking[order.id]
+                if loop.time() >= deadline:
+                    reason = f"never reached the exchange ({track.send_attempts} attempts)"
+                    self._finish(order, OrderStatus.REJECTED, reason)
+                    return
+                await asyncio.sleep(backoff.next_delay())
+                self.log("INFO", f"order {order.id}: not on the exchange; sending it again")
+        finally:
+            self._placing.pop(order.id, None)
+
+    async def _send_once(self, order: Order, request: dict[str, Any]) -> bool | None:
+        """One create_order. None: settled (adopted or rejected). Otherwise the outcome is
+        unknown; True if the exchange certainly refused the request (rate limit)."""
         import ccxt.async_support as ccxt_async
 
+        track = self.tracking[order.id]
+        track.sending, track.send_attempts = True, track.send_attempts + 1
         try:
             info = await self.client.create_order(order.symbol, **request)
-        except ccxt_async.OperationFailed as exc:  # maybe placed: find it by client id later
-            self._unconfirmed[order.client_order_id] = 0
-            self.log("WARNING", f"order {order.id}: {type(exc).__name__}; will look it up")
-            return
+        except ccxt_async.OperationFailed as exc:
+            self._log_send_failure(order, exc)
+            return isinstance(exc, ccxt_async.DDoSProtection)
+        except ccxt_async.InvalidOrder as exc:
+            if "duplicate" not in str(exc).lower():
+                self._finish(
+                    order, OrderStatus.REJECTED, f"{type(exc).__name__}: {short_error(exc)}"
+                )
+                return None
+            self._log_send_failure(order, exc)  # an earlier attempt of ours is open there
+            return False
         except ccxt_async.BaseError as exc:
-            self._finish(order, OrderStatus.REJECTED, f"{type(exc).__name__}: {exc}")
-            return
-        self._apply(order, info)
-        await self._refresh_balances()
+            self._reject(order, exc)
+            return None
+        finally:
+            track.sending, track.last_send_ms = False, now_ms()
+        if track.send_attempts > 1:
+            attempts = track.send_attempts
+            self.log("INFO", f"order {order.id}: accepted on attempt {attempts}; recovered")
+        await self._adopt(order, info)
+        return None
 
-    async def _refresh_balances(self) -> None:
-        """After a fill or cancel, so the strategy does not size from stale balances."""
+    def _reject(self, order: Order, exc: Exception) -> None:
+        self._finish(order, OrderStatus.REJECTED, f"{type(exc).__name__}: {short_error(exc)}")
+
+    def _log_send_failure(self, order: Order, exc: Exception) -> None:
+        self.log(
+            "WARNING",
+            f"order {order.id}: {type(exc).__name__}: {short_error(exc)}; "
+            "looking it up by client order id before any resend",
+        )
+
+    async def _found_after_failure(self, order: Order, refused: bool) -> bool:
+        """Look the order up; if absent and the request may still be accepted, wait until it
+        cannot (recvWindow) and look again. True if found (and adopted)."""
+        info = await self._lookup(order)
+        if info is None and not refused:
+            wait_ms = self._safe_after_ms(self.tracking[order.id]) - now_ms()
+            if wait_ms > 0:
+                self.log(
+                    "INFO",
+                    f"order {order.id}: not found yet; checking again in {wait_ms / 1000:.2f}s, "
+                    "when the request can no longer arrive",
+                )
+                await asyncio.sleep(wait_ms / 1000)
+                info = await self._lookup(order)
+        if info is None:
+            return False
+        self.log("INFO", f"order {order.id}: found on the exchange by client order id; recovered")
+        await self._adopt(order, info)
+        return True
+
+    def _grace_ms(self) -> int:
+        """How long after a request was signed the exchange may still accept it."""
+        if self._grace_param is not None:
+            return int(self._grace_param)
+        options = getattr(self.client, "options", None) or {}
+        recv_window = options.get("recvWindow") or DEFAULT_RECV_WINDOW_MS
+        return int(recv_window) + CLOCK_MARGIN_MS
+
+    def _safe_after_ms(self, track: Tracking) -> int:
+        """Wall time after which an order the exchange does not know never will be known."""
+        if not track.maybe_sent:
+            return 0
+        # A request in flight when a snapshot was taken was signed before this instance
+        # existed (the process that sent it is gone); otherwise before its attempt ended.
+        sent = self._created_ms if track.sending else (track.last_send_ms or 0)
+        return sent + self._grace_ms()
+
+    async def _lookup(
+        self, order: Order, max_failures: int | None = None, sleep: Sleep | None = None
+    ) -> dict[str, Any] | None:
+        """The exchange's view of ``order`` by client order id, or None if it has none."""
         import ccxt.async_support as ccxt_async
 
+        params = {"clientOrderId": order.client_order_id}
         try:
-            await self._sync_balances()
-        except ccxt_async.OperationFailed as exc:  # the sync before the next candle retries
-            self.log("WARNING", f"balance refresh failed: {type(exc).__name__}: {exc}")
+            info: dict[str, Any] = await self._call(
+                f"look up order {order.id}",
+                lambda: self.client.fetch_order(None, order.symbol, params=params),
+                max_failures,
+                sleep,
+            )
+        except ccxt_async.OrderNotFound:
+            return None
+        return info
 
     def cancel_order(self, order_id: str) -> Order:
         order = self.get_order(order_id)
@@ -259,70 +511,226 @@ class Exchange(BaseExchange):
             self._spawn(self._cancel(order))
         return order
 
-    async def _cancel(self, order: Order) -> None:
+    async def _cancel(self, order: Order, reason: str | None = None) -> None:
+        """Cancel by client order id once its placement settled, then adopt the exchange's
+        view (a cancel whose response was lost still ends in the right state)."""
         import ccxt.async_support as ccxt_async
 
-        try:
-            info = await self.client.cancel_order(
-                None, order.symbol, params={"origClientOrderId": order.client_order_id}
-            )
-        except ccxt_async.BaseError as exc:  # the next sync tells what really happened
-            self.log("WARNING", f"cancel {order.id}: {type(exc).__name__}: {exc}")
+        placing = self._placing.get(order.id)
+        if placing is not None:
+            await asyncio.wait({placing})
+        if not order.is_open:
             return
-        self._apply(order, info)
-        await self._refresh_balances()
+        self.tracking[order.id].cancel_reason = reason
+        params = {"clientOrderId": order.client_order_id}
+        try:
+            await self._call(
+                f"cancel order {order.id}",
+                lambda: self.client.cancel_order(None, order.symbol, params=params),
+                self.sync_max_failures,
+            )
+        except ccxt_async.BaseError as exc:  # e.g. already filled: the look-up tells
+            self.log("WARNING", f"cancel {order.id}: {type(exc).__name__}: {short_error(exc)}")
+        try:
+            info = await self._lookup(order, self.sync_max_failures)
+        except ccxt_async.OperationFailed:
+            return  # the sync before the next candle looks again
+        if info is not None:
+            await self._adopt(order, info)
 
-    def _apply(self, order: Order, info: dict[str, Any]) -> None:
-        """Take the exchange's view of ``order``: status, and a Fill for any new quantity."""
-        filled = float(info.get("filled") or 0.0)
-        cost = float(info.get("cost") or 0.0)
+    # -- applying the exchange's view ----------------------------------------------------
+    async def _adopt(self, order: Order, info: dict[str, Any]) -> None:
+        """Take the exchange's view of ``order``: status, and fills from its trades. The
+        order only turns final once every traded quantity has its fill recorded."""
+        track = self.tracking[order.id]
+        track.exchange_id = str(info.get("id") or track.exchange_id or "") or None
+        track.confirmed = True
         if order.quote_amount is not None and info.get("amount"):
             order.amount = float(info["amount"])
-        if filled > order.filled + 1e-15:
-            delta, delta_cost = filled - order.filled, cost - order.cost
-            fee = info.get("fee") or {}
-            fee_cost = float(fee.get("cost") or 0.0) * delta / filled
-            fill = Fill(
-                order.id,
-                order.symbol,
-                order.side,
-                delta,
-                delta_cost / delta,
-                fee_cost,
-                str(fee.get("currency") or split_symbol(order.symbol)[1]),
-                int(info.get("lastTradeTimestamp") or info.get("timestamp") or 0),
-                True,
-            )
-            order.filled, order.cost = filled, cost
-            order.fee += fee_cost
-            order.fee_currency = fill.fee_currency
-            self.fills.append(fill)
-            self.ledger.on_fill(fill)
+        new_fills: list[Fill] = []
+        if filled_of(info) > order.filled + _EPSILON:
+            new_fills = await self._new_fills(order)
+        complete = order.filled >= filled_of(info) - _EPSILON
+        status = status_of(info, order)
+        if status.is_final and not complete:
+            status = OrderStatus.PARTIALLY_FILLED if order.filled else OrderStatus.OPEN
+        if status is OrderStatus.CANCELED and track.cancel_reason == "expired":
+            status, order.reason = OrderStatus.EXPIRED, "expired"
+        changed = status is not order.status
+        if new_fills or (changed and status.is_final):
+            await self._refresh_balances()
+        order.status = status
+        order.last_update = int(info.get("lastUpdateTimestamp") or order.last_update)
+        if changed or new_fills:
+            self._notify(order)
+        for fill in new_fills:
             for listener in self.fill_listeners:
                 listener(fill, order)
-        status = _STATUS.get(str(info.get("status")))
-        if status is None:
-            status = OrderStatus.PARTIALLY_FILLED if order.filled else OrderStatus.OPEN
-        order.last_update = int(info.get("lastUpdateTimestamp") or order.last_update)
-        order.status = status
-        self._notify(order)
+
+    async def _new_fills(self, order: Order) -> list[Fill]:
+        """Record the order's trades not seen yet (fee and maker/taker from the exchange)."""
+        import ccxt.async_support as ccxt_async
+
+        track = self.tracking[order.id]
+        try:
+            trades = await self._call(
+                f"fetch trades of order {order.id}",
+                lambda: self.client.fetch_order_trades(track.exchange_id, order.symbol),
+                self.sync_max_failures,
+            )
+        except ccxt_async.OperationFailed as exc:
+            self.log("WARNING", f"order {order.id}: fills not fetched yet ({type(exc).__name__})")
+            return []
+        fills = []
+        for trade in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
+            trade_id = str(trade.get("id"))
+            if trade_id in track.trade_ids:
+                continue
+            track.trade_ids.append(trade_id)
+            fills.append(self._record_fill(order, fill_from_trade(order, trade)))
+        return fills
+
+    def _record_fill(self, order: Order, fill: Fill) -> Fill:
+        order.filled += fill.amount
+        order.cost += fill.cost
+        order.fee += fill.fee
+        order.fee_currency = fill.fee_currency
+        self.fills.append(fill)
+        self.ledger.on_fill(fill)
+        return fill
 
     def _finish(self, order: Order, status: OrderStatus, reason: str) -> None:
         order.status, order.reason = status, reason
-        self._unconfirmed.pop(order.client_order_id, None)
         if status is OrderStatus.REJECTED:
             self.log("WARNING", f"order {order.id} rejected: {reason}")
+        elif status is OrderStatus.CANCELED:
+            self.log("WARNING", f"order {order.id} canceled: {reason}")
         self._notify(order)
 
     def _notify(self, order: Order) -> None:
         for listener in self.order_listeners:
             listener(order)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+        return task
 
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        """A bug in a request task must not vanish: log it (the next sync looks the order
+        up again, so the book still converges on the exchange's truth)."""
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self.log("ERROR", f"order request failed: {type(exc).__name__}: {exc}")
+
+    # -- restart safety ------------------------------------------------------------------
+    async def reconcile(self) -> None:
+        """Adopt the exchange's truth for a restored book: every order that was open or in
+        flight is looked up by client order id; one the exchange does not know is rejected
+        ("never reached the exchange") if it was never confirmed, once the exchange can no
+        longer accept it. Orders of ours placed after the snapshot are adopted too. Then
+        balances."""
+        limit = self.connect_max_failures
+        for order in self.get_open_orders():
+            await self._reconcile_order(order, limit)
+        await self._adopt_orphans(limit)
+        await self._sync_balances(limit)
+        summary = ", ".join(f"{o.id} {o.status}" for o in self.orders.values()) or "none"
+        self.log("INFO", f"reconciled with the exchange: orders {summary}")
+
+    async def _reconcile_order(self, order: Order, limit: int) -> None:
+        track = self.tracking[order.id]
+        info = await self._lookup(order, limit)
+        wait_ms = self._safe_after_ms(track) - now_ms()
+        if info is None and not track.confirmed and wait_ms > 0:
+            await asyncio.sleep(wait_ms / 1000)  # the old process's request may still land
+            info = await self._lookup(order, limit)
+        if info is not None:
+            await self._adopt(order, info)
+        elif track.confirmed:
+            self._finish(order, OrderStatus.CANCELED, "no longer known to the exchange")
+        else:
+            self._finish(order, OrderStatus.REJECTED, "never reached the exchange")
+
+    async def _adopt_orphans(self, limit: int) -> None:
+        """Orders with one of our client id prefixes that the book does not have: placed
+        after the last snapshot, before a crash. Adopted so no position goes unseen."""
+        import ccxt.async_support as ccxt_async
+
+        if not (self.client.has or {}).get("fetchOrders"):
+            return
+        since = self.candle.timestamp if self.candle is not None else None
+        try:
+            infos = await self._call(
+                "list recent orders", lambda: self.client.fetch_orders(self.symbol, since), limit
+            )
+        except ccxt_async.BaseError as exc:
+            self.log("WARNING", f"could not list recent orders: {type(exc).__name__}")
+            return
+        for info in infos:
+            cid = client_id_of(info)
+            if cid and cid not in self.orders and cid.startswith(tuple(self._prefixes)):
+                order = self._order_from(info, cid)
+                self.log("WARNING", f"adopted order {cid} placed after the last snapshot")
+                await self._adopt(order, info)
+
+    def _order_from(self, info: dict[str, Any], cid: str) -> Order:
+        kind = OrderType.LIMIT if info.get("type") == "limit" else OrderType.MARKET
+        price = float(info["price"]) if kind is OrderType.LIMIT and info.get("price") else None
+        order = Order(cid, cid, self.symbol, OrderSide(info["side"]), kind, 0.0, price)
+        order.amount = float(info.get("amount") or 0.0)
+        order.timestamp = order.last_update = int(info.get("timestamp") or 0)
+        self.orders[cid] = order
+        self.tracking[cid] = Tracking(confirmed=True)
+        return order
+
+    def snapshot(self) -> dict[str, Any]:
+        """Orders (with client ids and send state), fills, balances seen, the last candle
+        and the feed position. No credentials: those live in the environment only."""
+        candle = self.candle
+        return {
+            "version": SNAPSHOT_VERSION,
+            "client_id_prefixes": list(self._prefixes),
+            "orders": [
+                {**order.to_dict(), "tracking": self.tracking[order.id].to_dict()}
+                for order in self.orders.values()
+            ],
+            "fills": [fill.to_dict() for fill in self.fills],
+            "balances": {a: [b.free, b.used] for a, b in self.balances.items()},
+            "candle": None if candle is None else _candle_row(candle),
+            "first_close": self.first_close,
+            "handled": self.handled,
+            "feed": self.feed.snapshot(),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Rebuild the book from :meth:`snapshot`; :meth:`connect` then reconciles it."""
+        self._prefixes = [self._id_prefix, *data.get("client_id_prefixes", [])]
+        self.orders, self.tracking = {}, {}
+        for raw in data.get("orders", []):
+            values = {key: value for key, value in raw.items() if key != "tracking"}
+            order = Order.from_dict(values)
+            self.orders[order.id] = order
+            self.tracking[order.id] = Tracking.from_dict(raw.get("tracking"))
+        self.fills, self.ledger = [], TradeLedger()
+        for fill_data in data.get("fills", []):
+            fill = Fill.from_dict(fill_data)
+            self.fills.append(fill)
+            self.ledger.on_fill(fill)
+        self.balances = {
+            asset: Balance(asset, float(free), float(used))
+            for asset, (free, used) in (data.get("balances") or {}).items()
+        }
+        if data.get("candle"):
+            symbol, timestamp, *values = data["candle"]
+            self.candle = Candle(symbol, int(timestamp), *map(float, values))
+            self.ledger.mark(self.symbol, self.candle.close)
+        self.first_close = data.get("first_close")
+        self.handled = int(data.get("handled") or 0)
+        self.feed.restore(data.get("feed") or {})
+
+    # -- queries -------------------------------------------------------------------------
     def get_order(self, order_id: str) -> Order:
         try:
             return self.orders[order_id]
@@ -335,7 +743,6 @@ class Exchange(BaseExchange):
     def get_orders(self) -> list[Order]:
         return list(self.orders.values())
 
-    # -- account -------------------------------------------------------------------------
     def get_wallet_balance(self, asset: str) -> Balance:
         return self.balances.get(asset) or Balance(asset)
 
@@ -347,6 +754,8 @@ class Exchange(BaseExchange):
         return position or Position(symbol, 0.0, 0.0, self.last_price(symbol) or 0.0)
 
     def get_trades(self) -> list[Trade]:
+        if self.candle is not None:
+            self.ledger.mark(self.symbol, self.candle.close)
         return list(self.ledger.trades)
 
     def get_fills(self) -> list[Fill]:
@@ -360,3 +769,15 @@ class Exchange(BaseExchange):
         progress = self.feed.progress
         progress.timestamp = self.candle.timestamp if self.candle else None
         return progress
+
+
+def _candle_row(candle: Candle) -> list[Any]:
+    return [
+        candle.symbol,
+        candle.timestamp,
+        candle.open,
+        candle.high,
+        candle.low,
+        candle.close,
+        candle.volume,
+    ]

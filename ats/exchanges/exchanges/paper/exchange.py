@@ -48,6 +48,7 @@ class Exchange(SimulatedExchange):
     ) -> None:
         super().__init__(symbol=symbol, fees=fees, balances=balances, config=config, log=log)
         self.feed = make_feed(symbol, config, self.log)
+        self.refuse_orders_on_history(self.feed)
         self.first_close: float | None = None
 
     async def connect(self) -> None:
