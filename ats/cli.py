@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ats.headless import data_command
 
     data_command.add_parser(commands)
+
+    from ats.headless import jobs_command  # persistence issue: ats jobs list|show|...
+
+    jobs_command.add_parser(commands)
     return parser
 
 
@@ -80,7 +84,16 @@ def main(argv: list[str] | None = None) -> int:
             from ats.headless import data_command
 
             return data_command.run(args)
+        if args.command == "jobs":
+            from ats.headless.jobs_command import run_jobs_command
+
+            return run_jobs_command(args)
         if args.no_ui:
+            from ats.headless.jobs_command import run_saved_jobs
+
+            code = asyncio.run(run_saved_jobs())  # None: no saved job, run the demo
+            if code is not None:
+                return code
             from ats.demo import demo_backtest_config
 
             return asyncio.run(_run_jobs([demo_backtest_config()], None))

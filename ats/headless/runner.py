@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rich.console import Console
 from rich.progress import (
@@ -39,9 +39,17 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 class HeadlessRunner:
     """Runs a JobManager's jobs to completion (or until a stop signal) and prints events."""
 
-    def __init__(self, manager: JobManager, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        manager: JobManager,
+        console: Console | None = None,
+        *,
+        before_stop: Callable[[], None] | None = None,
+    ) -> None:
         self.manager = manager
         self.console = console or Console()
+        self.before_stop = before_stop
+        """Called on a stop signal before jobs are stopped (persistence notes who ran)."""
         self.stop_signal: str | None = None
         self._bars: dict[str, TaskID] = {}
 
@@ -139,6 +147,8 @@ class HeadlessRunner:
     def _on_signal(self, sig: signal.Signals) -> None:
         self.stop_signal = sig.name
         self.console.print(f"[yellow]{sig.name}: stopping jobs gracefully…[/]")
+        if self.before_stop is not None:
+            self.before_stop()
         for job in self.manager:
             if job.status.is_active:
                 job.stop()

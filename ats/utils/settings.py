@@ -116,6 +116,11 @@ def register_secret(value: str) -> None:
     _secret_pattern = re.compile("|".join(re.escape(item) for item in ordered))
 
 
+def secrets_registered() -> bool:
+    """Whether :func:`redact` has anything to mask (lets hot loops skip it)."""
+    return _secret_pattern is not None
+
+
 def redact(text: str) -> str:
     """``text`` with every registered secret value replaced by ``***``."""
     if _secret_pattern is None or not isinstance(text, str):

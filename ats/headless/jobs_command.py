@@ -1,0 +1,438 @@
+"""``ats jobs list|show|export|delete|add`` and ``ats --no-ui`` over saved jobs.
+
+Headless inspection of what ``saved_states/`` holds, for servers without the console.
+Reading works while ATS runs (snapshots are replaced atomically, the journal is WAL);
+``delete`` refuses while another ATS process holds the directory, because that process
+would write the job back.
+
+Only argparse is imported at module level: ``ats --help`` must stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ats.database.journal import Journal
+    from ats.state.snapshot_store import Candidate, SnapshotStore
+    from ats.utils.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``ats jobs`` on the main parser's sub-commands."""
+    jobs = subparsers.add_parser(
+        "jobs", help="inspect and manage saved jobs (saved_states/) without the console"
+    )
+    actions = jobs.add_subparsers(dest="jobs_action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="one line per saved job")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    show = actions.add_parser("show", help="a job's config, balances, orders and recent log")
+    show.add_argument("job_id", metavar="ID", help="job id (a unique prefix or name will do)")
+    export = actions.add_parser("export", help="everything saved about a job, as JSON")
+    export.add_argument("job_id", metavar="ID")
+    export.add_argument("--json", action="store_true", help="JSON output (the only format)")
+    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE")
+    delete = actions.add_parser("delete", help="delete a job's snapshots and journal rows")
+    delete.add_argument("job_id", metavar="ID")
+    add = actions.add_parser("add", help="save a job from a YAML config (ats --no-ui runs it)")
+    add.add_argument("config", type=Path, metavar="JOB.yaml")
+    add.add_argument("--start", action="store_true", help="start it on the next ats start")
+    add.add_argument("--id", dest="new_id", metavar="ID", help="job id (default: from name)")
+    return jobs
+
+
+def run_jobs_command(args: argparse.Namespace) -> int:
+    """Entry point for ``ats jobs ...``; ATSError propagates to the CLI's handler."""
+    from ats.utils.settings import Settings
+
+    settings = Settings()
+    action = args.jobs_action
+    if action == "list":
+        return asyncio.run(_list(settings, as_json=args.json))
+    if action == "show":
+        return asyncio.run(_show(settings, args.job_id))
+    if action == "export":
+        return asyncio.run(_export(settings, args.job_id, args.output))
+    if action == "delete":
+        return asyncio.run(_delete(settings, args.job_id))
+    if action == "add":
+        return _add(settings, args.config, args.new_id, start=args.start)
+    raise AssertionError(action)
+
+
+# -- ats --no-ui ---------------------------------------------------------------------------
+async def run_saved_jobs(
+    settings: Settings | None = None, console: Console | None = None
+) -> int | None:
+    """Restore every saved job and run those that were running until they finish or a
+    stop signal arrives (then they are saved as running). None when nothing is saved."""
+    from rich.console import Console
+
+    from ats.headless.runner import HeadlessRunner
+    from ats.state.snapshot_store import SnapshotStore
+    from ats.trading_job.job_manager import JobManager
+    from ats.trading_job.persistence import PersistentJobs
+    from ats.trading_job.trading_job import JobStatus
+    from ats.utils.plugins import PluginLoader
+    from ats.utils.settings import Settings
+
+    settings = settings or Settings()
+    if not SnapshotStore(settings.saved_states_dir).job_ids():
+        return None
+    console = console or Console()
+    manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
+    persistence = PersistentJobs(manager, settings)
+    await persistence.open()
+    try:
+        for job in manager:
+            if job.status is JobStatus.ERROR and job.error:
+                console.print(f"[bold red]{job.config.name}[/] ({job.id}) error: ", end="")
+                console.print(job.error, markup=False, highlight=False)
+        to_run = [job_id for job_id, status in persistence.resumable.items() if status == "running"]
+        if not to_run:
+            console.print(
+                f"no saved job to resume ({len(manager)} saved; see 'ats jobs list'). "
+                "Add one with 'ats jobs add JOB.yaml --start'."
+            )
+            return EXIT_OK
+        runner = HeadlessRunner(manager, console, before_stop=persistence.begin_shutdown)
+        await runner.run(to_run, show_reports=False)
+    finally:
+        with _signals_ignored():  # a late SIGTERM must not cut the final save short
+            await persistence.close()  # state first, printing after
+    if runner.stop_signal is not None:
+        console.print(f"{len(to_run)} job(s) saved; 'ats --no-ui' resumes them")
+    else:
+        from ats.headless.report import render_report
+
+        for job_id in to_run:
+            report = manager.get(job_id).report
+            if report is not None:
+                console.print(render_report(report))
+    failed = [job_id for job_id in to_run if manager.get(job_id).status is JobStatus.ERROR]
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Swallow SIGINT/SIGTERM/SIGHUP (inside the running loop) for the duration."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, lambda: None)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+# -- reading -------------------------------------------------------------------------------
+class _Saved:
+    """One saved job as the listing sees it: its best snapshot plus journal figures."""
+
+    def __init__(self, job_id: str, candidates: list[Candidate]) -> None:
+        self.job_id = job_id
+        self.candidate = next((c for c in candidates if c.payload is not None), None)
+        self.problems = [f"{c.path.name}: {c.error}" for c in candidates if c.payload is None]
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.candidate.payload if self.candidate and self.candidate.payload else {}
+
+    @property
+    def from_backup(self) -> bool:
+        return self.candidate is not None and self.candidate.path.name.endswith(".bak")
+
+    def summary(self) -> dict[str, Any]:
+        payload = self.payload
+        config = payload.get("config") or {}
+        exchange = payload.get("exchange") or {}
+        orders = exchange.get("orders") or []
+        return {
+            "job_id": self.job_id,
+            "name": config.get("name", "?"),
+            "exchange": (config.get("exchange") or {}).get("name"),
+            "strategy": (config.get("strategy") or {}).get("name"),
+            "status": payload.get("status", "unreadable"),
+            "error": payload.get("error"),
+            "saved_at": self.candidate.saved_at if self.candidate else None,
+            "from_backup": self.from_backup,
+            "problems": self.problems,
+            "candles_done": _candles_done(exchange),
+            "fills": len(exchange.get("fills") or []),
+            "open_orders": sum(1 for o in orders if o.get("status") in _OPEN),
+            "equity": _equity(payload),
+        }
+
+
+_OPEN = ("open", "partially_filled")
+
+
+def _candles_done(exchange: dict[str, Any]) -> int | None:
+    """back_trading keeps its cursor at the top level, a replay feed inside ``feed``."""
+    for source in (exchange, exchange.get("feed") or {}):
+        if isinstance(source.get("cursor"), int):
+            return int(source["cursor"])
+    return None
+
+
+def _equity(payload: dict[str, Any]) -> float | None:
+    """Account value at the last candle, from the snapshot's wallet (quote currency)."""
+    report = payload.get("report") or {}
+    if isinstance(report.get("final_equity"), int | float):
+        return float(report["final_equity"])
+    exchange = payload.get("exchange") or {}
+    wallet = exchange.get("wallet") or {}
+    symbol = (payload.get("config") or {}).get("symbol", "BTC/USDT")
+    base, _, quote = str(symbol).partition("/")
+    totals: dict[str, float] = {}
+    for asset, amount in (wallet.get("free") or {}).items():
+        totals[asset] = totals.get(asset, 0.0) + float(amount)
+    for asset, amount in (wallet.get("holds") or {}).values():
+        totals[asset] = totals.get(asset, 0.0) + float(amount)
+    candle = exchange.get("candle")
+    price = float(candle[5]) if isinstance(candle, list) and len(candle) == 7 else 0.0
+    if not totals:
+        return None
+    return totals.get(quote, 0.0) + totals.get(base, 0.0) * price
+
+
+def _store(settings: Settings) -> SnapshotStore:
+    from ats.state.snapshot_store import SnapshotStore
+
+    return SnapshotStore(settings.saved_states_dir)
+
+
+def _load_saved(settings: Settings) -> list[_Saved]:
+    store = _store(settings)
+    return [_Saved(job_id, store.candidates(job_id)) for job_id in store.job_ids()]
+
+
+def _resolve(saved: list[_Saved], wanted: str) -> _Saved:
+    """Exact id, else a unique id prefix, else a unique job name."""
+    from ats.exceptions import JobError
+
+    for item in saved:
+        if item.job_id == wanted:
+            return item
+    matches = [item for item in saved if item.job_id.startswith(wanted)]
+    if not matches:
+        matches = [item for item in saved if item.summary()["name"] == wanted]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise JobError(f"no saved job {wanted!r} (see 'ats jobs list')")
+    raise JobError(f"{wanted!r} matches {len(matches)} jobs; give more of the id")
+
+
+async def _open_journal(settings: Settings) -> Journal | None:
+    from ats.database.journal import Journal
+
+    if not settings.journal_enabled or not settings.journal_file.is_file():
+        return None
+    return await Journal(settings.journal_file, readonly=True).open()
+
+
+async def _list(settings: Settings, *, as_json: bool) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ats.trading_job.persistence import holder_pid
+
+    rows = [item.summary() for item in _load_saved(settings)]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    console = Console()
+    pid = holder_pid(settings.saved_states_dir) if settings.saved_states_dir.is_dir() else None
+    if not rows:
+        console.print(f"no saved jobs in {settings.saved_states_dir}")
+        return EXIT_OK
+    title = f"saved jobs in {settings.saved_states_dir}"
+    if pid:
+        title += f" (ATS running, pid {pid})"
+    table = Table(title=title, title_justify="left")
+    for column in ("ID", "NAME", "STRATEGY", "EXCHANGE", "STATUS", "CANDLES", "FILLS", "OPEN"):
+        table.add_column(
+            column, justify="right" if column in ("CANDLES", "FILLS", "OPEN") else "left"
+        )
+    table.add_column("EQUITY", justify="right")
+    table.add_column("SAVED")
+    for row in rows:
+        status = row["status"]
+        if row["from_backup"]:
+            status += " (backup)"
+        table.add_row(
+            row["job_id"],
+            row["name"],
+            row["strategy"] or "?",
+            row["exchange"] or "?",
+            status,
+            "" if row["candles_done"] is None else f"{row['candles_done']:,}",
+            str(row["fills"]),
+            str(row["open_orders"]),
+            "" if row["equity"] is None else f"{row['equity']:,.2f}",
+            (row["saved_at"] or "")[:19].replace("T", " "),
+        )
+    console.print(table)
+    for row in rows:
+        for problem in row["problems"]:
+            console.print(f"[yellow]{row['job_id']}: {problem}[/]", highlight=False)
+    return EXIT_OK
+
+
+async def _show(settings: Settings, wanted: str) -> int:
+    import yaml
+    from rich.console import Console
+
+    item = _resolve(_load_saved(settings), wanted)
+    summary = item.summary()
+    payload = item.payload
+    console = Console()
+    console.print(f"[bold]{summary['name']}[/] ({item.job_id}) — {summary['status']}")
+    if summary["error"]:
+        console.print(f"error: {summary['error']}", markup=False, highlight=False)
+    for problem in item.problems:
+        console.print(f"[yellow]{problem}[/]", highlight=False)
+    if item.candidate is not None:
+        source = "previous good copy" if item.from_backup else "current snapshot"
+        console.print(f"saved at {summary['saved_at']} ({source})")
+    if payload.get("config"):
+        console.print("\n[bold]config[/]")
+        console.print(yaml.safe_dump(payload["config"], sort_keys=False).rstrip(), markup=False)
+    exchange = payload.get("exchange") or {}
+    wallet = exchange.get("wallet") or {}
+    if wallet:
+        console.print("\n[bold]balances[/] (free + held)")
+        held: dict[str, float] = {}
+        for asset, amount in (wallet.get("holds") or {}).values():
+            held[asset] = held.get(asset, 0.0) + amount
+        for asset in sorted(set(wallet.get("free") or {}) | set(held)):
+            free = (wallet.get("free") or {}).get(asset, 0.0)
+            console.print(f"  {asset:<8} {free:>18,.8f} + {held.get(asset, 0.0):,.8f}")
+    open_orders = [o for o in exchange.get("orders") or [] if o.get("status") in _OPEN]
+    console.print(f"\n[bold]open orders[/]: {len(open_orders)}")
+    for order in open_orders[:20]:
+        console.print(
+            f"  #{order['id']} {order['client_order_id']} {order['side']} {order['type']} "
+            f"{order['amount']:.8g} @ {order.get('price') or order.get('stop_price') or 'market'}",
+            highlight=False,
+        )
+    console.print(f"fills: {summary['fills']}   candles done: {summary['candles_done']}")
+    if summary["equity"] is not None:
+        console.print(f"equity: {summary['equity']:,.2f}")
+    journal = await _open_journal(settings)
+    if journal is not None:
+        try:
+            logs = await journal.logs(item.job_id, limit=15)
+            trades = await journal.trades(item.job_id)
+        finally:
+            await journal.close()
+        console.print(f"trades (journal): {len(trades)}")
+        if logs:
+            console.print("\n[bold]recent log[/]")
+            for line in logs:
+                console.print(f"  {line['level']:<7} ", end="", highlight=False)
+                console.print(line["message"], markup=False, highlight=False)
+    return EXIT_OK
+
+
+async def _export(settings: Settings, wanted: str, output: Path | None) -> int:
+    import os
+
+    item = _resolve(_load_saved(settings), wanted)
+    data: dict[str, Any] = {
+        "job_id": item.job_id,
+        "saved_at": item.candidate.saved_at if item.candidate else None,
+        "from_backup": item.from_backup,
+        "problems": item.problems,
+        "snapshot": item.payload or None,
+        "journal": None,
+    }
+    journal = await _open_journal(settings)
+    if journal is not None:
+        try:
+            data["journal"] = await journal.export(item.job_id)
+        finally:
+            await journal.close()
+    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    return EXIT_OK
+
+
+async def _delete(settings: Settings, wanted: str) -> int:
+    from ats.database.journal import Journal
+    from ats.exceptions import JobError
+    from ats.trading_job.persistence import holder_pid
+
+    item = _resolve(_load_saved(settings), wanted)
+    pid = holder_pid(settings.saved_states_dir) if settings.saved_states_dir.is_dir() else None
+    if pid:
+        raise JobError(
+            f"ATS is running on {settings.saved_states_dir} (pid {pid}); delete the job from "
+            "the console or stop ATS first"
+        )
+    _store(settings).delete(item.job_id)
+    if settings.journal_enabled and settings.journal_file.is_file():
+        async with Journal(settings.journal_file) as journal:
+            await journal.delete_job(item.job_id)
+    print(f"deleted job {item.job_id}")
+    return EXIT_OK
+
+
+def _add(settings: Settings, config_path: Path, new_id: str | None, *, start: bool) -> int:
+    from ats.exceptions import JobError
+    from ats.state.snapshot_store import check_job_id
+    from ats.trading_job.events import EventBus
+    from ats.trading_job.job_config import load_job_config
+    from ats.trading_job.job_manager import new_job_id
+    from ats.trading_job.persistence import holder_pid
+    from ats.trading_job.trading_job import TradingJob
+    from ats.utils.plugins import PluginLoader
+    from ats.utils.settings import scrub_config
+
+    config = load_job_config(config_path)
+    job_id = check_job_id(new_id or new_job_id(config.name))
+    store = _store(settings)
+    if job_id in store.job_ids():
+        raise JobError(f"a saved job with id {job_id!r} already exists")
+    job = TradingJob(
+        job_id, config, bus=EventBus(), loader=PluginLoader(settings.custom_modules_dir)
+    )
+    job.build()  # a bad config fails here, not at the next start
+    payload = job.snapshot()
+    payload["config"], masked = scrub_config(payload["config"])
+    if masked:
+        print(
+            f"ats: warning: {', '.join(masked)} look like credentials and were not saved; "
+            "reference an environment setting instead (e.g. api_key_env: BINANCE_API_KEY)",
+            file=sys.stderr,
+        )
+    payload["status"] = "running" if start else "created"
+    payload["report"] = None
+    store.save(job_id, payload)
+    print(job_id)
+    pid = holder_pid(settings.saved_states_dir)
+    if pid:
+        print(f"ats: note: ATS is running (pid {pid}); it loads the job at its next start")
+    return EXIT_OK

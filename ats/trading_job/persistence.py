@@ -1,0 +1,516 @@
+"""Jobs that survive restarts: restore on start, snapshot while running, save on quit.
+
+:class:`PersistentJobs` sits beside a :class:`JobManager` (the console and the headless
+runner both use it)::
+
+    persistence = PersistentJobs(manager, Settings())
+    await persistence.open()     # lock saved_states/, open the journal, restore every job
+    persistence.resume()         # start the jobs that were running (and re-pause paused ones)
+    ...
+    await persistence.on_quit()  # 'q' / SIGTERM: stop jobs, snapshot them as running, close
+
+A front end that stops the jobs itself must call :meth:`PersistentJobs.begin_shutdown`
+first: a job stopped by a quit is saved as running (so it resumes), one stopped by the
+user as stopped.
+
+Why snapshots are consistent without locks: jobs, the journal writer and this class share
+one asyncio loop, and an exchange loop only yields at ``await control.checkpoint()`` (or
+while waiting for data). Whenever a snapshot runs, every job is therefore parked at such a
+point, with cursor, wallet, orders, fills and strategy state in agreement.
+
+Ordering with the journal: a backtest may be journaled ahead of its snapshot (a restore
+deletes the extra rows and the replay writes them again, identically). A paper or live job
+is snapshotted *before* the journal commits any batch holding its orders or fills, so its
+snapshot is never behind what the journal (and so the UI) has shown as done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from ats.database.journal import Journal
+from ats.exceptions import ATSError, JobError, PluginError, StateError
+from ats.exchanges.simulated_exchange import SimulatedExchange
+from ats.state.integrity import check_simulated_account
+from ats.state.snapshot_store import FILE_MODE, Candidate, SnapshotStore, check_job_id
+from ats.trading_job.events import JobRemoved, JobStatusChanged, Subscription
+from ats.trading_job.job_config import JobConfig, PluginSpec, parse_job_config
+from ats.trading_job.job_manager import JobManager
+from ats.trading_job.trading_job import JobStatus, TradingJob
+from ats.utils.settings import Settings, redact, redact_data, scrub_config
+
+logger = logging.getLogger(__name__)
+
+RESUME_STATUSES = ("running", "paused")
+LOCK_FILE = ".lock"
+_WATCH_INTERVAL = 0.05
+
+
+class StateDirLocked(StateError):
+    """Another ATS process is using this saved_states directory."""
+
+
+class DirectoryLock:
+    """An exclusive ``flock`` on ``<saved_states>/.lock``: two ATS processes writing the
+    same snapshots and journal would corrupt each other's resume state."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            pid = holder_pid(self.path.parent)
+            who = f" (pid {pid})" if pid else ""
+            raise StateDirLocked(
+                f"{self.path.parent} is in use by another ATS process{who}; stop it first or "
+                f"set ATS_SAVED_STATES_DIR to another directory"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)
+            self._fd = None
+
+
+def holder_pid(directory: Path) -> int | None:
+    """The pid of the ATS process holding ``directory``'s lock, or None if it is free."""
+    path = directory / LOCK_FILE
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            text = path.read_text().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+class PersistentJobs:
+    """Saves and restores a JobManager's jobs (snapshots + journal)."""
+
+    def __init__(self, manager: JobManager, settings: Settings | None = None) -> None:
+        self.manager = manager
+        self.settings = settings or Settings()
+        self.store = SnapshotStore(self.settings.saved_states_dir)
+        self.journal: Journal | None = None
+        self.restored: list[TradingJob] = []
+        self._lock = DirectoryLock(self.settings.saved_states_dir)
+        self._resume: dict[str, str] = {}
+        self._shutdown: dict[str, str] | None = None
+        self._unloadable: dict[str, TradingJob] = {}
+        self._job_locks: dict[str, asyncio.Lock] = {}
+        self._written: dict[str, tuple[Any, ...]] = {}
+        """Fingerprint of each job's state when its snapshot was last written."""
+        self._warned_config: set[str] = set()
+        self._subscription: Subscription | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+        self._opened = False
+        self._closed = False
+
+    # -- start ---------------------------------------------------------------------------
+    async def open(self) -> list[TradingJob]:
+        """Lock the directory, open the journal and restore every saved job.
+
+        Raises StateError (e.g. a journal from a newer ATS, or the directory in use by
+        another process); a single bad job never raises, it is kept in the error state.
+        """
+        self.store.ensure_directory()
+        self._lock.acquire()
+        try:
+            if self.settings.journal_enabled:
+                self.journal = await Journal(
+                    self.settings.journal_file,
+                    flush_interval=self.settings.journal_flush_ms / 1000,
+                    log_rows_per_job=self.settings.journal_log_rows,
+                    equity_points=self.settings.journal_equity_points,
+                ).open()
+                self.journal.attach(self.manager, before_commit=self._snapshot_before_commit)
+            self._subscription = self.manager.bus.subscribe(100_000)
+            self.restored = [await self._load_safely(job_id) for job_id in self.store.job_ids()]
+        except BaseException:
+            await self._close_journal()
+            self._lock.release()
+            raise
+        self._opened = True
+        self._tasks = [
+            asyncio.create_task(self._watch(), name="persistence-watch"),
+            asyncio.create_task(self._periodic(), name="persistence-periodic"),
+        ]
+        return self.restored
+
+    @property
+    def resumable(self) -> dict[str, str]:
+        """Restored jobs saved as running or paused that have not been started yet."""
+        return dict(self._resume)
+
+    def resume(self, job_ids: list[str] | None = None) -> list[str]:
+        """Start restored jobs that were running (pausing again those saved as paused)."""
+        started = []
+        for job_id in list(self._resume) if job_ids is None else job_ids:
+            status = self._resume.pop(job_id, None)
+            if status is None:
+                continue
+            try:
+                job = self.manager.start(job_id)
+                if status == "paused":
+                    self.manager.pause(job_id)
+            except ATSError as exc:
+                with contextlib.suppress(JobError):
+                    self.manager.get(job_id).log("ERROR", f"cannot resume: {exc}")
+                continue
+            started.append(job.id)
+        return started
+
+    async def _load_safely(self, job_id: str) -> TradingJob:
+        """One job's restore can never stop the others from loading."""
+        try:
+            return await self._load(job_id)
+        except Exception as exc:
+            logger.exception("restoring job %s failed", job_id)
+            try:
+                return self.manager.get(job_id)
+            except JobError:
+                return await self._keep_failed(
+                    job_id, None, f"restore failed: {type(exc).__name__}: {_one_line(exc)}"
+                )
+
+    async def _load(self, job_id: str) -> TradingJob:
+        """Restore one job from its current snapshot, else the previous good copy, else keep
+        it visible in the error state. Never raises for a bad file."""
+        candidates = self.store.candidates(job_id)
+        problems: list[str] = []
+        config_data: dict[str, Any] | None = None
+        for candidate in candidates:
+            if candidate.payload is None:
+                problems.append(f"{candidate.path.name} unusable: {candidate.error}")
+                continue
+            config_data = config_data or candidate.payload["config"]
+            try:
+                job = self._restore(job_id, candidate.payload)
+            except PluginError as exc:
+                return await self._keep_failed(job_id, config_data, f"cannot restore: {exc}")
+            except (ATSError, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+                problems.append(f"{candidate.path.name} unusable: {_one_line(exc)}")
+                continue
+            await self._adopt(job, candidate, problems)
+            return job
+        reasons = "; ".join(problems) or "no snapshot file"
+        return await self._keep_failed(job_id, config_data, f"no usable snapshot: {reasons}")
+
+    def _restore(self, job_id: str, payload: dict[str, Any]) -> TradingJob:
+        config = parse_job_config(payload["config"], source=f"snapshot of job {job_id}")
+        job = TradingJob(job_id, config, bus=self.manager.bus, loader=self.manager.loader)
+        job.restore(payload)
+        if isinstance(job.exchange, SimulatedExchange):
+            check_simulated_account(job.exchange)
+        job.report = payload.get("report")
+        return job
+
+    async def _adopt(self, job: TradingJob, candidate: Candidate, problems: list[str]) -> None:
+        payload = candidate.payload
+        assert payload is not None
+        primary = candidate.path == self.store.path(job.id)
+        if primary:
+            self.store.mark_good(job.id)
+        for problem in problems:
+            job.log(
+                "WARNING",
+                f"snapshot {problem}; resumed from the previous good copy saved at "
+                f"{candidate.saved_at}",
+            )
+        if candidate.migrated_from is not None:
+            job.log("INFO", f"snapshot migrated from format version {candidate.migrated_from}")
+        saved = payload["status"]
+        if saved in RESUME_STATUSES:
+            self._resume[job.id] = saved
+        elif saved != "created":
+            job.status = JobStatus(saved)
+        if self.journal is not None:
+            counts = await self.journal.reconcile(job)
+            if counts.get("dropped") or counts.get("added"):
+                job.log(
+                    "INFO",
+                    f"journal reconciled with the snapshot: {counts['dropped']} fill(s) past it "
+                    f"removed (they are replayed), {counts['added']} missing fill(s) added",
+                )
+        self.manager.add_restored(job)
+        progress = job.exchange.progress if job.exchange is not None else None
+        where = f" at candle {progress.done:,}" if progress is not None and progress.done else ""
+        job.log("INFO", f"restored from snapshot saved at {candidate.saved_at}{where} ({saved})")
+        if primary:
+            self._written[job.id] = self._fingerprint(job)
+
+    async def _keep_failed(
+        self, job_id: str, config_data: dict[str, Any] | None, error: str
+    ) -> TradingJob:
+        config = self._config_for_failed(job_id, config_data)
+        if config is None and self.journal is not None:
+            row = await self.journal.job(job_id)
+            config = self._config_for_failed(job_id, row["config"] if row else None)
+        if config is None:
+            config = JobConfig(
+                name=job_id[:64],
+                exchange=PluginSpec(name="unknown"),
+                strategy=PluginSpec(name="unknown"),
+            )
+        job = self.manager.add_failed(config, job_id, redact(error))
+        self._unloadable[job_id] = job
+        return job
+
+    @staticmethod
+    def _config_for_failed(job_id: str, data: Any) -> JobConfig | None:
+        if not isinstance(data, dict):
+            return None
+        try:
+            return parse_job_config(data, source=f"saved job {job_id}")
+        except ATSError:
+            return None
+
+    # -- saving --------------------------------------------------------------------------
+    def payload(self, job: TradingJob) -> dict[str, Any]:
+        """What goes into ``<job_id>.json``: the job's snapshot, its last report and the
+        status it should resume with. Credentials are masked, never stored."""
+        payload = job.snapshot()
+        config, masked = scrub_config(payload["config"])
+        payload["config"] = config
+        if masked and job.id not in self._warned_config:
+            self._warned_config.add(job.id)
+            job.log(
+                "WARNING",
+                f"{', '.join(masked)}: looks like a credential; it is not saved. Put it in .env "
+                f"and reference it by name (e.g. api_key_env: BINANCE_API_KEY)",
+            )
+        if payload.get("error"):
+            payload["error"] = redact(payload["error"])
+        payload["status"] = status = self._status_to_save(job)
+        # A job saved to resume gets a fresh report when it ends; skipping the partial one
+        # keeps quitting fast (it holds every trade).
+        keep_report = job.report and status not in RESUME_STATUSES
+        payload["report"] = _json_safe(redact_data(job.report)) if keep_report else None
+        return payload
+
+    def _status_to_save(self, job: TradingJob) -> str:
+        if self._shutdown is not None and job.id in self._shutdown:
+            return self._shutdown[job.id]
+        if job.status is JobStatus.CREATED and job.id in self._resume:
+            return self._resume[job.id]
+        return str(job.status)
+
+    async def snapshot(self, job_id: str, *, force: bool = False) -> bool:
+        """Write one job's snapshot now, unless nothing changed since the last one (or
+        ``force``). False if nothing was written (unchanged, unloadable, gone, failed)."""
+        lock = self._job_locks.setdefault(job_id, asyncio.Lock())
+        async with lock:
+            try:
+                job = self.manager.get(job_id)
+            except JobError:
+                return False
+            if self._unloadable.get(job_id) is job:
+                return False  # keep the files of a job that failed to load as they are
+            if self._shutdown is not None and job.status.is_active and not force:
+                return False  # stopping: it is saved once stopped, don't delay the stop
+            fingerprint = self._fingerprint(job)
+            if not force and self._written.get(job_id) == fingerprint:
+                return False
+            try:
+                check_job_id(job_id)
+                data = self.store.encode(job_id, self.payload(job))
+            except (ValueError, TypeError, StateError) as exc:
+                job.log("ERROR", f"snapshot failed: {_one_line(exc)}")
+                return False
+            try:
+                await asyncio.to_thread(self.store.write, job_id, data)
+            except OSError as exc:
+                job.log("ERROR", f"snapshot not written: {exc.strerror or exc}")
+                return False
+            self._written[job_id] = fingerprint
+        return True
+
+    def _fingerprint(self, job: TradingJob) -> tuple[Any, ...]:
+        """Changes whenever the job's saved state would: a candle, an order, a fill, a
+        status. Encoding a big job costs tens of ms, so unchanged jobs are skipped."""
+        exchange = job.exchange
+        if exchange is None:
+            return (self._status_to_save(job), job.error, id(job.config), None)
+        progress = exchange.progress
+        orders = exchange.get_orders()
+        return (
+            self._status_to_save(job),
+            job.error,
+            id(job.config),
+            id(exchange),
+            progress.done,
+            progress.timestamp,
+            len(exchange.get_fills()),
+            len(orders),
+            sum(1 for order in orders if order.is_open),
+            job.report is not None,
+        )
+
+    async def snapshot_all(self, *, force: bool = False) -> None:
+        """Snapshot every job whose state changed since its last snapshot (or all)."""
+        for job in self.manager:  # one at a time: a stop signal is handled in between
+            await self.snapshot(job.id, force=force)
+
+    async def _snapshot_before_commit(self, job_ids: set[str]) -> None:
+        """Journal hook: a paper/live job's snapshot must include what is about to be
+        committed (fills are rare, so this is cheap)."""
+        for job_id in job_ids:
+            try:
+                job = self.manager.get(job_id)
+            except JobError:
+                continue
+            if job.mode != "backtest":
+                await self.snapshot(job_id)
+
+    async def forget(self, job_id: str) -> None:
+        """Delete a job's snapshot files (its journal rows go with the JobRemoved event)."""
+        lock = self._job_locks.setdefault(job_id, asyncio.Lock())
+        async with lock:
+            await asyncio.to_thread(self.store.delete, job_id)
+        self._unloadable.pop(job_id, None)
+        self._resume.pop(job_id, None)
+        self._written.pop(job_id, None)
+
+    async def _watch(self) -> None:
+        """Snapshot jobs whose status changed (created, finished, stopped...) and delete
+        the files of deleted jobs."""
+        subscription = self._subscription
+        assert subscription is not None
+        while not self._stop.is_set():
+            await self._pause(_WATCH_INTERVAL)
+            try:
+                changed: dict[str, None] = {}
+                for event in subscription.drain():
+                    if isinstance(event, JobRemoved):
+                        changed.pop(event.job_id, None)
+                        await self.forget(event.job_id)
+                    elif isinstance(event, JobStatusChanged):
+                        changed[event.job_id] = None
+                for job_id in changed:
+                    await self.snapshot(job_id)
+            except Exception:  # keep watching: the next change must still be saved
+                logger.exception("saving a changed job failed")
+
+    async def _periodic(self) -> None:
+        while not self._stop.is_set():
+            await self._pause(self.settings.snapshot_interval_s)
+            if not self._stop.is_set():
+                try:
+                    await self.snapshot_all()
+                except Exception:
+                    logger.exception("periodic snapshot failed")
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep that ends early on close (loops are never cancelled mid-write)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    # -- stop ----------------------------------------------------------------------------
+    def begin_shutdown(self) -> None:
+        """Remember which jobs are running/paused, before they are stopped for a quit or a
+        signal, so their snapshots say so and the next start resumes them."""
+        if self._shutdown is None:
+            self._shutdown = {}
+        for job in self.manager:
+            if job.status.is_active:
+                self._shutdown.setdefault(job.id, str(job.status))
+
+    async def on_quit(self, timeout: float = 1.5) -> None:
+        """The console's ``q`` (and any graceful stop): stop every job, wait at most
+        ``timeout`` seconds, snapshot them with the status to resume and close."""
+        self.begin_shutdown()
+        tasks = []
+        for job in self.manager:
+            if job.status.is_active:
+                with contextlib.suppress(JobError):
+                    job.stop()
+            if job.task is not None and not job.task.done():
+                tasks.append(job.task)
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        await self.close()
+
+    async def close(self) -> None:
+        """Final snapshots, journal flushed and closed, directory unlocked. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._subscription is not None:
+            for event in self._subscription.drain():
+                if isinstance(event, JobRemoved):
+                    await self.forget(event.job_id)
+            self._subscription.close()
+        try:
+            if self._opened:
+                await self.snapshot_all()
+            if self.journal is not None:
+                await self.journal.flush()
+                for job_id, status in (self._shutdown or {}).items():
+                    await self.journal.set_status(job_id, status)
+        finally:
+            await self._close_journal()
+            self._lock.release()
+
+    async def _close_journal(self) -> None:
+        if self.journal is not None:
+            await self.journal.close()
+            self.journal = None
+
+    async def __aenter__(self) -> PersistentJobs:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return redact(text[0] if text else type(exc).__name__)
+
+
+__all__ = [
+    "RESUME_STATUSES",
+    "DirectoryLock",
+    "PersistentJobs",
+    "StateDirLocked",
+    "holder_pid",
+]

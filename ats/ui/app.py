@@ -1,0 +1,280 @@
+"""The ATS console application and ``run_console()``, the ``ats`` command's default.
+
+The app owns the JobManager it is given (or a fresh one), the theme registry and the UI
+settings file. Quitting (``q``, ``ctrl+q``, SIGHUP/SIGTERM) is always graceful: running
+jobs are asked to stop and awaited, the ``on_quit`` hook (snapshots) runs, then the app
+exits and Textual restores the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import signal
+import sys
+import traceback
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+
+from textual import events
+from textual.app import App
+from textual.binding import Binding
+
+from ats.exceptions import ATSError
+from ats.trading_job.job_config import JobConfig, parse_job_config
+from ats.trading_job.job_manager import JobManager
+from ats.ui.commands import JobCommands
+from ats.ui.screens.main import MainScreen
+from ats.ui.settings import DEFAULT_SETTINGS_PATH, UISettings
+from ats.ui.tcss import tcss_path
+from ats.ui.themes import DEFAULT_THEME, FALLBACK_THEME, default_theme_dirs, load_themes
+
+log = logging.getLogger(__name__)
+
+QuitHook = Callable[[], Awaitable[None]]
+STOP_TIMEOUT = 15.0
+"""Seconds to wait for jobs to stop on quit before exiting anyway."""
+DEMO_REPLAY_SPEED = 20.0
+_QUIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+SWITCH_INTERVAL = 0.001
+FOREGROUND_HOLD = 0.08
+"""Seconds jobs step aside after each key press (if the engine supports it)."""
+
+
+def demo_replay_config() -> JobConfig:
+    """The bundled candles replayed through the paper exchange at 20x real time."""
+    from ats.demo import DEMO_DATA
+
+    return parse_job_config(
+        {
+            "name": "demo-replay",
+            "symbol": "BTC/USDT",
+            "balances": {"USDT": 10_000},
+            "exchange": {
+                "name": "paper",
+                "params": {"feed": "replay", "data": str(DEMO_DATA), "speed": DEMO_REPLAY_SPEED},
+            },
+            "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 30}},
+            "fees": {"name": "flat_rate", "params": {"rate": 0.001}},
+        },
+        source="demo",
+    )
+
+
+def tune_runtime_for_latency() -> None:
+    """Process-wide settings for an interactive console next to CPU-heavy jobs.
+
+    - ``gc.freeze()`` after start-up: the ~200k objects of Textual, pandas and friends
+      leave the collector's sight, so a full collection (a loop stall of 50-90 ms with
+      1M-candle backtests in memory) scans only what jobs create. The thresholds stay
+      Python's: raising them stalls less often but lets the cyclic garbage of restarted
+      jobs pile up (bench/ui_memory.py grew ~50 MB/min that way);
+    - a 1 ms thread switch interval: the chart's drawing thread hands the GIL back to
+      the event loop quickly instead of after 5 ms at every loop turn.
+    """
+    gc.freeze()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+class AtsApp(App[int]):
+    """The console. Tests inject a manager, ``demo=False`` and a temporary settings path."""
+
+    TITLE = "ATS"
+    CSS_PATH = tcss_path(__file__)
+    COMMANDS = App.COMMANDS | {JobCommands}
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
+    MODES = {"main": MainScreen}
+    DEFAULT_MODE = "main"
+
+    def __init__(
+        self,
+        manager: JobManager | None = None,
+        *,
+        demo: bool = True,
+        settings_path: Path | str | None = DEFAULT_SETTINGS_PATH,
+        theme_dirs: Iterable[Path] | None = None,
+        on_quit: QuitHook | None = None,
+        handle_signals: bool | None = None,
+        start_demo: bool = True,
+        log_clock: Callable[[float], str] | None = None,
+        tune_runtime: bool | None = None,
+    ) -> None:
+        """``settings_path=None`` keeps the theme choice in memory only.
+
+        ``handle_signals`` and ``tune_runtime`` default to "when not headless", so tests
+        never touch process-wide state; ``log_clock`` formats log times (snapshots pin it).
+        """
+        super().__init__()
+        self.manager = manager if manager is not None else JobManager()
+        self.demo = demo
+        self.start_demo = start_demo
+        self.settings_path = Path(settings_path) if settings_path is not None else None
+        self.settings = UISettings.load(self.settings_path) if self.settings_path else UISettings()
+        self.on_quit = on_quit
+        self.log_clock = log_clock
+        self._handle_signals = handle_signals
+        self._tune_runtime = tune_runtime
+        self._signals_installed: list[signal.Signals] = []
+        self._theme_dirs = list(theme_dirs) if theme_dirs is not None else default_theme_dirs()
+        self.ats_themes: list[str] = []
+        self.theme_errors: list[str] = []
+        self.quitting = False
+        self._demo_done = False
+        self._register_themes()
+
+    # -- themes ----------------------------------------------------------------------------
+    def _register_themes(self) -> None:
+        loaded = load_themes(self._theme_dirs)
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        self.ats_themes = loaded.names
+        self.theme_errors = loaded.errors
+        wanted = self.settings.theme
+        if wanted and wanted in self.available_themes:
+            self.theme = wanted
+        elif DEFAULT_THEME in self.available_themes:
+            self.theme = DEFAULT_THEME
+        else:
+            self.theme = FALLBACK_THEME
+
+    def cycle_theme(self) -> str:
+        """Next ATS theme (the toml ones), wrapping; returns its name."""
+        names = self.ats_themes or [FALLBACK_THEME]
+        index = names.index(self.theme) + 1 if self.theme in names else 0
+        self.theme = names[index % len(names)]
+        self.notify(f"Theme: {self.theme}", timeout=2)
+        return self.theme
+
+    def watch_theme(self, theme: str) -> None:
+        """Persist a choice made while running (not the startup default)."""
+        if self.is_running and self.settings.theme != theme:
+            self.settings.theme = theme
+            self._save_settings()
+
+    def _save_settings(self) -> None:
+        if self.settings_path is None:
+            return
+        try:
+            self.settings.save(self.settings_path)
+        except OSError as exc:
+            log.warning("cannot save UI settings to %s: %s", self.settings_path, exc)
+
+    def on_mount(self) -> None:
+        from ats.ui.screens.help import HelpScreen
+
+        # Installed once and kept: building a screen is the slowest thing a key can do.
+        self.install_screen(HelpScreen(), name="help")
+        for error in self.theme_errors:
+            self.notify(error, title="Theme file skipped", severity="warning")
+        if self._handle_signals if self._handle_signals is not None else not self.is_headless:
+            self._install_signal_handlers()
+        if self._tune_runtime if self._tune_runtime is not None else not self.is_headless:
+            tune_runtime_for_latency()
+
+    def ensure_demo_jobs(self) -> None:
+        """First start with no jobs: a finished-in-a-blink backtest and a paced replay."""
+        if not self.demo or self._demo_done or len(self.manager):
+            return
+        self._demo_done = True
+        from ats.demo import demo_backtest_config
+
+        try:
+            backtest = self.manager.create(demo_backtest_config())
+        except ATSError as exc:
+            self.notify(f"demo backtest unavailable: {exc}", severity="warning")
+            backtest = None
+        try:
+            self.manager.create(demo_replay_config())
+        except ATSError as exc:  # the paper exchange may not be installed yet
+            log.info("demo replay job unavailable: %s", exc)
+        if backtest is not None and self.start_demo:
+            with contextlib.suppress(ATSError):
+                self.manager.start(backtest.id)
+
+    # -- responsiveness --------------------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        """A key is about to be handled: ask CPU-bound jobs to step aside briefly.
+
+        Jobs share this event loop; a backtest yields only between work slices, and a
+        key needs several loop turns (app, widget, screen refresh) to reach the screen.
+        ``JobManager.hold_foreground`` (when the engine has it) pauses jobs at their next
+        checkpoint for a moment, so those turns are not each queued behind every job.
+        """
+        if isinstance(event, events.Key):
+            hold = getattr(self.manager, "hold_foreground", None)
+            if hold is not None:
+                try:
+                    hold(FOREGROUND_HOLD)
+                except Exception:  # an engine hint must never break key handling
+                    log.exception("hold_foreground failed")
+        await super().on_event(event)
+
+    # -- quitting --------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """Graceful quit: stop jobs, run the save hook, then exit (also ctrl+q and SIGHUP)."""
+        if self.quitting:
+            return
+        self.quitting = True
+        code = 0
+        running = [job for job in self.manager if job.status.is_active]
+        if running:
+            self.notify(f"Stopping {len(running)} job(s)…", timeout=STOP_TIMEOUT)
+        try:
+            await asyncio.wait_for(self.manager.stop_all(), STOP_TIMEOUT)
+        except TimeoutError:
+            log.warning("jobs did not stop within %.0fs; exiting anyway", STOP_TIMEOUT)
+        except Exception:
+            log.exception("stopping jobs failed")
+        if self.on_quit is not None:
+            try:
+                await self.on_quit()
+            except Exception:
+                log.exception("saving state on quit failed")
+                code = 1
+        self._save_settings()
+        self._remove_signal_handlers()
+        self.exit(code, return_code=code)
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in _QUIT_SIGNALS:
+            # Unavailable off the main thread or on some platforms: then just skip.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._on_quit_signal, sig)
+                self._signals_installed.append(sig)
+
+    def _remove_signal_handlers(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            loop = asyncio.get_running_loop()
+            for sig in self._signals_installed:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(sig)
+        self._signals_installed.clear()
+
+    def _on_quit_signal(self, sig: signal.Signals) -> None:
+        log.warning("%s: quitting gracefully", sig.name)
+        self.call_later(self.action_quit)
+
+
+def run_console(
+    manager: JobManager | None = None,
+    *,
+    on_quit: QuitHook | None = None,
+    settings_path: Path | str | None = DEFAULT_SETTINGS_PATH,
+) -> int:
+    """Run the console until quit. 0 on a clean quit, non-zero if anything crashed.
+
+    Textual restores the terminal itself on any exception; this also makes sure the
+    exit status tells scripts (and systemd/tmux wrappers) that it was not a clean exit.
+    """
+    app = AtsApp(manager, on_quit=on_quit, settings_path=settings_path)
+    try:
+        result = app.run()
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        return 1
+    if app.return_code:
+        return app.return_code
+    return int(result or 0)

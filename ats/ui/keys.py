@@ -1,0 +1,119 @@
+"""Every key of the console, in one place.
+
+The footer bindings, the ``?`` help screen and the command palette are all generated
+from these tables, so a key can never be documented in one and missing from another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """One key: what it runs, what the footer says and what the help/palette say."""
+
+    key: str
+    action: str
+    """Textual action string, run on the widget or screen that owns the binding."""
+    short: str
+    """Footer label (kept short so the footer fits at 80 columns)."""
+    help: str
+    """One-line explanation for the help screen and the command palette."""
+    group: str
+    display: str | None = None
+    """How the key is printed when Textual's own name is unwieldy (e.g. ``[``)."""
+    show: bool = True
+    """Shown in the footer; hidden keys are aliases of shown ones."""
+    palette: bool = True
+    """Offered in the command palette."""
+
+    @property
+    def label(self) -> str:
+        return self.display or self.key
+
+    def binding(self) -> Binding:
+        return Binding(
+            self.key,
+            self.action,
+            self.short,
+            show=self.show,
+            key_display=self.display,
+            tooltip=self.help,
+        )
+
+
+MAIN_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("n", "new_job", "New", "New job: form with strategy, data, symbol, cash, fees", "Jobs"),
+    KeySpec("e", "edit_job", "Edit", "Edit the selected (stopped) job's config", "Jobs"),
+    KeySpec("s", "toggle_job", "Start/Stop", "Start the selected job, or stop it", "Jobs"),
+    KeySpec("p", "pause_job", "Pause", "Pause the selected job, or resume it", "Jobs"),
+    KeySpec("r", "reload_job", "Reload", "Reload the strategy code, keeping its state", "Jobs"),
+    KeySpec("d", "delete_job", "Delete", "Delete the selected job (asks to confirm)", "Jobs"),
+    KeySpec("plus", "speed(2.0)", "Faster", "Replay job: double the replay speed", "Jobs", "+"),
+    KeySpec("minus", "speed(0.5)", "Slower", "Replay job: halve the replay speed", "Jobs", "-"),
+    KeySpec("j", "focus_panel('jobs')", "Jobs", "Focus the jobs table", "Panels"),
+    KeySpec("c", "focus_panel('chart')", "Chart", "Focus the chart of the selected job", "Panels"),
+    KeySpec(
+        "o", "focus_panel('orders')", "Orders", "Focus position, open orders, balances", "Panels"
+    ),
+    KeySpec("l", "focus_panel('log')", "Log", "Focus the job log", "Panels"),
+    KeySpec("m", "focus_panel('metrics')", "Metrics", "Focus the metrics (report)", "Panels"),
+    KeySpec("g", "toggle_equity", "Equity", "Chart: switch candles / equity curve", "Panels"),
+    KeySpec(
+        "slash", "filter", "Filter", "Filter the log (or the jobs, from the table)", "Panels", "/"
+    ),
+    KeySpec(
+        "escape",
+        "focus_panel('jobs')",
+        "Back",
+        "Back to the jobs table",
+        "Panels",
+        "esc",
+        show=False,
+        palette=False,
+    ),
+    KeySpec("t", "cycle_theme", "Theme", "Next colour theme (ctrl+p 'theme' to choose)", "App"),
+    KeySpec("question_mark", "help", "Help", "This help: every key", "App", "?"),
+    KeySpec("q", "app.quit", "Quit", "Quit: stop jobs gracefully, save state", "App"),
+)
+
+CHART_KEYS: tuple[KeySpec, ...] = (
+    KeySpec(
+        "left_square_bracket", "zoom(-1)", "Zoom in", "Chart: fewer candles per bar", "Chart", "["
+    ),
+    KeySpec(
+        "right_square_bracket", "zoom(1)", "Zoom out", "Chart: more candles per bar", "Chart", "]"
+    ),
+    KeySpec("comma", "scroll(1)", "Back", "Chart: scroll back in time", "Chart", ","),
+    KeySpec("full_stop", "scroll(-1)", "Fwd", "Chart: scroll forward in time", "Chart", "."),
+    KeySpec("end", "live", "Live", "Chart: jump back to the latest candle", "Chart"),
+)
+
+LOG_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("v", "cycle_level", "Level", "Log: cycle the minimum level shown", "Log"),
+)
+
+GLOBAL_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("ctrl+p", "command_palette", "Palette", "Command palette: every command", "App", "^p"),
+    KeySpec("ctrl+q", "quit", "Quit", "Quit (same as q)", "App", "^q", palette=False),
+    KeySpec("tab", "focus_next", "Next", "Focus the next panel", "Panels", palette=False),
+)
+
+FORM_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("ctrl+s", "submit", "Save", "Form: validate and save the job", "Form", "^s"),
+    KeySpec("escape", "cancel", "Cancel", "Form: close without saving", "Form", "esc"),
+)
+
+ALL_GROUPS: tuple[tuple[str, tuple[KeySpec, ...]], ...] = (
+    ("Main", MAIN_KEYS + GLOBAL_KEYS),
+    ("Chart (when focused)", CHART_KEYS),
+    ("Log (when focused)", LOG_KEYS),
+    ("New / edit job form", FORM_KEYS),
+)
+
+
+def bindings(specs: tuple[KeySpec, ...]) -> list[BindingType]:
+    return [spec.binding() for spec in specs]

@@ -1,0 +1,1 @@
+"""Screens of the console: main, new/edit job form, confirm, help."""

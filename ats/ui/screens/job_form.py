@@ -1,0 +1,571 @@
+"""New / edit job form (``n`` / ``e``).
+
+The strategy picker lists built-in and ``custom_modules`` strategies (broken ones too,
+marked, so a trader sees why their strategy is missing). Parameter inputs are generated
+from the strategy's pydantic ``Params``. Validation runs the same code the engine runs
+(the strategy's ``validate_config``, ``parse_job_config``, ``JobManager.create``), and
+every error is shown inline under the field it names; the form stays open until the job
+is valid.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select
+
+from ats.exceptions import ATSError
+from ats.exchanges.data_classes import split_symbol
+from ats.trading_job.job_config import parse_job_config
+from ats.trading_job.job_manager import JobManager
+from ats.trading_job.trading_job import TradingJob
+from ats.ui.keys import FORM_KEYS, bindings
+from ats.ui.tcss import tcss_path
+
+_TIMEFRAME = re.compile(r"^\d+[smhdwM]$")
+_FIELD_OF_LOCATION = {
+    "name": "name",
+    "symbol": "symbol",
+    "balances": "cash",
+    "mode": "exchange",
+    "exchange": "exchange",
+    "fees": "fees",
+    "strategy": "strategy",
+}
+FILE_EXCHANGES = ("back_trading", "paper")
+"""Exchanges that read a candle file (paper only with ``feed: replay``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParamField:
+    name: str
+    default: Any
+    description: str
+    required: bool
+
+
+def strategy_fields(strategy_class: type) -> list[ParamField]:
+    """The strategy's parameters, from its pydantic ``Params`` model."""
+    params_model = getattr(strategy_class, "Params", None)
+    fields = getattr(params_model, "model_fields", {}) or {}
+    result = []
+    for name, info in fields.items():
+        required = info.is_required()
+        default = None if required else info.get_default(call_default_factory=True)
+        result.append(ParamField(name, default, info.description or "", required))
+    return result
+
+
+def parse_value(text: str) -> Any:
+    """A parameter typed by the user: YAML scalars, so ``50`` is an int, ``0.1`` a float."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def parse_pairs(text: str) -> dict[str, Any]:
+    """``"rate=0.001 maker=0.0002"`` -> ``{"rate": 0.001, "maker": 0.0002}``."""
+    result: dict[str, Any] = {}
+    for item in text.replace(",", " ").split():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected key=value, got {item!r}")
+        result[key.strip()] = parse_value(value.strip())
+    return result
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def data_suggestions() -> list[str]:
+    from ats.demo import DEMO_DATA
+
+    folders = {DEMO_DATA.parent, Path.cwd() / "data"}
+    files = {str(DEMO_DATA)}
+    for folder in folders:
+        if folder.is_dir():
+            for pattern in ("*.csv", "*.parquet", "*.csv.gz"):
+                files.update(str(path) for path in folder.glob(pattern))
+    return sorted(files)
+
+
+class JobFormScreen(ModalScreen[str | None]):
+    """Returns the created/edited job's id, or None when cancelled."""
+
+    CSS_PATH = tcss_path(__file__)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *bindings(FORM_KEYS),
+        Binding("ctrl+enter", "submit", "Save", show=False),
+    ]
+
+    def __init__(self, manager: JobManager, job: TradingJob | None = None) -> None:
+        super().__init__()
+        self.manager = manager
+        self.job = job
+        self.errors: dict[str, str] = {}
+        self._strategies = manager.loader.available("strategies")
+        self._exchanges = manager.loader.available("exchanges")
+        self._fees = manager.loader.available("fees")
+        self._param_fields: list[ParamField] = []
+        self._params_generation = 0
+        self._params_strategy: str | None = None
+
+    # -- layout ----------------------------------------------------------------------------
+    def _row(self, field: str, label: str, widget: Widget) -> ComposeResult:
+        with Horizontal(classes="form-row", id=f"row-{field}"):
+            yield Label(label, classes="field-label")
+            yield widget
+        yield Label("", classes="field-error", id=f"error-{field}")
+
+    def _options(self, plugins: dict[str, str | None], kind: str) -> list[tuple[str, str]]:
+        options = []
+        for name, error in plugins.items():
+            label = name
+            if self.manager.loader.is_custom(kind, name):
+                label += "  (custom)"
+            if error:
+                label += "  ✖ broken"
+            options.append((label, name))
+        return options
+
+    def compose(self) -> ComposeResult:
+        config = self.job.config if self.job is not None else None
+        title = f"Edit job {config.name}" if config else "New job"
+        strategy = config.strategy.name if config else self._default_strategy()
+        exchange = config.exchange.name if config else "back_trading"
+        params = config.exchange.params if config else {}
+        symbol = config.symbol if config else "BTC/USDT"
+        quote = _quote(symbol)
+        cash = config.balances.get(quote, 0.0) if config else 10_000.0
+        fees = config.fees if config else None
+        from ats.demo import DEMO_DATA
+
+        with Vertical(id="form-box") as box:
+            box.border_title = escape(title)
+            box.border_subtitle = "ctrl+s save · esc cancel · tab next field"
+            with VerticalScroll(id="form-fields"):
+                yield from self._row(
+                    "name",
+                    "Name",
+                    Input(
+                        config.name if config else f"job-{len(self.manager) + 1}",
+                        id="f-name",
+                        compact=True,
+                    ),
+                )
+                yield from self._row(
+                    "strategy",
+                    "Strategy",
+                    Select(
+                        self._options(self._strategies, "strategies"),
+                        value=strategy if strategy in self._strategies else Select.BLANK,
+                        id="f-strategy",
+                        compact=True,
+                        allow_blank=strategy not in self._strategies,
+                    ),
+                )
+                yield Vertical(id="f-params")
+                yield from self._row(
+                    "exchange",
+                    "Exchange",
+                    Select(
+                        self._options(self._exchanges, "exchanges"),
+                        value=exchange if exchange in self._exchanges else Select.BLANK,
+                        id="f-exchange",
+                        compact=True,
+                    ),
+                )
+                yield from self._row(
+                    "data",
+                    "Data file",
+                    Input(
+                        str(params.get("data", DEMO_DATA)),
+                        id="f-data",
+                        compact=True,
+                        suggester=SuggestFromList(data_suggestions(), case_sensitive=False),
+                    ),
+                )
+                yield from self._row(
+                    "speed",
+                    "Replay speed",
+                    Input(str(params.get("speed", 20.0)), id="f-speed", compact=True),
+                )
+                yield from self._row("symbol", "Symbol", Input(symbol, id="f-symbol", compact=True))
+                yield from self._row(
+                    "timeframe",
+                    "Timeframe",
+                    Input(
+                        str(params.get("timeframe", "")),
+                        placeholder="from the data (e.g. 1m)",
+                        id="f-timeframe",
+                        compact=True,
+                    ),
+                )
+                yield from self._row(
+                    "cash", f"Cash ({quote})", Input(f"{cash:g}", id="f-cash", compact=True)
+                )
+                yield from self._row(
+                    "fees",
+                    "Fees",
+                    Select(
+                        self._options(self._fees, "fees"),
+                        value=fees.name if fees else "flat_rate",
+                        id="f-fees",
+                        compact=True,
+                        allow_blank=False,
+                    ),
+                )
+                yield from self._row(
+                    "fee_params",
+                    "Fee params",
+                    Input(
+                        " ".join(f"{k}={format_value(v)}" for k, v in fees.params.items())
+                        if fees
+                        else "rate=0.001",
+                        placeholder="key=value …",
+                        id="f-fee-params",
+                        compact=True,
+                    ),
+                )
+            yield Label("", id="form-error")
+            with Horizontal(id="form-buttons"):
+                yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def _default_strategy(self) -> str:
+        for name in ("sma_cross", *self._strategies):
+            if self._strategies.get(name, "missing") is None:
+                return name
+        return next(iter(self._strategies), "")
+
+    def on_mount(self) -> None:
+        values = self.job.config.strategy.params if self.job is not None else {}
+        self._build_params(self._selected_strategy(), values)
+        self._update_visibility()
+        self.query_one("#f-name", Input).focus()
+
+    # -- dynamic parts -----------------------------------------------------------------------
+    def _selected_strategy(self) -> str | None:
+        value = self.query_one("#f-strategy", Select).value
+        return value if isinstance(value, str) else None
+
+    def _selected(self, widget_id: str) -> str | None:
+        value = self.query_one(widget_id, Select).value
+        return value if isinstance(value, str) else None
+
+    def _build_params(self, strategy: str | None, values: dict[str, Any]) -> None:
+        container = self.query_one("#f-params", Vertical)
+        container.remove_children()
+        self._param_fields = []
+        self._params_generation += 1
+        self._params_strategy = strategy
+        if strategy is None:
+            return
+        error = self._strategies.get(strategy)
+        if error:
+            self._show_errors({"strategy": error})
+            return
+        try:
+            strategy_class = self.manager.loader.load("strategies", strategy)
+        except ATSError as exc:
+            self._show_errors({"strategy": str(exc)})
+            return
+        self._param_fields = strategy_fields(strategy_class)
+        rows: list[Widget] = []
+        generation = self._params_generation
+        for field in self._param_fields:
+            given = values.get(field.name)
+            if field.required:
+                placeholder = "required"
+            elif field.default is None:
+                placeholder = "optional"
+            else:
+                placeholder = f"default {format_value(field.default)}"
+            text = format_value(given) if field.name in values else ""
+            hint = f"  {field.description}" if field.description else ""
+            rows.append(
+                Horizontal(
+                    Label(f"  {field.name}", classes="field-label param-label"),
+                    Input(
+                        text,
+                        placeholder=placeholder,
+                        id=f"p{generation}-{field.name}",
+                        classes="param-input",
+                        compact=True,
+                        tooltip=hint.strip() or None,
+                    ),
+                    classes="form-row",
+                )
+            )
+            rows.append(Label("", classes="field-error", id=f"error-p{generation}-{field.name}"))
+        container.mount_all(rows)
+
+    def _update_visibility(self) -> None:
+        exchange = self._selected("#f-exchange")
+        self.query_one("#row-data").display = exchange in FILE_EXCHANGES
+        is_paper = exchange == "paper"
+        self.query_one("#row-speed").display = is_paper
+
+    @on(Select.Changed, "#f-strategy")
+    def _strategy_changed(self, event: Select.Changed) -> None:
+        strategy = self._selected_strategy()
+        if strategy != self._params_strategy:  # not the initial value being announced
+            self._clear_errors()
+            self._build_params(strategy, {})
+
+    @on(Select.Changed, "#f-exchange")
+    def _exchange_changed(self, event: Select.Changed) -> None:
+        self._update_visibility()
+
+    # -- validation ------------------------------------------------------------------------
+    def _clear_errors(self) -> None:
+        self.errors = {}
+        for label in self.query(".field-error").results(Label):
+            label.update("")
+            label.display = False
+        for widget in self.query(".-invalid"):
+            widget.remove_class("-invalid")
+        self.query_one("#form-error", Label).update("")
+
+    def _show_errors(self, errors: dict[str, str]) -> None:
+        self.errors.update(errors)
+        for field, message in errors.items():
+            target = self._error_label(field)
+            if target is not None:
+                target.update(f"✖ {message}")
+                target.display = True
+            widget = self._input_for(field)
+            if widget is not None:
+                widget.add_class("-invalid")
+        count = len(self.errors)
+        summary = f"{count} field{'s' if count != 1 else ''} to fix" if count else ""
+        if "form" in self.errors:
+            summary = self.errors["form"]
+        self.query_one("#form-error", Label).update(summary)
+
+    def _error_label(self, field: str) -> Label | None:
+        if field == "form":
+            return None
+        label_id = (
+            f"#error-p{self._params_generation}-{field[6:]}"
+            if field.startswith("param:")
+            else f"#error-{field}"
+        )
+        try:
+            return self.query_one(label_id, Label)
+        except Exception:
+            return self.query_one("#error-strategy", Label)
+
+    def _input_for(self, field: str) -> Widget | None:
+        ids = {
+            "name": "#f-name",
+            "strategy": "#f-strategy",
+            "exchange": "#f-exchange",
+            "data": "#f-data",
+            "speed": "#f-speed",
+            "symbol": "#f-symbol",
+            "timeframe": "#f-timeframe",
+            "cash": "#f-cash",
+            "fees": "#f-fees",
+            "fee_params": "#f-fee-params",
+        }
+        selector = (
+            f"#p{self._params_generation}-{field[6:]}"
+            if field.startswith("param:")
+            else ids.get(field)
+        )
+        if selector is None:
+            return None
+        try:
+            return self.query_one(selector)
+        except Exception:
+            return None
+
+    def _value(self, widget_id: str) -> str:
+        return self.query_one(widget_id, Input).value.strip()
+
+    def collect(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        """The raw job config from the fields, or the per-field errors."""
+        errors: dict[str, str] = {}
+        name = self._value("#f-name")
+        if not name:
+            errors["name"] = "a job needs a name"
+        strategy = self._selected_strategy()
+        if strategy is None:
+            errors["strategy"] = "choose a strategy"
+        elif self._strategies.get(strategy):
+            errors["strategy"] = str(self._strategies[strategy])
+        params: dict[str, Any] = {}
+        generation = self._params_generation
+        for field in self._param_fields:
+            text = self.query_one(f"#p{generation}-{field.name}", Input).value.strip()
+            if text:
+                params[field.name] = parse_value(text)
+            elif field.required:
+                errors[f"param:{field.name}"] = "required"
+        exchange = self._selected("#f-exchange")
+        if exchange is None:
+            errors["exchange"] = "choose an exchange"
+        elif self._exchanges.get(exchange):
+            errors["exchange"] = str(self._exchanges[exchange])
+        base_params: dict[str, Any] = {}
+        if self.job is not None and self.job.config.exchange.name == exchange:
+            base_params = dict(self.job.config.exchange.params)
+        exchange_params = dict(base_params)
+        if exchange in FILE_EXCHANGES:
+            data = self._value("#f-data")
+            if not data:
+                errors["data"] = "a candle file (CSV or Parquet) is required"
+            elif not Path(data).expanduser().is_file():
+                errors["data"] = f"no such file: {data}"
+            exchange_params["data"] = str(Path(data).expanduser()) if data else data
+        if exchange == "paper":
+            exchange_params.setdefault("feed", "replay")
+            try:
+                speed = float(self._value("#f-speed") or "1")
+                if speed <= 0:
+                    raise ValueError
+                exchange_params["speed"] = speed
+            except ValueError:
+                errors["speed"] = "a positive number, e.g. 20 (times real time)"
+        timeframe = self._value("#f-timeframe")
+        if timeframe:
+            if not _TIMEFRAME.match(timeframe):
+                errors["timeframe"] = "like 1m, 5m, 1h or 1d"
+            exchange_params["timeframe"] = timeframe
+        else:
+            exchange_params.pop("timeframe", None)
+        symbol = self._value("#f-symbol")
+        try:
+            _base, quote = split_symbol(symbol)
+        except ValueError as exc:
+            errors["symbol"] = str(exc)
+            quote = "USDT"
+        cash_text = self._value("#f-cash").replace(",", "").replace("_", "")
+        cash = 0.0
+        try:
+            cash = float(cash_text)
+            if cash < 0:
+                errors["cash"] = "must not be negative"
+        except ValueError:
+            errors["cash"] = f"a number, got {cash_text!r}"
+        fees = self._selected("#f-fees")
+        if fees is None:
+            errors["fees"] = "choose a fee model"
+        elif self._fees.get(fees):
+            errors["fees"] = str(self._fees[fees])
+        try:
+            fee_params = parse_pairs(self._value("#f-fee-params"))
+        except ValueError as exc:
+            errors["fee_params"] = str(exc)
+            fee_params = {}
+        if strategy and not errors.get("strategy"):
+            errors.update(self._check_params(strategy, params))
+        if errors:
+            return None, errors
+        balances = dict(self.job.config.balances) if self.job is not None else {}
+        balances[quote] = cash
+        raw: dict[str, Any] = {
+            "name": name,
+            "symbol": symbol,
+            "balances": balances,
+            "exchange": {"name": exchange, "params": exchange_params},
+            "strategy": {"name": strategy, "params": params},
+            "fees": {"name": fees, "params": fee_params},
+        }
+        if self.job is not None and self.job.config.mode is not None:
+            raw["mode"] = self.job.config.mode
+        return raw, {}
+
+    def _check_params(self, strategy: str, params: dict[str, Any]) -> dict[str, str]:
+        try:
+            strategy_class: Any = self.manager.loader.load("strategies", strategy)
+            strategy_class.validate_config(params)
+        except ATSError as exc:
+            return {self._field_of(str(exc)): _message_of(str(exc))}
+        return {}
+
+    def _field_of(self, message: str) -> str:
+        """Which form field an engine error names (``strategy.params.fast: …``)."""
+        location = message.split(": ", 1)[0] if ": " in message else ""
+        parts = location.split(".")
+        if parts[:2] == ["strategy", "params"]:
+            if len(parts) > 2 and any(f.name == parts[2] for f in self._param_fields):
+                return f"param:{parts[2]}"
+            return "strategy"
+        if parts[:1] == ["exchange"] and len(parts) > 1 and parts[1] in ("data", "speed"):
+            return parts[1]
+        if parts[:1] == ["fees"]:
+            return "fee_params"
+        return _FIELD_OF_LOCATION.get(parts[0], "form")
+
+    def action_submit(self) -> None:
+        self._clear_errors()
+        raw, errors = self.collect()
+        if raw is None:
+            self._show_errors(errors)
+            return
+        try:
+            config = parse_job_config(raw, source="form")
+            if self.job is None:
+                job = self.manager.create(config)
+            else:
+                job = self.manager.edit(self.job.id, config)
+        except ATSError as exc:
+            text = str(exc).removeprefix("form: ")
+            field = self._field_of(text)
+            self._show_errors({field: _message_of(text) if field != "form" else text})
+            return
+        except Exception as exc:
+            self._show_errors({"form": f"{type(exc).__name__}: {exc}"})
+            return
+        self.dismiss(job.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#save")
+    def _save_pressed(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    @on(Input.Submitted)
+    def _input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+
+def _quote(symbol: str) -> str:
+    try:
+        return split_symbol(symbol)[1]
+    except ValueError:
+        return "USDT"
+
+
+def _message_of(text: str) -> str:
+    """``"strategy.params.fast: must be…"`` -> ``"must be…"``."""
+    location, sep, message = text.partition(": ")
+    if sep and " " not in location:
+        return message
+    return text

@@ -1,0 +1,493 @@
+"""The main screen: jobs table on top; chart, log, orders and metrics of the selected job.
+
+Data flow: the :class:`~ats.ui.event_pump.EventPump` summarises bus events and calls
+:meth:`MainScreen.apply_changes` at most ~10 times a second; the screen pushes plain view
+data down into the widgets. Widgets send messages up (selection, filter edits) and never
+call the JobManager themselves; every job command is issued here and its errors are
+shown as notifications, never raised into Textual.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.events import Resize
+from textual.markup import escape
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
+
+from ats.exceptions import ATSError
+from ats.trading_job.events import JobLog
+from ats.trading_job.trading_job import TradingJob
+from ats.ui import job_view
+from ats.ui.event_pump import Changes, EventPump
+from ats.ui.keys import MAIN_KEYS, bindings
+from ats.ui.tcss import tcss_path
+from ats.ui.widgets.account import AccountPanel
+from ats.ui.widgets.chart import ChartView
+from ats.ui.widgets.filter_bar import FilterBar
+from ats.ui.widgets.jobs_table import JobsTable
+from ats.ui.widgets.key_footer import KeyFooter
+from ats.ui.widgets.log_view import LogView
+from ats.ui.widgets.metrics import MetricsPanel
+from ats.ui.widgets.panel_tabs import PanelTabs
+
+if TYPE_CHECKING:
+    from ats.trading_job.job_manager import JobManager
+    from ats.ui.app import AtsApp
+
+Panel = Literal["jobs", "chart", "orders", "log", "metrics"]
+NARROW_WIDTH = 120
+"""Below this many columns (or :data:`SHORT_HEIGHT` rows) one lower panel shows at a time."""
+SHORT_HEIGHT = 32
+SELECT_SETTLE = 0.12
+"""Seconds between two heavy redraws while the selection is moving (key repeat)."""
+SPEED_LIMITS = (0.25, 100_000.0)
+PANEL_HZ = 4.0
+"""Refresh rate of the account and metrics panels (the jobs table follows the pump)."""
+STATUS_LINES = 50
+"""Status-change lines kept per job for the log panel."""
+
+
+WidgetT = TypeVar("WidgetT", bound=Widget)
+
+
+class LeftColumn(Vertical):
+    """Chart over log."""
+
+
+class RightColumn(Vertical):
+    """Orders over metrics."""
+
+
+class MainScreen(Screen[None]):
+    CSS_PATH = tcss_path(__file__)
+    BLANK = True
+    """The screen has no content of its own: every focus change repaints it (Textual's
+    ``focused`` reactive), so let Textual fill it with blank lines instead of rendering."""
+    BINDINGS = bindings(MAIN_KEYS)
+
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self.selected_job_id: str | None = None
+        self.active_panel: Panel = "chart"
+        self.narrow: bool | None = None
+        self._pump: EventPump | None = None
+        self._select_timer: Timer | None = None
+        self._last_select = 0.0
+        self._shown_ids: set[str] = set()
+        self._status_lines: dict[str, deque[JobLog]] = {}
+        self._last_status: dict[str, str] = {}
+        self._stale_panels: set[str] = set()
+        self._widgets: dict[type[Widget], Widget] = {}
+        self.applied = 0
+
+    # -- plumbing --------------------------------------------------------------------------
+    @property
+    def ats_app(self) -> AtsApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def manager(self) -> JobManager:
+        return self.ats_app.manager
+
+    @property
+    def selected_job(self) -> TradingJob | None:
+        if self.selected_job_id is None:
+            return None
+        try:
+            return self.manager.get(self.selected_job_id)
+        except ATSError:
+            return None
+
+    def compose(self) -> ComposeResult:
+        yield JobsTable(id="jobs")
+        yield PanelTabs(id="panel-tabs")
+        with Horizontal(id="body"):
+            with LeftColumn(id="left"):
+                yield ChartView(id="chart", classes="panel")
+                clock = self.ats_app.log_clock
+                if clock is not None:
+                    yield LogView(id="log", classes="panel", clock=clock)
+                else:
+                    yield LogView(id="log", classes="panel")
+            with RightColumn(id="right"):
+                yield AccountPanel(id="orders", classes="panel")
+                yield MetricsPanel(id="metrics", classes="panel")
+        yield FilterBar(id="filter")
+        yield KeyFooter(id="footer")
+
+    # The panels, looked up once (a DOM query per access adds up at 10 refreshes/s).
+    @property
+    def table(self) -> JobsTable:
+        return self._widget(JobsTable)
+
+    @property
+    def chart(self) -> ChartView:
+        return self._widget(ChartView)
+
+    @property
+    def log_view(self) -> LogView:
+        return self._widget(LogView)
+
+    @property
+    def account(self) -> AccountPanel:
+        return self._widget(AccountPanel)
+
+    @property
+    def metrics(self) -> MetricsPanel:
+        return self._widget(MetricsPanel)
+
+    def _widget(self, kind: type[WidgetT]) -> WidgetT:
+        found = self._widgets.get(kind)
+        if found is None:
+            found = self._widgets[kind] = self.query_one(kind)
+        return found  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        self._pump = EventPump(
+            self.manager.bus,
+            self.apply_changes,
+            known=lambda job_id: job_id in self._shown_ids,
+            alive=lambda: self.is_attached and self.app.is_running and not self.app._exit,
+        )
+        self._pump.start()  # subscribe before the demo jobs publish their first events
+        self.log_view.extra_lines = lambda job_id: self._status_lines.get(job_id, ())
+        self.ats_app.ensure_demo_jobs()
+        self._apply_layout(self.app.size.width, self.app.size.height)
+        self.refresh_rows()
+        self.table.focus()
+        self.set_interval(1.0 / PANEL_HZ, self._refresh_stale_panels)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
+
+    async def on_unmount(self) -> None:
+        if self._pump is not None:
+            await self._pump.stop()
+
+    # -- layout ----------------------------------------------------------------------------
+    def on_resize(self, event: Resize) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        narrow = width < NARROW_WIDTH or height < SHORT_HEIGHT
+        # Cells get the width minus the scrollbar, and minus the border when wide.
+        self.table.fit_width(width - (1 if narrow else 3))
+        if narrow != self.narrow:
+            self.narrow = narrow
+            self.set_class(narrow, "-narrow")
+        self._show_active_panel()
+
+    def _show_active_panel(self) -> None:
+        panels: dict[str, Any] = {
+            "chart": self.chart,
+            "log": self.log_view,
+            "orders": self.account,
+            "metrics": self.metrics,
+        }
+        # Class and display changes cost a full layout: only touch what really changes.
+        for name, widget in panels.items():
+            active = bool(self.narrow) and name == self.active_panel
+            if widget.has_class("-active") != active:
+                widget.set_class(active, "-active")
+        left = not self.narrow or self.active_panel in ("chart", "log")
+        right = not self.narrow or not left
+        for kind, shown in ((LeftColumn, left), (RightColumn, right)):
+            container = self._widget(kind)
+            if container.display != shown:
+                container.display = shown
+        job = self.selected_job
+        self._widget(PanelTabs).show(self.active_panel, job.error if job else None)
+
+    # -- data down -------------------------------------------------------------------------
+    def refresh_rows(self) -> None:
+        """Rebuild every row (job added/removed); keeps the selection if it still exists."""
+        jobs = self.manager.jobs
+        self._shown_ids = {job.id for job in jobs}
+        self.table.show_rows([job_view.job_row(job) for job in jobs])
+        if self.selected_job_id not in self._shown_ids:
+            self.selected_job_id = None
+        if self.selected_job_id is None and jobs:
+            self.table.select_job(jobs[0].id)
+            self._select(self.table.selected_job or jobs[0].id)
+        elif not jobs:
+            self._select(None)
+
+    def apply_changes(self, changes: Changes) -> None:
+        """One coalesced batch of bus events (called by the pump, ≤ 10 Hz)."""
+        self.applied += 1
+        status_lines = self._record_statuses(changes)
+        if changes.resync:
+            changes.rows.update(self._shown_ids)
+            if self.selected_job_id is not None:
+                for kind in (changes.candles, changes.account, changes.logs):
+                    kind.add(self.selected_job_id)
+            if {job.id for job in self.manager.jobs} != self._shown_ids:
+                changes.structure = True
+        if changes.structure or changes.removed:
+            self.refresh_rows()
+        else:
+            for job_id in changes.rows:
+                try:
+                    job = self.manager.get(job_id)
+                except ATSError:
+                    continue
+                self.table.update_row(job_view.job_row(job))
+        selected = self.selected_job_id
+        if selected is None:
+            return
+        if selected in changes.candles:
+            self.chart.mark_stale()
+        if selected in changes.account:
+            self._stale_panels.add("account")
+        if selected in changes.rows or selected in changes.reports:
+            self._stale_panels.add("metrics")
+        if selected in changes.logs:
+            self.log_view.sync()
+        if status_lines:
+            self.log_view.append(status_lines)
+        if selected in changes.statuses:
+            self._show_active_panel()
+            self._update_title()  # the timeframe is known once the data has loaded
+
+    def _refresh_stale_panels(self) -> None:
+        """Account and metrics redraw a Rich table each: a few times a second is plenty."""
+        stale, self._stale_panels = self._stale_panels, set()
+        if "account" in stale:
+            self.account.refresh_view()
+        if "metrics" in stale:
+            self.metrics.refresh_view()
+
+    def _record_statuses(self, changes: Changes) -> list[JobLog]:
+        """Status transitions become log lines (bounded per job) so the log tells the story."""
+        transitions = [(event.job_id, event.status) for event in changes.status_events]
+        if changes.resync:  # some transitions may be lost: compare with what we last saw
+            seen = {job_id for job_id, _status in transitions}
+            for job in self.manager.jobs:
+                if job.id not in seen and self._last_status.get(job.id) != str(job.status):
+                    transitions.append((job.id, str(job.status)))
+        lines = []
+        for job_id, status in transitions:
+            if job_id in changes.removed:
+                continue
+            self._last_status[job_id] = status
+            level = "ERROR" if status == "error" else "INFO"
+            line = JobLog(job_id, level, f"● {status}", time.time())
+            kept = self._status_lines.setdefault(job_id, deque(maxlen=STATUS_LINES))
+            kept.append(line)
+            if job_id == self.selected_job_id:
+                lines.append(line)
+        for job_id in changes.removed:
+            self._status_lines.pop(job_id, None)
+            self._last_status.pop(job_id, None)
+        return lines
+
+    def on_jobs_table_job_selected(self, message: JobsTable.JobSelected) -> None:
+        """Selection moved: redraw at once if idle, else once the key repeat settles."""
+        message.stop()
+        if self._select_timer is not None:
+            self._select_timer.stop()
+            self._select_timer = None
+        now = time.monotonic()
+        if now - self._last_select > SELECT_SETTLE:
+            self._last_select = now
+            self.call_after_refresh(self._select, message.job_id)
+        else:
+            self._select_timer = self.set_timer(
+                SELECT_SETTLE, lambda: self._select(self.table.selected_job)
+            )
+
+    def _select(self, job_id: str | None) -> None:
+        self._last_select = time.monotonic()
+        self.selected_job_id = job_id
+        job = self.selected_job
+        self.chart.set_job(job)
+        self.log_view.set_job(job)
+        self.account.set_job(job)
+        self.metrics.set_job(job)
+        self._update_title()
+        self._show_active_panel()
+
+    def _update_title(self) -> None:
+        job = self.selected_job
+        title = escape(f"Chart (c) · {job_view.job_title(job)}" if job else "Chart (c)")
+        if self.chart.border_title != title:
+            self.chart.border_title = title
+
+    def _restyle(self) -> None:
+        """Colours baked into rows and panels follow the new theme."""
+        self.table.restyle()
+        self.log_view.rebuild()
+        self.account.set_job(None)
+        self.account.set_job(self.selected_job)
+        self.metrics.refresh_view(force=True)
+        self._widget(PanelTabs).refresh_tabs()
+
+    # -- commands --------------------------------------------------------------------------
+    def _command(self, what: str, command: Callable[[], Any]) -> Any:
+        """Run a JobManager command; failures become a notification, never an exception."""
+        try:
+            return command()
+        except ATSError as exc:
+            self.notify(str(exc), title=what, severity="error")
+        except Exception as exc:
+            self.notify(f"{type(exc).__name__}: {exc}", title=what, severity="error")
+        return None
+
+    def _require_job(self) -> TradingJob | None:
+        """The job under the table's cursor: commands act on what the user sees."""
+        job_id = self.table.cursor_job
+        job = None
+        if job_id is not None:
+            try:
+                job = self.manager.get(job_id)
+            except ATSError:
+                job = None
+        if job is None:
+            self.notify("No job selected — press n to create one", severity="warning")
+        return job
+
+    def action_toggle_job(self) -> None:
+        job = self._require_job()
+        if job is not None:
+            self._command("Start/stop", lambda: self.manager.toggle(job.id))
+
+    def action_pause_job(self) -> None:
+        job = self._require_job()
+        if job is not None:
+            self._command("Pause/resume", lambda: self.manager.toggle_pause(job.id))
+
+    def action_reload_job(self) -> None:
+        job = self._require_job()
+        if job is None:
+            return
+        if self._command("Reload", lambda: self.manager.reload(job.id)) is not None:
+            self.notify(f"{job.config.name}: strategy reloaded, state kept", title="Reload")
+            self.account.refresh_view()
+
+    def action_speed(self, factor: float) -> None:
+        job = self._require_job()
+        if job is None:
+            return
+        current = job_view.replay_speed(job)
+        set_speed = getattr(self.manager, "set_speed", None)
+        if current is None or set_speed is None:
+            self.notify(f"{job.config.name} is not a replay job", severity="warning")
+            return
+        low, high = SPEED_LIMITS
+        if current <= 0:  # "as fast as possible": only slowing down means anything
+            if factor >= 1:
+                self.notify(f"{job.config.name} already replays at full speed", title="Speed")
+                return
+            current = high / factor
+        speed = min(max(current * factor, low), high)
+        result = self._command("Speed", lambda: set_speed(job.id, speed))
+        if result is not None:
+            shown = job_view.format_speed(float(result))
+            self.notify(f"{job.config.name}: replay speed {shown}", title="Speed")
+            self.table.update_row(job_view.job_row(job))
+
+    def action_new_job(self) -> None:
+        from ats.ui.screens.job_form import JobFormScreen
+
+        self.app.push_screen(JobFormScreen(self.manager), self._after_form)
+
+    def action_edit_job(self) -> None:
+        from ats.ui.screens.job_form import JobFormScreen
+
+        job = self._require_job()
+        if job is None:
+            return
+        if job.status.is_active:
+            self.notify(f"Stop {job.config.name} (s) before editing it", severity="warning")
+            return
+        self.app.push_screen(JobFormScreen(self.manager, job), self._after_form)
+
+    def _after_form(self, job_id: str | None) -> None:
+        if job_id is None:
+            return
+        self.refresh_rows()
+        self.table.select_job(job_id)
+        self._select(job_id)
+        # The job object may have been replaced (edit): re-point every panel.
+        job = self.selected_job
+        for widget in (self.chart, self.log_view, self.account, self.metrics):
+            widget.set_job(None)
+            widget.set_job(job)
+
+    def action_delete_job(self) -> None:
+        from ats.ui.screens.confirm import ConfirmScreen
+
+        job = self._require_job()
+        if job is None:
+            return
+        running = " It is running and will be stopped first." if job.status.is_active else ""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(job.id)
+
+        self.app.push_screen(
+            ConfirmScreen(f"Delete job {job.config.name}?{running}", confirm="Delete"), answered
+        )
+
+    @work(exclusive=False, group="delete")
+    async def _delete(self, job_id: str) -> None:
+        try:
+            await self.manager.delete(job_id)
+        except ATSError as exc:
+            self.notify(str(exc), title="Delete", severity="error")
+            return
+        except Exception as exc:
+            self.notify(f"{type(exc).__name__}: {exc}", title="Delete", severity="error")
+            return
+        self.refresh_rows()
+
+    def action_focus_panel(self, panel: Panel) -> None:
+        if panel == "jobs":
+            self.table.focus()
+            return
+        self.active_panel = panel
+        self._show_active_panel()
+        target = {
+            "chart": self.chart,
+            "log": self.log_view,
+            "orders": self.account.orders_table,
+            "metrics": self.metrics,
+        }[panel]
+        target.focus()
+
+    def action_toggle_equity(self) -> None:
+        chart = self.chart
+        chart.set_mode("equity" if chart.mode == "candles" else "candles")
+        if self.narrow and self.active_panel != "chart":
+            self.action_focus_panel("chart")
+
+    def action_filter(self) -> None:
+        target: Literal["log", "jobs"] = "jobs" if self.table.has_focus else "log"
+        current = self.table.filter_text if target == "jobs" else self.log_view.filter_text
+        if target == "log" and self.narrow:
+            self.active_panel = "log"
+            self._show_active_panel()
+        self.query_one(FilterBar).open(target, current)
+
+    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
+        if message.target == "jobs":
+            self.table.set_filter(message.text)
+        else:
+            self.log_view.set_filter(message.text)
+
+    def on_filter_bar_closed(self, message: FilterBar.Closed) -> None:
+        (self.table if message.target == "jobs" else self.log_view).focus()
+
+    def action_cycle_theme(self) -> None:
+        self.ats_app.cycle_theme()
+
+    def action_help(self) -> None:
+        self.app.push_screen("help")

@@ -1,0 +1,1 @@
+"""Small widgets of the main screen; each has its ``.tcss`` beside it."""

@@ -1,0 +1,397 @@
+"""Chart of the selected job: candlesticks with indicator overlays and fill markers, or
+the equity curve; zoom/scroll by keys when focused.
+
+A plotext frame costs ~20-30 ms of pure Python (figure + ANSI parsing), far too long to
+run on the event loop that also handles keys. So the chart works in two steps: on the
+loop, :meth:`ChartView.redraw` only gathers plain data from the job (a few ms); a worker
+thread turns it into ready-made :class:`~textual.strip.Strip` lines; the loop then swaps
+them in. Redraws happen on a slow timer (``CHART_HZ``), only while visible and stale, and
+repaints (focus, borders) reuse the cached lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+from rich.console import Console
+from rich.text import Text
+from textual.app import RenderResult
+from textual.color import Color
+from textual.events import Resize
+from textual.markup import escape
+from textual.strip import Strip
+from textual.worker import get_current_worker
+from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
+
+from ats.trading_job.trading_job import TradingJob
+from ats.ui import job_view
+from ats.ui.keys import CHART_KEYS, bindings
+from ats.ui.tcss import load_tcss
+
+CHART_HZ = 4.0
+FACTORS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+"""Zoom levels: candles aggregated into one bar."""
+Y_AXIS_WIDTH = 11
+"""Columns plotext uses for the price axis and frame; the rest holds one bar each."""
+MAX_OVERLAYS = 4
+
+ChartMode = Literal["candles", "equity"]
+RGB = tuple[int, int, int]
+
+
+def _rgb(value: str | None, fallback: str) -> RGB:
+    try:
+        return Color.parse(value or fallback).rgb
+    except Exception:
+        return Color.parse(fallback).rgb
+
+
+def _tick_format(timestamps: np.ndarray) -> str:
+    span = int(timestamps[-1] - timestamps[0]) if len(timestamps) > 1 else 0
+    if span > 2 * 86_400_000:
+        return "%m-%d %H:%M"
+    if span < 30 * 60_000:
+        return "%H:%M:%S"
+    return "%H:%M"
+
+
+def _ticks(timestamps: np.ndarray, width: int) -> tuple[list[float], list[str]]:
+    """A few evenly spaced x ticks labelled with UTC times."""
+    count = len(timestamps)
+    if not count:
+        return [], []
+    fmt = _tick_format(timestamps)
+    label_width = len(datetime(2000, 12, 31, 23, 59, 59, tzinfo=UTC).strftime(fmt)) + 4
+    slots = max(min(width // label_width, 8), 1)
+    positions = sorted({round(i) for i in np.linspace(0, count - 1, slots + 1)[:-1]})
+    labels = [
+        datetime.fromtimestamp(int(timestamps[i]) / 1000, tz=UTC).strftime(fmt) for i in positions
+    ]
+    return [float(position) for position in positions], labels
+
+
+@dataclass(slots=True)
+class ChartSpec:
+    """Everything a frame needs, as plain data, so it can be drawn off the event loop."""
+
+    width: int
+    height: int
+    canvas: RGB
+    foreground: RGB
+    colours: dict[str, RGB]
+    mode: ChartMode = "candles"
+    open: list[float] = field(default_factory=list)
+    high: list[float] = field(default_factory=list)
+    low: list[float] = field(default_factory=list)
+    close: list[float] = field(default_factory=list)
+    overlays: list[tuple[str, list[int], list[float]]] = field(default_factory=list)
+    buys: tuple[list[int], list[float]] = field(default_factory=lambda: ([], []))
+    sells: tuple[list[int], list[float]] = field(default_factory=lambda: ([], []))
+    equity: list[float] = field(default_factory=list)
+    baseline: float | None = None
+    ticks: tuple[list[float], list[str]] = field(default_factory=lambda: ([], []))
+    x_max: float = 0.0
+
+
+def _candle_points(
+    spec: ChartSpec, rising: np.ndarray, bottom: np.ndarray, top: np.ndarray, step: float
+) -> tuple[list[int], list[float]]:
+    """Points filling each selected bar's column from ``bottom`` to ``top``."""
+    xs: list[int] = []
+    ys: list[float] = []
+    for index in np.nonzero(rising)[0]:
+        low, high = float(bottom[index]), float(top[index])
+        count = max(int((high - low) / step) + 1, 1)
+        ys.extend(np.linspace(low, high, count).tolist())
+        xs.extend([int(index)] * count)
+    return xs, ys
+
+
+def draw_candles(plot: Plot, spec: ChartSpec) -> None:
+    """Candles drawn with plotext's scatter (4 calls), ~2x faster than ``candlestick``
+    (3 ``draw`` calls per candle) and the same picture: wicks, then bodies over them."""
+    opens, closes = np.asarray(spec.open), np.asarray(spec.close)
+    highs, lows = np.asarray(spec.high), np.asarray(spec.low)
+    span = float(highs.max() - lows.min()) or max(float(highs.max()) * 1e-6, 1e-9)
+    step = span / max(spec.height * 2, 4)
+    rising = closes >= opens
+    bodies = (np.minimum(opens, closes), np.maximum(opens, closes))
+    for mask, colour in ((rising, spec.colours["up"]), (~rising, spec.colours["down"])):
+        if mask.any():
+            plot.scatter(*_candle_points(spec, mask, lows, highs, step), marker="│", color=colour)
+            plot.scatter(*_candle_points(spec, mask, *bodies, step), marker="█", color=colour)
+    for index, (label, xs, values) in enumerate(spec.overlays):
+        plot.plot(xs, values, color=spec.colours[f"line{index}"], marker="braille", label=label)
+    if spec.buys[0]:
+        plot.scatter(*spec.buys, marker="▲", color=spec.colours["buy"], label="buy")
+    if spec.sells[0]:
+        plot.scatter(*spec.sells, marker="▼", color=spec.colours["sell"], label="sell")
+    plot.xlim(-0.5, spec.x_max)
+
+
+def build_lines(spec: ChartSpec) -> list[Strip]:
+    """Draw ``spec`` with plotext and cut it into strips. Pure: safe in a worker thread."""
+    plot = Plot()
+    plot.plotsize(spec.width, spec.height)
+    plot._set_size(spec.width, spec.height)  # as PlotextPlot.render does: plotsize alone
+    # does not always take (textual-plotext issue #5)
+    plot.canvas_color(spec.canvas)
+    plot.axes_color(spec.canvas)
+    plot.ticks_color(spec.foreground)
+    if spec.mode == "equity":
+        xs = list(range(len(spec.equity)))
+        plot.plot(xs, spec.equity, color=spec.colours["line0"], marker="braille", label="equity")
+        if spec.baseline:
+            plot.hline(spec.baseline, color=spec.colours["line3"])
+    else:
+        draw_candles(plot, spec)
+    if spec.ticks[0]:
+        plot.xticks(*spec.ticks)
+    text = Text.from_ansi(plot.build())
+    console = Console(
+        width=spec.width,
+        height=spec.height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        legacy_windows=False,
+    )
+    options = console.options.update(width=spec.width, height=spec.height)
+    return [
+        Strip(line, spec.width).simplify() for line in console.render_lines(text, options, pad=True)
+    ]
+
+
+class ChartView(PlotextPlot, can_focus=True):
+    """Set the job with :meth:`set_job`; call :meth:`mark_stale` when it has new data."""
+
+    DEFAULT_CSS = load_tcss(__file__)
+    BINDINGS = bindings(CHART_KEYS)
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.border_title = "Chart (c)"
+        self._job: TradingJob | None = None
+        self.mode: ChartMode = "candles"
+        self._zoom = 0
+        self._offset = 0
+        self._stale = True
+        self._generation = 0
+        self._message = "No job selected"
+        self._lines: list[Strip] = []
+        self._lines_key: tuple[Any, ...] | None = None
+        self._plotted = False
+        self.redraws = 0
+        self.frames = 0
+        """Frames drawn by the worker (tests wait on it)."""
+
+    # -- attributes down -------------------------------------------------------------------
+    @property
+    def job(self) -> TradingJob | None:
+        return self._job
+
+    @property
+    def factor(self) -> int:
+        return FACTORS[self._zoom]
+
+    @property
+    def bars_back(self) -> int:
+        """How many bars the view is scrolled back from the latest one."""
+        return self._offset
+
+    @property
+    def message(self) -> str | None:
+        """Why there is no plot (no job, no data, an error), or None when plotted."""
+        return None if self._plotted else self._message
+
+    def set_job(self, job: TradingJob | None) -> None:
+        if job is not self._job:
+            self._job = job
+            self._offset = 0
+            self.redraw()
+
+    def set_mode(self, mode: ChartMode) -> None:
+        if mode != self.mode:
+            self.mode = mode
+            self.redraw()
+
+    def mark_stale(self) -> None:
+        self._stale = True
+
+    # -- keys ------------------------------------------------------------------------------
+    def action_zoom(self, step: int) -> None:
+        self._zoom = min(max(self._zoom + step, 0), len(FACTORS) - 1)
+        self.redraw()
+
+    def action_scroll(self, direction: int) -> None:
+        step = max(self._bars() // 4, 1)
+        limit = max(job_view.MAX_CHART_CANDLES // self.factor - self._bars(), 0)
+        self._offset = min(max(self._offset + direction * step, 0), limit)
+        self.redraw()
+
+    def action_live(self) -> None:
+        self._offset = 0
+        self.redraw()
+
+    # -- drawing ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_interval(1.0 / CHART_HZ, self._tick)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+
+    def on_resize(self, event: Resize) -> None:
+        if self._lines_key is not None and self._lines_key[:2] != tuple(event.size):
+            self.redraw()  # a frame of the old size would leave a gap until the next tick
+
+    def _tick(self) -> None:
+        if self._stale and self.display and self.size.width > 0:
+            self.redraw()
+
+    def _bars(self) -> int:
+        return max(self.size.width - Y_AXIS_WIDTH, 10)
+
+    def _colours(self) -> dict[str, RGB]:
+        variables = self.app.theme_variables
+        return {
+            "up": _rgb(variables.get("ats-up"), variables.get("success") or "#2ec27e"),
+            "down": _rgb(variables.get("ats-down"), variables.get("error") or "#f0506e"),
+            "buy": _rgb(variables.get("ats-buy"), variables.get("accent") or "#5ce1ff"),
+            "sell": _rgb(variables.get("ats-sell"), variables.get("warning") or "#ffb454"),
+            "line0": _rgb(variables.get("primary"), "#3d9df3"),
+            "line1": _rgb(variables.get("secondary"), "#8b7cf6"),
+            "line2": _rgb(variables.get("accent"), "#f5a623"),
+            "line3": _rgb(variables.get("foreground"), "#d7dde8"),
+        }
+
+    def redraw(self) -> None:
+        """Gather the job's current data (bounded, a few ms) and draw it off the loop."""
+        self._stale = False
+        if not self.is_mounted:
+            return
+        self.redraws += 1
+        self._generation += 1
+        self._update_subtitle()
+        width, height = self.size
+        if width < 12 or height < 5:
+            return
+        try:
+            spec = self._gather(width, height)
+        except Exception as exc:  # gathering must never take the console down
+            spec = None
+            self._message = f"chart error: {type(exc).__name__}: {exc}"
+        if spec is None:
+            self._plotted = False
+            self._lines_key = None
+            self.refresh()
+            return
+        generation = self._generation
+        self.run_worker(
+            lambda: self._draw(spec, generation),
+            thread=True,
+            exclusive=True,
+            group="chart",
+            exit_on_error=False,
+        )
+
+    def _draw(self, spec: ChartSpec, generation: int) -> None:
+        """Worker thread: plotext + ANSI parsing, then hand the lines to the loop."""
+        try:
+            lines = build_lines(spec)
+        except Exception as exc:
+            message = f"chart error: {type(exc).__name__}: {exc}"
+            with contextlib.suppress(RuntimeError):
+                self.app.call_from_thread(self._failed, generation, message)
+            return
+        if not get_current_worker().is_cancelled:
+            with contextlib.suppress(RuntimeError):  # the app closed meanwhile
+                self.app.call_from_thread(self._install, generation, spec, lines)
+
+    def _install(self, generation: int, spec: ChartSpec, lines: list[Strip]) -> None:
+        if generation != self._generation:
+            return  # a newer frame is on its way
+        self._plotted = True
+        self._lines = lines
+        self._lines_key = (spec.width, spec.height, generation)
+        self.frames += 1
+        self.refresh()
+
+    def _failed(self, generation: int, message: str) -> None:
+        if generation == self._generation:
+            self._plotted = False
+            self._message = message
+            self._lines_key = None
+            self.refresh()
+
+    def _update_subtitle(self) -> None:
+        if self.mode == "equity":
+            subtitle = "equity (g)"
+        else:
+            back = f" · {self._offset} bars back (end)" if self._offset else ""
+            subtitle = escape(f"{self.factor}/bar ([ ]){back} · candles (g)")
+        if subtitle != self.border_subtitle:
+            self.border_subtitle = subtitle
+
+    def _gather(self, width: int, height: int) -> ChartSpec | None:
+        """Plain data for the next frame, or None (and a message) when there is none."""
+        variables = self.app.theme_variables
+        spec = ChartSpec(
+            width=width,
+            height=height,
+            canvas=_rgb(variables.get("surface"), "#11161d"),
+            foreground=_rgb(variables.get("foreground"), "#d7dde8"),
+            colours=self._colours(),
+            mode=self.mode,
+        )
+        job = self._job
+        if self.mode == "equity":
+            view = job_view.equity_view(job, max(width * 2, 20))
+            if not len(view):
+                self._message = view.error or (
+                    "No job selected" if job is None else "No equity yet — press s to start"
+                )
+                return None
+            spec.equity = view.equity.tolist()
+            spec.baseline = job_view.initial_equity(job) if job is not None else None
+            spec.ticks = _ticks(view.timestamps, width)
+            return spec
+        candles = job_view.candle_view(job, self._bars(), self.factor, self._offset)
+        if not len(candles):
+            self._message = candles.error or (
+                "No job selected" if job is None else "No candles yet — press s to start"
+            )
+            return None
+        spec.open = candles.open.tolist()
+        spec.high = candles.high.tolist()
+        spec.low = candles.low.tolist()
+        spec.close = candles.close.tolist()
+        for label, values in list(candles.overlays.items())[:MAX_OVERLAYS]:
+            finite = np.isfinite(values)
+            if finite.any():
+                spec.overlays.append(
+                    (label, np.nonzero(finite)[0].tolist(), values[finite].tolist())
+                )
+        spec.buys, spec.sells = candles.buys, candles.sells
+        spec.ticks = _ticks(candles.timestamps, width)
+        spec.x_max = max(self._bars() - 0.5, len(candles) - 0.5)
+        return spec
+
+    # -- rendering -------------------------------------------------------------------------
+    def render(self) -> RenderResult:
+        return Text(self._message, justify="center", style="dim")
+
+    def render_line(self, y: int) -> Strip:
+        """Lines of the last frame; repaints (focus, borders) reuse them as they are."""
+        width, height = self.size
+        if not self._plotted or self._lines_key is None:
+            return super().render_line(y)
+        if self._lines_key[:2] != (width, height):
+            self._stale = True  # resized: keep the old lines until the new frame lands
+        if y < len(self._lines):
+            return self._lines[y].crop_extend(0, width, self.rich_style)
+        return Strip.blank(width, self.rich_style)

@@ -1,0 +1,244 @@
+"""Console memory under a long replay: RSS must stay flat because every buffer is bounded.
+
+    .venv/bin/python bench/ui_memory.py [--minutes 60] [--jobs 4] [--json OUT]
+
+Runs the real console headless (160x48) with ``--jobs`` paper replays of the bundled
+BTC/USDT candles at maximum speed (``speed: 0``; each job is restarted when its file
+ends, so the feed never stops), for ``--minutes`` of wall-clock time. The strategy is
+sma_cross plus a log line every 20 candles (a bench-only custom module in a temp dir),
+so the log path is exercised too. Meanwhile a
+scripted "trader" keeps every panel busy: it moves through the jobs, switches chart,
+log, orders and metrics, toggles the equity curve and zooms, once a second.
+
+RSS (psutil) is sampled every 15 s. The baseline is taken after a warm-up (every widget
+drawn, caches filled, one full pass of the data); growth = final - baseline. Also
+reported: candles replayed (and the market time they span), bus events seen and
+dropped, and the sizes of the console's own buffers at the end. Target (issue 3):
+growth < 20 MB over one hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from ats.demo import DEMO_DATA
+from ats.trading_job.job_config import JobConfig, parse_job_config
+from ats.trading_job.job_manager import JobManager
+from ats.trading_job.trading_job import TradingJob
+from ats.utils.plugins import PluginLoader
+
+SIZE = (160, 48)
+SAMPLE_SECONDS = 15.0
+WARMUP_SECONDS = 120.0
+TARGET_MB = 20.0
+TRADER_SCRIPT = ("down", "c", "g", "g", "right_square_bracket", "l", "o", "m", "j", "up")
+
+
+CHATTY_STRATEGY = '''
+"""sma_cross that also logs every 20th candle at a rotating level (bench only)."""
+from ats.strategies.sma_cross.strategy import Strategy as SmaCross
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class Strategy(SmaCross):
+    name = "chatty_sma"
+
+    def on_candle(self, candle):
+        super().on_candle(candle)
+        step = candle.timestamp // 60_000
+        if candle.timestamp % 60_000 == 0:
+            self.log(f"close {candle.close:,.2f} fast {self.fast.result:,.2f}", LEVELS[step % 4])
+'''
+
+
+def chatty_loader(root: Path) -> PluginLoader:
+    """A plugin loader whose custom_modules holds the log-heavy bench strategy."""
+    folder = root / "strategies" / "chatty_sma"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "strategy.py").write_text(CHATTY_STRATEGY)
+    return PluginLoader(root)
+
+
+def replay(name: str) -> JobConfig:
+    return parse_job_config(
+        {
+            "name": name,
+            "exchange": {
+                "name": "paper",
+                "params": {"feed": "replay", "data": str(DEMO_DATA), "speed": 0},
+            },
+            "strategy": {"name": "chatty_sma", "params": {"fast": 10, "slow": 30}},
+        }
+    )
+
+
+def rss_mb() -> float:
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
+class Replays:
+    """Restarts each replay as soon as its file ends, and counts the candles fed."""
+
+    def __init__(self, manager: JobManager, jobs: list[TradingJob]) -> None:
+        self.manager = manager
+        self.jobs = jobs
+        self.finished_candles = 0
+        self.passes = 0
+
+    def candles(self) -> int:
+        return self.finished_candles + sum(
+            job.exchange.progress.done for job in self.jobs if job.exchange is not None
+        )
+
+    async def keep_running(self) -> None:
+        while True:
+            for job in self.jobs:
+                if not job.status.is_active:
+                    if job.exchange is not None and job.status.value != "created":
+                        self.finished_candles += job.exchange.progress.done
+                        self.passes += 1
+                    self.manager.start(job.id)
+            await asyncio.sleep(0.1)
+
+
+async def trader(app: Any, stop: asyncio.Event) -> None:
+    """One key a second, cycling through every panel and chart mode."""
+    from textual import events
+
+    index = 0
+    while not stop.is_set():
+        key = TRADER_SCRIPT[index % len(TRADER_SCRIPT)]
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+        index += 1
+        await asyncio.sleep(1.0)
+
+
+def buffer_sizes(app: Any, manager: JobManager) -> dict[str, int]:
+    """Sizes of everything that could grow without bound, at the end of the run."""
+    from ats.ui.screens.main import MainScreen
+
+    screen = app.screen
+    sizes: dict[str, int] = {
+        "job_logs_max": max(len(job.logs) for job in manager.jobs),
+        "bus_subscribers": len(manager.bus._subscriptions),
+        "workers": len(app.workers),
+        "gc_objects": len(gc.get_objects()),
+    }
+    if isinstance(screen, MainScreen):
+        sizes.update(
+            {
+                "log_view_lines": len(screen.log_view.lines),
+                "status_lines_max": max(
+                    (len(lines) for lines in screen._status_lines.values()), default=0
+                ),
+                "table_strip_cache": len(screen.table._strips),
+                "chart_lines": len(screen.chart._lines),
+            }
+        )
+    return sizes
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    from ats.ui.app import AtsApp
+
+    modules = Path(tempfile.mkdtemp(prefix="ats-bench-modules-"))
+    manager = JobManager(loader=chatty_loader(modules))
+    jobs = [manager.create(replay(f"replay-{i}")) for i in range(args.jobs)]
+    app = AtsApp(manager, demo=False, settings_path=None, tune_runtime=not args.no_tune)
+    samples: list[tuple[float, float, int]] = []
+    subscription = manager.bus.subscribe(1_000)
+    seen = 0
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.5)
+        replays = Replays(manager, jobs)
+        keeper = asyncio.create_task(replays.keep_running())
+        stop = asyncio.Event()
+        keys = asyncio.create_task(trader(app, stop))
+        started = time.monotonic()
+        deadline = started + 60 * args.minutes
+        baseline: float | None = None
+        next_sample = started
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            seen += len(subscription.drain())
+            now = time.monotonic()
+            if now >= next_sample:
+                next_sample += SAMPLE_SECONDS
+                samples.append((now - started, rss_mb(), replays.candles()))
+                if baseline is None and now - started >= min(WARMUP_SECONDS, args.minutes * 30):
+                    baseline = samples[-1][1]
+                    baseline_at = now - started
+                if args.verbose:
+                    print(f"{now - started:7.0f}s  RSS {samples[-1][1]:7.1f} MB", flush=True)
+        stop.set()
+        await keys
+        keeper.cancel()
+        sizes = buffer_sizes(app, manager)
+        await manager.stop_all()
+    final = samples[-1][1]
+    assert baseline is not None
+    candles = replays.candles()
+    after = [rss for at, rss, _ in samples if at >= baseline_at]
+    return {
+        "minutes": args.minutes,
+        "jobs": args.jobs,
+        "candles_replayed": candles,
+        "market_hours_replayed": candles * 3 / 3600,
+        "passes": replays.passes,
+        "rss_start_mb": samples[0][1],
+        "rss_baseline_mb": baseline,
+        "rss_final_mb": final,
+        "rss_max_after_baseline_mb": max(after),
+        "growth_mb": final - baseline,
+        "bus_events_seen": seen,
+        "bus_events_dropped_by_bench_queue": subscription.dropped,
+        "buffers_at_end": sizes,
+        "samples": [
+            {"seconds": round(at), "rss_mb": round(rss, 1), "candles": count}
+            for at, rss, count in samples
+        ],
+        "target_met": final - baseline < TARGET_MB,
+    }
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = [
+        f"ATS console memory: {results['minutes']} min, {results['jobs']} max-speed replays, "
+        f"{results['candles_replayed']:,} candles ({results['market_hours_replayed']:,.0f} "
+        f"market hours, {results['passes']} passes over the data)",
+        f"RSS start {results['rss_start_mb']:.1f} MB, after warm-up "
+        f"{results['rss_baseline_mb']:.1f} MB, end {results['rss_final_mb']:.1f} MB, "
+        f"max {results['rss_max_after_baseline_mb']:.1f} MB",
+        f"growth after warm-up: {results['growth_mb']:+.1f} MB (target < {TARGET_MB:g} MB)",
+        f"bus events: {results['bus_events_seen']:,} seen by the bench's own subscriber",
+        "buffers at the end: "
+        + ", ".join(f"{key} {value:,}" for key, value in results["buffers_at_end"].items()),
+        "target met" if results["target_met"] else "TARGET MISSED",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--jobs", type=int, default=4)
+    parser.add_argument("--no-tune", action="store_true", help="keep Python's default GC")
+    parser.add_argument("--verbose", action="store_true", help="print every RSS sample")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="write the figures as JSON")
+    arguments = parser.parse_args()
+    figures = asyncio.run(main(arguments))
+    print(report(figures))
+    if arguments.json is not None:
+        arguments.json.write_text(json.dumps(figures, indent=2) + "\n")
+    sys.exit(0 if figures["target_met"] else 1)

@@ -1,0 +1,138 @@
+"""Driving the console from tests without waiting for the CPU to go idle.
+
+``Pilot.press`` waits until the process is idle, which never happens quickly while a
+backtest is running; these helpers send keys and wait only for the screen to process them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from textual import events
+from textual.app import App
+from textual.keys import _character_to_key
+from textual.pilot import Pilot
+
+from ats.demo import DEMO_DATA
+from ats.trading_job.job_config import JobConfig, parse_job_config
+
+CHARACTERS = {
+    "plus": "+",
+    "minus": "-",
+    "slash": "/",
+    "question_mark": "?",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "comma": ",",
+    "full_stop": ".",
+    "space": " ",
+}
+
+
+async def press(pilot: Pilot[object], *keys: str, settle: float = 0.02) -> None:
+    """Send ``keys`` (Textual key names) like a terminal would; let the app handle each."""
+    for key in keys:
+        char = key if len(key) == 1 else CHARACTERS.get(key)
+        pilot.app.post_message(events.Key(key, char))
+        await pilot.pause(settle)
+
+
+async def type_text(pilot: Pilot[object], text: str) -> None:
+    """Type ``text`` into the focused widget, one key event per character."""
+    for char in text:
+        key = char if char.isalnum() else _character_to_key(char)
+        pilot.app.post_message(events.Key(key, char))
+    await pilot.pause(0.05)
+
+
+async def wait_for(
+    pilot: Pilot[object], condition: Callable[[], bool], timeout: float = 5.0
+) -> None:
+    """Poll ``condition`` while the app keeps running; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await pilot.pause(0.02)
+    await asyncio.sleep(0)
+
+
+def fixed_clock(_moment: float) -> str:
+    return "12:00:00"
+
+
+def backtest_config(
+    name: str = "bt", data: Path | str = DEMO_DATA, fast: int = 50, slow: int = 200
+) -> JobConfig:
+    return parse_job_config(
+        {
+            "name": name,
+            "symbol": "BTC/USDT",
+            "balances": {"USDT": 10_000},
+            "exchange": {"name": "back_trading", "params": {"data": str(data)}},
+            "strategy": {"name": "sma_cross", "params": {"fast": fast, "slow": slow}},
+            "fees": {"name": "flat_rate", "params": {"rate": 0.001}},
+        }
+    )
+
+
+def write_candles(path: Path, count: int, seed: int = 7) -> Path:
+    """A reproducible random walk of 1-minute candles (Parquet: fast to write and read)."""
+    rng = np.random.default_rng(seed)
+    close = 30_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.0015, count)))
+    open_ = np.concatenate(([30_000.0], close[:-1]))
+    wick = np.abs(rng.normal(0.0, 0.0008, (2, count)))
+    frame = pd.DataFrame(
+        {
+            "timestamp": 1_577_836_800_000 + 60_000 * np.arange(count, dtype=np.int64),
+            "open": open_,
+            "high": np.maximum(open_, close) * (1 + wick[0]),
+            "low": np.minimum(open_, close) * (1 - wick[1]),
+            "close": close,
+            "volume": rng.gamma(2.0, 5.0, count),
+        }
+    )
+    frame.to_parquet(path)
+    return path
+
+
+def screen_text(app: App[object]) -> str:
+    """What the terminal shows right now, as plain text."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+    )
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()
+
+
+def replay_config(
+    name: str = "replay", data: Path | str = DEMO_DATA, speed: float = 20.0
+) -> JobConfig:
+    """The paper exchange replaying a candle file at ``speed`` times real time."""
+    return parse_job_config(
+        {
+            "name": name,
+            "symbol": "BTC/USDT",
+            "balances": {"USDT": 10_000},
+            "exchange": {
+                "name": "paper",
+                "params": {"feed": "replay", "data": str(data), "speed": speed},
+            },
+            "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 30}},
+            "fees": {"name": "flat_rate", "params": {"rate": 0.001}},
+        }
+    )
