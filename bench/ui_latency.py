@@ -194,6 +194,8 @@ def key_plan(count: int, rows: int, seed: int) -> list[str]:
             plan.extend(rng.choice([["c", "j"], ["l", "j"], ["o", "j"], ["m", "j"]]))
         else:
             plan.extend(["question_mark", "escape"])
+    if plan[count - 1 : count] == ["question_mark"]:
+        count += 1  # never end a phase with help still open
     return plan[:count]
 
 
@@ -253,8 +255,10 @@ async def run_phase(
     rng = random.Random(seed)
     stop = asyncio.Event()
     lag_task = asyncio.create_task(measure_lag(phase.lags, stop, ready))
+    while not isinstance(app.screen, MainScreen):
+        app.pop_screen()
+        await asyncio.sleep(0.05)
     screen = app.screen
-    assert isinstance(screen, MainScreen)
     screen.table.move_cursor(row=0)
     await asyncio.sleep(0.3)
     for key in plan:

@@ -1,11 +1,12 @@
 """The journal: one SQLite file (WAL) holding jobs, orders and their status history,
 fills, round-trip trades, balances, downsampled equity and job logs.
 
-Off the hot path: the journal subscribes to the JobManager's event bus, and a writer
-task drains that queue every ``flush_interval`` seconds into one transaction (the job only
-pays for putting events on a queue). Fills are read from the exchange's own fill list,
-so their per-job sequence number (``seq``, 1-based) is their index there, the same index
-a snapshot's fill list has. That is what makes crash recovery exact: after a restore,
+Off the hot path: the journal subscribes to the JobManager's event bus, reduces each event
+to a few plain values as it is published (:class:`_Intake`), and a writer task turns what
+arrived into rows every ``flush_interval`` seconds, written in one transaction with
+multi-row INSERTs (SQLite runs in aiosqlite's thread). Fills are read from the exchange's
+own fill list, so their per-job sequence number (``seq``, 1-based) is their index there,
+the same index a snapshot's fill list has. That is what makes crash recovery exact: after a restore,
 :meth:`Journal.reconcile` deletes rows beyond the snapshot and re-inserts what the
 snapshot has, so replayed fills are never counted twice.
 
@@ -26,7 +27,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,10 +101,12 @@ class _Batch:
     removed: list[str] = field(default_factory=list)
     jobs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     reports: list[tuple[str, float, str]] = field(default_factory=list)
-    orders: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
-    history: list[tuple[Any, ...]] = field(default_factory=list)
-    fills: list[tuple[Any, ...]] = field(default_factory=list)
-    trades: list[tuple[Any, ...]] = field(default_factory=list)
+    orders: dict[str, Order] = field(default_factory=dict)
+    """Changed orders by ``_key(job id, order id)``; rows are built in :meth:`flatten`."""
+    history: list[Any] = field(default_factory=list)
+    """Status-history rows laid end to end (like ``fills`` and ``trades``)."""
+    fills: list[Any] = field(default_factory=list)
+    trades: list[Any] = field(default_factory=list)
     stale_trades: list[tuple[str, int]] = field(default_factory=list)
     balances: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
     equity: list[tuple[str, int, float]] = field(default_factory=list)
@@ -111,11 +114,36 @@ class _Batch:
     logs: list[tuple[str, float, str, str]] = field(default_factory=list)
     fill_jobs: set[str] = field(default_factory=set)
     changed_jobs: set[str] = field(default_factory=set)
-    committed: list[FillCommitted] = field(default_factory=list)
+    committed: list[tuple[str, int, list[Fill]]] = field(default_factory=list)
+    """(job id, seq of the first, fills) to announce as FillCommitted after the commit."""
     counters: dict[str, tuple[int, int]] = field(default_factory=dict)
+    flat: dict[str, list[Any]] = field(default_factory=dict)
+    """Row values laid end to end per table (see :meth:`flatten`)."""
+
+    def flatten(self) -> None:
+        """Lay every table's rows end to end as plain values.
+
+        Rows are built this way from the start (each row tuple is freed at once): thousands
+        of live tuples would make the garbage collector run, and walk the running
+        backtest's data, all through a batch; strings and numbers are not tracked by it.
+        """
+        orders: list[Any] = []
+        for key, order in self.orders.items():
+            orders.extend(_order_row(key.partition(_SEP)[0], order))
+        self.flat = {
+            "orders": orders,
+            "history": self.history,
+            "fills": self.fills,
+            "trades": self.trades,
+            "balances": _flat(self.balances.values()),
+            "equity": _flat(self.equity),
+            "logs": _flat(self.logs),
+        }
+        self.orders, self.history, self.fills, self.trades = {}, [], [], []
+        self.balances, self.equity, self.logs = {}, [], []
 
     def __bool__(self) -> bool:
-        return any(
+        return any(self.flat.values()) or any(
             (
                 self.resets,
                 self.removed,
@@ -430,13 +458,15 @@ class Journal:
                 self.failures += 1
                 self._warn(batch, f"journal write failed: {type(exc).__name__}: {exc}")
                 return
-        for job_id, (fills, closed) in batch.counters.items():
+        for job_id, (fill_count, closed) in batch.counters.items():
             tracked = self._tracked.get(job_id)
             if tracked is not None:
-                tracked.fills, tracked.trades_closed = fills, closed
+                tracked.fills, tracked.trades_closed = fill_count, closed
         if self._manager is not None:
-            for event in batch.committed:
-                self._manager.bus.publish(event)
+            publish = self._manager.bus.publish
+            for job_id, first, fills in batch.committed:
+                for seq, fill in enumerate(fills, first):
+                    publish(FillCommitted(job_id, seq, fill))
 
     def _warn(self, batch: _Batch, message: str) -> None:
         logger.error(message)
@@ -482,7 +512,7 @@ class Journal:
         ):
             if row[0] not in removed:
                 order_id = redact(row[1]) if masked else row[1]
-                batch.history.append((row[0], order_id, str(row[2]), row[3], row[4], now))
+                batch.history.extend((row[0], order_id, str(row[2]), row[3], row[4], now))
         order_keys = list(intake.order_keys)
         fill_jobs = intake.fill_jobs - removed
         balance_jobs = intake.balance_jobs - removed
@@ -504,7 +534,7 @@ class Journal:
                 order = owner.exchange.get_order(order_id)
             except KeyError:  # an order of an earlier run of this job
                 continue
-            batch.orders[(job_id, order_id)] = _order_row(job_id, order)
+            batch.orders[key] = order
         for job_id in balance_jobs:
             holder = self._job(job_id)
             if holder is not None and holder.exchange is not None:
@@ -519,6 +549,7 @@ class Journal:
         batch.fill_jobs = fill_jobs
         for job_id in fill_jobs:
             self._collect_fills(batch, job_id, now)
+        batch.flatten()
         return batch
 
     def _on_status(self, batch: _Batch, job_id: str, now: float) -> None:
@@ -612,17 +643,18 @@ class Journal:
         if len(fills) < start:  # state went back (restored elsewhere): rewrite from zero
             batch.resets.append(job_id)
             start = 0
-        for index in range(start, len(fills)):
-            fill = fills[index]
-            batch.fills.append(_fill_row(job_id, index + 1, fill, now))
-            batch.committed.append(FillCommitted(job_id, index + 1, fill))
+        added = fills[start:]
+        for index, fill in enumerate(added, start + 1):
+            batch.fills.extend(_fill_row(job_id, index, fill, now))
+        if added:
+            batch.committed.append((job_id, start + 1, added))
         closed = tracked.trades_closed if start else 0
         trades = job.exchange.get_trades()
         if len(trades) < closed:
             closed = 0
             batch.stale_trades.append((job_id, 0))
         for index in range(closed, len(trades)):
-            batch.trades.append(_trade_row(job_id, index, trades[index]))
+            batch.trades.extend(_trade_row(job_id, index, trades[index]))
         while closed < len(trades) and not trades[closed].is_open:
             closed += 1
         batch.counters[job_id] = (len(fills), closed)
@@ -641,62 +673,61 @@ class Journal:
                 await db.executemany(
                     "UPDATE jobs SET report = ?, updated_at = ? WHERE job_id = ?", batch.reports
                 )
-            if batch.orders:
-                await self._insert(_UPSERT_ORDER, list(batch.orders.values()))
-            if batch.history:
-                await self._insert(_INSERT_HISTORY, batch.history)
-            if batch.fills:
-                await self._insert(_UPSERT_FILL, batch.fills)
+            flat = batch.flat
+            await self._insert(_UPSERT_ORDER, flat["orders"])
+            await self._insert(_INSERT_HISTORY, flat["history"])
+            await self._insert(_UPSERT_FILL, flat["fills"])
             for job_id, first in batch.stale_trades:
                 await db.execute(
                     "DELETE FROM trades WHERE job_id = ? AND idx >= ?", (job_id, first)
                 )
-            if batch.trades:
-                await self._insert(_UPSERT_TRADE, batch.trades)
-            if batch.balances:
-                await self._insert(_UPSERT_BALANCE, list(batch.balances.values()))
-            samples = [row for row in batch.equity if row[0] not in batch.equity_replace]
+            await self._insert(_UPSERT_TRADE, flat["trades"])
+            await self._insert(_UPSERT_BALANCE, flat["balances"])
+            samples = _drop_jobs(flat["equity"], 3, batch.equity_replace)
             if samples:
                 await self._insert(_UPSERT_EQUITY, samples)
-                await self._thin_equity(samples)
+                await self._thin_equity(samples[0::3])
             for job_id, rows in batch.equity_replace.items():
                 await db.execute("DELETE FROM equity WHERE job_id = ?", (job_id,))
-                await self._insert(_UPSERT_EQUITY, rows)
-            if batch.logs:
-                await self._insert(_INSERT_LOG, batch.logs)
-                await self._prune_logs(batch.logs)
+                await self._insert(_UPSERT_EQUITY, _flat(rows))
+            if flat["logs"]:
+                await self._insert(_INSERT_LOG, flat["logs"])
+                await self._prune_logs(flat["logs"][0::4])
             await db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 await db.execute("ROLLBACK")
             raise
 
-    async def _insert(self, statement: _Insert, rows: Sequence[Sequence[Any]]) -> None:
-        for sql, params in statement.statements(rows):
+    async def _insert(self, statement: _Insert, values: Sequence[Any]) -> None:
+        """Insert rows given end to end (``_flat`` turns row tuples into that)."""
+        for sql, params in statement.statements(values):
             await self.db.execute(sql, params)
 
     async def _delete_rows(self, job_id: str, tables: Iterable[str]) -> None:
         for table in tables:
             await self.db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
 
-    async def _prune_logs(self, rows: list[tuple[str, float, str, str]]) -> None:
-        """Keep the newest ``log_rows_per_job`` lines per job (checked every 10% growth)."""
+    async def _prune_logs(self, job_ids: list[str]) -> None:
+        """Keep the newest ``log_rows_per_job`` lines per job (checked every 10% growth);
+        ``job_ids`` has one entry per line just written."""
         slack = max(self.log_rows_per_job // 10, 1)
-        for job_id in {row[0] for row in rows}:
+        for job_id in set(job_ids):
             tracked = self._tracked.setdefault(job_id, _Tracked(None))
-            tracked.logs += sum(1 for row in rows if row[0] == job_id)
+            tracked.logs += job_ids.count(job_id)
             if tracked.logs < slack:
                 continue
             tracked.logs = 0
             await self.db.execute(_PRUNE_LOGS, (job_id, job_id, self.log_rows_per_job))
 
-    async def _thin_equity(self, rows: list[tuple[str, int, float]]) -> None:
-        """Bound a long-running job's samples: halve the density of its older half."""
-        for job_id in {row[0] for row in rows}:
+    async def _thin_equity(self, job_ids: list[str]) -> None:
+        """Bound a long-running job's samples: halve the density of its older half.
+        ``job_ids`` has one entry per sample just written."""
+        for job_id in set(job_ids):
             tracked = self._tracked.get(job_id)
             if tracked is None:
                 continue
-            tracked.equity += sum(1 for row in rows if row[0] == job_id)
+            tracked.equity += job_ids.count(job_id)
             if tracked.equity < self.equity_points:
                 continue
             count = await self._scalar("SELECT COUNT(*) FROM equity WHERE job_id = ?", job_id)
@@ -752,10 +783,10 @@ class Journal:
                 dropped = cursor.rowcount
                 await self._insert(
                     _UPSERT_FILL,
-                    [_fill_row(job.id, i + 1, fill, now) for i, fill in enumerate(fills)],
+                    _flat(_fill_row(job.id, i + 1, fill, now) for i, fill in enumerate(fills)),
                 )
                 await db.execute("DELETE FROM orders WHERE job_id = ?", (job.id,))
-                await self._insert(_UPSERT_ORDER, [_order_row(job.id, o) for o in orders])
+                await self._insert(_UPSERT_ORDER, _flat(_order_row(job.id, o) for o in orders))
                 await db.execute(
                     "DELETE FROM order_status WHERE job_id = ? AND order_id NOT IN "
                     "(SELECT order_id FROM orders WHERE job_id = ?)",
@@ -766,19 +797,19 @@ class Journal:
                         await db.execute(_DROP_LATER_HISTORY, (job.id, order.id, order.filled))
                 await self._insert(
                     _INSERT_HISTORY,
-                    [
+                    _flat(
                         (job.id, redact(o.id), str(o.status), o.filled, o.last_update, now)
                         for o in orders
-                    ],
+                    ),
                 )
                 await db.execute("DELETE FROM trades WHERE job_id = ?", (job.id,))
                 await self._insert(
-                    _UPSERT_TRADE, [_trade_row(job.id, i, t) for i, t in enumerate(trades)]
+                    _UPSERT_TRADE, _flat(_trade_row(job.id, i, t) for i, t in enumerate(trades))
                 )
                 await db.execute("DELETE FROM balances WHERE job_id = ?", (job.id,))
                 await self._insert(
                     _UPSERT_BALANCE,
-                    [(job.id, a, b.free, b.used, now) for a, b in balances.items()],
+                    _flat((job.id, a, b.free, b.used, now) for a, b in balances.items()),
                 )
                 if progress_ts is not None:
                     await db.execute(
@@ -967,6 +998,22 @@ def _trade_row(job_id: str, index: int, trade: Trade) -> tuple[Any, ...]:
     )
 
 
+def _flat(rows: Iterable[Sequence[Any]]) -> list[Any]:
+    """Row tuples laid end to end, the shape :class:`_Insert` takes."""
+    return [value for row in rows for value in row]
+
+
+def _drop_jobs(values: list[Any], columns: int, jobs: Container[str]) -> list[Any]:
+    """Flat rows (job id first) without those of ``jobs``."""
+    if not jobs:
+        return values
+    kept: list[Any] = []
+    for start in range(0, len(values), columns):
+        if values[start] not in jobs:
+            kept.extend(values[start : start + columns])
+    return kept
+
+
 def _sample_indices(count: int, points: int) -> np.ndarray:
     """Evenly spaced indices into ``count`` items: every ``step``-th, plus the last."""
     if count <= 0:
@@ -1016,11 +1063,15 @@ class _Insert:
     prefix: str
     columns: int
 
-    def statements(self, rows: Sequence[Sequence[Any]]) -> Iterable[tuple[str, list[Any]]]:
+    def statements(self, values: Sequence[Any]) -> Iterable[tuple[str, Sequence[Any]]]:
+        """SQL and parameters for rows laid end to end in ``values``."""
+        if len(values) % self.columns:
+            raise ValueError(f"{len(values)} values do not make rows of {self.columns}")
         per_statement = max(1, min(_MAX_ROWS, _MAX_PARAMS // self.columns))
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            yield self._sql(len(chunk)), [value for row in chunk for value in row]
+        step = per_statement * self.columns
+        for start in range(0, len(values), step):
+            chunk = values[start : start + step]
+            yield self._sql(len(chunk) // self.columns), chunk
 
     def _sql(self, count: int) -> str:
         group = "(" + ",".join("?" * self.columns) + ")"

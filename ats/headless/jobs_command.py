@@ -267,11 +267,11 @@ async def _list(settings: Settings, *, as_json: bool) -> int:
     if pid:
         title += f" (ATS running, pid {pid})"
     table = Table(title=title, title_justify="left")
-    for column in ("ID", "NAME", "STRATEGY", "EXCHANGE", "STATUS", "CANDLES", "FILLS", "OPEN"):
-        table.add_column(
-            column, justify="right" if column in ("CANDLES", "FILLS", "OPEN") else "left"
-        )
-    table.add_column("EQUITY", justify="right")
+    table.add_column("ID", no_wrap=True)
+    table.add_column("JOB", overflow="ellipsis", min_width=12)
+    table.add_column("STATUS", no_wrap=True)
+    for column in ("CANDLES", "FILLS", "OPEN", "EQUITY"):
+        table.add_column(column, justify="right")
     table.add_column("SAVED")
     for row in rows:
         status = row["status"]
@@ -279,15 +279,13 @@ async def _list(settings: Settings, *, as_json: bool) -> int:
             status += " (backup)"
         table.add_row(
             row["job_id"],
-            row["name"],
-            row["strategy"] or "?",
-            row["exchange"] or "?",
+            f"{row['name']} · {row['strategy'] or '?'} on {row['exchange'] or '?'}",
             status,
             "" if row["candles_done"] is None else f"{row['candles_done']:,}",
             str(row["fills"]),
             str(row["open_orders"]),
             "" if row["equity"] is None else f"{row['equity']:,.2f}",
-            (row["saved_at"] or "")[:19].replace("T", " "),
+            (row["saved_at"] or "")[5:16].replace("T", " "),
         )
     console.print(table)
     for row in rows:

@@ -6,7 +6,7 @@ File format (one JSON object)::
      "job_id": "btc-sma-1a2b3c", "checksum": "sha256:<hex>", "payload": {...}}
 
 ``payload`` is :meth:`TradingJob.snapshot` (plus the job's last report); ``checksum`` is
-the SHA-256 of the payload's canonical JSON (sorted keys, no spaces), so a truncated,
+the SHA-256 of the payload's canonical JSON (compact, key order kept), so a truncated,
 garbled or hand-edited file is detected instead of being misread.
 
 Writes are atomic: a temporary file in the same directory is written and fsynced, the
@@ -57,8 +57,9 @@ def check_job_id(job_id: str) -> str:
 
 
 def canonical_json(payload: Any) -> str:
-    """The exact text the checksum covers. NaN/inf are refused (they are not JSON)."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    """The exact text the checksum covers: compact, keys in their (insertion) order, which
+    parsing keeps, so a reformatted file still verifies. NaN/inf are refused."""
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False)
 
 
 def checksum(payload: Any) -> str:
@@ -345,6 +346,9 @@ def _check_exchange(exchange: dict[str, Any]) -> None:
     for index, fill in enumerate(exchange.get("fills", [])):
         for name in ("amount", "price", "fee"):
             _check_amount(fill.get(name), f"exchange.fills[{index}].{name}")
+        for name in ("amount", "price"):
+            if not fill[name] > 0:
+                raise StateError(f"exchange.fills[{index}].{name}: a fill needs a positive {name}")
     for index, order in enumerate(exchange.get("orders", [])):
         for name in ("amount", "filled", "cost", "fee"):
             _check_amount(order.get(name), f"exchange.orders[{index}].{name}")

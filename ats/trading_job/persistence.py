@@ -11,7 +11,10 @@ runner both use it)::
 
 A front end that stops the jobs itself must call :meth:`PersistentJobs.begin_shutdown`
 first: a job stopped by a quit is saved as running (so it resumes), one stopped by the
-user as stopped.
+user as stopped. For the console's hooks::
+
+    run_console(manager, on_start=persistence.start, before_stop=persistence.begin_shutdown,
+                on_quit=persistence.on_quit)
 
 Why snapshots are consistent without locks: jobs, the journal writer and this class share
 one asyncio loop, and an exchange loop only yields at ``await control.checkpoint()`` (or
@@ -40,7 +43,7 @@ from ats.exceptions import ATSError, JobError, PluginError, StateError
 from ats.exchanges.simulated_exchange import SimulatedExchange
 from ats.state.integrity import check_simulated_account
 from ats.state.snapshot_store import FILE_MODE, Candidate, SnapshotStore, check_job_id
-from ats.trading_job.events import JobRemoved, JobStatusChanged, Subscription
+from ats.trading_job.events import JobEvent, JobRemoved, JobStatusChanged, Subscription
 from ats.trading_job.job_config import JobConfig, PluginSpec, parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus, TradingJob
@@ -148,7 +151,7 @@ class PersistentJobs:
                     equity_points=self.settings.journal_equity_points,
                 ).open()
                 self.journal.attach(self.manager, before_commit=self._snapshot_before_commit)
-            self._subscription = self.manager.bus.subscribe(100_000)
+            self._subscription = _status_events_only(self.manager.bus.subscribe(100_000))
             self.restored = [await self._load_safely(job_id) for job_id in self.store.job_ids()]
         except BaseException:
             await self._close_journal()
@@ -160,6 +163,12 @@ class PersistentJobs:
             asyncio.create_task(self._periodic(), name="persistence-periodic"),
         ]
         return self.restored
+
+    async def start(self) -> list[str]:
+        """:meth:`open` then :meth:`resume`: the console's start-up hook. Returns the ids of
+        the jobs started again."""
+        await self.open()
+        return self.resume()
 
     @property
     def resumable(self) -> dict[str, str]:
@@ -212,7 +221,7 @@ class PersistentJobs:
                 job = self._restore(job_id, candidate.payload)
             except PluginError as exc:
                 return await self._keep_failed(job_id, config_data, f"cannot restore: {exc}")
-            except (ATSError, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            except Exception as exc:  # whatever the file makes the code trip over
                 problems.append(f"{candidate.path.name} unusable: {_one_line(exc)}")
                 continue
             await self._adopt(job, candidate, problems)
@@ -401,10 +410,13 @@ class PersistentJobs:
         subscription = self._subscription
         assert subscription is not None
         while not self._stop.is_set():
-            await self._pause(_WATCH_INTERVAL)
+            try:
+                first = await asyncio.wait_for(subscription.get(), _WATCH_INTERVAL)
+            except TimeoutError:
+                continue
             try:
                 changed: dict[str, None] = {}
-                for event in subscription.drain():
+                for event in [first, *subscription.drain()]:
                     if isinstance(event, JobRemoved):
                         changed.pop(event.job_id, None)
                         await self.forget(event.job_id)
@@ -492,6 +504,21 @@ class PersistentJobs:
         await self.close()
 
 
+def _status_events_only(subscription: Subscription) -> Subscription:
+    """Keep only status and removal events: every other event (one per order change and
+    fill) would otherwise cost a queue put on the job's hot path for nothing."""
+    keep = subscription.put
+
+    def put(event: JobEvent) -> None:
+        kind = type(event)
+        if kind is JobStatusChanged or kind is JobRemoved:
+            keep(event)
+
+    with contextlib.suppress(AttributeError):  # a Subscription with __slots__: keep all
+        subscription.put = put  # type: ignore[method-assign]
+    return subscription
+
+
 def _json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -504,7 +531,10 @@ def _json_safe(value: Any) -> Any:
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return redact(text[0] if text else type(exc).__name__)
+    message = text[0] if text else ""
+    if not isinstance(exc, ATSError):  # a bare "division by zero" needs its type
+        message = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return redact(message)
 
 
 __all__ = [

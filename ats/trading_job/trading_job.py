@@ -36,7 +36,7 @@ from ats.trading_job.job_config import JobConfig
 from ats.trading_job.metrics import compute_metrics
 from ats.trading_job.risk import RiskGuard
 from ats.utils.plugins import PluginLoader
-from ats.utils.settings import redact
+from ats.utils.redaction import redact
 
 PROGRESS_INTERVAL = 0.2
 """Seconds between progress events while a job runs (bounded event rate)."""

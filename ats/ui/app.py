@@ -1,9 +1,17 @@
 """The ATS console application and ``run_console()``, the ``ats`` command's default.
 
 The app owns the JobManager it is given (or a fresh one), the theme registry and the UI
-settings file. Quitting (``q``, ``ctrl+q``, SIGHUP/SIGTERM) is always graceful: running
-jobs are asked to stop and awaited, the ``on_quit`` hook (snapshots) runs, then the app
-exits and Textual restores the terminal.
+settings file. Three optional hooks connect it to the persistence layer:
+
+- ``on_start`` (async) runs once the console is up, before the demo check: restore and
+  resume saved jobs there (it must run on the console's own event loop);
+- ``before_stop`` (sync) runs first on quit, e.g. ``PersistentJobs.begin_shutdown`` so
+  jobs stopped *by the quit* are saved as running and resume next time;
+- ``on_quit`` (async) runs after the jobs stopped: final snapshots.
+
+Quitting (``q``, ``ctrl+q``, SIGHUP/SIGTERM) is always graceful: ``before_stop``, then
+running jobs are asked to stop and awaited, then ``on_quit``, then the app exits and
+Textual restores the terminal.
 """
 
 from __future__ import annotations
@@ -33,7 +41,9 @@ from ats.ui.themes import DEFAULT_THEME, FALLBACK_THEME, default_theme_dirs, loa
 
 log = logging.getLogger(__name__)
 
-QuitHook = Callable[[], Awaitable[None]]
+QuitHook = Callable[[], Awaitable[object]]
+StartHook = Callable[[], Awaitable[object]]
+StopHook = Callable[[], object]
 STOP_TIMEOUT = 15.0
 """Seconds to wait for jobs to stop on quit before exiting anyway."""
 DEMO_REPLAY_SPEED = 20.0
@@ -96,6 +106,8 @@ class AtsApp(App[int]):
         settings_path: Path | str | None = DEFAULT_SETTINGS_PATH,
         theme_dirs: Iterable[Path] | None = None,
         on_quit: QuitHook | None = None,
+        on_start: StartHook | None = None,
+        before_stop: StopHook | None = None,
         handle_signals: bool | None = None,
         start_demo: bool = True,
         log_clock: Callable[[float], str] | None = None,
@@ -113,6 +125,8 @@ class AtsApp(App[int]):
         self.settings_path = Path(settings_path) if settings_path is not None else None
         self.settings = UISettings.load(self.settings_path) if self.settings_path else UISettings()
         self.on_quit = on_quit
+        self.on_start = on_start
+        self.before_stop = before_stop
         self.log_clock = log_clock
         self._handle_signals = handle_signals
         self._tune_runtime = tune_runtime
@@ -121,6 +135,8 @@ class AtsApp(App[int]):
         self.ats_themes: list[str] = []
         self.theme_errors: list[str] = []
         self.quitting = False
+        self.started = False
+        """``on_start`` has finished (the demo check waits for it)."""
         self._demo_done = False
         self._register_themes()
 
@@ -161,7 +177,7 @@ class AtsApp(App[int]):
         except OSError as exc:
             log.warning("cannot save UI settings to %s: %s", self.settings_path, exc)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         from ats.ui.screens.help import HelpScreen
 
         # Installed once and kept: building a screen is the slowest thing a key can do.
@@ -170,12 +186,24 @@ class AtsApp(App[int]):
             self.notify(error, title="Theme file skipped", severity="warning")
         if self._handle_signals if self._handle_signals is not None else not self.is_headless:
             self._install_signal_handlers()
+        if self.on_start is not None:
+            try:
+                await self.on_start()
+            except Exception as exc:  # the console stays usable without saved jobs
+                log.exception("start-up hook failed")
+                self.notify(f"{type(exc).__name__}: {exc}", title="Start-up", severity="error")
+        self.started = True
+        self.ensure_demo_jobs()
         if self._tune_runtime if self._tune_runtime is not None else not self.is_headless:
             tune_runtime_for_latency()
 
     def ensure_demo_jobs(self) -> None:
-        """First start with no jobs: a finished-in-a-blink backtest and a paced replay."""
-        if not self.demo or self._demo_done or len(self.manager):
+        """First start with no jobs: a finished-in-a-blink backtest and a paced replay.
+
+        Called by the main screen when it mounts and by ``on_mount`` after ``on_start``
+        (which may restore saved jobs): whichever comes last decides, once.
+        """
+        if not self.demo or self._demo_done or not self.started or len(self.manager):
             return
         self._demo_done = True
         from ats.demo import demo_backtest_config
@@ -218,6 +246,11 @@ class AtsApp(App[int]):
             return
         self.quitting = True
         code = 0
+        if self.before_stop is not None:
+            try:
+                self.before_stop()
+            except Exception:
+                log.exception("before-stop hook failed")
         running = [job for job in self.manager if job.status.is_active]
         if running:
             self.notify(f"Stopping {len(running)} job(s)…", timeout=STOP_TIMEOUT)
@@ -262,14 +295,24 @@ def run_console(
     manager: JobManager | None = None,
     *,
     on_quit: QuitHook | None = None,
+    on_start: StartHook | None = None,
+    before_stop: StopHook | None = None,
     settings_path: Path | str | None = DEFAULT_SETTINGS_PATH,
 ) -> int:
     """Run the console until quit. 0 on a clean quit, non-zero if anything crashed.
 
+    With persistence: ``run_console(manager, on_start=open_and_resume,
+    before_stop=persistence.begin_shutdown, on_quit=persistence.on_quit)``.
     Textual restores the terminal itself on any exception; this also makes sure the
     exit status tells scripts (and systemd/tmux wrappers) that it was not a clean exit.
     """
-    app = AtsApp(manager, on_quit=on_quit, settings_path=settings_path)
+    app = AtsApp(
+        manager,
+        on_quit=on_quit,
+        on_start=on_start,
+        before_stop=before_stop,
+        settings_path=settings_path,
+    )
     try:
         result = app.run()
     except Exception:

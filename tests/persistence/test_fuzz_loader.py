@@ -41,7 +41,7 @@ def _numbers(payload: dict[str, Any]) -> dict[str, Any]:
 def _loaded_numbers(job: TradingJob) -> dict[str, Any]:
     assert job.exchange is not None and job.strategy is not None
     return _numbers(
-        {"exchange": job.exchange.snapshot(), "strategy_state": job.strategy.state.to_dict()}
+        {"exchange": job.snapshot()["exchange"], "strategy_state": job.strategy.state.to_dict()}
     )
 
 
@@ -210,7 +210,7 @@ def _mutate(text: str, mutation: tuple[Any, ...]) -> bytes:
 
 
 @settings(
-    max_examples=80,
+    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

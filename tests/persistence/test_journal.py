@@ -116,9 +116,9 @@ async def test_backtest_is_journaled_exactly(candles: Path, tmp_path: Path) -> N
         assert {(h["order_id"], h["status"]) for h in history} >= {
             (o["order_id"], "open") for o in orders
         }
-        row = await journal.job(job.id)
-        assert row is not None and row["status"] == "finished"
-        assert row["report"]["final_equity"] == pytest.approx(job.exchange.equity())
+        job_row = await journal.job(job.id)
+        assert job_row is not None and job_row["status"] == "finished"
+        assert job_row["report"]["final_equity"] == pytest.approx(job.exchange.equity())
         samples = await journal.equity(job.id)
         assert 2 <= len(samples) <= 2_001
         timestamps, curve = job.equity_curve()
@@ -177,11 +177,12 @@ async def test_logs_are_bounded_per_job(tmp_path: Path) -> None:
     assert logs[-1]["message"] == "line 999"
 
 
-async def test_reconcile_drops_fills_beyond_the_snapshot(candles: Path, tmp_path: Path) -> None:
+async def test_reconcile_drops_fills_beyond_the_snapshot(tmp_path: Path) -> None:
+    long = write_candles(tmp_path / "c400k.csv", 400_000)  # many checkpoints after fill 200
     manager = JobManager()
     journal = await Journal(tmp_path / "j.sqlite3", flush_interval=0.01).open()
     journal.attach(manager)
-    job = manager.create(backtest_config(candles, fast=10, slow=30))
+    job = manager.create(backtest_config(long, fast=10, slow=30))
     manager.start(job.id)
     assert job.exchange is not None
     while len(job.exchange.get_fills()) < 200:

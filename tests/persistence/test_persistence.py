@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from persist_helpers import backtest_config, settings_for, write_candles
+from persist_helpers import backtest_config, make_candles, settings_for, write_candles
 
 from ats.state.snapshot_store import SnapshotStore
 from ats.trading_job.backtest import run_backtest
@@ -20,7 +20,7 @@ from ats.trading_job.trading_job import JobStatus, TradingJob
 
 @pytest.fixture(scope="module")
 def candles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_candles(tmp_path_factory.mktemp("data") / "c120k.csv", 120_000)
+    return write_candles(tmp_path_factory.mktemp("data") / "c400k.csv", 400_000)
 
 
 def _progress(job: TradingJob) -> int:
@@ -164,8 +164,8 @@ async def test_corrupt_snapshot_falls_back_to_previous_copy(candles: Path, tmp_p
     job = manager.get(job_id)
     assert job.status is JobStatus.CREATED
     assert job.exchange is not None
-    assert job.exchange.snapshot()["cursor"] == backup["exchange"]["cursor"]
-    assert job.exchange.snapshot()["wallet"] == backup["exchange"]["wallet"]
+    assert job.snapshot()["exchange"]["cursor"] == backup["exchange"]["cursor"]
+    assert job.snapshot()["exchange"]["wallet"] == backup["exchange"]["wallet"]
     warnings = [log.message for log in job.logs if log.level == "WARNING"]
     assert any("truncated" in w and "previous good copy" in w for w in warnings)
     assert persistence.resumable == {job_id: "running"}
@@ -203,13 +203,14 @@ async def test_edited_numbers_with_a_fixed_checksum_are_refused(
     manager, persistence = await _open(state)
     job = manager.get(job_id)
     assert job.exchange is not None
-    assert job.exchange.snapshot()["wallet"] == backup["exchange"]["wallet"]
+    assert job.snapshot()["exchange"]["wallet"] == backup["exchange"]["wallet"]
     assert any("wallet USDT" in log.message for log in job.logs if log.level == "WARNING")
     await persistence.close()
 
 
 async def test_quit_with_eight_running_jobs_is_fast(tmp_path: Path) -> None:
-    candles = write_candles(tmp_path / "c400k.csv", 400_000)
+    candles = tmp_path / "c1m.parquet"
+    make_candles(1_000_000).to_frame().to_parquet(candles)
     state = tmp_path / "state"
     manager, persistence = await _open(state)
     jobs = [manager.create(backtest_config(candles, name=f"job{i}")) for i in range(8)]
@@ -225,7 +226,7 @@ async def test_quit_with_eight_running_jobs_is_fast(tmp_path: Path) -> None:
     for job in jobs:
         payload = SnapshotStore.read(state / f"{job.id}.json", job.id).payload
         assert payload is not None and payload["status"] == "running"
-        assert 0 < payload["exchange"]["cursor"] < 400_000
+        assert 0 < payload["exchange"]["cursor"] < 1_000_000
 
 
 async def test_a_second_process_cannot_use_the_same_directory(tmp_path: Path) -> None:
@@ -254,3 +255,29 @@ async def test_paused_job_is_restored_paused(candles: Path, tmp_path: Path) -> N
     await persistence.on_quit()
     payload = SnapshotStore.read(state / f"{job.id}.json", job.id).payload
     assert payload is not None and payload["status"] == "paused"
+
+
+async def test_console_hooks_resume_what_the_quit_stopped(candles: Path, tmp_path: Path) -> None:
+    """The console's order: before_stop, it stops the jobs itself, then on_quit."""
+    state = tmp_path / "state"
+    manager = JobManager()
+    persistence = PersistentJobs(manager, settings_for(state))
+    assert await persistence.start() == []
+    running = manager.create(backtest_config(candles, name="running"))
+    stopped = manager.create(backtest_config(candles, name="stopped-by-user"))
+    manager.start(running.id)
+    manager.start(stopped.id)
+    await _run_until(stopped, 1)
+    manager.stop(stopped.id)
+    await stopped.wait()
+    await _run_until(running, 1)
+
+    persistence.begin_shutdown()  # before_stop
+    await manager.stop_all()  # what the console does itself
+    await persistence.on_quit()
+
+    manager = JobManager()
+    persistence = PersistentJobs(manager, settings_for(state))
+    assert await persistence.start() == [running.id]
+    assert manager.get(stopped.id).status is JobStatus.STOPPED
+    await persistence.on_quit()

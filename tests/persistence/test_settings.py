@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_secret_looking_dotenv_entries_are_masked_at_start(tmp_path: Path) -> No
 
 
 def test_literal_credentials_in_a_config_are_scrubbed() -> None:
-    config = {
+    config: dict[str, Any] = {
         "name": "x",
         "exchange": {
             "name": "ccxt",

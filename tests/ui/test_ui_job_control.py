@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual.widgets import Input, Label, Select
-from ui_helpers import backtest_config, press, type_text, wait_for
+from ui_helpers import backtest_config, focus_on, press, type_text, wait_for
 
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus
@@ -26,11 +26,12 @@ async def test_create_start_pause_reload_stop_delete_from_keyboard(
         # n: the form opens with the name focused; replace it and point it at 1M candles.
         await press(pilot, "n")
         await wait_for(pilot, lambda: isinstance(app.screen, JobFormScreen))
+        await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "f-name")
         await press(pilot, "ctrl+u")
         await type_text(pilot, "keyboard-job")
         form = app.screen
         assert isinstance(form, JobFormScreen)
-        form.query_one("#f-data", Input).focus()
+        await focus_on(pilot, form.query_one("#f-data", Input))
         await press(pilot, "ctrl+u")
         await type_text(pilot, str(long_data))
         await press(pilot, "ctrl+s")
@@ -99,7 +100,7 @@ async def test_edit_changes_a_stopped_job_and_refuses_a_running_one(
         assert form.query_one("#f-name", Input).value == "editable"
         slow = next(w for w in form.query(".param-input").results(Input) if w.id.endswith("slow"))
         assert slow.value == "200"
-        slow.focus()
+        await focus_on(pilot, slow)
         await press(pilot, "ctrl+u")
         await type_text(pilot, "120")
         await press(pilot, "ctrl+s")
@@ -126,9 +127,9 @@ async def test_form_shows_validation_errors_inline(make_app: Callable[..., AtsAp
         assert isinstance(form, JobFormScreen)
         await wait_for(pilot, lambda: len(form.query(".param-input")) == 3)
         fast = next(w for w in form.query(".param-input").results(Input) if w.id.endswith("fast"))
-        fast.focus()
+        await focus_on(pilot, fast)
         await type_text(pilot, "abc")
-        form.query_one("#f-cash", Input).focus()
+        await focus_on(pilot, form.query_one("#f-cash", Input))
         await press(pilot, "ctrl+u")
         await type_text(pilot, "lots")
         await press(pilot, "ctrl+s")
@@ -138,7 +139,7 @@ async def test_form_shows_validation_errors_inline(make_app: Callable[..., AtsAp
         cash_error = form.query_one("#error-cash", Label)
         assert cash_error.display and "lots" in str(cash_error.render())
 
-        form.query_one("#f-cash", Input).focus()
+        await focus_on(pilot, form.query_one("#f-cash", Input))
         await press(pilot, "ctrl+u")
         await type_text(pilot, "5000")
         await press(pilot, "ctrl+s")
@@ -147,7 +148,7 @@ async def test_form_shows_validation_errors_inline(make_app: Callable[..., AtsAp
         assert field == "param:fast"
         assert "integer" in form.errors[field]
 
-        fast.focus()
+        await focus_on(pilot, fast)
         await press(pilot, "ctrl+u")
         await type_text(pilot, "40")
         # slow defaults to 30 < fast: the strategy's own cross-field check fires.
@@ -190,12 +191,13 @@ async def test_form_lists_builtin_and_custom_strategies(
         await wait_for(pilot, lambda: isinstance(app.screen, JobFormScreen))
         form = app.screen
         assert isinstance(form, JobFormScreen)
-        options = {
-            value: str(label) for label, value in form.query_one("#f-strategy", Select)._options
-        }
+        await wait_for(pilot, lambda: len(form.query(".param-input")) == 3)
+        select = form.query_one("#f-strategy", Select)
+        options = {value: str(label) for label, value in select._options}
         assert {"sma_cross", "buy_and_hold", "rsi_reversion", "broken_one"} <= set(options)
         assert "custom" in options["broken_one"] and "broken" in options["broken_one"]
-        form.query_one("#f-strategy", Select).value = "broken_one"
+        await wait_for(pilot, lambda: bool(select.query("#label")))  # fully mounted
+        select.value = "broken_one"
         await pilot.pause(0.1)
         await press(pilot, "ctrl+s")
         assert "syntax error" in form.errors.get("strategy", "")

@@ -222,3 +222,33 @@ def test_shipped_themes_include_a_high_contrast_one() -> None:
     assert len(loaded.themes) >= 2
     contrast = next(theme for theme in loaded.themes if "contrast" in theme.name)
     assert contrast.background == "#000000" and contrast.foreground == "#ffffff"
+
+
+async def test_persistence_hooks_run_in_order(
+    make_app: Callable[..., AtsApp], long_data: Path
+) -> None:
+    """on_start restores jobs before the demo check; on quit, before_stop sees the jobs
+    still running (so a persistence layer can mark them to resume), on_quit sees them
+    stopped."""
+    manager = JobManager()
+    calls: list[tuple[str, Any]] = []
+
+    async def on_start() -> None:
+        job = manager.create(backtest_config("restored", data=long_data))
+        manager.start(job.id)
+        calls.append(("start", len(manager)))
+
+    def before_stop() -> None:
+        calls.append(("before_stop", [str(job.status) for job in manager.jobs]))
+
+    async def on_quit() -> None:
+        calls.append(("quit", [str(job.status) for job in manager.jobs]))
+
+    app = make_app(manager, demo=True, on_start=on_start, before_stop=before_stop, on_quit=on_quit)
+    async with app.run_test() as pilot:
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 1)
+        assert [job.config.name for job in manager.jobs] == ["restored"]  # no demo added
+        await press(pilot, "q")
+        await wait_for(pilot, lambda: len(calls) == 3)
+    assert calls == [("start", 1), ("before_stop", ["running"]), ("quit", ["stopped"])]

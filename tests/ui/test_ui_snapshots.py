@@ -14,7 +14,15 @@ from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Input
-from ui_helpers import backtest_config, fixed_clock, press, replay_config, type_text, wait_for
+from ui_helpers import (
+    backtest_config,
+    fixed_clock,
+    focus_on,
+    press,
+    replay_config,
+    type_text,
+    wait_for,
+)
 
 from ats.trading_job.job_manager import JobManager
 from ats.ui.app import AtsApp
@@ -72,7 +80,7 @@ def test_new_job_form_with_validation_error(snap_compare: Snap, tmp_path: Path) 
         for field in form.query(Input).results(Input):
             field.cursor_blink = False
         form.query_one("#f-data", Input).value = RELATIVE_DATA
-        form.query_one("#f-cash", Input).focus()
+        await focus_on(pilot, form.query_one("#f-cash", Input))
         await press(pilot, "ctrl+u")
         await type_text(pilot, "lots")
         await press(pilot, "ctrl+s")

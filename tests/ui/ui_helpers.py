@@ -19,6 +19,7 @@ from textual import events
 from textual.app import App
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 from ats.demo import DEMO_DATA
 from ats.trading_job.job_config import JobConfig, parse_job_config
@@ -136,3 +137,9 @@ def replay_config(
             "fees": {"name": "flat_rate", "params": {"rate": 0.001}},
         }
     )
+
+
+async def focus_on(pilot: Pilot[object], widget: Widget) -> None:
+    """Focus ``widget`` and wait until it has focus, so typed keys go where intended."""
+    widget.focus()
+    await wait_for(pilot, lambda: widget.has_focus)
