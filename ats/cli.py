@@ -97,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
             from ats.demo import demo_backtest_config
 
             return asyncio.run(_run_jobs([demo_backtest_config()], None))
-        from ats.ui.app import run_console
+        from ats.ui.launch import launch_console
 
-        return run_console()
+        return launch_console()  # saves and resumes jobs (saved_states/)
     except ATSError as exc:
         print(f"ats: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -77,6 +77,7 @@ def _title(spec: KeySpec) -> str:
         "pause_job": "Pause / resume job",
         "reload_job": "Reload strategy code",
         "delete_job": "Delete job",
+        "kill_switch": "Kill switch: cancel all live orders",
         "speed(2.0)": "Replay faster",
         "speed(0.5)": "Replay slower",
         "toggle_equity": "Chart: candles / equity curve",

@@ -29,6 +29,12 @@ from ats.trading_job.trading_job import TradingJob
 from ats.ui import job_view
 from ats.ui.event_pump import Changes, EventPump
 from ats.ui.keys import MAIN_KEYS, bindings
+from ats.ui.live_safety import (
+    is_live,
+    kill_switch_question,
+    kill_switch_result,
+    live_start_question,
+)
 from ats.ui.tcss import tcss_path
 from ats.ui.widgets.account import AccountPanel
 from ats.ui.widgets.chart import ChartView
@@ -355,8 +361,55 @@ class MainScreen(Screen[None]):
 
     def action_toggle_job(self) -> None:
         job = self._require_job()
-        if job is not None:
-            self._command("Start/stop", lambda: self.manager.toggle(job.id))
+        if job is None:
+            return
+        if not job.status.is_active and is_live(job):
+            self._confirm_live_start(job)
+            return
+        self._command("Start/stop", lambda: self.manager.toggle(job.id))
+
+    def _confirm_live_start(self, job: TradingJob) -> None:
+        """Real orders never go out without an explicit yes naming job, venue and symbol."""
+        from ats.ui.screens.confirm import ConfirmScreen
+
+        job_id, name = job.id, job.config.name
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._command("Start live job", lambda: self.manager.start(job_id))
+            else:
+                self.notify(f"{name} not started", title="Live trading")
+
+        self.app.push_screen(
+            ConfirmScreen(live_start_question(job), confirm="Trade live"), answered
+        )
+
+    def action_kill_switch(self) -> None:
+        """Cancel every live order after a yes; jobs keep running (``K``)."""
+        from ats.ui.screens.confirm import ConfirmScreen
+
+        live = self._live_job_count()
+        if not live:
+            self.notify("No live job: no order to cancel", title="Kill switch")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            cancelled = self._command("Kill switch", self.manager.kill_switch)
+            if cancelled is not None:
+                self.notify(
+                    kill_switch_result(int(cancelled), self._live_job_count()),
+                    title="Kill switch",
+                    severity="warning",
+                )
+                self._stale_panels.add("account")
+
+        self.app.push_screen(ConfirmScreen(kill_switch_question(live), confirm="Kill"), answered)
+
+    def _live_job_count(self) -> int:
+        """Jobs the kill switch acts on: built and trading in live mode."""
+        return sum(1 for job in self.manager.jobs if job.exchange is not None and is_live(job))
 
     def action_pause_job(self) -> None:
         job = self._require_job()

@@ -1,0 +1,128 @@
+"""``ats`` with no arguments: the console, with every job saved and resumed.
+
+Wires :class:`~ats.trading_job.persistence.PersistentJobs` into the console's hooks:
+saved jobs are restored on the console's own event loop (``on_start``), jobs stopped by a
+quit are remembered as running (``before_stop``) and snapshotted once stopped
+(``on_quit``). Two things are decided here rather than in the app:
+
+- another ATS process holding ``saved_states/`` is reported on one line before Textual
+  takes over the terminal (exit status 2), not as a notification in a console that
+  could then save nothing;
+- a saved live job is never restarted on its own: it waits, with a log line, for the
+  user to confirm live trading with ``s``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypedDict
+
+from ats.trading_job.job_manager import JobManager
+from ats.trading_job.persistence import PersistentJobs, holder_pid
+from ats.ui.live_safety import HELD_MESSAGE, is_live
+from ats.utils.plugins import PluginLoader
+from ats.utils.settings import Settings
+
+EXIT_LOCKED = 2
+UI_SETTINGS_NAME = ".ui.json"
+"""The theme choice, kept with the saved state. Hidden: every visible ``*.json`` in that
+directory is taken for a job snapshot."""
+OLD_UI_SETTINGS_NAME = "ui.json"
+
+
+def launch_console(settings: Settings | None = None) -> int:
+    """Run the persistent console; its exit status (2 if the state directory is busy)."""
+    from ats.ui.app import run_console
+
+    settings = settings or Settings()
+    busy = state_dir_in_use(settings.saved_states_dir)
+    if busy is not None:
+        print(f"ats: error: {busy}", file=sys.stderr)
+        return EXIT_LOCKED
+    manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
+    persistence = PersistentJobs(manager, settings)
+    return run_console(
+        manager,
+        settings_path=ui_settings_path(settings.saved_states_dir),
+        **console_hooks(persistence),
+    )
+
+
+class ConsoleHooks(TypedDict):
+    """The console's persistence hooks (keyword arguments of AtsApp and run_console)."""
+
+    on_start: Callable[[], Awaitable[object]]
+    before_stop: Callable[[], object]
+    on_quit: Callable[[], Awaitable[object]]
+
+
+def console_hooks(persistence: PersistentJobs) -> ConsoleHooks:
+    """Restore on the console's loop; remember running jobs, stop them, snapshot, close.
+
+    The console's quit stops the jobs itself (``manager.stop_all()``) between
+    ``before_stop`` and ``on_quit``, so ``on_quit`` finds them stopped and only saves.
+    """
+
+    async def on_start() -> None:
+        await open_and_resume(persistence)
+
+    return ConsoleHooks(
+        on_start=on_start,
+        before_stop=persistence.begin_shutdown,
+        on_quit=persistence.on_quit,
+    )
+
+
+def state_dir_in_use(directory: Path) -> str | None:
+    """Why this process cannot use ``directory`` (another ATS holds it), else None."""
+    pid = holder_pid(directory)
+    if pid is None:
+        return None
+    who = f" (pid {pid})" if pid > 0 else ""
+    return (
+        f"{directory} is in use by another ATS process{who}; stop it first or set "
+        "ATS_SAVED_STATES_DIR to another directory"
+    )
+
+
+async def open_and_resume(persistence: PersistentJobs) -> list[str]:
+    """Restore every saved job and restart those saved running or paused, except live
+    ones: real orders wait for an explicit yes. Returns the ids restarted."""
+    await persistence.open()
+    manager = persistence.manager
+    held = [job_id for job_id in persistence.resumable if is_live(manager.get(job_id))]
+    others = [job_id for job_id in persistence.resumable if job_id not in held]
+    started = persistence.resume(others)
+    saved = persistence.resumable
+    for job_id in held:
+        # Still listed as resumable: quitting now saves it with the same status again.
+        manager.get(job_id).log("WARNING", HELD_MESSAGE.format(status=saved[job_id]))
+    return started
+
+
+def ui_settings_path(saved_states_dir: Path) -> Path:
+    """The console's settings file, moved out of the way of the job snapshots."""
+    path = saved_states_dir / UI_SETTINGS_NAME
+    _move_old_ui_settings(saved_states_dir / OLD_UI_SETTINGS_NAME, path)
+    return path
+
+
+def _move_old_ui_settings(old: Path, new: Path) -> None:
+    """An older console kept ``ui.json`` beside the snapshots, where the restore would
+    list it as a broken job: move it (only if it really is the settings file)."""
+    try:
+        data = json.loads(old.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(data, dict) or not set(data) <= {"theme"}:
+        return
+    with contextlib.suppress(OSError):
+        if new.exists():
+            old.unlink()
+        else:
+            os.replace(old, new)

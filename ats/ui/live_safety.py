@@ -1,0 +1,54 @@
+"""Live-trading safety: which jobs move real money, and what the console asks first.
+
+A live job only starts after an explicit yes naming the job, the exchange and the symbol
+(the ``s`` key, the palette, and a saved live job at console start), and the ``K`` kill
+switch asks before cancelling every live order. The questions live here so the keys and
+the start-up hook word them the same way.
+"""
+
+from __future__ import annotations
+
+from ats.trading_job.trading_job import TradingJob
+
+LIVE = "live"
+
+
+def is_live(job: TradingJob) -> bool:
+    """True when starting ``job`` would send real orders.
+
+    The config says so explicitly (a live exchange refuses to build without
+    ``mode: live``); the built exchange's mode covers a job built some other way.
+    """
+    return job.config.mode == LIVE or (job.exchange is not None and job.exchange.mode == LIVE)
+
+
+def exchange_label(job: TradingJob) -> str:
+    """``ccxt (binance)``: the plugin plus, when it names one, the venue behind it."""
+    spec = job.config.exchange
+    venue = spec.params.get("exchange")
+    return f"{spec.name} ({venue})" if isinstance(venue, str) and venue else spec.name
+
+
+def live_start_question(job: TradingJob) -> str:
+    return (
+        f"Start LIVE trading job {job.config.name} on {exchange_label(job)} "
+        f"{job.config.symbol}? It places real orders with real money."
+    )
+
+
+def kill_switch_question(live_jobs: int) -> str:
+    return (
+        f"Kill switch: cancel every open order of the {live_jobs} live job(s)? "
+        "The jobs keep running; stop them with s."
+    )
+
+
+def kill_switch_result(cancelled: int, live_jobs: int) -> str:
+    return f"Kill switch: {cancelled} order(s) cancelled in {live_jobs} live job(s)"
+
+
+HELD_MESSAGE = (
+    "live job saved as {status}: not resumed automatically. Select it and press s to "
+    "confirm live trading"
+)
+"""Logged for a saved live job the console did not restart (see ats.ui.launch)."""
