@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-ui", action="store_true", help="run the saved jobs headless (rich console output)"
     )
+    parser.add_argument(
+        "--yes-live",
+        action="store_true",
+        help="confirm that headless live jobs (mode: live) may trade real money; "
+        "without it --no-ui and run refuse to start them",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     backtest = commands.add_parser("backtest", help="backtest a strategy on a candle file")
@@ -62,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("configs", nargs="+", type=Path, metavar="JOB.yaml")
     run.add_argument("--no-ui", action="store_true", help="headless (the only mode for run)")
     run.add_argument("--json", type=Path, metavar="OUT", help="write the reports as JSON")
+    run.add_argument(
+        "--yes-live",
+        action="store_true",
+        default=argparse.SUPPRESS,  # keeps 'ats --yes-live run ...' working too
+        help="confirm that jobs with mode: live may trade real money",
+    )
 
     from ats.headless import data_command
 
@@ -79,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "backtest":
             return asyncio.run(_backtest(args))
         if args.command == "run":
-            return asyncio.run(_run_configs(args.configs, args.json))
+            return asyncio.run(_run_configs(args.configs, args.json, yes_live=args.yes_live))
         if args.command == "data":
             from ats.headless import data_command
 
@@ -91,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_ui:
             from ats.headless.jobs_command import run_saved_jobs
 
-            code = asyncio.run(run_saved_jobs())  # None: no saved job, run the demo
+            code = asyncio.run(run_saved_jobs(yes_live=args.yes_live))  # None: run the demo
             if code is not None:
                 return code
             from ats.demo import demo_backtest_config
@@ -130,19 +142,37 @@ async def _backtest(args: argparse.Namespace) -> int:
     return await _run_jobs([config], args.json, quiet=args.quiet)
 
 
-async def _run_configs(paths: list[Path], json_out: Path | None) -> int:
+async def _run_configs(paths: list[Path], json_out: Path | None, *, yes_live: bool) -> int:
     from ats.trading_job.job_config import load_job_config
 
-    return await _run_jobs([load_job_config(path) for path in paths], json_out)
+    configs = [load_job_config(path) for path in paths]
+    return await _run_jobs(configs, json_out, yes_live=yes_live, sources=paths)
 
 
-async def _run_jobs(configs: list[Any], json_out: Path | None, *, quiet: bool = False) -> int:
+async def _run_jobs(
+    configs: list[Any],
+    json_out: Path | None,
+    *,
+    quiet: bool = False,
+    yes_live: bool = False,
+    sources: list[Path] | None = None,
+) -> int:
+    """Run the configs headless; live ones only with ``yes_live`` (checked before any job
+    is created, so a refusal starts nothing)."""
     from rich.console import Console
 
+    from ats.headless.live_guard import is_live_config, require_yes_live
     from ats.headless.runner import HeadlessRunner
     from ats.trading_job.job_manager import JobManager
     from ats.trading_job.trading_job import JobStatus
 
+    live = [
+        f"{config.name} ({sources[index]})" if sources else config.name
+        for index, config in enumerate(configs)
+        if is_live_config(config)
+    ]
+    command = "ats run " + " ".join(map(str, sources or [])) + " --no-ui"
+    require_yes_live(live, yes_live=yes_live, command=command)
     manager = JobManager()
     jobs = [manager.create(config) for config in configs]
     console = Console(quiet=quiet)

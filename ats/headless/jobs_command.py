@@ -74,12 +74,22 @@ def run_jobs_command(args: argparse.Namespace) -> int:
 
 # -- ats --no-ui ---------------------------------------------------------------------------
 async def run_saved_jobs(
-    settings: Settings | None = None, console: Console | None = None
+    settings: Settings | None = None, console: Console | None = None, *, yes_live: bool = False
 ) -> int | None:
     """Restore every saved job and run those that were running until they finish or a
-    stop signal arrives (then they are saved as running). None when nothing is saved."""
+    stop signal arrives (then they are saved as running). None when nothing is saved.
+
+    A saved running live job needs ``yes_live`` (``--yes-live``): without it
+    :class:`~ats.headless.live_guard.LiveNotConfirmed` is raised before the directory is
+    locked or anything restored, so the saved jobs stay exactly as they were."""
     from rich.console import Console
 
+    from ats.headless.live_guard import (
+        is_live_config,
+        job_label,
+        require_yes_live,
+        saved_live_jobs,
+    )
     from ats.headless.runner import HeadlessRunner
     from ats.state.snapshot_store import SnapshotStore
     from ats.trading_job.job_manager import JobManager
@@ -89,8 +99,13 @@ async def run_saved_jobs(
     from ats.utils.settings import Settings
 
     settings = settings or Settings()
-    if not SnapshotStore(settings.saved_states_dir).job_ids():
+    store = SnapshotStore(settings.saved_states_dir)
+    job_ids = store.job_ids()
+    if not job_ids:
         return None
+    if not yes_live:  # before anything is locked or restored: nothing changes
+        live = saved_live_jobs(_first_payloads(store, job_ids))
+        require_yes_live(live, yes_live=yes_live, command="ats --no-ui")
     console = console or Console()
     manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
     persistence = PersistentJobs(manager, settings)
@@ -107,6 +122,14 @@ async def run_saved_jobs(
                 "Add one with 'ats jobs add JOB.yaml --start'."
             )
             return EXIT_OK
+        # Again on what was restored: a snapshot that failed to load may have been
+        # replaced by its backup. Refusing here still starts nothing.
+        live = [
+            job_label(job.config.name, job.id)
+            for job in map(manager.get, to_run)
+            if is_live_config(job.config)
+        ]
+        require_yes_live(live, yes_live=yes_live, command="ats --no-ui")
         runner = HeadlessRunner(manager, console, before_stop=persistence.begin_shutdown)
         await runner.run(to_run, show_reports=False)
     finally:
@@ -123,6 +146,18 @@ async def run_saved_jobs(
                 console.print(render_report(report))
     failed = [job_id for job_id in to_run if manager.get(job_id).status is JobStatus.ERROR]
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _first_payloads(
+    store: SnapshotStore, job_ids: list[str]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each job's first readable snapshot (current, else backup), as a restore picks it;
+    read only, no lock taken."""
+    for job_id in job_ids:
+        for path in (store.path(job_id), store.backup_path(job_id)):
+            if path.exists() and (payload := store.read(path, job_id).payload) is not None:
+                yield job_id, payload
+                break
 
 
 @contextlib.contextmanager
