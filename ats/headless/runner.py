@@ -12,6 +12,7 @@ import signal
 from collections.abc import Callable, Iterable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -115,11 +116,13 @@ class HeadlessRunner:
                 )
             progress.update(bar, completed=event.done, equity=event.equity)
         elif isinstance(event, JobStatusChanged):
-            error = f" — {event.error}" if event.error else ""
-            progress.console.print(f"[bold]{name}[/] {event.status}{error}")
+            error = f" — {escape(event.error)}" if event.error else ""
+            progress.console.print(f"[bold]{escape(name)}[/] {event.status}{error}")
         elif isinstance(event, JobLog):
-            style = _LEVEL_STYLES.get(event.level, "")
-            progress.console.print(f"[dim]{name}[/] [{style}]{event.level:<7}[/] ", end="")
+            level, style = f"{event.level:<7}", _LEVEL_STYLES.get(event.level, "")
+            if style:  # "[]INFO[/]" is a markup error: INFO lines (style "") go plain
+                level = f"[{style}]{level}[/]"
+            progress.console.print(f"[dim]{escape(name)}[/] {level} ", end="")
             progress.console.print(event.message, markup=False, highlight=False)
         elif isinstance(event, JobReport):
             reports[event.job_id] = event.report

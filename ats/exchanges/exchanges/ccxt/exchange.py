@@ -646,12 +646,17 @@ class Exchange(BaseExchange):
         if info is None and not track.confirmed and wait_ms > 0:
             await asyncio.sleep(wait_ms / 1000)  # the old process's request may still land
             info = await self._lookup(order, limit)
+        # Said per order: after a crash the operator needs to know what became of each one.
+        where = f"order {order.id}: {'open' if track.confirmed else 'in flight'} when last saved"
         if info is not None:
             await self._adopt(order, info)
-        elif track.confirmed:
-            self._finish(order, OrderStatus.CANCELED, "no longer known to the exchange")
+            self.log("INFO", f"{where}; found on the exchange by client order id: {order.status}")
         else:
-            self._finish(order, OrderStatus.REJECTED, "never reached the exchange")
+            self.log("INFO", f"{where}; not on the exchange by client order id")
+            if track.confirmed:
+                self._finish(order, OrderStatus.CANCELED, "no longer known to the exchange")
+            else:
+                self._finish(order, OrderStatus.REJECTED, "never reached the exchange")
 
     async def _adopt_orphans(self, limit: int) -> None:
         """Orders with one of our client id prefixes that the book does not have: placed
