@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import resource
 import subprocess
@@ -51,6 +52,8 @@ def run_ats(count: int, repeat: int, *, vectorised: bool = False) -> dict[str, A
     )
     best, report = float("inf"), None
     for _ in range(repeat):
+        job = None
+        gc.collect()  # the previous run's job is cyclic garbage: peak RSS is one run's
         began = time.perf_counter()
         job = asyncio.run(run_backtest(config, data=data))
         best = min(best, time.perf_counter() - began)

@@ -7,7 +7,7 @@ timestamps in integer milliseconds since the Unix epoch (UTC).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -141,11 +141,29 @@ class Order:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["side"] = str(self.side)
-        data["type"] = str(self.type)
-        data["status"] = str(self.status)
-        return data
+        """Spelled out: ``dataclasses.asdict`` is ~10x slower, and snapshots of jobs with
+        thousands of orders are written while the user waits for a quit."""
+        return {
+            "id": self.id,
+            "client_order_id": self.client_order_id,
+            "symbol": self.symbol,
+            "side": self.side.value,
+            "type": self.type.value,
+            "amount": self.amount,
+            "price": self.price,
+            "stop_price": self.stop_price,
+            "quote_amount": self.quote_amount,
+            "status": self.status.value,
+            "filled": self.filled,
+            "cost": self.cost,
+            "fee": self.fee,
+            "fee_currency": self.fee_currency,
+            "timestamp": self.timestamp,
+            "last_update": self.last_update,
+            "expires_at": self.expires_at,
+            "triggered": self.triggered,
+            "reason": self.reason,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Order:
@@ -175,9 +193,17 @@ class Fill:
         return self.amount * self.price
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["side"] = str(self.side)
-        return data
+        return {
+            "order_id": self.order_id,
+            "symbol": self.symbol,
+            "side": self.side.value,
+            "amount": self.amount,
+            "price": self.price,
+            "fee": self.fee,
+            "fee_currency": self.fee_currency,
+            "timestamp": self.timestamp,
+            "taker": self.taker,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fill:

@@ -12,7 +12,7 @@ async def run_backtest(
     config: JobConfig, *, data: CandleData | None = None, manager: JobManager | None = None
 ) -> TradingJob:
     """Create, start and await a job; ``data`` skips re-reading an already loaded file."""
-    manager = manager or JobManager()
+    manager = JobManager() if manager is None else manager
     job = manager.create(config)
     if data is not None:
         load_data = getattr(job.exchange, "load_data", None)

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 
 from ats.exceptions import JobError
+from ats.exchanges.run_control import CpuShare
 from ats.trading_job.events import EventBus, JobRemoved, JobStatusChanged
 from ats.trading_job.job_config import JobConfig
 from ats.trading_job.trading_job import JobStatus, TradingJob
@@ -28,6 +29,8 @@ class JobManager:
         self.bus = bus or EventBus()
         self.loader = loader or default_loader
         self._jobs: dict[str, TradingJob] = {}
+        self.cpu_share = CpuShare()
+        """One event-loop budget split between all running backtests (see CpuShare)."""
 
     # -- queries -------------------------------------------------------------------------
     def get(self, job_id: str) -> TradingJob:
@@ -53,9 +56,13 @@ class JobManager:
             job_id or new_job_id(config.name), config, bus=self.bus, loader=self.loader
         )
         job.build()
-        self._jobs[job.id] = job
+        self._add(job)
         self.bus.publish(JobStatusChanged(job.id, str(job.status)))
         return job
+
+    def _add(self, job: TradingJob) -> None:
+        job.cpu_share = self.cpu_share
+        self._jobs[job.id] = job
 
     def add_failed(self, config: JobConfig, job_id: str, error: str) -> TradingJob:
         """Keep a job that cannot be built (e.g. a saved job whose strategy vanished)
@@ -64,7 +71,7 @@ class JobManager:
         job.error = error
         job.status = JobStatus.ERROR
         job.log("ERROR", error)
-        self._jobs[job.id] = job
+        self._add(job)
         self.bus.publish(JobStatusChanged(job.id, str(job.status), error))
         return job
 
@@ -72,7 +79,7 @@ class JobManager:
         """Register a job rebuilt from saved state (see ats.trading_job.persistence)."""
         if job.id in self._jobs:
             raise JobError(f"a job with id {job.id!r} already exists")
-        self._jobs[job.id] = job
+        self._add(job)
         self.bus.publish(JobStatusChanged(job.id, str(job.status), job.error))
         return job
 
@@ -120,6 +127,11 @@ class JobManager:
         if set_speed is None:
             raise JobError(f"job {job.config.name} has no adjustable speed (not a replay)")
         return float(set_speed(factor))
+
+    def hold_foreground(self, seconds: float) -> None:
+        """Let the console go first: running backtests wait at their next checkpoint
+        until ``seconds`` from now (paper and live jobs are never held)."""
+        self.cpu_share.hold(seconds)
 
     def kill_switch(self, modes: tuple[str, ...] = ("live",)) -> int:
         """Cancel every open order of every job in ``modes`` (the console's ``K``).

@@ -18,8 +18,10 @@ user as stopped. For the console's hooks::
 
 Why snapshots are consistent without locks: jobs, the journal writer and this class share
 one asyncio loop, and an exchange loop only yields at ``await control.checkpoint()`` (or
-while waiting for data). Whenever a snapshot runs, every job is therefore parked at such a
-point, with cursor, wallet, orders, fills and strategy state in agreement.
+``cpu_checkpoint()``, or while waiting for data). Whenever a snapshot runs, every job is
+therefore parked at such a point, with cursor, wallet, orders, fills and strategy state in
+agreement. (What a job hands to a worker thread, indicator arrays before its replay and
+its report after, only reads that state.)
 
 Ordering with the journal: a backtest may be journaled ahead of its snapshot (a restore
 deletes the extra rows and the replay writes them again, identically). A paper or live job

@@ -19,7 +19,8 @@ import numpy as np
 from ats.exceptions import ATSError, ConfigError, JobError, StateError
 from ats.exchanges.base_exchange import BaseExchange, CandleHandler
 from ats.exchanges.data_classes import Candle, Fill, Order, OrderSide
-from ats.exchanges.run_control import RunControl, StopRequested
+from ats.exchanges.run_control import CpuShare, RunControl, StopRequested
+from ats.indicators.base_indicator import BaseIndicator
 from ats.strategies.base_strategy import BaseStrategy
 from ats.trading_job.events import (
     BalanceChanged,
@@ -114,7 +115,9 @@ class TradingJob:
         self._equity_samples: deque[tuple[int, float]] = deque(maxlen=EQUITY_SAMPLES)
         self._candles: deque[Candle] = deque(maxlen=CANDLE_HISTORY)
         self._overlay_history: dict[str, deque[float]] = {}
-        self._control = RunControl()
+        self.cpu_share = CpuShare()
+        """The event-loop budget this job's CPU-bound loop shares (the manager's)."""
+        self._control = RunControl(self.cpu_share)
         self._task: asyncio.Task[None] | None = None
         self.risk = RiskGuard(config.risk, self._risk_breached)
 
@@ -165,7 +168,7 @@ class TradingJob:
             raise JobError(f"job {self.config.name} is already {self.status}")
         if self.exchange is None or self.status in (JobStatus.FINISHED, JobStatus.ERROR):
             self.build()
-        self._control = RunControl()
+        self._control = RunControl(self.cpu_share)
         self.error = None
         self._set_status(JobStatus.RUNNING)
         self._task = asyncio.create_task(self._run(), name=f"job:{self.id}")
@@ -227,7 +230,7 @@ class TradingJob:
             if self.config.vectorised:
                 self._run_vectorised()
             else:
-                self._bind_strategy()
+                await self._bind_strategy_off_loop()
                 await exchange.run(self._control)
         except StopRequested:
             final = JobStatus.STOPPED
@@ -253,7 +256,8 @@ class TradingJob:
             self.log("WARNING", f"disconnect failed: {type(exc).__name__}: {exc}")
         self._publish_progress()
         try:
-            self.report = self.build_report()
+            # Metrics over a long equity curve take tens of ms: not on the console's loop.
+            self.report = await asyncio.to_thread(self.build_report)
             self.bus.publish(JobReport(self.id, self.report))
         except Exception as exc:  # a report must never take the job down with it
             self.log("WARNING", f"report failed: {type(exc).__name__}: {exc}")
@@ -293,21 +297,31 @@ class TradingJob:
         self.log("ERROR", details.rstrip() if details else message)
         return JobStatus.ERROR
 
-    def _bind_strategy(self) -> None:
-        """Point the exchange at the current strategy, with its indicators kept current."""
+    def _bind_strategy(self, series: list[Series] | None = None) -> None:
+        """Point the exchange at the current strategy, with its indicators kept current:
+        bound to precomputed ``series`` on a candle file, else updated candle by candle."""
         exchange, strategy = self.exchange, self.strategy
         assert exchange is not None and strategy is not None
         bind_series = getattr(exchange, "bind_series", None)
         data = getattr(exchange, "data", None)
         if bind_series is not None and data is not None:
             exchange.clear_series()  # type: ignore[attr-defined]
-            for indicator in strategy.indicators:
-                arrays = [getattr(data, source) for source in indicator.inputs]
-                for output, values in indicator.compute(*arrays).items():
-                    bind_series(indicator, output, values)
+            for indicator, output, values in series or _compute_series(strategy, data):
+                bind_series(indicator, output, values)
             exchange.set_on_candle(self._with_daily_loss_check(strategy.on_candle))
         else:
             exchange.set_on_candle(self._streaming_handler(strategy))
+
+    async def _bind_strategy_off_loop(self) -> None:
+        """:meth:`_bind_strategy` with the indicators computed in a worker thread: over a
+        million candles that is tens of ms the console's loop would otherwise freeze for
+        (``compute`` reads only the input arrays, never the indicator's state)."""
+        strategy, data = self.strategy, getattr(self.exchange, "data", None)
+        assert strategy is not None
+        if data is None or not hasattr(self.exchange, "bind_series"):
+            self._bind_strategy()
+            return
+        self._bind_strategy(await asyncio.to_thread(_compute_series, strategy, data))
 
     def _with_daily_loss_check(self, handler: CandleHandler) -> CandleHandler:
         """Value the account every candle only when a daily loss limit asks for it."""
@@ -518,6 +532,20 @@ class TradingJob:
                 last_price=closes[1],
             ).to_dict()
         return report
+
+
+Series = tuple[BaseIndicator, str, np.ndarray]
+"""(indicator, output name, one value per candle)."""
+
+
+def _compute_series(strategy: BaseStrategy, data: Any) -> list[Series]:
+    return [
+        (indicator, output, values)
+        for indicator in strategy.indicators
+        for output, values in indicator.compute(
+            *[getattr(data, source) for source in indicator.inputs]
+        ).items()
+    ]
 
 
 def _quote(exchange: BaseExchange) -> str:

@@ -49,6 +49,7 @@ STOP_TIMEOUT = 15.0
 DEMO_REPLAY_SPEED = 20.0
 _QUIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 SWITCH_INTERVAL = 0.001
+FULL_GC_EVERY = 1000
 FOREGROUND_HOLD = 0.08
 """Seconds jobs step aside after each key press (if the engine supports it)."""
 
@@ -77,14 +78,19 @@ def tune_runtime_for_latency() -> None:
     """Process-wide settings for an interactive console next to CPU-heavy jobs.
 
     - ``gc.freeze()`` after start-up: the ~200k objects of Textual, pandas and friends
-      leave the collector's sight, so a full collection (a loop stall of 50-90 ms with
-      1M-candle backtests in memory) scans only what jobs create. The thresholds stay
-      Python's: raising them stalls less often but lets the cyclic garbage of restarted
-      jobs pile up (bench/ui_memory.py grew ~50 MB/min that way);
-    - a 1 ms thread switch interval: the chart's drawing thread hands the GIL back to
-      the event loop quickly instead of after 5 ms at every loop turn.
+      leave the collector's sight;
+    - full collections at most every ``FULL_GC_EVERY`` young (generation 1) ones instead
+      of every 10: backtests keep ~100k orders, fills and trades alive, so each full
+      collection stalls the loop 30-200 ms, and Python's default ran one about every
+      second under load (bench/ui_latency.py). Young collections stay as frequent and a
+      full one still comes every few tens of seconds under load, so cyclic garbage
+      stays bounded (bench/ui_memory.py);
+    - a 1 ms thread switch interval: the chart's drawing thread and the jobs' worker
+      threads hand the GIL back to the event loop quickly instead of after 5 ms.
     """
     gc.freeze()
+    young, middle, _full = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_GC_EVERY)
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 

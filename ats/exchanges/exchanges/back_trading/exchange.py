@@ -31,8 +31,7 @@ from ats.exchanges.exchanges.back_trading.candle_data import (
 from ats.exchanges.run_control import RunControl
 from ats.exchanges.simulated_exchange import SimulatedExchange
 
-# Adaptive chunking: aim for this much work between two yields to the event loop.
-_TARGET_CHUNK_SECONDS = 0.01
+# Adaptive chunking: each chunk aims at the run control's share of an event-loop turn.
 _MIN_CHUNK, _MAX_CHUNK = 64, 65_536
 
 
@@ -103,20 +102,22 @@ class Exchange(SimulatedExchange):
         data = self.require_data()
         total = len(data)
         columns = (data.timestamps, data.open, data.high, data.low, data.close, data.volume)
-        while self.cursor < total:
-            start = self.cursor
-            stop = min(start + self._chunk, total)
-            began = time.perf_counter()
-            self._run_chunk(start, [column[start:stop].tolist() for column in columns])
-            self.cursor = stop
-            self._adapt_chunk(time.perf_counter() - began, stop - start)
-            await control.checkpoint()
+        share = control.share
+        with share.member():
+            while self.cursor < total:
+                start = self.cursor
+                stop = min(start + self._chunk, total)
+                began = time.perf_counter()
+                self._run_chunk(start, [column[start:stop].tolist() for column in columns])
+                self.cursor = stop
+                self._adapt_chunk(time.perf_counter() - began, stop - start, share.slice_seconds)
+                await control.cpu_checkpoint()
         self.ledger.mark(self.symbol, self.candle.close)
 
-    def _adapt_chunk(self, elapsed: float, size: int) -> None:
+    def _adapt_chunk(self, elapsed: float, size: int, target: float) -> None:
         if size < self._chunk:
             return
-        scale = _TARGET_CHUNK_SECONDS / max(elapsed, 1e-6)
+        scale = target / max(elapsed, 1e-6)
         self._chunk = int(min(max(self._chunk * min(max(scale, 0.5), 2.0), _MIN_CHUNK), _MAX_CHUNK))
 
     def _run_chunk(self, start: int, columns: list[list[Any]]) -> None:
