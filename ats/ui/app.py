@@ -307,8 +307,8 @@ def run_console(
 ) -> int:
     """Run the console until quit. 0 on a clean quit, non-zero if anything crashed.
 
-    With persistence: ``run_console(manager, on_start=open_and_resume,
-    before_stop=persistence.begin_shutdown, on_quit=persistence.on_quit)``.
+    With persistence (what ``ats`` runs, see :func:`ats.ui.launch.launch_console`):
+    ``run_console(manager, **console_hooks(persistence))``.
     Textual restores the terminal itself on any exception; this also makes sure the
     exit status tells scripts (and systemd/tmux wrappers) that it was not a clean exit.
     """

@@ -1,5 +1,6 @@
 """Acceptance 3: ``./start.sh`` in tmux at 80x24 with TERM=xterm-256color shows the demo
-jobs within 3 s, ``s`` on the replay job makes its chart move, ``q`` exits cleanly.
+jobs within 3 s, ``s`` on the replay job makes its chart move, ``q`` exits cleanly; the
+jobs are saved on ``q`` and the next start restores them (not new demo jobs).
 
 Runs a private tmux server (``-L``, no user config) on a temporary copy of the launcher,
 with HOME and the working directory in a temp dir, so no saved state leaks either way.
@@ -75,26 +76,56 @@ def launcher_copy(root: Path) -> Path:
     return work
 
 
+class Console:
+    """``./start.sh`` (the launcher copy) in a private tmux server at 80x24, its saved
+    state in ``state`` (ATS_SAVED_STATES_DIR): never the repository's saved_states/."""
+
+    def __init__(self, root: Path) -> None:
+        self.work = launcher_copy(root)
+        self.home = root / "home"
+        self.home.mkdir()
+        self.state = root / "state"
+        self.tmux = Tmux(f"ats-test-{os.getpid()}", "ats")
+        self.started = 0.0
+
+    def start(self, *args: str) -> Tmux:
+        """A new session running the console; replaces the previous one."""
+        self.tmux.run("kill-server")
+        env_vars = {
+            "TERM": "xterm-256color",
+            "HOME": str(self.home),
+            "ATS_SAVED_STATES_DIR": str(self.state),
+        }
+        exports = " ".join(f"{key}={value}" for key, value in env_vars.items())
+        command = (
+            f"cd {self.work} && export {exports} && ./start.sh {' '.join(args)}; "
+            "echo ATS-EXIT:$?; sleep 60"
+        )
+        env = {key: value for key, value in os.environ.items() if not key.startswith("ATS_")}
+        assert TMUX is not None
+        server = [TMUX, "-L", self.tmux.socket, "-f", "/dev/null"]
+        window = ["new-session", "-d", "-s", "ats", "-x", "80", "-y", "24", command]
+        subprocess.run([*server, *window], env={**env, **env_vars}, check=True, timeout=10)
+        self.started = time.monotonic()
+        self.tmux.started = self.started  # type: ignore[attr-defined]
+        return self.tmux
+
+    def close(self) -> None:
+        self.tmux.run("kill-server")
+
+
 @pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    work = launcher_copy(tmp_path)
-    home = tmp_path / "home"
-    home.mkdir()
-    session = Tmux(f"ats-test-{os.getpid()}", "ats")
-    command = (
-        f"cd {work} && export TERM=xterm-256color HOME={home} && ./start.sh; "
-        "echo ATS-EXIT:$?; sleep 60"
-    )
-    env = {**os.environ, "TERM": "xterm-256color", "HOME": str(home)}
-    assert TMUX is not None
-    server = [TMUX, "-L", session.socket, "-f", "/dev/null"]
-    window = ["new-session", "-d", "-s", "ats", "-x", "80", "-y", "24", command]
-    subprocess.run([*server, *window], env=env, check=True, timeout=10)
-    session.started = time.monotonic()  # type: ignore[attr-defined]
+def console(tmp_path: Path) -> Iterator[Console]:
+    running = Console(tmp_path)
     try:
-        yield session
+        yield running
     finally:
-        session.run("kill-server")
+        running.close()
+
+
+@pytest.fixture
+def tmux(console: Console) -> Tmux:
+    return console.start()
 
 
 def chart_lines(text: str) -> str:
@@ -127,3 +158,56 @@ def test_start_sh_demo_replay_and_clean_exit(tmux: Tmux) -> None:
     assert tmux.flag("cursor_flag") == "1"  # cursor visible again
     assert tmux.flag("mouse_any_flag") == "0"  # mouse reporting switched off
     assert "demo-replay" not in final  # no UI left behind on the normal screen
+
+
+def saved_statuses(state: Path) -> dict[str, str]:
+    """Job name -> the status its snapshot will resume with."""
+    from ats.state.snapshot_store import SnapshotStore
+
+    store = SnapshotStore(state)
+    statuses = {}
+    for job_id in store.job_ids():
+        payload = SnapshotStore.read(store.path(job_id), job_id).payload
+        assert payload is not None, job_id
+        statuses[payload["config"]["name"]] = payload["status"]
+    return statuses
+
+
+def job_rows(text: str) -> list[str]:
+    """The jobs table's rows (a job's name starts each)."""
+    return [line for line in text.splitlines() if line.lstrip("│ ").startswith("demo-")]
+
+
+SAVED_DEMO = {"demo-sma-cross": "finished", "demo-replay": "running"}
+
+
+def test_start_sh_saves_on_q_and_restores_on_the_next_start(console: Console) -> None:
+    """The console persists: s on the replay, q saves both demo jobs (the replay as
+    running); the next start restores them (not a second pair of demo jobs) and resumes
+    the replay."""
+    tmux = console.start()
+    tmux.wait(lambda t: "demo-replay" in t and "finished" in t, 15)
+    tmux.keys("Down")
+    tmux.wait(lambda t: "demo-replay · sma_cross" in t, 5)
+    tmux.keys("s")
+    tmux.wait(lambda t: "running" in t.split("demo-replay", 1)[1][:60], 5)
+    time.sleep(0.5)
+    tmux.keys("q")
+    final, quit_seconds = tmux.wait(lambda t: "ATS-EXIT:" in t, 20)
+    print(f"q to shell prompt: {quit_seconds:.2f}s")
+    assert "ATS-EXIT:0" in final
+    assert saved_statuses(console.state) == SAVED_DEMO
+    assert (console.state / ".ui.json").exists()  # the theme setting: not a job snapshot
+
+    tmux = console.start()
+    text, _ = tmux.wait(lambda t: len(job_rows(t)) >= 2 and "running" in t, 15)
+    time.sleep(0.5)
+    text = tmux.capture()
+    rows = job_rows(text)
+    assert len(rows) == 2, text  # restored, not duplicated
+    replay = next(row for row in rows if row.lstrip("│ ").startswith("demo-replay"))
+    assert "running" in replay, text  # resumed
+    tmux.keys("q")
+    final, _ = tmux.wait(lambda t: "ATS-EXIT:" in t, 20)
+    assert "ATS-EXIT:0" in final
+    assert saved_statuses(console.state) == SAVED_DEMO
