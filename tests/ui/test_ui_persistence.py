@@ -150,10 +150,14 @@ async def test_q_with_eight_busy_jobs_saves_them_all_within_two_seconds(
         await wait_for(pilot, lambda: app.started)
         for job in jobs:
             manager.start(job.id)
+        # Backtests some way in: thousands of orders each, so multi-MB snapshots to write.
         await wait_for(
             pilot,
-            lambda: all(job.exchange and job.exchange.progress.done > 0 for job in jobs),
-            timeout=20,
+            lambda: (
+                all(job.exchange and job.exchange.progress.done > 0 for job in jobs)
+                and all(job.exchange and job.exchange.progress.done > 200_000 for job in jobs[:4])
+            ),
+            timeout=30,
         )
         assert all(job.status is JobStatus.RUNNING for job in jobs)
         took = await quit_app(pilot, app)
