@@ -452,6 +452,7 @@ class PersistentJobs:
         for job in self.manager:
             if job.status.is_active:
                 self._shutdown.setdefault(job.id, str(job.status))
+                job.stopping_to_resume()
 
     async def on_quit(self, timeout: float = 1.5) -> None:
         """The console's ``q`` (and any graceful stop): stop every job, wait at most
