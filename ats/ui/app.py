@@ -51,7 +51,7 @@ _QUIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 SWITCH_INTERVAL = 0.001
 FULL_GC_EVERY = 1000
 FOREGROUND_HOLD = 0.08
-"""Seconds jobs step aside after each key press (if the engine supports it)."""
+"""Seconds running backtests step aside after each key press."""
 
 
 def demo_replay_config() -> JobConfig:
@@ -233,16 +233,11 @@ class AtsApp(App[int]):
 
         Jobs share this event loop; a backtest yields only between work slices, and a
         key needs several loop turns (app, widget, screen refresh) to reach the screen.
-        ``JobManager.hold_foreground`` (when the engine has it) pauses jobs at their next
-        checkpoint for a moment, so those turns are not each queued behind every job.
+        ``JobManager.hold_foreground`` parks running backtests at their next checkpoint
+        for a moment, so those turns are not each queued behind every backtest's slice.
         """
         if isinstance(event, events.Key):
-            hold = getattr(self.manager, "hold_foreground", None)
-            if hold is not None:
-                try:
-                    hold(FOREGROUND_HOLD)
-                except Exception:  # an engine hint must never break key handling
-                    log.exception("hold_foreground failed")
+            self.manager.hold_foreground(FOREGROUND_HOLD)
         await super().on_event(event)
 
     # -- quitting --------------------------------------------------------------------------
