@@ -44,3 +44,44 @@ def test_backtest_and_paper_replay_do_not_import_ccxt(tmp_path: Path) -> None:
     )
     ccxt, _ = _modules_after(["run", str(replay), "--no-ui"])
     assert not ccxt
+
+
+CONSOLE_PROBE = """
+import asyncio, sys
+from pathlib import Path
+from ats.trading_job.job_manager import JobManager
+from ats.trading_job.persistence import PersistentJobs
+from ats.ui.app import AtsApp
+from ats.ui.launch import console_hooks
+from ats.utils.settings import Settings
+
+async def main() -> None:
+    settings = Settings(_env_file=None, saved_states_dir=Path(sys.argv[1]))
+    manager = JobManager()
+    app = AtsApp(manager, settings_path=None, **console_hooks(PersistentJobs(manager, settings)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        while not app.started:
+            await pilot.pause(0.05)
+        for job in manager:
+            if not job.status.is_active:
+                manager.start(job.id)  # the demo replay runs through the paper exchange
+        await pilot.pause(1.0)
+        modes = sorted(job.mode for job in manager)
+        await pilot.press("q")
+    print(modes, "ccxt" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+def test_the_console_with_its_demo_jobs_does_not_import_ccxt(tmp_path: Path) -> None:
+    """The real start path: persistence hooks, both demo jobs created, saved and running."""
+    result = subprocess.run(
+        [sys.executable, "-c", CONSOLE_PROBE, str(tmp_path / "state")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "['backtest', 'paper'] False"
+    assert sorted(path.name for path in (tmp_path / "state").glob("*.json"))  # saved
