@@ -30,39 +30,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ats.state.snapshot_store import SnapshotStore
+from ats.utils.synthetic_candles import cached_parquet
 
 TARGET_SECONDS = 2.0
-SEED = 20241124
-
-
-def make_candles(path: Path, count: int) -> Path:
-    """A reproducible random walk of 1-minute candles (Parquet), cached between runs."""
-    if path.exists():
-        return path
-    import pandas as pd
-
-    rng = np.random.default_rng(SEED)
-    close = 30_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.0015, count)))
-    open_ = np.concatenate(([30_000.0], close[:-1]))
-    wick = np.abs(rng.normal(0.0, 0.0008, (2, count)))
-    frame = pd.DataFrame(
-        {
-            "timestamp": 1_577_836_800_000 + 60_000 * np.arange(count, dtype=np.int64),
-            "open": open_,
-            "high": np.maximum(open_, close) * (1 + wick[0]),
-            "low": np.minimum(open_, close) * (1 - wick[1]),
-            "close": close,
-            "volume": rng.gamma(2.0, 5.0, count),
-        }
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    frame.to_parquet(temporary)
-    temporary.replace(path)
-    return path
 
 
 def job_yaml(directory: Path, name: str, exchange: dict[str, Any], fast: int, slow: int) -> Path:
@@ -145,31 +116,23 @@ def idle_exit(state: Path) -> float:
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
-    data = make_candles(
-        Path(tempfile.gettempdir()) / "ats-bench" / f"candles-{args.candles}.parquet", args.candles
-    )
+    data = cached_parquet(args.candles)
     with tempfile.TemporaryDirectory(prefix="ats-graceful-") as temporary:
         root = Path(temporary)
         state = root / "state"
-        ids = []
-        for index in range(4):
-            exchange = {"name": "back_trading", "params": {"data": str(data)}}
-            ids.append(f"backtest-{index}")
-            path = job_yaml(root, ids[-1], exchange, args.fast, args.slow)
-            subprocess.run(
-                ats("jobs", "add", str(path), "--start", "--id", ids[-1]),
-                env=environment(state),
-                check=True,
-            )
-        for index in range(4):
-            exchange = {
+        exchanges = {
+            "backtest": {"name": "back_trading", "params": {"data": str(data)}},
+            "replay": {
                 "name": "paper",
                 "params": {"feed": "replay", "data": str(data), "speed": 0},
-            }
-            ids.append(f"replay-{index}")
-            path = job_yaml(root, ids[-1], exchange, args.fast, args.slow)
+            },
+        }
+        ids = [f"{kind}-{index}" for kind in exchanges for index in range(4)]
+        for job_id in ids:
+            exchange = exchanges[job_id.split("-")[0]]
+            path = job_yaml(root, job_id, exchange, args.fast, args.slow)
             subprocess.run(
-                ats("jobs", "add", str(path), "--start", "--id", ids[-1]),
+                ats("jobs", "add", str(path), "--start", "--id", job_id),
                 env=environment(state),
                 check=True,
             )

@@ -33,7 +33,6 @@ import json
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,36 +45,10 @@ from ats.demo import DEMO_DATA
 from ats.trading_job.job_config import JobConfig, parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import TradingJob
+from ats.utils.synthetic_candles import cached_parquet
 
 SIZE = (160, 48)
 SEED = 20240501
-
-
-def make_candles(path: Path, count: int) -> Path:
-    """A reproducible random walk of 1-minute candles, cached between runs."""
-    if path.exists():
-        return path
-    import pandas as pd
-
-    rng = np.random.default_rng(SEED)
-    close = 30_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.0015, count)))
-    open_ = np.concatenate(([30_000.0], close[:-1]))
-    wick = np.abs(rng.normal(0.0, 0.0008, (2, count)))
-    frame = pd.DataFrame(
-        {
-            "timestamp": 1_577_836_800_000 + 60_000 * np.arange(count, dtype=np.int64),
-            "open": open_,
-            "high": np.maximum(open_, close) * (1 + wick[0]),
-            "low": np.minimum(open_, close) * (1 - wick[1]),
-            "close": close,
-            "volume": rng.gamma(2.0, 5.0, count),
-        }
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    frame.to_parquet(temporary)
-    temporary.replace(path)
-    return path
 
 
 def backtest(name: str, data: Path) -> JobConfig:
@@ -308,8 +281,7 @@ class Backtests:
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     from ats.ui.app import AtsApp
 
-    cache = Path(tempfile.gettempdir()) / "ats-bench"
-    data = make_candles(cache / f"candles-{args.candles}.parquet", args.candles)
+    data = cached_parquet(args.candles)
     manager = JobManager()
     backtests = [manager.create(backtest(f"bt-{i}", data)) for i in range(4)]
     replays = [manager.create(replay(f"replay-{i}", args.replay_speed)) for i in range(4)]

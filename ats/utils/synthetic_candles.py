@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 SEED = 20221105
@@ -26,3 +29,22 @@ def make_candles(count: int, seed: int = SEED) -> dict[str, np.ndarray]:
         "close": close,
         "volume": volume,
     }
+
+
+def save_parquet(path: Path, count: int, seed: int = SEED) -> Path:
+    """Write :func:`make_candles` as a Parquet candle file (fast to write and to load)."""
+    import pandas as pd
+
+    columns = make_candles(count, seed)
+    frame = pd.DataFrame({"timestamp": columns.pop("timestamps"), **columns})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(temporary)
+    temporary.replace(path)
+    return path
+
+
+def cached_parquet(count: int, seed: int = SEED) -> Path:
+    """One shared file per size and seed in the temp directory (benchmarks reuse it)."""
+    path = Path(tempfile.gettempdir()) / "ats-bench" / f"candles-{count}-{seed}.parquet"
+    return path if path.exists() else save_parquet(path, count, seed)

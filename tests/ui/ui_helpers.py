@@ -12,8 +12,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from rich.console import Console
 from textual import events
 from textual.app import App
@@ -23,6 +21,7 @@ from textual.widget import Widget
 
 from ats.demo import DEMO_DATA
 from ats.trading_job.job_config import JobConfig, parse_job_config
+from ats.utils.synthetic_candles import save_parquet
 
 CHARACTERS = {
     "plus": "+",
@@ -86,22 +85,7 @@ def backtest_config(
 
 def write_candles(path: Path, count: int, seed: int = 7) -> Path:
     """A reproducible random walk of 1-minute candles (Parquet: fast to write and read)."""
-    rng = np.random.default_rng(seed)
-    close = 30_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.0015, count)))
-    open_ = np.concatenate(([30_000.0], close[:-1]))
-    wick = np.abs(rng.normal(0.0, 0.0008, (2, count)))
-    frame = pd.DataFrame(
-        {
-            "timestamp": 1_577_836_800_000 + 60_000 * np.arange(count, dtype=np.int64),
-            "open": open_,
-            "high": np.maximum(open_, close) * (1 + wick[0]),
-            "low": np.minimum(open_, close) * (1 - wick[1]),
-            "close": close,
-            "volume": rng.gamma(2.0, 5.0, count),
-        }
-    )
-    frame.to_parquet(path)
-    return path
+    return save_parquet(path, count, seed)
 
 
 def screen_text(app: App[object]) -> str:
