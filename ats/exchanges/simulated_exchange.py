@@ -24,6 +24,7 @@ from ats.exchanges.data_classes import (
 from ats.exchanges.matching import MatchingEngine
 from ats.exchanges.trade_ledger import TradeLedger
 from ats.exchanges.wallet import Wallet
+from ats.state.history_json import HistoryCache
 
 
 class SimulatedExchange(BaseExchange):
@@ -46,6 +47,8 @@ class SimulatedExchange(BaseExchange):
         self.engine = MatchingEngine(
             self.wallet, fees, slippage_bps=float(config.get("slippage_bps", 0.0))
         )
+        self._order_history = HistoryCache(Order.to_dict, lambda order: not order.is_open)
+        self._fill_history = HistoryCache(Fill.to_dict, lambda _fill: True)
         self.ledger = TradeLedger()
         self.candle = Candle(symbol, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
         """The latest candle; reused and overwritten in place by the feed."""
@@ -150,13 +153,16 @@ class SimulatedExchange(BaseExchange):
         """Everything needed to resume: wallet, orders, fills and the latest candle."""
         return {
             "wallet": self.wallet.to_dict(),
-            "orders": [order.to_dict() for order in self.engine.orders.values()],
-            "fills": [fill.to_dict() for fill in self.engine.fills],
+            # Finished orders and fills never change: encoded once (ats.state.history_json).
+            "orders": self._order_history.encode(list(self.engine.orders.values())),
+            "fills": self._fill_history.encode(self.engine.fills),
             "next_order_id": self.engine.peek_next_id(),
             "candle": None if not self.candle.timestamp else _candle_to_list(self.candle),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
+        self._order_history.clear()
+        self._fill_history.clear()
         self.wallet = Wallet.from_dict(data["wallet"])
         self.engine.wallet = self.wallet
         self.engine.restore_orders(

@@ -1,0 +1,112 @@
+"""Snapshot history encoded once: fills and finished orders never change again.
+
+A long backtest holds tens of thousands of orders and fills, and every snapshot (each
+status change, every 30 s, on quit) used to turn all of them into dicts and JSON again
+on the event loop: half a second per job at 40k orders. :class:`HistoryCache` keeps the
+dicts and the canonical JSON text of the items that can no longer change, and hands out
+an :class:`EncodedHistory`, a plain list of all the dicts (any reader sees an ordinary
+list) that also carries that text. :func:`canonical_json` then encodes only what is new;
+its output is byte-for-byte ``json.dumps(payload, separators=(",", ":"), allow_nan=False)``
+(tests/test_history_json.py checks this), so checksums and readers are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+_SEPARATORS = (",", ":")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=_SEPARATORS, allow_nan=False)
+
+
+class EncodedHistory(list[dict[str, Any]]):
+    """The dicts of a history; the first ``frozen`` of them are already encoded as
+    ``frozen_text`` (their canonical JSON, comma-separated, without brackets)."""
+
+    __slots__ = ("frozen", "frozen_text")
+
+    def __init__(self, items: list[dict[str, Any]], frozen: int, frozen_text: str) -> None:
+        super().__init__(items)
+        self.frozen = frozen
+        self.frozen_text = frozen_text
+
+    def to_json(self) -> str:
+        """``_dumps(list(self))``, re-encoding only the items after the frozen ones."""
+        rest = _dumps(self[self.frozen :])[1:-1] if len(self) > self.frozen else ""
+        return "[" + ",".join(part for part in (self.frozen_text, rest) if part) + "]"
+
+
+class HistoryCache(Generic[T]):
+    """One exchange's cache for one history (its fills, or its orders).
+
+    ``items`` must only grow at the end, and an item for which ``is_final`` is true must
+    never change again: both hold for the matching engine's orders and fills. Build a new
+    cache (or :meth:`clear` it) when the history is replaced, e.g. on restore.
+    """
+
+    def __init__(self, to_dict: Callable[[T], dict[str, Any]], is_final: Callable[[T], bool]):
+        self._to_dict = to_dict
+        self._is_final = is_final
+        self._dicts: list[dict[str, Any]] = []
+        self._text = ""
+
+    def clear(self) -> None:
+        self._dicts = []
+        self._text = ""
+
+    def encode(self, items: Sequence[T]) -> EncodedHistory:
+        """All of ``items`` as dicts; the leading run of final items is cached for good."""
+        done = len(self._dicts)
+        if done > len(items):  # the history was replaced without clear(): start again
+            self.clear()
+            done = 0
+        end = done
+        while end < len(items) and self._is_final(items[end]):
+            end += 1
+        if end > done:
+            fresh = [self._to_dict(item) for item in items[done:end]]
+            text = _dumps(fresh)[1:-1]
+            self._text = f"{self._text},{text}" if self._text else text
+            self._dicts.extend(fresh)
+        history = EncodedHistory(self._dicts, len(self._dicts), self._text)
+        history.extend(self._to_dict(item) for item in items[end:])
+        return history
+
+
+def canonical_json(payload: Any) -> str:
+    """Compact JSON with keys in insertion order and NaN refused, reusing the text of
+    every :class:`EncodedHistory` found as a value in (nested) dicts."""
+    marker = f"\x00ats-history-{uuid.uuid4().hex}-"
+    found: list[EncodedHistory] = []
+    light = _swap(payload, marker, found)
+    text = _dumps(light)
+    for index, history in enumerate(found):
+        text = text.replace(_dumps(f"{marker}{index}"), history.to_json(), 1)
+    return text
+
+
+def _swap(value: Any, marker: str, found: list[EncodedHistory]) -> Any:
+    """``value`` with each EncodedHistory under a dict key replaced by a unique string
+    (dicts on the way are copied, nothing else is touched or walked)."""
+    if not isinstance(value, dict):
+        return value
+    swapped: dict[Any, Any] | None = None
+    for key, item in value.items():
+        if isinstance(item, EncodedHistory):
+            replacement: Any = f"{marker}{len(found)}"
+            found.append(item)
+        elif isinstance(item, dict):
+            replacement = _swap(item, marker, found)
+        else:
+            continue
+        if swapped is None:
+            swapped = dict(value)
+        swapped[key] = replacement
+    return value if swapped is None else swapped
