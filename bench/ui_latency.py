@@ -3,7 +3,8 @@
     .venv/bin/python bench/ui_latency.py [--keys 300] [--candles 1000000] [--json OUT]
 
 Drives the real console headless (``App.run_test`` + the same key events a terminal
-sends) at 160x48 in two phases on the same app:
+sends) at 160x48, with its journal and snapshots in a temporary saved_states directory
+as ``ats`` has them (``--no-persistence`` leaves them out), in two phases on the same app:
 
 1. idle: 8 jobs exist, none running;
 2. loaded: 4 full-speed backtests of ``--candles`` 1-minute candles (restarted whenever
@@ -33,6 +34,7 @@ import json
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -283,17 +285,29 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
     data = cached_parquet(args.candles)
     manager = JobManager()
-    backtests = [manager.create(backtest(f"bt-{i}", data)) for i in range(4)]
-    replays = [manager.create(replay(f"replay-{i}", args.replay_speed)) for i in range(4)]
-    # Like the real console (run_console): runtime tuned for latency, no demo, no files.
-    app = AtsApp(manager, demo=False, settings_path=None, tune_runtime=True)
-    plan = key_plan(args.keys, len(manager), SEED)
+    state = tempfile.TemporaryDirectory(prefix="ats-bench-state-")
+    hooks: dict[str, Any] = {}
+    if args.persistence:  # the real console (ats.ui.launch): journal and snapshots on
+        from ats.trading_job.persistence import PersistentJobs
+        from ats.ui.launch import console_hooks
+        from ats.utils.settings import Settings
+
+        settings = Settings(_env_file=None, saved_states_dir=Path(state.name))  # type: ignore[call-arg]
+        hooks = dict(console_hooks(PersistentJobs(manager, settings)))
+    # Like run_console: runtime tuned for latency; no demo, settings kept in memory.
+    app = AtsApp(manager, demo=False, settings_path=None, tune_runtime=True, **hooks)
+    plan = key_plan(args.keys, 8, SEED)
     results: dict[str, Any] = {
         "keys_per_phase": len(plan),
         "terminal": f"{SIZE[0]}x{SIZE[1]}",
         "turn_ms": 1000 * manager.cpu_share.turn_seconds,
+        "persistence": args.persistence,
     }
     async with app.run_test(size=SIZE) as pilot:
+        while not app.started:
+            await pilot.pause(0.05)
+        backtests = [manager.create(backtest(f"bt-{i}", data)) for i in range(4)]
+        replays = [manager.create(replay(f"replay-{i}", args.replay_speed)) for i in range(4)]
         await pilot.pause(0.5)
         watch = FrameWatch(app)
         idle = Phase("idle")
@@ -329,8 +343,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         running = sum(job.status.is_active for job in manager.jobs)
         keeper.cancel()
         await manager.stop_all()
+        if app.on_quit is not None:
+            await app.on_quit()  # close the journal and unlock the state directory
         results["jobs_running_at_end"] = running
         results["frames"] = watch.frames
+    state.cleanup()
     results["idle"] = idle.summary()
     results["loaded"] = loaded.summary()
     results["ratio_loaded_over_idle"] = {
@@ -358,7 +375,8 @@ def report(results: dict[str, Any]) -> str:
     ]
     lines = [
         f"ATS console latency, {results['terminal']}, {results['keys_per_phase']} keys per phase,"
-        f" backtests' turn budget {results['turn_ms']:g} ms",
+        f" backtests' turn budget {results['turn_ms']:g} ms,"
+        f" journal and snapshots {'on' if results['persistence'] else 'off'}",
         f"{'':34}{'idle':>10}{'8 jobs':>10}{'ratio':>8}{'target':>9}",
     ]
     for label, key, target in rows:
@@ -390,6 +408,12 @@ if __name__ == "__main__":
     parser.add_argument("--keys", type=int, default=300, help="key presses per phase")
     parser.add_argument("--candles", type=int, default=1_000_000, help="candles per backtest")
     parser.add_argument("--replay-speed", type=float, default=20.0)
+    parser.add_argument(
+        "--no-persistence",
+        dest="persistence",
+        action="store_false",
+        help="without the journal and snapshots the real console has",
+    )
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the figures as JSON")
     arguments = parser.parse_args()
     figures = asyncio.run(main(arguments))
