@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -76,8 +77,9 @@ def test_cache_freezes_only_the_leading_final_items() -> None:
 
 
 async def test_backtest_snapshots_equal_fresh_encodings_all_along() -> None:
-    """Snapshot a real backtest between every slice: what the cache gives always equals
-    encoding the exchange's orders and fills from scratch, and the order dicts too."""
+    """Snapshot a real backtest between every slice, warming the cache in a thread every
+    other time: what the cache gives always equals encoding the exchange's orders and
+    fills from scratch, and the order dicts too."""
     manager = JobManager()
     job = manager.create(demo_backtest_config())
     manager.start(job.id)
@@ -85,6 +87,8 @@ async def test_backtest_snapshots_equal_fresh_encodings_all_along() -> None:
     while True:
         exchange = job.exchange
         assert exchange is not None
+        if compared % 2:
+            await exchange.warm_history()  # the job runs on meanwhile
         snapshot = exchange.snapshot()
         fresh = {
             **snapshot,
@@ -102,3 +106,27 @@ async def test_backtest_snapshots_equal_fresh_encodings_all_along() -> None:
     assert exchange is not None and len(exchange.get_fills()) > 20
     final = exchange.snapshot()
     assert final["orders"].frozen == len(exchange.get_orders())  # type: ignore[attr-defined]
+
+
+async def test_warm_history_encodes_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: set[str] = set()
+    encode_final = HistoryCache.encode_final
+
+    def spy(self: HistoryCache[Any], items: Any) -> Any:
+        threads.add(threading.current_thread().name)
+        return encode_final(self, items)
+
+    manager = JobManager()
+    job = manager.create(demo_backtest_config())
+    manager.start(job.id)
+    await job.wait()
+    exchange = job.exchange
+    assert exchange is not None
+    monkeypatch.setattr(HistoryCache, "encode_final", spy)
+    await exchange.warm_history()
+    assert threads and threading.current_thread().name not in threads
+    threads.clear()
+    snapshot = exchange.snapshot()
+    assert not threads  # nothing left to encode on the event loop
+    assert snapshot["orders"].frozen == len(exchange.get_orders())  # type: ignore[attr-defined]
+    assert snapshot["fills"].frozen == len(exchange.get_fills())  # type: ignore[attr-defined]

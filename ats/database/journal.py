@@ -443,7 +443,14 @@ class Journal:
         intake = self._drain()
         resync = bool(intake.dropped) or self._subscription.dropped != self._dropped_seen
         self._dropped_seen = self._subscription.dropped
-        batch = self._collect(intake, resync=resync)
+        # Reports are immutable once published; encoding one with thousands of trades
+        # takes tens of ms, so it happens off the event loop.
+        reports = {
+            id(event): await asyncio.to_thread(_report_json, event.report)
+            for event in intake.other
+            if isinstance(event, JobReport)
+        }
+        batch = self._collect(intake, resync=resync, reports=reports)
         if not batch:
             return
         if self._before_commit is not None and batch.changed_jobs:
@@ -484,7 +491,7 @@ class Journal:
         except JobError:
             return None
 
-    def _collect(self, intake: _Intake, *, resync: bool) -> _Batch:
+    def _collect(self, intake: _Intake, *, resync: bool, reports: dict[int, str]) -> _Batch:
         """Turn what arrived into rows. Status, log, report and removal events are handled
         in order first; orders, balances, fills and trades are then read from the jobs'
         live state (one row per order per batch, the latest state wins), while every
@@ -499,7 +506,7 @@ class Journal:
             elif isinstance(event, JobStatusChanged):
                 self._on_status(batch, job_id, now)
             elif isinstance(event, JobReport):
-                self._on_report(batch, job_id, event.report, now)
+                self._on_report(batch, job_id, reports[id(event)], now)
             elif isinstance(event, JobRemoved):
                 batch.removed.append(job_id)
                 removed.add(job_id)
@@ -575,14 +582,9 @@ class Journal:
             now,
         )
 
-    def _on_report(self, batch: _Batch, job_id: str, report: dict[str, Any], now: float) -> None:
-        """Store the final report and replace the job's equity samples by its whole curve,
-        downsampled to ``equity_points``."""
-        report = redact_data(report)
-        try:
-            text = json.dumps(report, allow_nan=False)
-        except ValueError:  # NaN/inf metrics (e.g. the Sharpe of a flat curve): store null
-            text = json.dumps(_json_safe(report), allow_nan=False)
+    def _on_report(self, batch: _Batch, job_id: str, text: str, now: float) -> None:
+        """Store the final report (as :func:`_report_json` encoded it) and replace the job's
+        equity samples by its whole curve, downsampled to ``equity_points``."""
         batch.reports.append((text, now, job_id))
         job = self._job(job_id)
         if job is None:
@@ -1023,6 +1025,14 @@ def _sample_indices(count: int, points: int) -> np.ndarray:
     if indices[-1] != count - 1:
         indices = np.append(indices, count - 1)
     return indices
+
+
+def _report_json(report: dict[str, Any]) -> str:
+    report = redact_data(report)
+    try:
+        return json.dumps(report, allow_nan=False)
+    except ValueError:  # NaN/inf metrics (e.g. the Sharpe of a flat curve): store null
+        return json.dumps(_json_safe(report), allow_nan=False)
 
 
 def _json_safe(value: Any) -> Any:

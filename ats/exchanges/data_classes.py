@@ -142,18 +142,19 @@ class Order:
 
     def to_dict(self) -> dict[str, Any]:
         """Spelled out: ``dataclasses.asdict`` is ~10x slower, and snapshots of jobs with
-        thousands of orders are written while the user waits for a quit."""
+        thousands of orders are written while the user waits for a quit. Enums stay as
+        they are: they are ``str`` subclasses, so JSON writes their value."""
         return {
             "id": self.id,
             "client_order_id": self.client_order_id,
             "symbol": self.symbol,
-            "side": self.side.value,
-            "type": self.type.value,
+            "side": self.side,
+            "type": self.type,
             "amount": self.amount,
             "price": self.price,
             "stop_price": self.stop_price,
             "quote_amount": self.quote_amount,
-            "status": self.status.value,
+            "status": self.status,
             "filled": self.filled,
             "cost": self.cost,
             "fee": self.fee,
@@ -196,7 +197,7 @@ class Fill:
         return {
             "order_id": self.order_id,
             "symbol": self.symbol,
-            "side": self.side.value,
+            "side": self.side,
             "amount": self.amount,
             "price": self.price,
             "fee": self.fee,

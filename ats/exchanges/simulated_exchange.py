@@ -5,6 +5,7 @@ The two differ only in where candles come from (a file vs. a live or replayed fe
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ats.exchanges.base_exchange import BaseExchange, LogFunction
@@ -149,6 +150,27 @@ class SimulatedExchange(BaseExchange):
         return self.candle.close if self.candle.timestamp else None
 
     # -- persistence ---------------------------------------------------------------------
+    async def warm_history(self) -> None:
+        """Encode the finished orders and fills no snapshot has encoded yet, in a worker
+        thread: they can no longer change, so the next :meth:`snapshot` (on the event
+        loop) only encodes what is still open. A finished 1M-candle backtest's first
+        snapshot would otherwise stall the console for tens of ms."""
+        order_cache, fill_cache = self._order_history, self._fill_history
+        orders = list(self.engine.orders.values())
+        fills = list(self.engine.fills)
+        order_start, fill_start = order_cache.done, fill_cache.done
+        new_orders = orders[order_start : order_cache.final_run(orders)]
+        new_fills = fills[fill_start : fill_cache.final_run(fills)]
+        if not new_orders and not new_fills:
+            return
+
+        def encode() -> tuple[tuple[list[dict[str, Any]], str], tuple[list[dict[str, Any]], str]]:
+            return order_cache.encode_final(new_orders), fill_cache.encode_final(new_fills)
+
+        encoded_orders, encoded_fills = await asyncio.to_thread(encode)
+        order_cache.adopt(order_start, *encoded_orders)
+        fill_cache.adopt(fill_start, *encoded_fills)
+
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to resume: wallet, orders, fills and the latest candle."""
         return {

@@ -61,20 +61,40 @@ class HistoryCache(Generic[T]):
         self._dicts = []
         self._text = ""
 
-    def encode(self, items: Sequence[T]) -> EncodedHistory:
-        """All of ``items`` as dicts; the leading run of final items is cached for good."""
-        done = len(self._dicts)
-        if done > len(items):  # the history was replaced without clear(): start again
-            self.clear()
-            done = 0
-        end = done
+    @property
+    def done(self) -> int:
+        """How many leading items are cached."""
+        return len(self._dicts)
+
+    def final_run(self, items: Sequence[T]) -> int:
+        """End of the run of final items that starts at :attr:`done` (call it on the
+        thread that changes the items: then the answer is consistent)."""
+        end = min(self.done, len(items))
         while end < len(items) and self._is_final(items[end]):
             end += 1
+        return end
+
+    def encode_final(self, items: Sequence[T]) -> tuple[list[dict[str, Any]], str]:
+        """Dicts and text of ``items``, all final. Reads nothing but the items, which can
+        no longer change: safe in a worker thread. Hand the result to :meth:`adopt`."""
+        dicts = [self._to_dict(item) for item in items]
+        return dicts, _dumps(dicts)[1:-1] if dicts else ""
+
+    def adopt(self, start: int, dicts: list[dict[str, Any]], text: str) -> None:
+        """Append what :meth:`encode_final` made of the items from ``start``; ignored if
+        the cache moved meanwhile (it is only ever a head start)."""
+        if start != self.done or not dicts:
+            return
+        self._dicts.extend(dicts)
+        self._text = f"{self._text},{text}" if self._text else text
+
+    def encode(self, items: Sequence[T]) -> EncodedHistory:
+        """All of ``items`` as dicts; the leading run of final items is cached for good."""
+        if self.done > len(items):  # the history was replaced without clear(): start again
+            self.clear()
+        done, end = self.done, self.final_run(items)
         if end > done:
-            fresh = [self._to_dict(item) for item in items[done:end]]
-            text = _dumps(fresh)[1:-1]
-            self._text = f"{self._text},{text}" if self._text else text
-            self._dicts.extend(fresh)
+            self.adopt(done, *self.encode_final(items[done:end]))
         history = EncodedHistory(self._dicts, len(self._dicts), self._text)
         history.extend(self._to_dict(item) for item in items[end:])
         return history

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import logging
 import math
 import os
@@ -320,7 +321,7 @@ class PersistentJobs:
         # A job saved to resume gets a fresh report when it ends; skipping the partial one
         # keeps quitting fast (it holds every trade).
         keep_report = job.report and status not in RESUME_STATUSES
-        payload["report"] = _json_safe(redact_data(job.report)) if keep_report else None
+        payload["report"] = _finite(redact_data(job.report)) if keep_report else None
         return payload
 
     def _status_to_save(self, job: TradingJob) -> str:
@@ -343,6 +344,12 @@ class PersistentJobs:
                 return False  # keep the files of a job that failed to load as they are
             if self._shutdown is not None and job.status.is_active and not force:
                 return False  # stopping: it is saved once stopped, don't delay the stop
+            fingerprint = self._fingerprint(job)
+            if not force and self._written.get(job_id) == fingerprint:
+                return False
+            warm_history = getattr(job.exchange, "warm_history", None)
+            if warm_history is not None:
+                await warm_history()  # the unchanging bulk, encoded off the event loop
             fingerprint = self._fingerprint(job)
             if not force and self._written.get(job_id) == fingerprint:
                 return False
@@ -520,6 +527,16 @@ def _status_events_only(subscription: Subscription) -> Subscription:
     with contextlib.suppress(AttributeError):  # a Subscription with __slots__: keep all
         subscription.put = put  # type: ignore[method-assign]
     return subscription
+
+
+def _finite(report: Any) -> Any:
+    """``report`` with NaN/inf (e.g. the profit factor of a run without a loss) as null;
+    checked by the C encoder first, as walking thousands of trades in Python is slow."""
+    try:
+        json.dumps(report, allow_nan=False)
+    except ValueError:
+        return _json_safe(report)
+    return report
 
 
 def _json_safe(value: Any) -> Any:
