@@ -63,6 +63,8 @@ logger = logging.getLogger(__name__)
 
 FILE_MODE = 0o600
 QUEUE_SIZE = 500_000
+COLLECT_SLICE = 1_000
+"""Rows turned into a batch (or fills announced) between two yields to the event loop."""
 """The journal's bus subscription; large so a burst of fills is never dropped."""
 EQUITY_SAMPLE_S = 1.0
 """At most one equity sample per job per this many wall seconds while a job runs."""
@@ -450,7 +452,7 @@ class Journal:
             for event in intake.other
             if isinstance(event, JobReport)
         }
-        batch = self._collect(intake, resync=resync, reports=reports)
+        batch = await self._collect(intake, resync=resync, reports=reports)
         if not batch:
             return
         if self._before_commit is not None and batch.changed_jobs:
@@ -474,6 +476,8 @@ class Journal:
             for job_id, first, fills in batch.committed:
                 for seq, fill in enumerate(fills, first):
                     publish(FillCommitted(job_id, seq, fill))
+                    if not (seq - first + 1) % COLLECT_SLICE:
+                        await asyncio.sleep(0)  # a big batch: let the console draw
 
     def _warn(self, batch: _Batch, message: str) -> None:
         logger.error(message)
@@ -491,11 +495,16 @@ class Journal:
         except JobError:
             return None
 
-    def _collect(self, intake: _Intake, *, resync: bool, reports: dict[int, str]) -> _Batch:
+    async def _collect(self, intake: _Intake, *, resync: bool, reports: dict[int, str]) -> _Batch:
         """Turn what arrived into rows. Status, log, report and removal events are handled
         in order first; orders, balances, fills and trades are then read from the jobs'
         live state (one row per order per batch, the latest state wins), while every
-        order event still adds its own status-history row."""
+        order event still adds its own status-history row.
+
+        A big batch yields to the event loop every ``COLLECT_SLICE`` rows, so busy
+        backtests never stall the console behind it; jobs may move on meanwhile, which
+        only makes the rows newer (a paper or live job is snapshotted after this, before
+        the commit)."""
         batch = _Batch()
         now = time.time()
         removed: set[str] = set()
@@ -514,9 +523,19 @@ class Journal:
         for progress in intake.progress.values():
             self._sample_equity(batch, progress, now)
         masked = secrets_registered()
-        for row in zip(
-            intake.h_job, intake.h_order, intake.h_status, intake.h_filled, intake.h_at, strict=True
+        for count, row in enumerate(
+            zip(
+                intake.h_job,
+                intake.h_order,
+                intake.h_status,
+                intake.h_filled,
+                intake.h_at,
+                strict=True,
+            ),
+            1,
         ):
+            if not count % COLLECT_SLICE:
+                await asyncio.sleep(0)
             if row[0] not in removed:
                 order_id = redact(row[1]) if masked else row[1]
                 batch.history.extend((row[0], order_id, str(row[2]), row[3], row[4], now))
@@ -532,7 +551,9 @@ class Journal:
                     order_keys.extend(_key(job.id, order.id) for order in job.exchange.get_orders())
                     fill_jobs.add(job.id)
                     balance_jobs.add(job.id)
-        for key in order_keys:
+        for count, key in enumerate(order_keys, 1):
+            if not count % COLLECT_SLICE:
+                await asyncio.sleep(0)
             job_id, _, order_id = key.partition(_SEP)
             owner = None if job_id in removed else self._job(job_id)
             if owner is None or owner.exchange is None:
