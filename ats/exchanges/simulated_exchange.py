@@ -164,12 +164,12 @@ class SimulatedExchange(BaseExchange):
         if not new_orders and not new_fills:
             return
 
-        def encode() -> tuple[tuple[list[dict[str, Any]], str], tuple[list[dict[str, Any]], str]]:
+        def encode() -> tuple[str, str]:
             return order_cache.encode_final(new_orders), fill_cache.encode_final(new_fills)
 
-        encoded_orders, encoded_fills = await asyncio.to_thread(encode)
-        order_cache.adopt(order_start, *encoded_orders)
-        fill_cache.adopt(fill_start, *encoded_fills)
+        orders_text, fills_text = await asyncio.to_thread(encode)
+        order_cache.adopt(order_start, len(new_orders), orders_text)
+        fill_cache.adopt(fill_start, len(new_fills), fills_text)
 
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to resume: wallet, orders, fills and the latest candle."""

@@ -3,9 +3,9 @@
 A long backtest holds tens of thousands of orders and fills, and every snapshot (each
 status change, every 30 s, on quit) used to turn all of them into dicts and JSON again
 on the event loop: half a second per job at 40k orders. :class:`HistoryCache` keeps the
-dicts and the canonical JSON text of the items that can no longer change, and hands out
-an :class:`EncodedHistory`, a plain list of all the dicts (any reader sees an ordinary
-list) that also carries that text. :func:`canonical_json` then encodes only what is new;
+canonical JSON text of the items that can no longer change, and hands out an
+:class:`EncodedHistory`, a plain list of all the dicts (any reader sees an ordinary list)
+that also carries that text. :func:`canonical_json` then encodes only what is new;
 its output is byte-for-byte ``json.dumps(payload, separators=(",", ":"), allow_nan=False)``
 (tests/test_history_json.py checks this), so checksums and readers are unchanged.
 """
@@ -44,7 +44,9 @@ class EncodedHistory(list[dict[str, Any]]):
 
 
 class HistoryCache(Generic[T]):
-    """One exchange's cache for one history (its fills, or its orders).
+    """One exchange's cache for one history (its fills, or its orders): the JSON text of
+    the leading items that can no longer change (only the text: about a third of the
+    memory the dicts would take, and the dicts are cheap to make again).
 
     ``items`` must only grow at the end, and an item for which ``is_final`` is true must
     never change again: both hold for the matching engine's orders and fills. Build a new
@@ -54,50 +56,47 @@ class HistoryCache(Generic[T]):
     def __init__(self, to_dict: Callable[[T], dict[str, Any]], is_final: Callable[[T], bool]):
         self._to_dict = to_dict
         self._is_final = is_final
-        self._dicts: list[dict[str, Any]] = []
+        self._count = 0
         self._text = ""
 
     def clear(self) -> None:
-        self._dicts = []
+        self._count = 0
         self._text = ""
 
     @property
     def done(self) -> int:
         """How many leading items are cached."""
-        return len(self._dicts)
+        return self._count
 
     def final_run(self, items: Sequence[T]) -> int:
         """End of the run of final items that starts at :attr:`done` (call it on the
         thread that changes the items: then the answer is consistent)."""
-        end = min(self.done, len(items))
+        end = min(self._count, len(items))
         while end < len(items) and self._is_final(items[end]):
             end += 1
         return end
 
-    def encode_final(self, items: Sequence[T]) -> tuple[list[dict[str, Any]], str]:
-        """Dicts and text of ``items``, all final. Reads nothing but the items, which can
-        no longer change: safe in a worker thread. Hand the result to :meth:`adopt`."""
-        dicts = [self._to_dict(item) for item in items]
-        return dicts, _dumps(dicts)[1:-1] if dicts else ""
+    def encode_final(self, items: Sequence[T]) -> str:
+        """The text of ``items``, all final. Reads nothing but the items, which can no
+        longer change: safe in a worker thread. Hand the result to :meth:`adopt`."""
+        return _dumps([self._to_dict(item) for item in items])[1:-1] if items else ""
 
-    def adopt(self, start: int, dicts: list[dict[str, Any]], text: str) -> None:
-        """Append what :meth:`encode_final` made of the items from ``start``; ignored if
-        the cache moved meanwhile (it is only ever a head start)."""
-        if start != self.done or not dicts:
+    def adopt(self, start: int, count: int, text: str) -> None:
+        """Append the text :meth:`encode_final` made of ``count`` items from ``start``;
+        ignored if the cache moved meanwhile (it is only ever a head start)."""
+        if start != self._count or not count:
             return
-        self._dicts.extend(dicts)
+        self._count += count
         self._text = f"{self._text},{text}" if self._text else text
 
     def encode(self, items: Sequence[T]) -> EncodedHistory:
         """All of ``items`` as dicts; the leading run of final items is cached for good."""
-        if self.done > len(items):  # the history was replaced without clear(): start again
+        if self._count > len(items):  # the history was replaced without clear(): restart
             self.clear()
-        done, end = self.done, self.final_run(items)
+        done, end = self._count, self.final_run(items)
         if end > done:
-            self.adopt(done, *self.encode_final(items[done:end]))
-        history = EncodedHistory(self._dicts, len(self._dicts), self._text)
-        history.extend(self._to_dict(item) for item in items[end:])
-        return history
+            self.adopt(done, end - done, self.encode_final(items[done:end]))
+        return EncodedHistory([self._to_dict(item) for item in items], self._count, self._text)
 
 
 def canonical_json(payload: Any) -> str:
