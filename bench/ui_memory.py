@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/ui_memory.py [--minutes 60] [--jobs 4] [--json OUT]
 
-Runs the real console headless (160x48) with ``--jobs`` paper replays of the bundled
+Runs the real console headless (160x48), with its journal and snapshots in a temporary
+saved_states directory as ``ats`` has them (``--no-persistence`` leaves them out), with
+``--jobs`` paper replays of the bundled
 BTC/USDT candles at maximum speed (``speed: 0``; each job is restarted when its file
 ends, so the feed never stops), for ``--minutes`` of wall-clock time. The strategy is
 sma_cross plus a log line every 20 candles (a bench-only custom module in a temp dir),
@@ -153,13 +155,24 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     from ats.ui.app import AtsApp
 
     modules = Path(tempfile.mkdtemp(prefix="ats-bench-modules-"))
+    state = tempfile.TemporaryDirectory(prefix="ats-bench-state-")
     manager = JobManager(loader=chatty_loader(modules))
-    jobs = [manager.create(replay(f"replay-{i}")) for i in range(args.jobs)]
-    app = AtsApp(manager, demo=False, settings_path=None, tune_runtime=not args.no_tune)
+    hooks: dict[str, Any] = {}
+    if args.persistence:  # the real console (ats.ui.launch): journal and snapshots on
+        from ats.trading_job.persistence import PersistentJobs
+        from ats.ui.launch import console_hooks
+        from ats.utils.settings import Settings
+
+        settings = Settings(_env_file=None, saved_states_dir=Path(state.name))  # type: ignore[call-arg]
+        hooks = dict(console_hooks(PersistentJobs(manager, settings)))
+    app = AtsApp(manager, demo=False, settings_path=None, tune_runtime=not args.no_tune, **hooks)
     samples: list[tuple[float, float, int]] = []
     subscription = manager.bus.subscribe(1_000)
     seen = 0
     async with app.run_test(size=SIZE) as pilot:
+        while not app.started:
+            await pilot.pause(0.05)
+        jobs = [manager.create(replay(f"replay-{i}")) for i in range(args.jobs)]
         await pilot.pause(0.5)
         replays = Replays(manager, jobs)
         keeper = asyncio.create_task(replays.keep_running())
@@ -186,6 +199,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         keeper.cancel()
         sizes = buffer_sizes(app, manager)
         await manager.stop_all()
+        if app.on_quit is not None:
+            await app.on_quit()  # close the journal and unlock the state directory
+    state.cleanup()
     final = samples[-1][1]
     assert baseline is not None
     candles = replays.candles()
@@ -193,6 +209,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "minutes": args.minutes,
         "jobs": args.jobs,
+        "persistence": args.persistence,
         "candles_replayed": candles,
         "market_hours_replayed": candles * 3 / 3600,
         "passes": replays.passes,
@@ -215,6 +232,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 def report(results: dict[str, Any]) -> str:
     lines = [
         f"ATS console memory: {results['minutes']} min, {results['jobs']} max-speed replays, "
+        f"journal and snapshots {'on' if results['persistence'] else 'off'}, "
         f"{results['candles_replayed']:,} candles ({results['market_hours_replayed']:,.0f} "
         f"market hours, {results['passes']} passes over the data)",
         f"RSS start {results['rss_start_mb']:.1f} MB, after warm-up "
@@ -234,6 +252,12 @@ if __name__ == "__main__":
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--jobs", type=int, default=4)
     parser.add_argument("--no-tune", action="store_true", help="keep Python's default GC")
+    parser.add_argument(
+        "--no-persistence",
+        dest="persistence",
+        action="store_false",
+        help="without the journal and snapshots the real console has",
+    )
     parser.add_argument("--verbose", action="store_true", help="print every RSS sample")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the figures as JSON")
     arguments = parser.parse_args()

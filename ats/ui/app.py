@@ -49,7 +49,7 @@ STOP_TIMEOUT = 15.0
 DEMO_REPLAY_SPEED = 20.0
 _QUIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 SWITCH_INTERVAL = 0.001
-FULL_GC_EVERY = 1000
+FULL_GC_EVERY = 100
 FOREGROUND_HOLD = 0.08
 """Seconds running backtests step aside after each key press."""
 
@@ -79,12 +79,13 @@ def tune_runtime_for_latency() -> None:
 
     - ``gc.freeze()`` after start-up: the ~200k objects of Textual, pandas and friends
       leave the collector's sight;
-    - full collections at most every ``FULL_GC_EVERY`` young (generation 1) ones instead
-      of every 10: backtests keep ~100k orders, fills and trades alive, so each full
+    - a full collection every ``FULL_GC_EVERY`` young (generation 1) ones instead of
+      every 10: backtests keep ~100k orders, fills and trades alive, so each full
       collection stalls the loop 30-200 ms, and Python's default ran one about every
-      second under load (bench/ui_latency.py). Young collections stay as frequent and a
-      full one still comes every few tens of seconds under load, so cyclic garbage
-      stays bounded (bench/ui_memory.py);
+      second under load (bench/ui_latency.py). Every 1,000 was too rare: Textual's
+      rendering leaves cyclic garbage (strips that cache themselves), and RSS grew by
+      ~120 MB a minute between collections with the journal on (bench/ui_memory.py);
+      every 100 keeps it flat;
     - a 1 ms thread switch interval: the chart's drawing thread and the jobs' worker
       threads hand the GIL back to the event loop quickly instead of after 5 ms.
     """
