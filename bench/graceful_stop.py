@@ -185,8 +185,8 @@ def report(results: dict[str, Any]) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--candles", type=int, default=4_000_000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--candles", type=int, default=6_000_000)
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--fast", type=int, default=50)
     parser.add_argument("--slow", type=int, default=200)
     parser.add_argument("--json", type=Path, metavar="OUT")
