@@ -17,11 +17,11 @@ from ats.trading_job.trading_job import JobStatus, TradingJob
 
 
 def test_the_turn_is_split_between_running_members() -> None:
-    share = CpuShare(turn_seconds=0.012)
-    assert share.slice_seconds == pytest.approx(0.012)
+    share = CpuShare(turn_seconds=0.004)
+    assert share.slice_seconds == pytest.approx(0.004)
     with share.member(), share.member():
         assert share.members == 2
-        assert share.slice_seconds == pytest.approx(0.006)
+        assert share.slice_seconds == pytest.approx(0.002)
         with share.member(), share.member(), share.member(), share.member():
             assert share.slice_seconds == MIN_SLICE_SECONDS  # never slices of nothing
     assert share.members == 0

@@ -7,9 +7,9 @@ import contextlib
 import time
 from collections.abc import Iterator
 
-DEFAULT_TURN_SECONDS = 0.005
+DEFAULT_TURN_SECONDS = 0.004
 """CPU time all CPU-bound loops together may take between two event-loop turns."""
-MIN_SLICE_SECONDS = 0.002
+MIN_SLICE_SECONDS = 0.001
 """Below this, per-slice overhead (column slicing, the yield) starts to cost throughput."""
 
 
