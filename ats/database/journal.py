@@ -52,6 +52,7 @@ from ats.trading_job.events import (
     OrderUpdated,
     Subscription,
 )
+from ats.utils.finite_json import finite_json
 from ats.utils.settings import redact, redact_data, scrub_config, secrets_registered
 
 if TYPE_CHECKING:
@@ -1049,22 +1050,7 @@ def _sample_indices(count: int, points: int) -> np.ndarray:
 
 
 def _report_json(report: dict[str, Any]) -> str:
-    report = redact_data(report)
-    try:
-        return json.dumps(report, allow_nan=False)
-    except ValueError:  # NaN/inf metrics (e.g. the Sharpe of a flat curve): store null
-        return json.dumps(_json_safe(report), allow_nan=False)
-
-
-def _json_safe(value: Any) -> Any:
-    """Reports may hold NaN/inf metrics (e.g. Sharpe of a flat curve): store them as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    return value
+    return finite_json(redact_data(report))
 
 
 def _statements(script: str) -> list[str]:

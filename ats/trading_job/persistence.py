@@ -34,9 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import json
 import logging
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -50,6 +48,7 @@ from ats.trading_job.events import JobEvent, JobRemoved, JobStatusChanged, Subsc
 from ats.trading_job.job_config import JobConfig, PluginSpec, parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus, TradingJob
+from ats.utils.finite_json import finite
 from ats.utils.settings import Settings, redact, redact_data, scrub_config
 
 logger = logging.getLogger(__name__)
@@ -321,7 +320,7 @@ class PersistentJobs:
         # A job saved to resume gets a fresh report when it ends; skipping the partial one
         # keeps quitting fast (it holds every trade).
         keep_report = job.report and status not in RESUME_STATUSES
-        payload["report"] = _finite(redact_data(job.report)) if keep_report else None
+        payload["report"] = finite(redact_data(job.report)) if keep_report else None
         return payload
 
     def _status_to_save(self, job: TradingJob) -> str:
@@ -527,26 +526,6 @@ def _status_events_only(subscription: Subscription) -> Subscription:
     with contextlib.suppress(AttributeError):  # a Subscription with __slots__: keep all
         subscription.put = put  # type: ignore[method-assign]
     return subscription
-
-
-def _finite(report: Any) -> Any:
-    """``report`` with NaN/inf (e.g. the profit factor of a run without a loss) as null;
-    checked by the C encoder first, as walking thousands of trades in Python is slow."""
-    try:
-        json.dumps(report, allow_nan=False)
-    except ValueError:
-        return _json_safe(report)
-    return report
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    return value
 
 
 def _one_line(exc: BaseException) -> str:
