@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from console_state import persistence_hooks
 
 from ats.demo import DEMO_DATA
 from ats.trading_job.job_config import JobConfig, parse_job_config
@@ -286,14 +287,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     data = cached_parquet(args.candles)
     manager = JobManager()
     state = tempfile.TemporaryDirectory(prefix="ats-bench-state-")
-    hooks: dict[str, Any] = {}
-    if args.persistence:  # the real console (ats.ui.launch): journal and snapshots on
-        from ats.trading_job.persistence import PersistentJobs
-        from ats.ui.launch import console_hooks
-        from ats.utils.settings import Settings
-
-        settings = Settings(_env_file=None, saved_states_dir=Path(state.name))  # type: ignore[call-arg]
-        hooks = dict(console_hooks(PersistentJobs(manager, settings)))
+    # The real console (ats.ui.launch) has its journal and snapshots on.
+    hooks = persistence_hooks(manager, Path(state.name)) if args.persistence else {}
     # Like run_console: runtime tuned for latency; no demo, settings kept in memory.
     app = AtsApp(manager, demo=False, settings_path=None, tune_runtime=True, **hooks)
     plan = key_plan(args.keys, 8, SEED)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from console_state import persistence_hooks
 
 from ats.demo import DEMO_DATA
 from ats.trading_job.job_config import JobConfig, parse_job_config
@@ -157,14 +158,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     modules = Path(tempfile.mkdtemp(prefix="ats-bench-modules-"))
     state = tempfile.TemporaryDirectory(prefix="ats-bench-state-")
     manager = JobManager(loader=chatty_loader(modules))
-    hooks: dict[str, Any] = {}
-    if args.persistence:  # the real console (ats.ui.launch): journal and snapshots on
-        from ats.trading_job.persistence import PersistentJobs
-        from ats.ui.launch import console_hooks
-        from ats.utils.settings import Settings
-
-        settings = Settings(_env_file=None, saved_states_dir=Path(state.name))  # type: ignore[call-arg]
-        hooks = dict(console_hooks(PersistentJobs(manager, settings)))
+    # The real console (ats.ui.launch) has its journal and snapshots on.
+    hooks = persistence_hooks(manager, Path(state.name)) if args.persistence else {}
     app = AtsApp(manager, demo=False, settings_path=None, tune_runtime=not args.no_tune, **hooks)
     samples: list[tuple[float, float, int]] = []
     subscription = manager.bus.subscribe(1_000)

@@ -1,0 +1,18 @@
+"""The console benchmarks' journal and snapshots, set up as ``ats`` does (ats.ui.launch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ats.trading_job.job_manager import JobManager
+
+
+def persistence_hooks(manager: JobManager, state_dir: Path) -> dict[str, Any]:
+    """AtsApp keyword arguments that save ``manager``'s jobs under ``state_dir``."""
+    from ats.trading_job.persistence import PersistentJobs
+    from ats.ui.launch import console_hooks
+    from ats.utils.settings import Settings
+
+    settings = Settings(_env_file=None, saved_states_dir=state_dir)  # type: ignore[call-arg]
+    return dict(console_hooks(PersistentJobs(manager, settings)))
