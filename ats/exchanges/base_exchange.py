@@ -68,6 +68,16 @@ class BaseExchange(abc.ABC):
     async def disconnect(self) -> None:  # noqa: B027 - optional hook
         """Release connections; always called, also after errors."""
 
+    def release(self) -> None:
+        """Cut the callbacks once the job is done with this exchange (a new run, an edit,
+        a delete). The strategy and the listeners point back here, so without this a
+        finished run's orders, fills and trades are cyclic garbage, and only a full
+        collection frees them: hundreds of ms with the console's loop stopped."""
+        self.on_candle = None
+        self.order_listeners.clear()
+        self.fill_listeners.clear()
+        self.order_checks.clear()
+
     @abc.abstractmethod
     async def run(self, control: RunControl) -> None:
         """Feed candles to ``on_candle`` until the data ends or ``control`` stops it."""

@@ -56,6 +56,11 @@ class SimulatedExchange(BaseExchange):
         self.engine.order_listeners.append(self._order_changed)
         self.engine.fill_listeners.append(self._filled)
 
+    def release(self) -> None:
+        super().release()
+        self.engine.order_listeners.clear()
+        self.engine.fill_listeners.clear()
+
     def _order_changed(self, order: Order) -> None:
         if order.status is OrderStatus.REJECTED:
             self.log("WARNING", f"order {order.id} rejected: {order.reason}")

@@ -160,7 +160,8 @@ class JobManager:
             raise JobError(f"stop job {job.config.name} before editing it")
         replacement = TradingJob(job.id, config, bus=self.bus, loader=self.loader)
         replacement.build()
-        self._jobs[job.id] = replacement
+        self._add(replacement)  # the manager's CPU share, like every other job
+        job.discard()
         self.bus.publish(JobStatusChanged(job.id, str(replacement.status)))
         return replacement
 
@@ -170,6 +171,7 @@ class JobManager:
             job.stop()
             await job.wait()
         del self._jobs[job_id]
+        job.discard()
         self.bus.publish(JobRemoved(job_id))
 
     async def wait(self, job_id: str) -> TradingJob:

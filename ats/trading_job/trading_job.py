@@ -154,10 +154,20 @@ class TradingJob:
         self.risk = RiskGuard(config.risk, self._risk_breached)
         if config.risk.active:
             exchange.order_checks.append(self._check_order_risk)
+        if self.exchange is not None:
+            self.exchange.release()  # the previous run: freed now, not by a full GC
         self.exchange = exchange
         self.strategy = strategy_class(params, exchange, log=self.log)
         self.report = None
         self._equity_samples.clear()
+
+    def discard(self) -> None:
+        """The job was deleted or replaced: let its objects go by reference counting
+        (see :meth:`BaseExchange.release`; the exchange and strategy log through the job)."""
+        if self.exchange is not None:
+            self.exchange.release()
+        self.exchange = None
+        self.strategy = None
 
     @property
     def mode(self) -> str:
