@@ -33,6 +33,7 @@ from textual.binding import Binding
 from ats.exceptions import ATSError
 from ats.trading_job.job_config import JobConfig, parse_job_config
 from ats.trading_job.job_manager import JobManager
+from ats.ui import textual_cycles
 from ats.ui.commands import JobCommands
 from ats.ui.screens.main import MainScreen
 from ats.ui.settings import DEFAULT_SETTINGS_PATH, UISettings
@@ -49,7 +50,7 @@ STOP_TIMEOUT = 15.0
 DEMO_REPLAY_SPEED = 20.0
 _QUIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 SWITCH_INTERVAL = 0.001
-FULL_GC_EVERY = 100
+FULL_GC_EVERY = 1000
 FOREGROUND_HOLD = 0.08
 """Seconds running backtests step aside after each key press."""
 
@@ -80,12 +81,12 @@ def tune_runtime_for_latency() -> None:
     - ``gc.freeze()`` after start-up: the ~200k objects of Textual, pandas and friends
       leave the collector's sight;
     - a full collection every ``FULL_GC_EVERY`` young (generation 1) ones instead of
-      every 10: backtests keep ~100k orders, fills and trades alive, so each full
-      collection stalls the loop 30-200 ms, and Python's default ran one about every
-      second under load (bench/ui_latency.py). Every 1,000 was too rare: Textual's
-      rendering leaves cyclic garbage (strips that cache themselves), and RSS grew by
-      ~120 MB a minute between collections with the journal on (bench/ui_memory.py);
-      every 100 keeps it flat;
+      every 10: one costs ~0.5 us per live object (backtests keep tens of thousands of
+      orders, fills and trades), 50-300 ms with the loop stopped, and Python's default
+      ran one every second or two under load (bench/ui_latency.py). Rare full
+      collections are safe because little cyclic garbage is left for them: finished
+      runs are freed by reference counting (``BaseExchange.release``) and so are drawn
+      lines (:mod:`ats.ui.textual_cycles`); bench/ui_memory.py checks that RSS stays flat;
     - a 1 ms thread switch interval: the chart's drawing thread and the jobs' worker
       threads hand the GIL back to the event loop quickly instead of after 5 ms.
     """
@@ -126,6 +127,7 @@ class AtsApp(App[int]):
         never touch process-wide state; ``log_clock`` formats log times (snapshots pin it).
         """
         super().__init__()
+        textual_cycles.install()
         self.manager = manager if manager is not None else JobManager()
         self.demo = demo
         self.start_demo = start_demo

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -135,9 +136,41 @@ def draw_candles(plot: Plot, spec: ChartSpec) -> None:
     plot.xlim(-0.5, spec.x_max)
 
 
+_FIGURE_LOCK = threading.Lock()
+_figure: Plot | None = None
+
+
+def _reused_figure() -> Plot:
+    """The one plotext figure, cleared (call it holding ``_FIGURE_LOCK``). A plotext
+    figure refers to itself, so a new one per frame left its whole character matrix
+    (~200 KB) as cyclic garbage for the full GC the console keeps rare (app.py)."""
+    global _figure
+    if _figure is None:
+        _figure = Plot()
+    else:
+        _figure.clear_figure()
+    return _figure
+
+
 def build_lines(spec: ChartSpec) -> list[Strip]:
-    """Draw ``spec`` with plotext and cut it into strips. Pure: safe in a worker thread."""
-    plot = Plot()
+    """Draw ``spec`` with plotext and cut it into strips. Safe in worker threads."""
+    with _FIGURE_LOCK:
+        text = Text.from_ansi(_plot(_reused_figure(), spec))
+    console = Console(
+        width=spec.width,
+        height=spec.height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        legacy_windows=False,
+    )
+    options = console.options.update(width=spec.width, height=spec.height)
+    return [
+        Strip(line, spec.width).simplify() for line in console.render_lines(text, options, pad=True)
+    ]
+
+
+def _plot(plot: Plot, spec: ChartSpec) -> str:
     plot.plotsize(spec.width, spec.height)
     plot._set_size(spec.width, spec.height)  # as PlotextPlot.render does: plotsize alone
     # does not always take (textual-plotext issue #5)
@@ -153,19 +186,7 @@ def build_lines(spec: ChartSpec) -> list[Strip]:
         draw_candles(plot, spec)
     if spec.ticks[0]:
         plot.xticks(*spec.ticks)
-    text = Text.from_ansi(plot.build())
-    console = Console(
-        width=spec.width,
-        height=spec.height,
-        file=io.StringIO(),
-        force_terminal=True,
-        color_system="truecolor",
-        legacy_windows=False,
-    )
-    options = console.options.update(width=spec.width, height=spec.height)
-    return [
-        Strip(line, spec.width).simplify() for line in console.render_lines(text, options, pad=True)
-    ]
+    return str(plot.build())
 
 
 class ChartView(PlotextPlot, can_focus=True):
