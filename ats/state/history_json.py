@@ -12,10 +12,11 @@ its output is byte-for-byte ``json.dumps(payload, separators=(",", ":"), allow_n
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
+
+from ats.utils.json_slices import sliced_dumps
 
 T = TypeVar("T")
 
@@ -23,7 +24,8 @@ _SEPARATORS = (",", ":")
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=_SEPARATORS, allow_nan=False)
+    # Sliced: this runs in worker threads next to the console's loop (ats.utils.json_slices).
+    return sliced_dumps(value, separators=_SEPARATORS, allow_nan=False)
 
 
 class EncodedHistory(list[dict[str, Any]]):

@@ -304,6 +304,12 @@ class PersistentJobs:
     def payload(self, job: TradingJob) -> dict[str, Any]:
         """What goes into ``<job_id>.json``: the job's snapshot, its last report and the
         status it should resume with. Credentials are masked, never stored."""
+        payload = self._payload(job)
+        payload["report"] = finite(payload["report"])
+        return payload
+
+    def _payload(self, job: TradingJob) -> dict[str, Any]:
+        """:meth:`payload` with the report as the job has it (NaN metrics and all)."""
         payload = job.snapshot()
         config, masked = scrub_config(payload["config"])
         payload["config"] = config
@@ -320,8 +326,14 @@ class PersistentJobs:
         # A job saved to resume gets a fresh report when it ends; skipping the partial one
         # keeps quitting fast (it holds every trade).
         keep_report = job.report and status not in RESUME_STATUSES
-        payload["report"] = finite(redact_data(job.report)) if keep_report else None
+        payload["report"] = redact_data(job.report) if keep_report else None
         return payload
+
+    def _encode(self, job_id: str, payload: dict[str, Any]) -> bytes:
+        """The file's bytes for a :meth:`_payload`. Reads nothing but ``payload`` (and the
+        job's report, which never changes once made): a worker thread may do it."""
+        payload["report"] = finite(payload["report"])
+        return self.store.encode(job_id, payload)
 
     def _status_to_save(self, job: TradingJob) -> str:
         if self._shutdown is not None and job.id in self._shutdown:
@@ -354,7 +366,13 @@ class PersistentJobs:
                 return False
             try:
                 check_job_id(job_id)
-                data = self.store.encode(job_id, self.payload(job))
+                payload = self._payload(job)
+                if job.status.is_active:
+                    data = self._encode(job_id, payload)
+                else:
+                    # Nothing changes the payload of a job that is not running: encoding
+                    # a finished backtest's report and history (~40 ms) leaves the loop.
+                    data = await asyncio.to_thread(self._encode, job_id, payload)
             except (ValueError, TypeError, StateError) as exc:
                 job.log("ERROR", f"snapshot failed: {_one_line(exc)}")
                 return False

@@ -2,28 +2,30 @@
 factor of a run without a loss), which JSON cannot hold; they are stored as null.
 
 The C encoder checks first: walking thousands of trades in Python is only needed when
-something is not finite.
+something is not finite. Both run in worker threads, so long lists are encoded a slice
+at a time (:mod:`ats.utils.json_slices`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
+
+from ats.utils.json_slices import sliced_dumps
 
 
 def finite_json(value: Any) -> str:
     """``value`` as JSON text, NaN/inf written as null."""
     try:
-        return json.dumps(value, allow_nan=False)
+        return sliced_dumps(value, allow_nan=False)
     except ValueError:
-        return json.dumps(null_non_finite(value), allow_nan=False)
+        return sliced_dumps(null_non_finite(value), allow_nan=False)
 
 
 def finite(value: Any) -> Any:
     """``value`` itself when it is plain JSON, else a copy with NaN/inf as None."""
     try:
-        json.dumps(value, allow_nan=False)
+        sliced_dumps(value, allow_nan=False)
     except ValueError:
         return null_non_finite(value)
     return value
