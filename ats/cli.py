@@ -161,9 +161,10 @@ async def _run_jobs(
     is created, so a refusal starts nothing)."""
     from rich.console import Console
 
-    from ats.headless.live_guard import is_live_config, require_yes_live
+    from ats.headless.live_guard import require_yes_live
     from ats.headless.runner import HeadlessRunner
     from ats.trading_job.job_manager import JobManager
+    from ats.trading_job.live_mode import is_live_config
     from ats.trading_job.trading_job import JobStatus
 
     live = [

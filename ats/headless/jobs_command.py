@@ -84,15 +84,11 @@ async def run_saved_jobs(
     locked or anything restored, so the saved jobs stay exactly as they were."""
     from rich.console import Console
 
-    from ats.headless.live_guard import (
-        is_live_config,
-        job_label,
-        require_yes_live,
-        saved_live_jobs,
-    )
+    from ats.headless.live_guard import job_label, require_yes_live, saved_live_jobs
     from ats.headless.runner import HeadlessRunner
     from ats.state.snapshot_store import SnapshotStore
     from ats.trading_job.job_manager import JobManager
+    from ats.trading_job.live_mode import is_live_config
     from ats.trading_job.persistence import PersistentJobs
     from ats.trading_job.trading_job import JobStatus
     from ats.utils.plugins import PluginLoader

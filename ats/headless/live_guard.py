@@ -15,20 +15,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from ats.exceptions import ConfigError
+from ats.trading_job.live_mode import is_live_config
 
 YES_LIVE_FLAG = "--yes-live"
-LIVE = "live"
 
 
 class LiveNotConfirmed(ConfigError):
     """A live job would start without ``--yes-live`` (the CLI exits with code 2)."""
-
-
-def is_live_config(config: Any) -> bool:
-    """True for a job config (a JobConfig or its saved dict) with ``mode: live``; a live
-    exchange refuses to build without it, so the mode alone decides."""
-    mode = config.get("mode") if isinstance(config, dict) else getattr(config, "mode", None)
-    return mode == LIVE
 
 
 def require_yes_live(labels: Iterable[str], *, yes_live: bool, command: str) -> None:

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import TypedDict
 
 from ats.trading_job.job_manager import JobManager
+from ats.trading_job.live_mode import is_live
 from ats.trading_job.persistence import PersistentJobs, holder_pid
-from ats.ui.live_safety import HELD_MESSAGE, is_live
+from ats.ui.live_safety import HELD_MESSAGE
 from ats.utils.plugins import PluginLoader
 from ats.utils.settings import Settings
 

@@ -1,4 +1,5 @@
-"""Live-trading safety: which jobs move real money, and what the console asks first.
+"""Live-trading safety: what the console asks before a job moves real money
+(``ats.trading_job.live_mode`` says which jobs do).
 
 A live job only starts after an explicit yes naming the job, the exchange and the symbol
 (the ``s`` key, the palette, and a saved live job at console start), and the ``K`` kill
@@ -9,17 +10,6 @@ the start-up hook word them the same way.
 from __future__ import annotations
 
 from ats.trading_job.trading_job import TradingJob
-
-LIVE = "live"
-
-
-def is_live(job: TradingJob) -> bool:
-    """True when starting ``job`` would send real orders.
-
-    The config says so explicitly (a live exchange refuses to build without
-    ``mode: live``); the built exchange's mode covers a job built some other way.
-    """
-    return job.config.mode == LIVE or (job.exchange is not None and job.exchange.mode == LIVE)
 
 
 def exchange_label(job: TradingJob) -> str:

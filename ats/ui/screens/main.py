@@ -25,12 +25,12 @@ from textual.widget import Widget
 
 from ats.exceptions import ATSError
 from ats.trading_job.events import JobLog
+from ats.trading_job.live_mode import is_live
 from ats.trading_job.trading_job import TradingJob
 from ats.ui import job_view
 from ats.ui.event_pump import Changes, EventPump
 from ats.ui.keys import MAIN_KEYS, bindings
 from ats.ui.live_safety import (
-    is_live,
     kill_switch_question,
     kill_switch_result,
     live_start_question,
