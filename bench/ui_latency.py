@@ -43,11 +43,11 @@ from typing import Any
 
 import numpy as np
 from console_state import persistence_hooks
+from job_keeper import JobKeeper
 
 from ats.demo import DEMO_DATA
 from ats.trading_job.job_config import JobConfig, parse_job_config
 from ats.trading_job.job_manager import JobManager
-from ats.trading_job.trading_job import TradingJob
 from ats.utils.synthetic_candles import cached_parquet
 
 SIZE = (160, 48)
@@ -98,6 +98,10 @@ class Phase:
     candles: int = 0
     seconds: float = 0.0
 
+    def _keys_pressed(self) -> list[tuple[str, list[float]]]:
+        """Per key, its counted latencies (a key whose presses were all dropped is left out)."""
+        return [(key, values) for key, values in sorted(self.by_key.items()) if values]
+
     def summary(self) -> dict[str, Any]:
         return {
             "keys": len(self.latencies),
@@ -109,11 +113,9 @@ class Phase:
             "loop_lag_p99_ms": 1000 * percentile(self.lags, 99),
             "candles_per_s": self.candles / self.seconds if self.seconds else 0.0,
             "by_key_median_ms": {
-                key: 1000 * statistics.median(values) for key, values in sorted(self.by_key.items())
+                key: 1000 * statistics.median(values) for key, values in self._keys_pressed()
             },
-            "by_key_max_ms": {
-                key: 1000 * max(values) for key, values in sorted(self.by_key.items())
-            },
+            "by_key_max_ms": {key: 1000 * max(values) for key, values in self._keys_pressed()},
         }
 
 
@@ -252,35 +254,6 @@ async def run_phase(
     await lag_task
 
 
-class Backtests:
-    """Keeps four 1M-candle backtests going: restarts each one as it finishes, and says
-    when all four are running (from data load to report)."""
-
-    def __init__(self, manager: JobManager, jobs: list[TradingJob]) -> None:
-        self.manager = manager
-        self.jobs = jobs
-        self.done_before = 0
-        self.runs = 0
-
-    def all_running(self) -> bool:
-        return all(job.status.is_active for job in self.jobs)
-
-    def candles(self) -> int:
-        return self.done_before + sum(
-            job.exchange.progress.done for job in self.jobs if job.exchange is not None
-        )
-
-    async def keep_running(self) -> None:
-        while True:
-            for job in self.jobs:
-                if not job.status.is_active:
-                    if job.exchange is not None:
-                        self.done_before += job.exchange.progress.done
-                    self.manager.start(job.id)
-                    self.runs += 1
-            await asyncio.sleep(0.05)
-
-
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     from ats.ui.app import AtsApp
 
@@ -310,7 +283,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
         for job in replays:
             manager.start(job.id)
-        load = Backtests(manager, backtests)
+        load = JobKeeper(manager, backtests, interval=0.05)  # four always running
         keeper = asyncio.create_task(load.keep_running())
         await asyncio.sleep(1.0)
         before = load.candles()
@@ -319,7 +292,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await run_phase(app, watch, loaded, plan, SEED, ready=load.all_running)
         loaded.seconds = time.perf_counter() - started
         loaded.candles = load.candles() - before
-        results["backtest_runs"] = load.runs
+        results["backtest_runs"] = load.starts
         # The same load with nobody typing: the loop's lag from the jobs alone.
         quiet: list[float] = []
         stop = asyncio.Event()
@@ -390,10 +363,14 @@ def report(results: dict[str, Any]) -> str:
         f"key timeouts: {idle['timeouts']}/{loaded['timeouts']}"
     )
     lines.append("per key, median/max [ms]:")
-    for key in idle["by_key_median_ms"]:
-        at_idle = f"{idle['by_key_median_ms'][key]:6.1f} / {idle['by_key_max_ms'][key]:6.1f}"
-        at_load = f"{loaded['by_key_median_ms'][key]:6.1f} / {loaded['by_key_max_ms'][key]:6.1f}"
-        lines.append(f"  {key:14} idle {at_idle}   loaded {at_load}")
+    for key in sorted(idle["by_key_median_ms"].keys() | loaded["by_key_median_ms"].keys()):
+        shown = [
+            f"{phase['by_key_median_ms'][key]:6.1f} / {phase['by_key_max_ms'][key]:6.1f}"
+            if key in phase["by_key_median_ms"]
+            else f"{'-':>6} / {'-':>6}"
+            for phase in (idle, loaded)
+        ]
+        lines.append(f"  {key:14} idle {shown[0]}   loaded {shown[1]}")
     lines.append("targets met" if results["targets_met"] else "TARGETS MISSED")
     return "\n".join(lines)
 

@@ -33,11 +33,11 @@ from typing import Any
 
 import psutil
 from console_state import persistence_hooks
+from job_keeper import JobKeeper
 
 from ats.demo import DEMO_DATA
 from ats.trading_job.job_config import JobConfig, parse_job_config
 from ats.trading_job.job_manager import JobManager
-from ats.trading_job.trading_job import TradingJob
 from ats.utils.plugins import PluginLoader
 
 SIZE = (160, 48)
@@ -88,31 +88,6 @@ def replay(name: str) -> JobConfig:
 
 def rss_mb() -> float:
     return float(psutil.Process().memory_info().rss) / 2**20
-
-
-class Replays:
-    """Restarts each replay as soon as its file ends, and counts the candles fed."""
-
-    def __init__(self, manager: JobManager, jobs: list[TradingJob]) -> None:
-        self.manager = manager
-        self.jobs = jobs
-        self.finished_candles = 0
-        self.passes = 0
-
-    def candles(self) -> int:
-        return self.finished_candles + sum(
-            job.exchange.progress.done for job in self.jobs if job.exchange is not None
-        )
-
-    async def keep_running(self) -> None:
-        while True:
-            for job in self.jobs:
-                if not job.status.is_active:
-                    if job.exchange is not None and job.status.value != "created":
-                        self.finished_candles += job.exchange.progress.done
-                        self.passes += 1
-                    self.manager.start(job.id)
-            await asyncio.sleep(0.1)
 
 
 async def trader(app: Any, stop: asyncio.Event) -> None:
@@ -169,7 +144,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await pilot.pause(0.05)
         jobs = [manager.create(replay(f"replay-{i}")) for i in range(args.jobs)]
         await pilot.pause(0.5)
-        replays = Replays(manager, jobs)
+        replays = JobKeeper(manager, jobs, interval=0.1)
         keeper = asyncio.create_task(replays.keep_running())
         stop = asyncio.Event()
         keys = asyncio.create_task(trader(app, stop))
@@ -207,7 +182,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "persistence": args.persistence,
         "candles_replayed": candles,
         "market_hours_replayed": candles * 3 / 3600,
-        "passes": replays.passes,
+        "passes": replays.finished_runs,
         "rss_start_mb": samples[0][1],
         "rss_baseline_mb": baseline,
         "rss_final_mb": final,
