@@ -13,7 +13,7 @@ from decimal import Decimal
 import ccxt.async_support as ccxt
 import pytest
 
-# tests/ is on sys.path under pytest's default "prepend" import mode (no tests/__init__.py)
+# tests/ is on pytest's pythonpath (pyproject.toml)
 from fake_exchange import FakeBinance, make_binance
 
 MINUTE = 60_000

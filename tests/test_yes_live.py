@@ -8,7 +8,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from persistence.persist_helpers import backtest_config, settings_for, write_candles
+from job_configs import backtest_config
+from persistence.persist_helpers import settings_for, write_candles
 
 from ats.cli import build_parser, main
 from ats.headless.jobs_command import _add, run_saved_jobs

@@ -45,6 +45,25 @@ async def fake(credentials: None) -> AsyncIterator[FakeBinance]:
         yield server
 
 
+def sma_cross_server(step_size: str | None = None, **options: Any) -> FakeBinance:
+    """A server for a live sma_cross job on ``wavy_candles()``: 10,000 USDT, market orders
+    filled at the next candle's open with the flat_rate plugin's 0.1 % fee (in quote),
+    the clock at ``WARMUP``. ``step_size`` sets BTCUSDT's lot step."""
+    server = FakeBinance(
+        api_key=API_KEY,
+        secret=SECRET,
+        balances={"USDT": 10_000},
+        fill_mode="next_open",
+        taker_rate="0.001",
+        **options,
+    )
+    if step_size is not None:
+        server.add_market("BTCUSDT", "BTC", "USDT", step_size=step_size)
+    server.load_klines("BTCUSDT", "1m", wavy_candles())
+    server.set_candle_index(WARMUP)
+    return server
+
+
 def live_params(fake: FakeBinance, **extra: Any) -> dict[str, Any]:
     """Feed params plus what a live exchange needs; fast timeouts and backoff for tests."""
     return {

@@ -27,9 +27,9 @@ from test_live_ccxt import (
     assert_balances_mirror,
     assert_one_server_order_per_client_id,
     live_params,
+    sma_cross_server,
 )
 from test_paper_ccxt import N_CANDLES, WARMUP, backtest_report, job_config, run_paper, wait_for
-from test_paper_ccxt import wavy_candles as candles
 
 from ats.exceptions import ConfigError
 from ats.exchanges.data_classes import OrderStatus
@@ -48,18 +48,7 @@ async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBinance]:
     the same 0.1 % taker fee (in quote) as the jobs' flat_rate fee plugin."""
     monkeypatch.setenv(KEY_ENV, API_KEY)
     monkeypatch.setenv(SECRET_ENV, SECRET)
-    server = FakeBinance(
-        api_key=API_KEY,
-        secret=SECRET,
-        balances={"USDT": 10_000},
-        fill_mode="next_open",
-        taker_rate="0.001",
-        timeout_delay=1.0,
-    )
-    server.add_market("BTCUSDT", "BTC", "USDT", step_size=FINE_STEP)
-    server.load_klines("BTCUSDT", "1m", candles())
-    server.set_candle_index(WARMUP)
-    async with server:
+    async with sma_cross_server(step_size=FINE_STEP, timeout_delay=1.0) as server:
         yield server
 
 

@@ -30,7 +30,15 @@ import pytest
 from fake_exchange import FakeBinance
 from fake_exchange.models import fmt
 from persistence.persist_helpers import ats_command, ats_env, read_payload, settings_for
-from test_live_ccxt import API_KEY, KEY_ENV, SECRET, SECRET_ENV, live_params, posts_by_client_id
+from test_live_ccxt import (
+    API_KEY,
+    KEY_ENV,
+    SECRET,
+    SECRET_ENV,
+    live_params,
+    posts_by_client_id,
+    sma_cross_server,
+)
 from test_paper_ccxt import LOOPBACK_OPTIONS, WARMUP, job_config, wavy_candles
 
 from ats.database.journal import Journal
@@ -69,16 +77,7 @@ def cross_candles() -> list[tuple[int, str]]:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBinance]:
-    server = FakeBinance(
-        api_key=API_KEY,
-        secret=SECRET,
-        balances={"USDT": 10_000},
-        fill_mode="next_open",
-        taker_rate="0.001",
-    )
-    server.load_klines("BTCUSDT", "1m", wavy_candles())
-    server.set_candle_index(WARMUP)
-    async with server:
+    async with sma_cross_server() as server:
         yield server
 
 

@@ -15,7 +15,6 @@ import numpy as np
 
 from ats.exchanges.exchanges.back_trading.candle_data import CandleData, save_candles_csv
 from ats.state.snapshot_store import SnapshotStore
-from ats.trading_job.job_config import JobConfig, parse_job_config
 from ats.utils.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,22 +35,6 @@ def make_candles(count: int, seed: int = 7, step_ms: int = 60_000) -> CandleData
 def write_candles(path: Path, count: int, seed: int = 7) -> Path:
     save_candles_csv(make_candles(count, seed), path)
     return path
-
-
-def backtest_config(
-    data: Path, name: str = "bt", fast: int = 50, slow: int = 200, **extra: Any
-) -> JobConfig:
-    return parse_job_config(
-        {
-            "name": name,
-            "symbol": "BTC/USDT",
-            "balances": {"USDT": 10_000},
-            "exchange": {"name": "back_trading", "params": {"data": str(data)}},
-            "strategy": {"name": "sma_cross", "params": {"fast": fast, "slow": slow}},
-            "fees": {"name": "flat_rate", "params": {"rate": 0.001}},
-            **extra,
-        }
-    )
 
 
 def settings_for(state_dir: Path, **overrides: Any) -> Settings:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from job_configs import backtest_config
 from persist_helpers import (
     ats_command,
     ats_env,
-    backtest_config,
     make_candles,
     read_payload,
     run_ats,

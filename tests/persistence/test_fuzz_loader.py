@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
-from persist_helpers import backtest_config, settings_for, write_candles
+from job_configs import backtest_config
+from persist_helpers import settings_for, write_candles
 
 from ats.state.snapshot_store import SnapshotStore
 from ats.trading_job.job_manager import JobManager

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from persist_helpers import backtest_config, write_candles
+from job_configs import backtest_config
+from persist_helpers import write_candles
 
 from ats.cli import main
 from ats.state.snapshot_store import SnapshotStore

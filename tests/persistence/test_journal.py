@@ -8,7 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from persist_helpers import backtest_config, write_candles
+from job_configs import backtest_config
+from persist_helpers import write_candles
 
 from ats.database import journal as journal_module
 from ats.database import schema

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from persist_helpers import backtest_config, make_candles, settings_for, write_candles
+from job_configs import backtest_config
+from persist_helpers import make_candles, settings_for, write_candles
 
 from ats.state.snapshot_store import SnapshotStore
 from ats.trading_job.backtest import run_backtest

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from job_configs import backtest_config
 from textual.widgets import Input, Label, Select
-from ui_helpers import backtest_config, focus_on, press, type_text, wait_for
+from ui_helpers import focus_on, press, type_text, wait_for
 
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus
@@ -73,7 +74,7 @@ async def test_create_start_pause_reload_stop_delete_from_keyboard(
 
 async def test_delete_asks_first_and_n_keeps_the_job(make_app: Callable[..., AtsApp]) -> None:
     manager = JobManager()
-    job = manager.create(backtest_config("keep-me"))
+    job = manager.create(backtest_config(name="keep-me"))
     app = make_app(manager)
     async with app.run_test() as pilot:
         await pilot.pause(0.1)
@@ -88,7 +89,7 @@ async def test_edit_changes_a_stopped_job_and_refuses_a_running_one(
     make_app: Callable[..., AtsApp], long_data: Path
 ) -> None:
     manager = JobManager()
-    job = manager.create(backtest_config("editable", data=long_data))
+    job = manager.create(backtest_config(name="editable", data=long_data))
     app = make_app(manager)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause(0.1)

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from job_configs import backtest_config
 from textual.command import CommandPalette
-from ui_helpers import backtest_config, press, replay_config, screen_text, type_text, wait_for
+from ui_helpers import press, replay_config, screen_text, type_text, wait_for
 
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus
@@ -28,7 +29,7 @@ from ats.ui.widgets.metrics import MetricsPanel
 def finished_manager(*names: str) -> JobManager:
     manager = JobManager()
     for name in names or ("alpha",):
-        manager.create(backtest_config(name))
+        manager.create(backtest_config(name=name))
     return manager
 
 
@@ -234,7 +235,7 @@ async def test_quit_stops_jobs_then_runs_the_hook(
     make_app: Callable[..., AtsApp], long_data: Path
 ) -> None:
     manager = JobManager()
-    job = manager.create(backtest_config("long", data=long_data))
+    job = manager.create(backtest_config(name="long", data=long_data))
     seen: list[Any] = []
 
     async def on_quit() -> None:
@@ -289,7 +290,7 @@ async def test_table_rows_follow_jobs(make_app: Callable[..., AtsApp]) -> None:
         assert row[5] == "100%"
         assert row[6] == "9,620.99" and row[7] == "-3.79"
         assert row[8].endswith("BTC")
-        second = manager.create(backtest_config("beta"))
+        second = manager.create(backtest_config(name="beta"))
         await wait_for(pilot, lambda: table.row_count == 2)
         await press(pilot, "down")
         await wait_for(pilot, lambda: screen.selected_job_id == second.id)

@@ -9,35 +9,30 @@ from __future__ import annotations
 
 import math
 import random
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_exchange import FakeBinance
+from job_configs import backtest_config
 from textual.command import CommandPalette
-from ui_helpers import backtest_config, press, type_text, wait_for
+from ui_helpers import press, type_text, wait_for
 
-TESTS = str(Path(__file__).resolve().parents[1])
-if TESTS not in sys.path:  # fake_exchange lives in tests/
-    sys.path.insert(0, TESTS)
-
-from fake_exchange import FakeBinance  # noqa: E402
-
-from ats.exchanges.data_classes import OrderStatus  # noqa: E402
-from ats.exchanges.exchanges.ccxt.exchange import Exchange  # noqa: E402
-from ats.state.snapshot_store import SnapshotStore  # noqa: E402
-from ats.trading_job.job_config import parse_job_config  # noqa: E402
-from ats.trading_job.job_manager import JobManager  # noqa: E402
-from ats.trading_job.persistence import PersistentJobs  # noqa: E402
-from ats.trading_job.trading_job import JobStatus, TradingJob  # noqa: E402
-from ats.ui.app import AtsApp  # noqa: E402
-from ats.ui.commands import palette_commands  # noqa: E402
-from ats.ui.launch import console_hooks  # noqa: E402
-from ats.ui.screens.confirm import ConfirmScreen  # noqa: E402
-from ats.ui.screens.main import MainScreen  # noqa: E402
-from ats.utils.plugins import PluginLoader  # noqa: E402
-from ats.utils.settings import Settings  # noqa: E402
+from ats.exchanges.data_classes import OrderStatus
+from ats.exchanges.exchanges.ccxt.exchange import Exchange
+from ats.state.snapshot_store import SnapshotStore
+from ats.trading_job.job_config import parse_job_config
+from ats.trading_job.job_manager import JobManager
+from ats.trading_job.persistence import PersistentJobs
+from ats.trading_job.trading_job import JobStatus, TradingJob
+from ats.ui.app import AtsApp
+from ats.ui.commands import palette_commands
+from ats.ui.launch import console_hooks
+from ats.ui.screens.confirm import ConfirmScreen
+from ats.ui.screens.main import MainScreen
+from ats.utils.plugins import PluginLoader
+from ats.utils.settings import Settings
 
 KEY_ENV, SECRET_ENV = "UI_LIVE_TEST_API_KEY", "UI_LIVE_TEST_SECRET"
 API_KEY, SECRET = "ui-live-key-Hq27", "ui-live-secret-Pw93"
@@ -226,7 +221,7 @@ async def test_kill_switch_asks_then_cancels_every_live_order(
 ) -> None:
     manager = JobManager(loader=loader)
     job = manager.create(live_config(fake))
-    backtest = manager.create(backtest_config("paper-trail"))
+    backtest = manager.create(backtest_config(name="paper-trail"))
     app = make_app(manager)
     notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -263,7 +258,7 @@ async def test_kill_switch_without_live_jobs_only_says_so(
     make_app: Callable[..., AtsApp],
 ) -> None:
     manager = JobManager()
-    manager.create(backtest_config("bt"))
+    manager.create(backtest_config(name="bt"))
     app = make_app(manager)
     notices = record_notices(app)
     async with app.run_test() as pilot:

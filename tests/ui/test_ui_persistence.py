@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from job_configs import backtest_config
 from textual.widgets import Input
-from ui_helpers import backtest_config, focus_on, press, replay_config, type_text, wait_for
+from ui_helpers import focus_on, press, replay_config, type_text, wait_for
 
 from ats.state.snapshot_store import SnapshotStore
 from ats.trading_job.job_manager import JobManager
@@ -144,7 +145,7 @@ async def test_q_with_eight_busy_jobs_saves_them_all_within_two_seconds(
     8 snapshots saying "running" and exits within the budget."""
     state = tmp_path / "state"
     app, manager = persistent_app(make_app, state)
-    jobs = [manager.create(backtest_config(f"bt{i}", data=long_data)) for i in range(4)]
+    jobs = [manager.create(backtest_config(name=f"bt{i}", data=long_data)) for i in range(4)]
     jobs += [manager.create(replay_config(f"replay{i}", speed=50.0)) for i in range(4)]
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.started)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import backtest_config, press, wait_for
+from job_configs import backtest_config
+from ui_helpers import press, wait_for
 
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus
@@ -33,7 +34,7 @@ async def test_job_error_shows_in_its_row_and_log(
     empty = tmp_path / "empty.csv"
     empty.write_text("time,open,high,low,close,volume\n")
     manager = JobManager()
-    job = manager.create(backtest_config("broken", data=empty))
+    job = manager.create(backtest_config(name="broken", data=empty))
     app = make_app(manager)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = main_screen(app)
@@ -55,7 +56,7 @@ async def test_a_failing_chart_view_does_not_crash_the_console(
     make_app: Callable[..., AtsApp],
 ) -> None:
     manager = JobManager()
-    job = manager.create(backtest_config("alpha"))
+    job = manager.create(backtest_config(name="alpha"))
 
     def broken(size: int = 200) -> Any:
         raise RuntimeError("engine bug")
@@ -75,7 +76,7 @@ async def test_a_failing_refresh_keeps_the_event_pump_alive(
     make_app: Callable[..., AtsApp], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     manager = JobManager()
-    job = manager.create(backtest_config("alpha"))
+    job = manager.create(backtest_config(name="alpha"))
     app = make_app(manager)
     async with app.run_test() as pilot:
         screen = main_screen(app)
@@ -101,7 +102,7 @@ async def test_resize_switches_between_wide_and_narrow_layouts(
     make_app: Callable[..., AtsApp],
 ) -> None:
     manager = JobManager()
-    manager.create(backtest_config("alpha"))
+    manager.create(backtest_config(name="alpha"))
     app = make_app(manager)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = main_screen(app)
@@ -135,7 +136,7 @@ async def test_first_start_creates_the_demo_jobs(tmp_path: Path) -> None:
 
 async def test_no_demo_when_jobs_exist(make_app: Callable[..., AtsApp]) -> None:
     manager = JobManager()
-    manager.create(backtest_config("mine"))
+    manager.create(backtest_config(name="mine"))
     app = make_app(manager, demo=True)
     async with app.run_test() as pilot:
         await pilot.pause(0.1)
@@ -144,7 +145,7 @@ async def test_no_demo_when_jobs_exist(make_app: Callable[..., AtsApp]) -> None:
 
 async def test_sighup_quits_gracefully(make_app: Callable[..., AtsApp], long_data: Path) -> None:
     manager = JobManager()
-    job = manager.create(backtest_config("long", data=long_data))
+    job = manager.create(backtest_config(name="long", data=long_data))
     saved: list[JobStatus] = []
 
     async def on_quit() -> None:
@@ -234,7 +235,7 @@ async def test_persistence_hooks_run_in_order(
     calls: list[tuple[str, Any]] = []
 
     async def on_start() -> None:
-        job = manager.create(backtest_config("restored", data=long_data))
+        job = manager.create(backtest_config(name="restored", data=long_data))
         manager.start(job.id)
         calls.append(("start", len(manager)))
 

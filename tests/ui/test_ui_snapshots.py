@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from job_configs import backtest_config
 from textual.pilot import Pilot
 from textual.widgets import Input
 from ui_helpers import (
-    backtest_config,
     fixed_clock,
     focus_on,
     press,
@@ -35,7 +35,7 @@ RELATIVE_DATA = "data/BTC_USDT_3s_2022-05-12.csv"
 
 def console(tmp_path: Path) -> AtsApp:
     manager = JobManager()
-    manager.create(backtest_config("demo-sma-cross"))
+    manager.create(backtest_config(name="demo-sma-cross"))
     manager.create(replay_config("demo-replay"))
     return AtsApp(
         manager,

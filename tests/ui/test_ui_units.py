@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import numpy as np
-from ui_helpers import backtest_config
+from job_configs import backtest_config
 
 from ats.trading_job.events import EventBus, JobLog, JobProgress, JobStatusChanged
 from ats.trading_job.job_manager import JobManager
@@ -57,7 +57,7 @@ async def test_pump_flags_unknown_jobs_as_structure_changes() -> None:
 
 async def test_views_of_a_finished_backtest() -> None:
     manager = JobManager()
-    job = manager.create(backtest_config("views"))
+    job = manager.create(backtest_config(name="views"))
     row = job_view.job_row(job)
     assert (row.status, row.progress, row.equity, row.position) == (
         "created",
@@ -94,7 +94,7 @@ async def test_views_of_a_finished_backtest() -> None:
 
 def test_views_of_a_job_without_exchange_are_empty() -> None:
     manager = JobManager()
-    job = manager.add_failed(backtest_config("broken"), "broken-1", "boom")
+    job = manager.add_failed(backtest_config(name="broken"), "broken-1", "boom")
     assert job_view.job_row(job).error == "boom"
     assert len(job_view.candle_view(job, 50)) == 0
     assert len(job_view.equity_view(job, 50)) == 0

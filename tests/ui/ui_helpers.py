@@ -68,21 +68,6 @@ def fixed_clock(_moment: float) -> str:
     return "12:00:00"
 
 
-def backtest_config(
-    name: str = "bt", data: Path | str = DEMO_DATA, fast: int = 50, slow: int = 200
-) -> JobConfig:
-    return parse_job_config(
-        {
-            "name": name,
-            "symbol": "BTC/USDT",
-            "balances": {"USDT": 10_000},
-            "exchange": {"name": "back_trading", "params": {"data": str(data)}},
-            "strategy": {"name": "sma_cross", "params": {"fast": fast, "slow": slow}},
-            "fees": {"name": "flat_rate", "params": {"rate": 0.001}},
-        }
-    )
-
-
 def write_candles(path: Path, count: int, seed: int = 7) -> Path:
     """A reproducible random walk of 1-minute candles (Parquet: fast to write and read)."""
     return save_parquet(path, count, seed)
