@@ -104,10 +104,10 @@ class _Batch:
     removed: list[str] = field(default_factory=list)
     jobs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     reports: list[tuple[str, float, str]] = field(default_factory=list)
-    orders: dict[str, Order] = field(default_factory=dict)
-    """Changed orders by ``_key(job id, order id)``; rows are built in :meth:`flatten`."""
+    orders: list[Any] = field(default_factory=list)
+    """One row per changed order, laid end to end (like ``history``, ``fills``, ``trades``)."""
     history: list[Any] = field(default_factory=list)
-    """Status-history rows laid end to end (like ``fills`` and ``trades``)."""
+    """Status-history rows."""
     fills: list[Any] = field(default_factory=list)
     trades: list[Any] = field(default_factory=list)
     stale_trades: list[tuple[str, int]] = field(default_factory=list)
@@ -130,11 +130,8 @@ class _Batch:
         of live tuples would make the garbage collector run, and walk the running
         backtest's data, all through a batch; strings and numbers are not tracked by it.
         """
-        orders: list[Any] = []
-        for key, order in self.orders.items():
-            orders.extend(_order_row(key.partition(_SEP)[0], order))
         self.flat = {
-            "orders": orders,
+            "orders": self.orders,
             "history": self.history,
             "fills": self.fills,
             "trades": self.trades,
@@ -142,7 +139,7 @@ class _Batch:
             "equity": _flat(self.equity),
             "logs": _flat(self.logs),
         }
-        self.orders, self.history, self.fills, self.trades = {}, [], [], []
+        self.orders, self.history, self.fills, self.trades = [], [], [], []
         self.balances, self.equity, self.logs = {}, [], []
 
     def __bool__(self) -> bool:
@@ -552,6 +549,7 @@ class Journal:
                     order_keys.extend(_key(job.id, order.id) for order in job.exchange.get_orders())
                     fill_jobs.add(job.id)
                     balance_jobs.add(job.id)
+        changed_orders: dict[tuple[str, str], Order] = {}
         for count, key in enumerate(order_keys, 1):
             if not count % COLLECT_SLICE:
                 await asyncio.sleep(0)
@@ -563,7 +561,7 @@ class Journal:
                 order = owner.exchange.get_order(order_id)
             except KeyError:  # an order of an earlier run of this job
                 continue
-            batch.orders[key] = order
+            changed_orders[job_id, order_id] = order
         for job_id in balance_jobs:
             holder = self._job(job_id)
             if holder is not None and holder.exchange is not None:
@@ -577,7 +575,13 @@ class Journal:
                     )
         batch.fill_jobs = fill_jobs
         for job_id in fill_jobs:
-            self._collect_fills(batch, job_id, now)
+            await self._collect_fills(batch, job_id, now)
+        # Order rows last (as they are then, each row read once): an order is never
+        # behind the fills of the same batch.
+        for count, ((job_id, _), order) in enumerate(changed_orders.items(), 1):
+            if not count % COLLECT_SLICE:
+                await asyncio.sleep(0)
+            batch.orders.extend(_order_row(job_id, order))
         batch.flatten()
         return batch
 
@@ -654,7 +658,9 @@ class Journal:
         tracked.last_sample = now
         batch.equity.append((event.job_id, int(event.timestamp), float(event.equity)))
 
-    def _collect_fills(self, batch: _Batch, job_id: str, now: float) -> None:
+    async def _collect_fills(self, batch: _Batch, job_id: str, now: float) -> None:
+        """New fills and every trade since the first open one; yields like :meth:`_collect`
+        (what the lists hold past their length at the start waits for the next batch)."""
         job = self._job(job_id)
         tracked = self._tracked.get(job_id)
         if job is None or job.exchange is None or tracked is None:
@@ -663,25 +669,31 @@ class Journal:
             batch.resets.append(job_id)
             tracked = self._tracked[job_id] = _Tracked(job.exchange)
         fills = job.exchange.get_fills()
+        fill_count = len(fills)
         start = tracked.fills
-        if len(fills) < start:  # state went back (restored elsewhere): rewrite from zero
+        if fill_count < start:  # state went back (restored elsewhere): rewrite from zero
             batch.resets.append(job_id)
             start = 0
-        added = fills[start:]
+        added = fills[start:fill_count]
         for index, fill in enumerate(added, start + 1):
+            if not index % COLLECT_SLICE:
+                await asyncio.sleep(0)
             batch.fills.extend(_fill_row(job_id, index, fill, now))
         if added:
             batch.committed.append((job_id, start + 1, added))
         closed = tracked.trades_closed if start else 0
         trades = job.exchange.get_trades()
-        if len(trades) < closed:
+        trade_count = len(trades)
+        if trade_count < closed:
             closed = 0
             batch.stale_trades.append((job_id, 0))
-        for index in range(closed, len(trades)):
+        for index in range(closed, trade_count):
+            if not (index + 1) % COLLECT_SLICE:
+                await asyncio.sleep(0)
             batch.trades.extend(_trade_row(job_id, index, trades[index]))
-        while closed < len(trades) and not trades[closed].is_open:
+        while closed < trade_count and not trades[closed].is_open:
             closed += 1
-        batch.counters[job_id] = (len(fills), closed)
+        batch.counters[job_id] = (fill_count, closed)
 
     async def _commit(self, batch: _Batch) -> None:
         db = self.db

@@ -39,6 +39,7 @@ from ats.ui.screens.main import MainScreen
 from ats.ui.settings import DEFAULT_SETTINGS_PATH, UISettings
 from ats.ui.tcss import tcss_path
 from ats.ui.themes import DEFAULT_THEME, FALLBACK_THEME, default_theme_dirs, load_themes
+from ats.utils import native_memory
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ DEMO_REPLAY_SPEED = 20.0
 _QUIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 SWITCH_INTERVAL = 0.001
 FULL_GC_EVERY = 1000
+MALLOC_TRIM_EVERY = 60.0
+"""Seconds between handing the C heap's free pages back to the OS (ats.utils.native_memory)."""
 FOREGROUND_HOLD = 0.08
 """Seconds running backtests step aside after each key press."""
 
@@ -75,8 +78,9 @@ def demo_replay_config() -> JobConfig:
     )
 
 
-def tune_runtime_for_latency() -> None:
-    """Process-wide settings for an interactive console next to CPU-heavy jobs.
+def tune_runtime() -> None:
+    """Process-wide settings for an interactive console next to CPU-heavy jobs, running
+    for days.
 
     - ``gc.freeze()`` after start-up: the ~200k objects of Textual, pandas and friends
       leave the collector's sight;
@@ -88,8 +92,11 @@ def tune_runtime_for_latency() -> None:
       runs are freed by reference counting (``BaseExchange.release``) and so are drawn
       lines (:mod:`ats.ui.textual_cycles`); bench/ui_memory.py checks that RSS stays flat;
     - a 1 ms thread switch interval: the chart's drawing thread and the jobs' worker
-      threads hand the GIL back to the event loop quickly instead of after 5 ms.
+      threads hand the GIL back to the event loop quickly instead of after 5 ms;
+    - two malloc arenas instead of one per worker thread (the app also trims the C heap
+      every ``MALLOC_TRIM_EVERY`` seconds): RSS stays flat (bench/ui_memory.py).
     """
+    native_memory.limit_arenas(2)
     gc.freeze()
     young, middle, _full = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_GC_EVERY)
@@ -204,7 +211,11 @@ class AtsApp(App[int]):
         self.started = True
         self.ensure_demo_jobs()
         if self._tune_runtime if self._tune_runtime is not None else not self.is_headless:
-            tune_runtime_for_latency()
+            tune_runtime()
+            self.set_interval(MALLOC_TRIM_EVERY, self._trim_native_memory)
+
+    def _trim_native_memory(self) -> None:
+        self.run_worker(native_memory.trim, thread=True, group="malloc-trim", exit_on_error=False)
 
     def ensure_demo_jobs(self) -> None:
         """First start with no jobs: a finished-in-a-blink backtest and a paced replay.
