@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import weakref
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,16 +16,6 @@ from ats.demo import DEMO_DATA, demo_backtest_config
 from ats.exchanges.data_classes import Order
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
-
-
-@pytest.fixture
-def no_gc() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _replay_config() -> dict:  # type: ignore[type-arg]

@@ -4,7 +4,6 @@ so drawing frames leaves no garbage for a full GC to find."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 
 import pytest
 from rich.segment import Segment
@@ -16,14 +15,8 @@ from ats.ui import textual_cycles
 
 
 @pytest.fixture
-def patched() -> Iterator[None]:
+def patched(no_gc: None) -> None:
     textual_cycles.install()
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _strip() -> Strip:
