@@ -15,7 +15,9 @@ log, orders and metrics, toggles the equity curve and zooms, once a second.
 RSS (psutil) is sampled every 15 s. The baseline is taken after a warm-up (every widget
 drawn, caches filled, one full pass of the data); growth = final - baseline. Also
 reported: candles replayed (and the market time they span), bus events seen and
-dropped, and the sizes of the console's own buffers at the end. Target (issue 3):
+dropped, the sizes of the console's own buffers at the end, and resident memory by kind
+(Python objects, C heaps in use and free, SQLite, files) at the baseline and the end
+(bench/process_memory.py), to tell a leak from fragmentation. Target (issue 3):
 growth < 20 MB over one hour.
 """
 
@@ -34,6 +36,7 @@ from typing import Any
 import psutil
 from console_state import persistence_hooks
 from job_keeper import JobKeeper
+from process_memory import memory_breakdown
 
 from ats.demo import DEMO_DATA
 from ats.trading_job.job_config import JobConfig, parse_job_config
@@ -162,12 +165,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 if baseline is None and now - started >= min(WARMUP_SECONDS, args.minutes * 30):
                     baseline = samples[-1][1]
                     baseline_at = now - started
+                    baseline_kinds = memory_breakdown()
                 if args.verbose:
                     print(f"{now - started:7.0f}s  RSS {samples[-1][1]:7.1f} MB", flush=True)
         stop.set()
         await keys
         keeper.cancel()
         sizes = buffer_sizes(app, manager)
+        final_kinds = memory_breakdown()
         await manager.stop_all()
         if app.on_quit is not None:
             await app.on_quit()  # close the journal and unlock the state directory
@@ -191,6 +196,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "bus_events_seen": seen,
         "bus_events_dropped_by_bench_queue": subscription.dropped,
         "buffers_at_end": sizes,
+        "memory_by_kind": {
+            kind: {"baseline": baseline_kinds[kind], "end": final_kinds[kind]}
+            for kind in baseline_kinds
+            if kind in final_kinds
+        },
         "samples": [
             {"seconds": round(at), "rss_mb": round(rss, 1), "candles": count}
             for at, rss, count in samples
@@ -212,6 +222,11 @@ def report(results: dict[str, Any]) -> str:
         f"bus events: {results['bus_events_seen']:,} seen by the bench's own subscriber",
         "buffers at the end: "
         + ", ".join(f"{key} {value:,}" for key, value in results["buffers_at_end"].items()),
+        "by kind, after warm-up -> end: "
+        + ", ".join(
+            f"{kind} {values['baseline']:,.1f} -> {values['end']:,.1f}"
+            for kind, values in results["memory_by_kind"].items()
+        ),
         "target met" if results["target_met"] else "TARGET MISSED",
     ]
     return "\n".join(lines)
