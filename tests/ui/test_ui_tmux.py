@@ -39,6 +39,15 @@ class Tmux:
         result = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
         return result.stdout
 
+    def kill_server(self) -> None:
+        """``kill-server`` returns before the server lets go of its socket: a session
+        started at once may reach the dying server and fail. Wait for the socket to go."""
+        self.run("kill-server")
+        socket = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / self.socket
+        deadline = time.monotonic() + 5
+        while socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def capture(self) -> str:
         return self.run("capture-pane", "-p", "-t", self.session)
 
@@ -90,7 +99,7 @@ class Console:
 
     def start(self, *args: str) -> Tmux:
         """A new session running the console; replaces the previous one."""
-        self.tmux.run("kill-server")
+        self.tmux.kill_server()
         env_vars = {
             "TERM": "xterm-256color",
             "HOME": str(self.home),
@@ -105,13 +114,26 @@ class Console:
         assert TMUX is not None
         server = [TMUX, "-L", self.tmux.socket, "-f", "/dev/null"]
         window = ["new-session", "-d", "-s", "ats", "-x", "80", "-y", "24", command]
-        subprocess.run([*server, *window], env={**env, **env_vars}, check=True, timeout=10)
+        for _attempt in range(3):
+            started = subprocess.run(
+                [*server, *window],
+                env={**env, **env_vars},
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+            if started.returncode == 0:
+                break
+            time.sleep(0.3)  # a server still shutting down: try again
+        else:
+            raise AssertionError(f"tmux new-session failed: {started.stderr.strip()}")
         self.started = time.monotonic()
         self.tmux.started = self.started  # type: ignore[attr-defined]
         return self.tmux
 
     def close(self) -> None:
-        self.tmux.run("kill-server")
+        self.tmux.kill_server()
 
 
 @pytest.fixture
