@@ -40,12 +40,15 @@ class Tmux:
         return result.stdout
 
     def kill_server(self) -> None:
-        """``kill-server`` returns before the server lets go of its socket: a session
-        started at once may reach the dying server and fail. Wait for the socket to go."""
+        """``kill-server`` returns before the server has gone: a session started at once
+        may reach the dying server and fail. Wait until nothing answers any more."""
+        assert TMUX is not None
         self.run("kill-server")
-        socket = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / self.socket
         deadline = time.monotonic() + 5
-        while socket.exists() and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            probe = [TMUX, "-L", self.socket, "-f", "/dev/null", "list-sessions"]
+            if subprocess.run(probe, capture_output=True, timeout=10, check=False).returncode:
+                return
             time.sleep(0.05)
 
     def capture(self) -> str:
