@@ -331,9 +331,15 @@ class PersistentJobs:
 
     def _encode(self, job_id: str, payload: dict[str, Any]) -> bytes:
         """The file's bytes for a :meth:`_payload`. Reads nothing but ``payload`` (and the
-        job's report, which never changes once made): a worker thread may do it."""
-        payload["report"] = finite(payload["report"])
-        return self.store.encode(job_id, payload)
+        job's report, which never changes once made): a worker thread may do it.
+
+        The encoder refuses NaN/inf, so a report holding some (the Sharpe of a flat curve)
+        is made finite and encoded again; a finite one is encoded once, not checked first."""
+        try:
+            return self.store.encode(job_id, payload)
+        except ValueError:
+            payload["report"] = finite(payload["report"])
+            return self.store.encode(job_id, payload)
 
     def _status_to_save(self, job: TradingJob) -> str:
         if self._shutdown is not None and job.id in self._shutdown:

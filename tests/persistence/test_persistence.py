@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from job_configs import backtest_config
-from persist_helpers import make_candles, settings_for, write_candles
+from persist_helpers import make_candles, read_payload, settings_for, write_candles
 
 from ats.state.snapshot_store import SnapshotStore
 from ats.trading_job.backtest import run_backtest
@@ -285,3 +285,24 @@ async def test_console_hooks_resume_what_the_quit_stopped(candles: Path, tmp_pat
     assert await persistence.start() == [running.id]
     assert manager.get(stopped.id).status is JobStatus.STOPPED
     await persistence.on_quit()
+
+
+async def test_a_report_with_nan_metrics_is_saved_with_nulls(tmp_path: Path) -> None:
+    """A finished job's snapshot (encoded off the loop) stores NaN/inf metrics as null and
+    keeps every finite one."""
+    data = write_candles(tmp_path / "c5k.csv", 5_000)
+    state = tmp_path / "state"
+    manager, persistence = await _open(state)
+    job = manager.create(backtest_config(data, fast=10, slow=30))
+    manager.start(job.id)
+    await job.wait()
+    assert job.report is not None
+    saved_as_null = ("sharpe", "profit_factor")
+    job.report = {**job.report, "sharpe": float("nan"), "profit_factor": float("inf")}
+    assert await persistence.snapshot(job.id, force=True)
+    await persistence.close()
+    saved = read_payload(state, job.id)
+    assert saved is not None and saved["status"] == "finished"
+    assert saved["report"]["sharpe"] is None and saved["report"]["profit_factor"] is None
+    finite = {key: value for key, value in job.report.items() if key not in saved_as_null}
+    assert {key: saved["report"][key] for key in finite} == json.loads(json.dumps(finite))
