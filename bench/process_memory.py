@@ -11,6 +11,8 @@ import re
 import sys
 from pathlib import Path
 
+from ats.utils.native_memory import glibc
+
 _MAPPING = re.compile(r"^[0-9a-f]+-[0-9a-f]+ ")
 _THREAD_HEAP = 60 << 20
 """glibc reserves 64 MB per thread arena: anonymous mappings this large are those."""
@@ -58,14 +60,12 @@ def memory_breakdown() -> dict[str, float]:
             elif line.startswith("Rss:"):
                 kinds[kind] += int(line.split()[1])
         figures.update({f"rss {name} MB": kb / 1024 for name, kb in kinds.items()})
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallinfo2.restype = _MallInfo2
-        info = libc.mallinfo2()
+    mallinfo2 = getattr(glibc(), "mallinfo2", None)  # glibc 2.33 and later
+    if mallinfo2 is not None:
+        mallinfo2.restype = _MallInfo2
+        info = mallinfo2()
         figures["malloc in use MB"] = info.uordblks / 2**20
         figures["malloc free MB"] = info.fordblks / 2**20
-    except (OSError, AttributeError):
-        pass
     figures["python blocks (k)"] = sys.getallocatedblocks() / 1000
     sqlite = _sqlite_memory_used()
     if sqlite is not None:

@@ -9,7 +9,7 @@ import pytest
 
 from ats.utils import native_memory
 
-pytestmark = pytest.mark.skipif(native_memory._libc() is None, reason="glibc only")
+pytestmark = pytest.mark.skipif(native_memory.glibc() is None, reason="glibc only")
 
 
 def _rss_mb() -> float:

@@ -21,8 +21,9 @@ M_ARENA_MAX = -8
 
 
 @functools.cache
-def _libc() -> Any | None:
-    """glibc, if this process runs on it (musl and macOS lack malloc_trim)."""
+def glibc() -> Any | None:
+    """glibc through ctypes, if this process runs on it (musl and macOS lack
+    malloc_trim); None elsewhere."""
     name = ctypes.util.find_library("c")
     if name is None:
         return None
@@ -36,12 +37,12 @@ def _libc() -> Any | None:
 
 def limit_arenas(count: int = 2) -> bool:
     """At most ``count`` malloc arenas from now on (call before threads start)."""
-    libc = _libc()
+    libc = glibc()
     return libc is not None and bool(libc.mallopt(M_ARENA_MAX, count))
 
 
 def trim() -> bool:
     """Return free heap pages of every arena to the OS. Takes a few ms with the arenas
     locked, and ctypes releases the GIL meanwhile: call it from a worker thread."""
-    libc = _libc()
+    libc = glibc()
     return libc is not None and bool(libc.malloc_trim(0))
