@@ -24,6 +24,7 @@ from ats.exchanges.data_classes import (
     Progress,
     Trade,
 )
+from ats.exchanges.market_rules import NO_RULES, MarketRules
 from ats.exchanges.run_control import RunControl
 
 CandleHandler = Callable[[Candle], None]
@@ -59,6 +60,13 @@ class BaseExchange(abc.ABC):
         self.fill_listeners: list[Callable[[Fill, Order], None]] = []
         self.order_checks: list[OrderCheck] = []
         """Pre-trade checks run by :meth:`submit_order`; see ats.trading_job.risk."""
+        self.market_rules: MarketRules = NO_RULES
+        """The market's precision and limits, applied to every order before it is placed
+        (loaded from the exchange in live and ccxt-fed paper jobs, from the job config's
+        ``market:`` block otherwise)."""
+        self.asset_prices: dict[str, float] = {}
+        """Quote prices of other assets the account holds (fee assets such as BNB), as
+        last seen; :meth:`equity` counts them."""
         self._local_rejects = 0
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -209,8 +217,22 @@ class BaseExchange(abc.ABC):
     def get_fees(self) -> BaseFees:
         return self.fees
 
+    def get_position(self, symbol: str) -> Position:
+        """The ledger's open position, with the account's holding split into what can be
+        sold and the dust that cannot (see :class:`Position`)."""
+        position = self._ledger_position(symbol)
+        base = symbol.split("/")[0]
+        balance = self.get_wallet_balance(base)
+        price = self.last_price(symbol)
+        rules = self.market_rules
+        position.held = balance.total
+        position.dust = balance.total - rules.sellable(balance.total, price)
+        position.sellable = rules.sellable(balance.free, price)
+        return position
+
     @abc.abstractmethod
-    def get_position(self, symbol: str) -> Position: ...
+    def _ledger_position(self, symbol: str) -> Position:
+        """The position as the trade ledger sees it (amount, entry and mark price)."""
 
     @abc.abstractmethod
     def get_trades(self) -> list[Trade]:
@@ -230,4 +252,7 @@ class BaseExchange(abc.ABC):
         total = balances[quote].total if quote in balances else 0.0
         if base in balances:
             total += balances[base].total * price
+        for asset, asset_price in self.asset_prices.items():
+            if asset in balances and asset not in (base, quote):
+                total += balances[asset].total * asset_price
         return total

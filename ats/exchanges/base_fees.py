@@ -30,6 +30,26 @@ class BaseFees(abc.ABC):
         """
         return self.calculate(1.0, 1.0, order_type, side).amount
 
+    def budget_rate(self) -> float:
+        """The fee rate a market buy's quote budget must leave room for: the taker rate
+        when buys pay their fee in quote, 0 when it is taken from what is bought (or paid
+        in another asset). Back_trading, paper and live size all-in buys with it alike."""
+        currency = self.calculate(1.0, 1.0, OrderType.MARKET, OrderSide.BUY).currency
+        return self.rate_for(OrderType.MARKET, OrderSide.BUY) if currency == "quote" else 0.0
+
+    @staticmethod
+    def _charged_in(config: dict[str, Any]) -> str:
+        """``charged_in``: ``quote`` (every fee in the quote asset) or ``received`` (the fee
+        is taken from the asset the fill brings in, Binance's default: a buy pays in base)."""
+        value = config.get("charged_in", "quote")
+        if value not in ("quote", "received"):
+            raise ConfigError(f"fees.charged_in must be 'quote' or 'received', got {value!r}")
+        return str(value)
+
+    @staticmethod
+    def _currency(charged_in: str, side: OrderSide) -> str:
+        return "base" if charged_in == "received" and side is OrderSide.BUY else "quote"
+
     @staticmethod
     def _rate(config: dict[str, Any], key: str, default: float) -> float:
         value = config.get(key, default)

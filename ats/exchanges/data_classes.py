@@ -177,7 +177,13 @@ class Order:
 
 @dataclass(slots=True, frozen=True)
 class Fill:
-    """One execution of (part of) an order. Fees are charged once, here."""
+    """One execution of (part of) an order. Fees are charged once, here.
+
+    ``fee`` is in ``fee_currency`` as the exchange booked it: the quote or base asset, or a
+    third one (Binance charges BNB when asked to). ``fee_in_quote`` is its value in the
+    symbol's quote currency at the fill; it is only stored for a third asset, whose price
+    comes from the exchange at fill time (see :attr:`fee_value`).
+    """
 
     order_id: str
     symbol: str
@@ -188,10 +194,21 @@ class Fill:
     fee_currency: str
     timestamp: int
     taker: bool
+    fee_in_quote: float | None = None
 
     @property
     def cost(self) -> float:
         return self.amount * self.price
+
+    @property
+    def fee_value(self) -> float:
+        """The fee in quote: as booked, at the fill price for the base asset, or as valued
+        at fill time for a third asset."""
+        if self.fee_in_quote is not None:
+            return self.fee_in_quote
+        if self.fee_currency == split_symbol(self.symbol)[0]:
+            return self.fee * self.price
+        return self.fee
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -204,6 +221,7 @@ class Fill:
             "fee_currency": self.fee_currency,
             "timestamp": self.timestamp,
             "taker": self.taker,
+            "fee_in_quote": self.fee_in_quote,
         }
 
     @classmethod
@@ -226,7 +244,10 @@ class Trade:
     exit_time: int | None = None
     exit_price: float | None = None
     fees: float = 0.0
+    """Every fill's fee, valued in quote (see :attr:`Fill.fee_value`)."""
     pnl: float = 0.0
+    fee_assets: dict[str, float] = field(default_factory=dict)
+    """The fees as charged: amount per currency (e.g. ``{"BNB": 0.0213}``)."""
 
     @property
     def is_open(self) -> bool:
@@ -248,6 +269,7 @@ class Trade:
             "exit_price": self.exit_price,
             "amount": self.amount,
             "fees": self.fees,
+            "fee_assets": dict(self.fee_assets),
             "pnl": self.pnl,
             "return_pct": self.return_pct,
         }
@@ -255,10 +277,28 @@ class Trade:
 
 @dataclass(slots=True)
 class Position:
+    """The open long position in ``symbol``.
+
+    ``dust`` is what the account holds of the base asset but cannot sell: below the
+    market's lot step, minimum amount or minimum notional (typically left by fees taken
+    from what was bought). A position whose sellable holding is nothing is flat.
+    """
+
     symbol: str
     amount: float = 0.0
     entry_price: float = 0.0
     mark_price: float = 0.0
+    held: float = 0.0
+    """The account's whole holding of the base asset (free and held by orders)."""
+    dust: float = 0.0
+    """The part of ``held`` that no order could sell."""
+    sellable: float = 0.0
+    """How much a sell can take now: the free holding, floored to the lot step."""
+
+    @property
+    def is_flat(self) -> bool:
+        """Nothing that could be sold: no holding, or only dust."""
+        return not self.held - self.dust > 0
 
     @property
     def value(self) -> float:
@@ -287,6 +327,8 @@ class FeeQuote:
 
     amount: float
     currency: str = "quote"
+    value: float | None = None
+    """The fee's value in quote, required when ``currency`` is a third asset (e.g. BNB)."""
 
 
 @dataclass(slots=True)

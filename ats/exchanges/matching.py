@@ -11,8 +11,12 @@ Rules (also in the README):
   fills at the stop (or that open) with slippage;
 - stop-limit: triggers like a stop, then rests as a limit; in the triggering candle it
   only fills if the trigger price itself satisfies the limit;
-- fees come from the fee plugin, charged once per fill at the fill price;
-- funds are held at submission and released on cancel, reject and expiry.
+- fees come from the fee plugin, charged once per fill at the fill price, rounded as the
+  exchange books them;
+- funds are held at submission and released on cancel, reject and expiry;
+- the market's rules (:class:`MarketRules`: lot step, tick, minimum amount and notional)
+  round and check every order at submission, exactly as the live exchange does, and a
+  market buy with a quote budget gets the amount the exchange would compute.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Callable
 from ats.exceptions import InsufficientFunds
 from ats.exchanges.base_fees import BaseFees
 from ats.exchanges.data_classes import (
+    FeeQuote,
     Fill,
     Order,
     OrderSide,
@@ -30,6 +35,7 @@ from ats.exchanges.data_classes import (
     OrderType,
     split_symbol,
 )
+from ats.exchanges.market_rules import NO_RULES, MarketRules
 from ats.exchanges.wallet import Wallet
 
 OrderListener = Callable[[Order], None]
@@ -50,11 +56,13 @@ class MatchingEngine:
         *,
         slippage_bps: float = 0.0,
         id_prefix: str = "",
+        rules: MarketRules = NO_RULES,
     ) -> None:
         if slippage_bps < 0:
             raise ValueError(f"slippage_bps must not be negative, got {slippage_bps}")
         self.wallet = wallet
         self.fees = fees
+        self.rules = rules
         self.slippage = slippage_bps / 10_000.0
         self.orders: dict[str, Order] = {}
         self.open_orders: dict[str, Order] = {}
@@ -100,17 +108,42 @@ class MatchingEngine:
         )
         self._validate(order)
         self.orders[order.id] = order
+        refused = self._apply_rules(order, reference_price)
+        if refused is not None:
+            return self._refuse(order, refused)
         asset, needed = self._hold_needed(order, reference_price)
         try:
             self.wallet.hold(order.id, asset, needed)
         except InsufficientFunds as exc:
-            order.status = OrderStatus.REJECTED
-            order.reason = str(exc)
-            self._notify(order)
-            return order
+            return self._refuse(order, str(exc))
         self.open_orders[order.id] = order
         self._notify(order)
         return order
+
+    def _refuse(self, order: Order, reason: str) -> Order:
+        order.status = OrderStatus.REJECTED
+        order.reason = reason
+        self._notify(order)
+        return order
+
+    def _apply_rules(self, order: Order, reference_price: float) -> str | None:
+        """Round the order to the market's precision the safe way; why it would be
+        refused (naming the rule), or None."""
+        rules = self.rules
+        if rules.is_empty:
+            return None
+        side = order.side
+        if order.price is not None:
+            order.price = rules.round_price(order.price, side)
+        if order.stop_price is not None:
+            order.stop_price = rules.round_stop(order.stop_price, side)
+        if order.quote_amount is not None:
+            cost = rules.budget_cost(order.quote_amount, self.fees.budget_rate())
+            return rules.check(order.type, 0.0, None, reference_price, cost=cost)
+        order.amount = rules.round_amount(order.amount)
+        price = order.price if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
+        reference = order.stop_price if order.type is OrderType.STOP_MARKET else reference_price
+        return rules.check(order.type, order.amount, price, reference or 0.0)
 
     @staticmethod
     def _validate(order: Order) -> None:
@@ -209,14 +242,10 @@ class MatchingEngine:
         taker = order.type is not OrderType.LIMIT
         amount = order.remaining
         if order.quote_amount is not None:
-            amount = self._amount_for_budget(order, price)
-            if amount <= 0:
-                self._close(order, OrderStatus.REJECTED, timestamp, "budget does not cover the fee")
+            amount, refused = self._amount_for_budget(order, price)
+            if refused is not None:
+                self._close(order, OrderStatus.REJECTED, timestamp, refused)
                 return
-        fee = self.fees.calculate(amount, price, order.type, order.side)
-        fee_currency = {"quote": quote, "base": base}.get(fee.currency, fee.currency)
-        if fee_currency not in (base, quote):
-            raise ValueError(f"fee currency {fee.currency!r} is neither {base} nor {quote}")
         cost = amount * price
         if order.side is OrderSide.BUY:
             pay, receive = cost, amount
@@ -224,18 +253,32 @@ class MatchingEngine:
         else:
             pay, receive = amount, cost
             pay_asset, receive_asset = base, quote
+        fee = self.fees.calculate(amount, price, order.type, order.side)
+        fee_amount = self.rules.round_fee(fee.amount)
+        fee_currency = {"quote": quote, "base": base}.get(fee.currency, fee.currency)
+        fee_value: float | None = None
+        if fee_currency not in (base, quote):
+            fee_value = self._third_asset_value(fee, fee_currency)
+            if self.wallet.free(fee_currency) < fee_amount:
+                # As on Binance: without enough of the fee asset, the fee is taken from
+                # what the fill brings in, at the same value.
+                in_base = receive_asset == base
+                fee_amount = self.rules.round_fee(fee_value / price if in_base else fee_value)
+                fee_currency, fee_value = receive_asset, None
         if fee_currency == pay_asset:
-            pay += fee.amount
-        else:
-            receive = max(receive - fee.amount, 0.0)
+            pay += fee_amount
+        elif fee_currency == receive_asset:
+            receive = max(receive - fee_amount, 0.0)
         try:
             self.wallet.settle(order.id, pay_asset, pay, receive_asset, receive)
         except InsufficientFunds as exc:
             self._close(order, OrderStatus.REJECTED, timestamp, str(exc))
             return
+        if fee_value is not None:
+            self.wallet.charge(fee_currency, fee_amount)
         order.filled += amount
         order.cost += cost
-        order.fee += fee.amount
+        order.fee += fee_amount
         order.fee_currency = fee_currency
         fill = Fill(
             order.id,
@@ -243,27 +286,49 @@ class MatchingEngine:
             order.side,
             amount,
             price,
-            fee.amount,
+            fee_amount,
             fee_currency,
             timestamp,
             taker,
+            fee_value,
         )
         self.fills.append(fill)
-        self.fees_paid[fee_currency] = self.fees_paid.get(fee_currency, 0.0) + fee.amount
+        self.fees_paid[fee_currency] = self.fees_paid.get(fee_currency, 0.0) + fee_amount
         if order.quote_amount is not None:
             order.amount = order.filled
         self._close(order, OrderStatus.FILLED, timestamp, None)
         for listener in self.fill_listeners:
             listener(fill, order)
 
-    def _amount_for_budget(self, order: Order, price: float) -> float:
-        """Largest amount whose cost plus fee fits the order's quote budget.
+    @staticmethod
+    def _third_asset_value(fee: FeeQuote, currency: str) -> float:
+        if fee.value is None:
+            raise ValueError(
+                f"a fee in {currency} needs its value in quote (FeeQuote.value) to be booked"
+            )
+        return fee.value
 
-        Solves ``amount * price + fee(amount) = budget`` by fixed-point iteration, which
-        converges fast for any fee that grows slower than the cost (factor = fee rate).
+    def _amount_for_budget(self, order: Order, price: float) -> tuple[float, str | None]:
+        """The amount a market buy with a quote budget gets at ``price``, or why none.
+
+        With market rules, as the exchange computes it: the budget less room for the fee,
+        truncated to the budget precision, then floored to the lot step (and checked
+        against the market's minimums at this price). Without, the largest amount whose
+        cost plus fee fits the budget exactly.
         """
         budget = order.quote_amount
         assert budget is not None
+        rules = self.rules
+        if not rules.is_empty:
+            cost = rules.budget_cost(budget, self.fees.budget_rate())
+            amount = rules.budget_amount(cost, price)
+            return amount, rules.check(order.type, amount, None, price)
+        amount = self._largest_affordable(budget, order, price)
+        return amount, None if amount > 0 else "budget does not cover the fee"
+
+    def _largest_affordable(self, budget: float, order: Order, price: float) -> float:
+        """Solves ``amount * price + fee(amount) = budget`` by fixed-point iteration, which
+        converges fast for any fee that grows slower than the cost (factor = fee rate)."""
         amount = budget / price
         for _ in range(8):
             fee = self.fees.calculate(amount, price, order.type, order.side)

@@ -22,6 +22,7 @@ from ats.exchanges.data_classes import (
     Trade,
     split_symbol,
 )
+from ats.exchanges.market_rules import MarketRules
 from ats.exchanges.matching import MatchingEngine
 from ats.exchanges.trade_ledger import TradeLedger
 from ats.exchanges.wallet import Wallet
@@ -45,12 +46,16 @@ class SimulatedExchange(BaseExchange):
         super().__init__(symbol=symbol, fees=fees, balances=balances, config=config, log=log)
         split_symbol(symbol)
         self.wallet = Wallet(balances)
+        self.market_rules = MarketRules.from_config(config.get("market"))
         self.engine = MatchingEngine(
-            self.wallet, fees, slippage_bps=float(config.get("slippage_bps", 0.0))
+            self.wallet,
+            fees,
+            slippage_bps=float(config.get("slippage_bps", 0.0)),
+            rules=self.market_rules,
         )
         self._order_history = HistoryCache(Order.to_dict, lambda order: not order.is_open)
         self._fill_history = HistoryCache(Fill.to_dict, lambda _fill: True)
-        self.ledger = TradeLedger()
+        self.ledger = TradeLedger(self.market_rules)
         self.candle = Candle(symbol, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
         """The latest candle; reused and overwritten in place by the feed."""
         self.engine.order_listeners.append(self._order_changed)
@@ -67,7 +72,13 @@ class SimulatedExchange(BaseExchange):
         for listener in self.order_listeners:
             listener(order)
 
+    def use_market_rules(self, rules: MarketRules) -> None:
+        """Trade under ``rules`` from now on (a paper job's exchange published them)."""
+        self.market_rules = self.engine.rules = self.ledger.rules = rules
+
     def _filled(self, fill: Fill, order: Order) -> None:
+        if fill.fee_in_quote is not None and fill.fee:
+            self.asset_prices[fill.fee_currency] = fill.fee_in_quote / fill.fee
         self.ledger.on_fill(fill)
         for listener in self.fill_listeners:
             listener(fill, order)
@@ -138,11 +149,8 @@ class SimulatedExchange(BaseExchange):
     def get_balances(self) -> dict[str, Balance]:
         return self.wallet.balances()
 
-    def get_position(self, symbol: str) -> Position:
-        position = self.ledger.positions.get(symbol)
-        if position is None:
-            position = Position(symbol, 0.0, 0.0, self.last_price(symbol) or 0.0)
-        return position
+    def _ledger_position(self, symbol: str) -> Position:
+        return self.ledger.position(symbol, self.last_price(symbol))
 
     def get_trades(self) -> list[Trade]:
         self.ledger.mark(self.symbol, self.candle.close)
@@ -184,18 +192,21 @@ class SimulatedExchange(BaseExchange):
             "orders": self._order_history.encode(list(self.engine.orders.values())),
             "fills": self._fill_history.encode(self.engine.fills),
             "next_order_id": self.engine.peek_next_id(),
+            "market_rules": self.market_rules.to_dict(),
             "candle": None if not self.candle.timestamp else _candle_to_list(self.candle),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
         self._order_history.clear()
         self._fill_history.clear()
+        if data.get("market_rules") is not None:  # as the exchange published them then
+            self.use_market_rules(MarketRules.from_config(data["market_rules"]))
         self.wallet = Wallet.from_dict(data["wallet"])
         self.engine.wallet = self.wallet
         self.engine.restore_orders(
             [Order.from_dict(order) for order in data["orders"]], int(data["next_order_id"])
         )
-        self.ledger = TradeLedger()
+        self.ledger = TradeLedger(self.market_rules)
         for fill_data in data["fills"]:
             fill = Fill.from_dict(fill_data)
             self.engine.fills.append(fill)

@@ -1,13 +1,28 @@
-"""Positions and round-trip trades derived from fills (the same for every exchange)."""
+"""Positions and round-trip trades derived from fills (the same for every exchange).
+
+Accounting, so that the trades' P&L adds up to the change in account value:
+
+- A fee paid in the base asset is taken from what the account holds (Binance charges a
+  buy's fee in the coin bought), so it shows in the holding's value and is not subtracted
+  a second time. Fees in quote or a third asset (BNB) are subtracted at their value in
+  quote at fill time (:attr:`Fill.fee_value`). Every fee is listed in the trade's
+  ``fees`` (valued in quote) and ``fee_assets`` (as charged).
+- A trade closes when what it still holds can no longer be sold (:meth:`MarketRules.
+  sellable`): fee dust does not keep a round trip open forever. The dust stays in the
+  account; the closing trade counts it at the closing price, and the next trade takes it
+  over at that value, so no part of the account's value change is lost between trades.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from ats.exchanges.data_classes import Fill, OrderSide, Position, Trade, split_symbol
+from ats.exchanges.market_rules import NO_RULES, MarketRules
 
-# A position smaller than this fraction of what was bought counts as closed (float dust).
-_DUST = 1e-9
+# Without market rules, a holding smaller than this fraction of what was bought counts as
+# sold (float residue of selling "everything").
+_FLOAT_RESIDUE = 1e-9
 
 
 @dataclass(slots=True)
@@ -17,35 +32,41 @@ class _OpenTrade:
     bought: float = 0.0
     exit_proceeds: float = 0.0
     sold: float = 0.0
-    fees: float = 0.0
+    charged: float = 0.0
+    """Fees paid outside the base asset, in quote."""
     held: float = 0.0
+    carried_cost: float = 0.0
+    """Value of the dust taken over from the previous trade, as that trade counted it."""
+
+
+@dataclass(slots=True)
+class _Dust:
+    amount: float
+    value: float
 
 
 @dataclass(slots=True)
 class TradeLedger:
     """Spot round trips: a trade opens when a flat position is bought into and closes
-    when it is sold back to flat. Fees are valued in quote at the fill price."""
+    when it is sold back to flat (to dust, under ``rules``)."""
 
+    rules: MarketRules = NO_RULES
     trades: list[Trade] = field(default_factory=list)
-    positions: dict[str, Position] = field(default_factory=dict)
     _open: dict[str, _OpenTrade] = field(default_factory=dict)
+    _dust: dict[str, _Dust] = field(default_factory=dict)
+    _marks: dict[str, float] = field(default_factory=dict)
 
     def on_fill(self, fill: Fill) -> None:
         base, _quote = split_symbol(fill.symbol)
-        fee_in_quote = fill.fee * fill.price if fill.fee_currency == base else fill.fee
-        received_base = fill.amount - (fill.fee if fill.fee_currency == base else 0.0)
+        fee_in_base = fill.fee if fill.fee_currency == base else 0.0
         open_trade = self._open.get(fill.symbol)
-        position = self.positions.setdefault(fill.symbol, Position(fill.symbol))
-        position.mark_price = fill.price
+        self._marks[fill.symbol] = fill.price
         if fill.side is OrderSide.BUY:
             if open_trade is None:
-                trade = Trade(fill.symbol, fill.timestamp, fill.price, 0.0)
-                open_trade = self._open[fill.symbol] = _OpenTrade(trade)
-                self.trades.append(trade)
+                open_trade = self._open_trade(fill)
             open_trade.entry_cost += fill.cost
             open_trade.bought += fill.amount
-            open_trade.held += received_base
-            open_trade.fees += fee_in_quote
+            open_trade.held += fill.amount - fee_in_base
             open_trade.trade.entry_price = open_trade.entry_cost / open_trade.bought
             open_trade.trade.amount = open_trade.bought
         else:
@@ -53,37 +74,67 @@ class TradeLedger:
                 return  # selling an asset held before the job started: not a round trip
             open_trade.exit_proceeds += fill.cost
             open_trade.sold += fill.amount
-            open_trade.held -= fill.amount
-            open_trade.fees += fee_in_quote
-        position.amount = max(open_trade.held, 0.0)
-        position.entry_price = open_trade.trade.entry_price
+            open_trade.held -= fill.amount + fee_in_base
+        trade = open_trade.trade
+        trade.fees += fill.fee_value
+        trade.fee_assets[fill.fee_currency] = (
+            trade.fee_assets.get(fill.fee_currency, 0.0) + fill.fee
+        )
+        if not fee_in_base:
+            open_trade.charged += fill.fee_value
         self._update_pnl(open_trade, fill.price)
-        if open_trade.held <= _DUST * open_trade.bought:
-            trade = open_trade.trade
+        if fill.side is OrderSide.SELL and self._sold_out(open_trade, fill.price):
             trade.exit_time = fill.timestamp
             trade.exit_price = open_trade.exit_proceeds / open_trade.sold
-            position.amount = 0.0
+            held = max(open_trade.held, 0.0)
+            if held > 0:
+                self._dust[fill.symbol] = _Dust(held, held * fill.price)
             del self._open[fill.symbol]
+
+    def _open_trade(self, fill: Fill) -> _OpenTrade:
+        trade = Trade(fill.symbol, fill.timestamp, fill.price, 0.0)
+        open_trade = self._open[fill.symbol] = _OpenTrade(trade)
+        dust = self._dust.pop(fill.symbol, None)
+        if dust is not None:
+            open_trade.held, open_trade.carried_cost = dust.amount, dust.value
+        self.trades.append(trade)
+        return open_trade
+
+    def _sold_out(self, open_trade: _OpenTrade, price: float) -> bool:
+        if self.rules.is_empty:
+            return open_trade.held <= _FLOAT_RESIDUE * open_trade.bought
+        return self.rules.sellable(open_trade.held, price) == 0.0
 
     def mark(self, symbol: str, price: float) -> None:
         """Value the open position (and its trade's pnl) at ``price``."""
-        position = self.positions.get(symbol)
-        if position is not None:
-            position.mark_price = price
+        self._marks[symbol] = price
         open_trade = self._open.get(symbol)
         if open_trade is not None:
             self._update_pnl(open_trade, price)
 
     @staticmethod
     def _update_pnl(open_trade: _OpenTrade, price: float) -> None:
-        trade = open_trade.trade
-        trade.fees = open_trade.fees
-        trade.pnl = (
+        open_trade.trade.pnl = (
             open_trade.exit_proceeds
             + max(open_trade.held, 0.0) * price
             - open_trade.entry_cost
-            - open_trade.fees
+            - open_trade.carried_cost
+            - open_trade.charged
         )
+
+    def position(self, symbol: str, price: float | None = None) -> Position:
+        """A fresh view of the open position in ``symbol`` (zero when flat)."""
+        mark = price if price is not None else self._marks.get(symbol, 0.0)
+        open_trade = self._open.get(symbol)
+        if open_trade is None:
+            return Position(symbol, 0.0, 0.0, mark)
+        return Position(symbol, max(open_trade.held, 0.0), open_trade.trade.entry_price, mark)
+
+    def dust_revaluation(self, symbol: str, price: float) -> float:
+        """How much the dust left by the last closed trade has gained (or lost) in value
+        since that trade counted it; the next trade takes this over."""
+        dust = self._dust.get(symbol)
+        return 0.0 if dust is None else dust.amount * price - dust.value
 
     def open_trade(self, symbol: str) -> Trade | None:
         open_trade = self._open.get(symbol)

@@ -132,6 +132,15 @@ class Wallet:
             self._free[pay_asset] = max(self.free(pay_asset) - from_free, 0.0)
         self._free[receive_asset] = self.free(receive_asset) + receive_amount
 
+    def charge(self, asset: str, amount: float) -> None:
+        """Pay a fee in an asset the fill does not trade (e.g. BNB) from free balance."""
+        if amount < 0:
+            raise ValueError(f"charge must not be negative, got {amount}")
+        free = self.free(asset)
+        if amount > free and not _is_dust(amount - free, amount):
+            raise InsufficientFunds(f"insufficient {asset} for a fee of {amount:.8g}")
+        self._free[asset] = max(free - amount, 0.0)
+
     def deposit(self, asset: str, amount: float) -> None:
         if amount < 0:
             raise ValueError(f"deposit must not be negative, got {amount}")

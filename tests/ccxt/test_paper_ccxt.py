@@ -21,6 +21,7 @@ from ats.exceptions import ConfigError
 from ats.exchanges.data_classes import Candle
 from ats.exchanges.exchanges.back_trading.candle_data import CandleData, save_candles_csv
 from ats.exchanges.feeds.ccxt_feed import CcxtFeed
+from ats.exchanges.market_rules import MarketRules
 from ats.exchanges.run_control import RunControl, StopRequested
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
@@ -73,6 +74,20 @@ def feed_params(fake: FakeBinance, **extra: Any) -> dict[str, Any]:
     }
 
 
+BTCUSDT_MARKET: dict[str, Any] = {
+    "amount_step": 0.00001,
+    "price_tick": 0.01,
+    "cost_step": 0.01,
+    "min_amount": 0.00001,
+    "max_amount": 9000,
+    "min_notional": 5,
+    "max_notional": 9_000_000,
+    "fee_step": 0.00000001,
+}
+"""The fake's BTCUSDT filters as a back_trading ``market:`` block: with the same rules the
+backtest rounds and refuses exactly like the exchange."""
+
+
 def job_config(name: str, exchange: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": name,
@@ -111,12 +126,18 @@ def write_csv(rows: list[Row], path: Path) -> Path:
     return path
 
 
-async def backtest_report(tmp_path: Path) -> dict[str, Any]:
+async def backtest_report(
+    tmp_path: Path, market: dict[str, Any] | None = None, fees: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """back_trading on the candles the fake serves, under ``market`` (default: the fake's
+    BTCUSDT rules) and the ``fees`` plugin config (default: flat_rate 0.1 % in quote)."""
     csv = write_csv(wavy_candles()[:N_CANDLES], tmp_path / "candles.csv")
+    params = {"data": str(csv), "market": BTCUSDT_MARKET if market is None else market}
+    config = job_config("bt", {"name": "back_trading", "params": params})
+    if fees is not None:
+        config["fees"] = fees
     manager = JobManager()
-    job = manager.create(
-        parse_job_config(job_config("bt", {"name": "back_trading", "params": {"data": str(csv)}}))
-    )
+    job = manager.create(parse_job_config(config))
     manager.start(job.id)
     await manager.wait(job.id)
     assert job.status is JobStatus.FINISHED and job.report
@@ -166,6 +187,8 @@ async def test_paper_ccxt_matches_back_trading(fake: FakeBinance, tmp_path: Path
     assert len(expected["trades"]) >= 4
     job = await run_paper(fake)
     assert job.report is not None
+    assert job.exchange is not None  # the exchange's filters, read through ccxt
+    assert job.exchange.market_rules == MarketRules.from_config(BTCUSDT_MARKET)
     assert job.exchange.feed.count == N_CANDLES  # type: ignore[union-attr]
     assert job.report["trades"] == expected["trades"]
     assert job.report["final_equity"] == pytest.approx(expected["final_equity"], rel=1e-12)

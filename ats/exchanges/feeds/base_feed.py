@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 
 from ats.exchanges.data_classes import Candle, Progress
+from ats.exchanges.market_rules import MarketRules
 from ats.exchanges.run_control import RunControl
 
 
@@ -20,6 +21,11 @@ class CandleFeed(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""
+
+    async def market_rules(self) -> MarketRules | None:
+        """The market's precision and limits where the feed's exchange publishes them
+        (a paper job then trades under the rules its live twin would); None otherwise."""
+        return None
 
     @abc.abstractmethod
     async def next_candle(self, control: RunControl) -> Candle | None:

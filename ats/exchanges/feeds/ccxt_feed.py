@@ -19,6 +19,7 @@ ccxt is imported in :meth:`CcxtFeed.open` only: importing it costs ~0.5 s and ~1
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from ats.exceptions import ConfigError
 from ats.exchanges.ccxt_support import Backoff, make_client, retry_transient
 from ats.exchanges.data_classes import Candle, Progress
 from ats.exchanges.feeds.base_feed import CandleFeed
+from ats.exchanges.market_rules import MarketRules
 from ats.exchanges.run_control import RunControl
 
 if TYPE_CHECKING:
@@ -115,6 +117,20 @@ class CcxtFeed(CandleFeed):
         client, self.client = self.client, None
         if client is not None:
             await client.close()
+
+    async def market_rules(self) -> MarketRules:
+        """The symbol's precision and limits from the exchange's market list."""
+        if self.client is None:
+            await self.open()
+        await retry_transient(
+            self.client.load_markets,
+            what=f"{self.exchange_id} load markets",
+            backoff=self._backoff,
+            sleep=asyncio.sleep,
+            log=self.log,
+        )
+        market = self.client.market(self.symbol)
+        return MarketRules.from_ccxt_market(market, self.client.precisionMode)
 
     # -- candles ---------------------------------------------------------------------------
     async def next_candle(self, control: RunControl) -> Candle | None:

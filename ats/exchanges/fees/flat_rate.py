@@ -1,4 +1,4 @@
-"""One proportional rate for every fill, charged in the quote currency."""
+"""One proportional rate for every fill, charged in quote (or in the asset received)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ class FlatRate(BaseFees):
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
         self.rate = self._rate(config, "rate", 0.001)
+        self.charged_in = self._charged_in(config)
 
     def calculate(
         self, size: float, price: float, order_type: OrderType, side: OrderSide
     ) -> FeeQuote:
+        if self._currency(self.charged_in, side) == "base":
+            return FeeQuote(abs(size) * self.rate, "base")
         return FeeQuote(abs(size) * price * self.rate, "quote")

@@ -17,9 +17,12 @@ class MakerTaker(BaseFees):
         super().__init__(**config)
         self.maker = self._rate(config, "maker", 0.001)
         self.taker = self._rate(config, "taker", 0.001)
+        self.charged_in = self._charged_in(config)
 
     def calculate(
         self, size: float, price: float, order_type: OrderType, side: OrderSide
     ) -> FeeQuote:
         rate = self.maker if order_type is OrderType.LIMIT else self.taker
+        if self._currency(self.charged_in, side) == "base":
+            return FeeQuote(abs(size) * rate, "base")
         return FeeQuote(abs(size) * price * rate, "quote")

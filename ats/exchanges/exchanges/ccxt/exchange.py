@@ -46,6 +46,7 @@ import itertools
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from ats.exceptions import ConfigError
@@ -78,6 +79,7 @@ from ats.exchanges.exchanges.ccxt.tracking import (
     status_of,
 )
 from ats.exchanges.feeds.ccxt_feed import CcxtFeed
+from ats.exchanges.market_rules import MarketRules
 from ats.exchanges.run_control import RunControl
 from ats.exchanges.trade_ledger import TradeLedger
 from ats.utils.settings import redact
@@ -175,6 +177,9 @@ class Exchange(BaseExchange):
         try:
             limit = self.connect_max_failures
             await self._call("load markets", self.client.load_markets, limit)
+            self.market_rules = self.ledger.rules = MarketRules.from_ccxt_market(
+                self.client.market(self.symbol), self.client.precisionMode
+            )
             if self.orders:  # restored, or started again after a stop
                 await self.reconcile()
             else:
@@ -357,28 +362,27 @@ class Exchange(BaseExchange):
             return None, f"{type(exc).__name__}: {short_error(exc)}"
 
     def _rounded_request(self, order: Order) -> tuple[dict[str, Any] | None, str]:
-        client, symbol = self.client, order.symbol
-        limits = client.market(symbol).get("limits", {})
+        """Rounded and checked by the market's rules, as the simulated exchanges do: an
+        order the exchange would refuse for a filter is never sent."""
+        rules = self.market_rules
         params: dict[str, Any] = {"clientOrderId": order.client_order_id}
         price = None
         if order.type is OrderType.LIMIT:
             if order.price is None:
                 return None, "a limit order needs a price"
-            price = order.price = float(client.price_to_precision(symbol, order.price))
+            price = order.price = rules.round_price(order.price, order.side)
+        reference = self.last_price(order.symbol) or 0.0
         if order.quote_amount is not None and order.side is OrderSide.BUY:
             # quote_amount includes fees; the exchange charges them on top of the cost
-            rate = self.fees.rate_for(OrderType.MARKET, OrderSide.BUY)
-            cost = order.quote_amount / (1 + rate)
-            minimum = (limits.get("cost") or {}).get("min")
-            if minimum and cost < minimum:
-                return None, f"cost {cost:.8g} below the minimum {minimum}"
+            cost = rules.budget_cost(order.quote_amount, self.fees.budget_rate())
+            refused = rules.check(order.type, 0.0, None, reference, cost=cost)
             params["cost"] = cost
             amount = 0.0
         else:
-            amount = order.amount = float(client.amount_to_precision(symbol, order.amount))
-            minimum = (limits.get("amount") or {}).get("min")
-            if minimum and amount < minimum:
-                return None, f"amount {amount} below the minimum {minimum}"
+            amount = order.amount = rules.round_amount(order.amount)
+            refused = rules.check(order.type, amount, price, reference)
+        if refused is not None:
+            return None, refused
         request = {
             "type": str(order.type),
             "side": str(order.side),
@@ -587,8 +591,35 @@ class Exchange(BaseExchange):
             if trade_id in track.trade_ids:
                 continue
             track.trade_ids.append(trade_id)
-            fills.append(self._record_fill(order, fill_from_trade(order, trade)))
+            fill = fill_from_trade(order, trade)
+            if fill.fee_currency not in split_symbol(order.symbol):
+                fill = replace(fill, fee_in_quote=await self._fee_value(fill))
+            fills.append(self._record_fill(order, fill))
         return fills
+
+    async def _fee_value(self, fill: Fill) -> float:
+        """A fee in a third asset (BNB) valued in quote at the exchange's price now."""
+        import ccxt.async_support as ccxt_async
+
+        asset, quote = fill.fee_currency, split_symbol(fill.symbol)[1]
+        pair = f"{asset}/{quote}"
+        try:
+            ticker = await self._call(
+                f"price of {pair}", lambda: self.client.fetch_ticker(pair), self.sync_max_failures
+            )
+            price = float(ticker.get("last") or ticker.get("close") or 0.0)
+        except ccxt_async.BaseError as exc:
+            price = 0.0
+            self.log("WARNING", f"price of {pair}: {type(exc).__name__}: {short_error(exc)}")
+        if price > 0:
+            self.asset_prices[asset] = price
+        else:
+            price = self.asset_prices.get(asset, 0.0)
+            self.log(
+                "WARNING",
+                f"fee of {fill.fee:.8g} {asset} valued at the last known price {price:g}",
+            )
+        return fill.fee * price
 
     def _record_fill(self, order: Order, fill: Fill) -> Fill:
         order.filled += fill.amount
@@ -703,6 +734,8 @@ class Exchange(BaseExchange):
             ],
             "fills": [fill.to_dict() for fill in self.fills],
             "balances": {a: [b.free, b.used] for a, b in self.balances.items()},
+            "asset_prices": dict(self.asset_prices),
+            "market_rules": self.market_rules.to_dict(),
             "candle": None if candle is None else _candle_row(candle),
             "first_close": self.first_close,
             "handled": self.handled,
@@ -718,7 +751,11 @@ class Exchange(BaseExchange):
             order = Order.from_dict(values)
             self.orders[order.id] = order
             self.tracking[order.id] = Tracking.from_dict(raw.get("tracking"))
-        self.fills, self.ledger = [], TradeLedger()
+        self.market_rules = MarketRules.from_config(data.get("market_rules"))
+        self.asset_prices = {
+            str(asset): float(price) for asset, price in (data.get("asset_prices") or {}).items()
+        }
+        self.fills, self.ledger = [], TradeLedger(self.market_rules)
         for fill_data in data.get("fills", []):
             fill = Fill.from_dict(fill_data)
             self.fills.append(fill)
@@ -754,9 +791,8 @@ class Exchange(BaseExchange):
     def get_balances(self) -> dict[str, Balance]:
         return dict(self.balances)
 
-    def get_position(self, symbol: str) -> Position:
-        position = self.ledger.positions.get(symbol)
-        return position or Position(symbol, 0.0, 0.0, self.last_price(symbol) or 0.0)
+    def _ledger_position(self, symbol: str) -> Position:
+        return self.ledger.position(symbol, self.last_price(symbol))
 
     def get_trades(self) -> list[Trade]:
         if self.candle is not None:

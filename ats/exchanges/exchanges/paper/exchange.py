@@ -54,6 +54,10 @@ class Exchange(SimulatedExchange):
     async def connect(self) -> None:
         await self.feed.open()
         self.timeframe_ms = self.feed.timeframe_ms
+        if self.config.get("market") is None:  # a market: block overrides the exchange's
+            rules = await self.feed.market_rules()
+            if rules is not None:
+                self.use_market_rules(rules)
 
     async def disconnect(self) -> None:
         await self.feed.close()
