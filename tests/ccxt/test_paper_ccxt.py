@@ -9,6 +9,7 @@ import random
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,9 @@ async def test_paper_ccxt_matches_back_trading(fake: FakeBinance, tmp_path: Path
     assert job.report is not None
     assert job.exchange is not None  # the exchange's filters, read through ccxt
     assert job.exchange.market_rules == MarketRules.from_config(BTCUSDT_MARKET)
+    # Issue 9, item 9: paper amounts are on the market's lot step, as live ones are.
+    amounts = [Decimal(repr(fill.amount)) for fill in job.exchange.get_fills()]
+    assert amounts and all(amount % Decimal("0.00001") == 0 for amount in amounts)
     assert job.exchange.feed.count == N_CANDLES  # type: ignore[union-attr]
     assert job.report["trades"] == expected["trades"]
     assert job.report["final_equity"] == pytest.approx(expected["final_equity"], rel=1e-12)

@@ -62,7 +62,7 @@ from .models import (
 
 FillPriceFn = Callable[["FakeBinance", str, str], Number]
 FillMode = Literal["last_close", "next_open"]
-FeeMode = Literal["quote", "received"]
+FeeMode = Literal["quote", "received", "bnb"]
 PartialCandle = Literal["open", "full", "hide"]
 DuplicatePolicy = Literal["open", "any"]
 
@@ -112,7 +112,15 @@ class FakeBinance:
         taker_rate / maker_rate: commission rates.
         fee_mode: "quote" charges every commission in the quote asset (a resting BUY then
             also locks its maximum commission); "received" is Binance's default (commission
-            in the asset received).
+            in the asset received); "bnb" is Binance's "use BNB to pay fees": the commission
+            is paid in BNB, worth the fee less ``bnb_discount`` at BNBUSDT's last price, as
+            long as the account has enough free BNB (else as "received").
+        bnb_discount: the BNB fee discount (Binance: 25 %).
+        limit_fill_ratio: at most this share of a candle's volume fills a resting LIMIT
+            order per candle (floored to the lot step), so large orders fill in parts over
+            several candles (PARTIALLY_FILLED in between); None fills them whole.
+        market_fill_parts: a MARKET order executes as this many trades (same price), as
+            one that walks several resting orders on the book does.
         fill_mode: MARKET fill price when no ``fill_price_fn``: "last_close" (close of the
             last closed candle) or "next_open" (open of the in-progress candle).
         fill_price_fn: ``fn(server, symbol, side) -> price`` overriding the fill price.
@@ -134,6 +142,9 @@ class FakeBinance:
         taker_rate: Number = "0.001",
         maker_rate: Number = "0.001",
         fee_mode: FeeMode = "quote",
+        bnb_discount: Number = "0.25",
+        limit_fill_ratio: Number | None = None,
+        market_fill_parts: int = 1,
         fill_mode: FillMode = "last_close",
         fill_price_fn: FillPriceFn | None = None,
         duplicate_client_order_id: DuplicatePolicy = "open",
@@ -150,6 +161,9 @@ class FakeBinance:
         self.taker_rate = dec(taker_rate)
         self.maker_rate = dec(maker_rate)
         self.fee_mode: FeeMode = fee_mode
+        self.bnb_discount = dec(bnb_discount)
+        self.limit_fill_ratio = None if limit_fill_ratio is None else dec(limit_fill_ratio)
+        self.market_fill_parts = market_fill_parts
         self.fill_mode: FillMode = fill_mode
         self.fill_price_fn = fill_price_fn
         self.duplicate_client_order_id: DuplicatePolicy = duplicate_client_order_id
@@ -1120,7 +1134,8 @@ class FakeBinance:
         )
         self.orders[order.order_id] = order
         if marketable:
-            self._execute(order, ref, now, is_maker=False)
+            for part in _split(qty, self.market_fill_parts, spec.step_size):
+                self._execute(order, ref, now, is_maker=False, qty=part)
         elif tif in ("IOC", "FOK"):
             order.status = "EXPIRED"
         else:
@@ -1153,38 +1168,66 @@ class FakeBinance:
                 return True
         return False
 
-    def _reserve(self, order: Order) -> None:
+    def _reservation(self, order: Order, qty: Decimal) -> tuple[str, Decimal]:
+        """What a resting order of ``qty`` locks: quote (plus its maximum commission when
+        fees are in quote) for a BUY, base for a SELL."""
         spec = self.markets[order.symbol]
-        if order.side == "BUY":
-            amount = order.price * order.orig_qty
-            if self._quote_fee_on_buy():
-                amount += _round_fee(amount * self.maker_rate)
-            asset = spec.quote
-        else:
-            amount, asset = order.orig_qty, spec.base
+        if order.side == "SELL":
+            return spec.base, qty
+        amount = order.price * qty
+        if self._quote_fee_on_buy():
+            amount += _round_fee(amount * self.maker_rate)
+        return spec.quote, amount
+
+    def _reserve(self, order: Order) -> None:
+        asset, amount = self._reservation(order, order.orig_qty)
         bal = self.balance(asset)
         bal.free -= amount
         bal.locked += amount
         order.reserved_asset, order.reserved = asset, amount
 
-    def _release(self, order: Order) -> None:
+    def _release(self, order: Order, keep: Decimal = ZERO) -> None:
+        """Unlock the reservation down to ``keep`` (all of it by default)."""
         if order.reserved:
+            part = order.reserved - keep
             bal = self.balance(order.reserved_asset)
-            bal.locked -= order.reserved
-            bal.free += order.reserved
-            order.reserved = ZERO
+            bal.locked -= part
+            bal.free += part
+            order.reserved = keep
 
-    def _execute(self, order: Order, price: Decimal, ts: int, *, is_maker: bool) -> None:
-        """Fill the whole remaining quantity of ``order`` at ``price``."""
+    def _commission(
+        self, spec: MarketSpec, side: str, qty: Decimal, notional: Decimal, rate: Decimal
+    ) -> tuple[Decimal, str]:
+        """Commission and its asset for one trade, by ``fee_mode``."""
+        if self.fee_mode == "bnb":
+            bnb_price = self.last_price("BNBUSDT") if "BNBUSDT" in self.markets else ZERO
+            if bnb_price > 0:
+                in_quote = notional * rate * (1 - self.bnb_discount)
+                commission = _round_fee(in_quote / bnb_price)
+                if self.balance("BNB").free >= commission:
+                    return commission, "BNB"
+        if side == "BUY" and self.fee_mode != "quote":
+            return _round_fee(qty * rate), spec.base
+        return _round_fee(notional * rate), spec.quote
+
+    def _execute(
+        self,
+        order: Order,
+        price: Decimal,
+        ts: int,
+        *,
+        is_maker: bool,
+        qty: Decimal | None = None,
+    ) -> None:
+        """Fill ``qty`` (default: all that remains) of ``order`` at ``price``."""
         spec = self.markets[order.symbol]
-        qty = order.orig_qty - order.executed_qty
+        remaining = order.orig_qty - order.executed_qty
+        qty = remaining if qty is None else min(qty, remaining)
         notional = price * qty
         rate = self.maker_rate if is_maker else self.taker_rate
-        if order.side == "BUY" and not self._quote_fee_on_buy():
-            commission, fee_asset = _round_fee(qty * rate), spec.base
-        else:
-            commission, fee_asset = _round_fee(notional * rate), spec.quote
-        self._release(order)
+        commission, fee_asset = self._commission(spec, order.side, qty, notional, rate)
+        if order.reserved:
+            self._release(order, keep=self._reservation(order, remaining - qty)[1])
         base, quote = self.balance(spec.base), self.balance(spec.quote)
         if order.side == "BUY":
             quote.free -= notional
@@ -1210,7 +1253,7 @@ class FakeBinance:
         self.trades.append(fill)
         order.executed_qty += qty
         order.cummulative_quote_qty += notional
-        order.status = "FILLED"
+        order.status = "FILLED" if order.executed_qty >= order.orig_qty else "PARTIALLY_FILLED"
         order.update_time = ts
 
     def _match_closed_candles(self, old: int, new: int) -> list[Order]:
@@ -1239,9 +1282,19 @@ class FakeBinance:
                 else:
                     continue
                 when = max(order.time, candle.ts if gapped else candle.ts + dur - 1)
-                self._execute(order, price, when, is_maker=True)
-                filled.append(order)
+                qty = self._liquidity(order, candle)
+                if qty > 0:
+                    self._execute(order, price, when, is_maker=True, qty=qty)
+                    filled.append(order)
         return filled
+
+    def _liquidity(self, order: Order, candle: Candle) -> Decimal:
+        """How much of a resting order one candle can fill (``limit_fill_ratio``)."""
+        remaining = order.orig_qty - order.executed_qty
+        if self.limit_fill_ratio is None:
+            return remaining
+        step = self.markets[order.symbol].step_size
+        return min(remaining, floor_to_step(candle.volume * self.limit_fill_ratio, step))
 
     # ------------------------------------------------------------------ param helpers
 
@@ -1356,6 +1409,15 @@ def _dec_param(params: Params, name: str) -> Decimal:
     if value <= 0:
         raise bad_value(name)
     return value
+
+
+def _split(qty: Decimal, parts: int, step: Decimal) -> list[Decimal]:
+    """``qty`` in up to ``parts`` pieces on the lot step (the last takes the rest)."""
+    piece = floor_to_step(qty / parts, step) if parts > 1 else qty
+    if piece <= 0:
+        return [qty]
+    pieces = [piece] * (parts - 1)
+    return [*pieces, qty - piece * (parts - 1)]
 
 
 def _round_fee(value: Decimal) -> Decimal:
