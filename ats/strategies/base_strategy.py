@@ -166,6 +166,14 @@ class BaseStrategy(abc.ABC):
             client_order_id=client_order_id,
         )
 
+    def sell_all(self, *, price: float | None = None) -> Order | None:
+        """Sell everything that can be sold: the free holding, floored to the market's lot
+        step. None when there is nothing to sell but dust (see :attr:`Position.is_flat`)."""
+        amount = self.position.sellable
+        if not amount > 0:
+            return None
+        return self.sell(amount, price=price)
+
     def cancel(self, order: Order) -> Order:
         return self.exchange.cancel_order(order.id)
 
@@ -174,6 +182,8 @@ class BaseStrategy(abc.ABC):
 
     @property
     def position(self) -> Position:
+        """The open position; ``position.is_flat`` is true when only dust (what the market
+        will not let you sell) or nothing is held."""
         return self.exchange.get_position(self.symbol)
 
     def log(self, message: str, level: str = "INFO") -> None:

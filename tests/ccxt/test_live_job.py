@@ -52,18 +52,23 @@ async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBinance]:
         yield server
 
 
-def live_job(manager: JobManager, fake: FakeBinance, **params: Any) -> TradingJob:
+def live_job(
+    manager: JobManager, fake: FakeBinance, fees: dict[str, Any] | None = None, **params: Any
+) -> TradingJob:
     params = {"warmup": WARMUP, "poll_seconds": 0.002, **params}
     exchange = {"name": "ccxt", "params": live_params(fake, **params)}
-    return manager.create(parse_job_config({**job_config("live", exchange), "mode": "live"}))
+    config = {**job_config("live", exchange, fees), "mode": "live"}
+    return manager.create(parse_job_config(config))
 
 
-async def run_live(fake: FakeBinance, step: Step | None = None) -> TradingJob:
+async def run_live(
+    fake: FakeBinance, step: Step | None = None, fees: dict[str, Any] | None = None
+) -> TradingJob:
     """Start a live job, move the fake clock one candle at a time (``step`` may inject
     faults first), each time waiting until the job handled the candle and its order
     requests settled; then stop the job."""
     manager = JobManager()
-    job = live_job(manager, fake)
+    job = live_job(manager, fake, fees)
     manager.start(job.id)
     ex = job.exchange
     assert isinstance(ex, Exchange)
@@ -128,6 +133,32 @@ async def test_live_job_trades_sma_cross_like_back_trading_and_paper(
     assert_mirrors_server(job, fake)
     assert len(fake.orders) == 2 * len(expected["trades"])
     assert any("config's balances are ignored" in log.message for log in job.logs)
+
+
+async def test_with_fees_taken_from_what_is_bought_all_three_modes_trade_alike(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 9, items 2 and 4: Binance takes a buy's fee from the coins bought, so selling
+    "everything" leaves dust below the lot step. sma_cross sells what it can and treats
+    the dust as flat (it used to stop trading for good), and back_trading with the same
+    market rules and fee rule, paper and live give the very same trades."""
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    fees = {"name": "flat_rate", "params": {"rate": 0.001, "charged_in": "received"}}
+    expected = await backtest_report(tmp_path, fees=fees)
+    async with sma_cross_server(timeout_delay=1.0, fee_mode="received") as fake:
+        paper = await run_paper(fake, fees=fees)
+        assert paper.report is not None and paper.report["trades"] == expected["trades"]
+        fake.set_candle_index(WARMUP)
+        job = await run_live(fake, fees=fees)
+        assert job.report is not None
+        assert_same_trades(job.report["trades"], expected["trades"])
+        assert_mirrors_server(job, fake)
+        assert len(fake.orders) == 2 * len(expected["trades"])
+        dust = fake.balance("BTC").total
+        assert 0 < dust < Decimal("0.00001") * len(expected["trades"])  # dust stayed behind
+        assert {fill.fee_currency for fill in job.exchange.get_fills()} == {"BTC", "USDT"}  # type: ignore[union-attr]
+        assert job.exchange is not None and job.exchange.get_position("BTC/USDT").is_flat
 
 
 class FaultPlan:

@@ -89,14 +89,16 @@ BTCUSDT_MARKET: dict[str, Any] = {
 backtest rounds and refuses exactly like the exchange."""
 
 
-def job_config(name: str, exchange: dict[str, Any]) -> dict[str, Any]:
+def job_config(
+    name: str, exchange: dict[str, Any], fees: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "name": name,
         "symbol": "BTC/USDT",
         "balances": {"USDT": 10_000},
         "exchange": exchange,
         "strategy": {"name": "sma_cross", "params": {"fast": 5, "slow": 20}},
-        "fees": {"name": "flat_rate", "params": {"rate": 0.001}},
+        "fees": fees or {"name": "flat_rate", "params": {"rate": 0.001}},
     }
 
 
@@ -134,9 +136,7 @@ async def backtest_report(
     BTCUSDT rules) and the ``fees`` plugin config (default: flat_rate 0.1 % in quote)."""
     csv = write_csv(wavy_candles()[:N_CANDLES], tmp_path / "candles.csv")
     params = {"data": str(csv), "market": BTCUSDT_MARKET if market is None else market}
-    config = job_config("bt", {"name": "back_trading", "params": params})
-    if fees is not None:
-        config["fees"] = fees
+    config = job_config("bt", {"name": "back_trading", "params": params}, fees)
     manager = JobManager()
     job = manager.create(parse_job_config(config))
     manager.start(job.id)
@@ -151,15 +151,14 @@ async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.005)
 
 
-async def run_paper(fake: FakeBinance, faults: bool = False) -> TradingJob:
+async def run_paper(
+    fake: FakeBinance, faults: bool = False, fees: dict[str, Any] | None = None
+) -> TradingJob:
     """Start a paper job, tick the fake clock candle by candle (maybe injecting faults),
     wait until every closed candle was traded on, then stop the job."""
     manager = JobManager()
-    job = manager.create(
-        parse_job_config(
-            job_config("paper", {"name": "paper", "params": feed_params(fake, warmup=WARMUP)})
-        )
-    )
+    exchange = {"name": "paper", "params": feed_params(fake, warmup=WARMUP)}
+    job = manager.create(parse_job_config(job_config("paper", exchange, fees)))
     manager.start(job.id)
     feed = job.exchange.feed  # type: ignore[union-attr]
     await wait_for(lambda: feed.count >= WARMUP)

@@ -24,7 +24,7 @@ class Strategy(BaseStrategy):
     def on_candle(self, candle: Candle) -> None:
         if self.state.bought:
             return
-        free_quote = self.exchange.get_wallet_balance(self.quote).free
+        free_quote = self.balance(self.quote).free
         if free_quote > 0:
             self.buy(quote_amount=free_quote)
         self.state.bought = True

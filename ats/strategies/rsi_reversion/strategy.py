@@ -38,11 +38,9 @@ class Strategy(BaseStrategy):
     def on_candle(self, candle: Candle) -> None:
         rsi = self.rsi.result
         if rsi < self.params.oversold:
-            if not self.exchange.get_wallet_balance(self.base).total:
-                free_quote = self.exchange.get_wallet_balance(self.quote).free
+            if self.position.is_flat:
+                free_quote = self.balance(self.quote).free
                 if free_quote > 0:
                     self.buy(quote_amount=free_quote)
         elif rsi > self.params.overbought:
-            held = self.exchange.get_wallet_balance(self.base).free
-            if held > 0:
-                self.sell(held)
+            self.sell_all()

@@ -53,13 +53,11 @@ class Strategy(BaseStrategy):
         prev_diff = state.prev_diff
         state.prev_diff = diff
         if prev_diff < 0.0 < diff:
-            free_quote = self.exchange.get_wallet_balance(self.quote).free
-            if free_quote > 0 and not self.exchange.get_wallet_balance(self.base).total:
+            free_quote = self.balance(self.quote).free
+            if free_quote > 0 and self.position.is_flat:
                 self.buy(quote_amount=free_quote)
         elif prev_diff > 0.0 > diff:
-            held = self.exchange.get_wallet_balance(self.base).free
-            if held > 0:
-                self.sell(held)
+            self.sell_all()
 
     def populate_signals(self, data: CandleData) -> Signals:
         diff = self.fast.compute(data.close)["result"] - self.slow.compute(data.close)["result"]

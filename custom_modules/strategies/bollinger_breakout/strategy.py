@@ -37,11 +37,11 @@ class Strategy(BaseStrategy):
         )
 
     def on_candle(self, candle: Candle) -> None:
-        holding = self.balance(self.base).total > 0
-        if not holding and candle.close > self.bands.upper:
+        flat = self.position.is_flat  # dust the market will not take counts as flat
+        if flat and candle.close > self.bands.upper:
             free_quote = self.balance(self.quote).free
             if free_quote > 0:
                 self.buy(quote_amount=free_quote)
                 self.state.breakouts += 1
-        elif holding and candle.close < self.bands.middle:
-            self.sell(self.balance(self.base).free)
+        elif not flat and candle.close < self.bands.middle:
+            self.sell_all()
