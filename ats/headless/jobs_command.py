@@ -243,6 +243,33 @@ def _equity(payload: dict[str, Any]) -> float | None:
     return totals.get(quote, 0.0) + totals.get(base, 0.0) * price
 
 
+def _position_line(payload: dict[str, Any]) -> str | None:
+    """The base asset held, with the dust the market will not take shown apart."""
+    from ats.exceptions import ConfigError
+    from ats.exchanges.market_rules import MarketRules
+
+    exchange = payload.get("exchange") or {}
+    base = str((payload.get("config") or {}).get("symbol", "?/?")).partition("/")[0]
+    wallet = exchange.get("wallet") or {}
+    held = float((wallet.get("free") or {}).get(base, 0.0))
+    holds = (wallet.get("holds") or {}).values()
+    held += sum(float(amount) for asset, amount in holds if asset == base)
+    if "balances" in exchange:  # live: the account's balances as last seen
+        held = sum(float(v) for v in (exchange["balances"] or {}).get(base, [0.0, 0.0]))
+    if not held:
+        return None if not exchange else "flat"
+    candle = exchange.get("candle")
+    price = float(candle[5]) if isinstance(candle, list) and len(candle) == 7 else None
+    try:
+        sellable = MarketRules.from_config(exchange.get("market_rules")).sellable(held, price)
+    except ConfigError:
+        sellable = held
+    dust = held - sellable
+    if not sellable:
+        return f"flat (dust {dust:.8g} {base}, below what the market takes)"
+    return f"{sellable:.8g} {base}" + (f" + dust {dust:.8g} {base}" if dust > 0 else "")
+
+
 def _store(settings: Settings) -> SnapshotStore:
     from ats.state.snapshot_store import SnapshotStore
 
@@ -354,6 +381,9 @@ async def _show(settings: Settings, wanted: str) -> int:
         for asset in sorted(set(wallet.get("free") or {}) | set(held)):
             free = (wallet.get("free") or {}).get(asset, 0.0)
             console.print(f"  {asset:<8} {free:>18,.8f} + {held.get(asset, 0.0):,.8f}")
+    position = _position_line(payload)
+    if position:
+        console.print(f"\n[bold]position[/]: {position}", highlight=False)
     open_orders = [o for o in exchange.get("orders") or [] if o.get("status") in _OPEN]
     console.print(f"\n[bold]open orders[/]: {len(open_orders)}")
     for order in open_orders[:20]:

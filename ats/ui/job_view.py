@@ -252,7 +252,7 @@ def account_view(job: TradingJob | None) -> AccountView:
     base, _quote = _quote_base(job)
     try:
         position = exchange.get_position(job.config.symbol)
-        if position.amount:
+        if position.amount and not position.is_flat:
             text = (
                 f"{format_amount(position.amount)} {base} @ {format_number(position.entry_price)}"
             )
@@ -260,6 +260,8 @@ def account_view(job: TradingJob | None) -> AccountView:
             unrealized: float | None = position.unrealized_pnl
         else:
             text, mark, unrealized = "flat", "", None
+        if position.dust > 0:  # what the market will not take, shown apart
+            text += f" · dust {format_amount(position.dust)} {base}"
         balances = tuple(
             (
                 asset,

@@ -151,3 +151,23 @@ def test_newer_journal_is_refused_with_a_clear_message(
     assert main(["--no-ui"]) == 2
     assert "newer ATS" in capsys.readouterr().err
     assert SnapshotStore.read(state / "v-1.json", "v-1").payload is not None, "nothing touched"
+
+
+def test_show_tells_dust_apart_from_the_position(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 9, item 3: fees taken from the coins bought leave dust the market will not
+    take; `ats jobs show` says so instead of showing a position that cannot be sold."""
+    data = write_candles(tmp_path / "c.csv", 5_000)
+    config = backtest_config(data, name="dusty", fast=10, slow=30)
+    config.exchange.params["market"] = {"amount_step": 0.001, "price_tick": 0.01}
+    config.fees.params["charged_in"] = "received"
+    path = tmp_path / "dusty.yaml"
+    path.write_text(config.to_yaml())
+    assert main(["jobs", "add", str(path), "--start", "--id", "dusty"]) == 0
+    assert main(["--no-ui"]) == 0
+    capsys.readouterr()
+    assert main(["jobs", "show", "dusty"]) == 0
+    shown = capsys.readouterr().out
+    position = next(line for line in shown.splitlines() if line.startswith("position: "))
+    assert "BTC + dust 0.000" in position or "flat (dust 0.000" in position
