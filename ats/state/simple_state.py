@@ -181,11 +181,11 @@ def _plain_type(annotation: Any) -> type | None:
     """The type whose instances always fit ``annotation`` (``float`` for ``float`` and
     ``float | None``), for the one-comparison path; None when every value needs a look."""
     if annotation in (float, int, bool, str):
-        return annotation  # type: ignore[no-any-return]
+        return annotation
     if typing.get_origin(annotation) in (Union, types.UnionType):
         for arg in typing.get_args(annotation):
             if arg in (float, int, bool, str):
-                return arg  # type: ignore[no-any-return]
+                return arg
     return None
 
 
