@@ -16,9 +16,9 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ats.utils.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -106,6 +107,8 @@ async def run_saved_jobs(
     manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
     persistence = PersistentJobs(manager, settings)
     await persistence.open()
+    for notice in persistence.notices:  # a damaged journal set aside, a job rolled back
+        print(f"ats: warning: {notice}", file=sys.stderr)
     try:
         for job in manager:
             if job.status is JobStatus.ERROR and job.error:
@@ -131,6 +134,10 @@ async def run_saved_jobs(
     finally:
         with _signals_ignored():  # a late SIGTERM must not cut the final save short
             await persistence.close()  # state first, printing after
+    unsaved = persistence.unsaved_message()
+    if unsaved is not None:
+        print(f"ats: error: {unsaved}", file=sys.stderr)
+        return EXIT_FAILED
     if runner.stop_signal is not None:
         console.print(f"{len(to_run)} job(s) saved; 'ats --no-ui' resumes them")
     else:
@@ -187,7 +194,9 @@ class _Saved:
 
     @property
     def from_backup(self) -> bool:
-        return self.candidate is not None and self.candidate.path.name.endswith(".bak")
+        """The job runs on (or would be restored from) an older snapshot than its latest."""
+        on_backup = self.candidate is not None and self.candidate.path.name.endswith(".bak")
+        return on_backup or bool(self.payload.get("restore_note"))
 
     def summary(self) -> dict[str, Any]:
         payload = self.payload
@@ -203,6 +212,7 @@ class _Saved:
             "error": payload.get("error"),
             "saved_at": self.candidate.saved_at if self.candidate else None,
             "from_backup": self.from_backup,
+            "restore_note": payload.get("restore_note"),
             "problems": self.problems,
             "candles_done": _candles_done(exchange),
             "fills": len(exchange.get("fills") or []),
@@ -306,6 +316,30 @@ async def _open_journal(settings: Settings) -> Journal | None:
     return await Journal(settings.journal_file, readonly=True).open()
 
 
+async def _from_journal(
+    settings: Settings, read: Callable[[Journal], Awaitable[T]]
+) -> tuple[T | None, str | None]:
+    """``read`` on the journal opened read-only: (result, None); (None, None) without a
+    journal; (None, why) when it cannot be read (damaged: the next start sets it aside).
+    The snapshots are shown either way."""
+    import sqlite3
+
+    from ats.exceptions import StateError
+
+    try:
+        journal = await _open_journal(settings)
+    except StateError as exc:
+        return None, f"journal not read: {exc}"
+    if journal is None:
+        return None, None
+    try:
+        return await read(journal), None
+    except sqlite3.DatabaseError as exc:
+        return None, f"journal not read: {settings.journal_file}: {exc}"
+    finally:
+        await journal.close()
+
+
 async def _list(settings: Settings, *, as_json: bool) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -349,6 +383,9 @@ async def _list(settings: Settings, *, as_json: bool) -> int:
     for row in rows:
         for problem in row["problems"]:
             console.print(f"[yellow]{row['job_id']}: {problem}[/]", highlight=False)
+        if row["restore_note"]:
+            text = f"{row['job_id']}: {row['restore_note']}"
+            console.print(text, style="yellow", markup=False, highlight=False)
     return EXIT_OK
 
 
@@ -365,8 +402,11 @@ async def _show(settings: Settings, wanted: str) -> int:
         console.print(f"error: {summary['error']}", markup=False, highlight=False)
     for problem in item.problems:
         console.print(f"[yellow]{problem}[/]", highlight=False)
+    if summary["restore_note"]:
+        console.print(summary["restore_note"], style="yellow", markup=False, highlight=False)
     if item.candidate is not None:
-        source = "previous good copy" if item.from_backup else "current snapshot"
+        on_backup = item.candidate.path.name.endswith(".bak")
+        source = "previous good copy" if on_backup else "current snapshot"
         console.print(f"saved at {summary['saved_at']} ({source})")
     if payload.get("config"):
         console.print("\n[bold]config[/]")
@@ -395,13 +435,15 @@ async def _show(settings: Settings, wanted: str) -> int:
     console.print(f"fills: {summary['fills']}   candles done: {summary['candles_done']}")
     if summary["equity"] is not None:
         console.print(f"equity: {summary['equity']:,.2f}")
-    journal = await _open_journal(settings)
-    if journal is not None:
-        try:
-            logs = await journal.logs(item.job_id, limit=15)
-            trades = await journal.trades(item.job_id)
-        finally:
-            await journal.close()
+
+    async def read(journal: Journal) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return await journal.logs(item.job_id, limit=15), await journal.trades(item.job_id)
+
+    found, unread = await _from_journal(settings, read)
+    if unread is not None:
+        console.print(unread, style="yellow", markup=False, highlight=False)
+    if found is not None:
+        logs, trades = found
         console.print(f"trades (journal): {len(trades)}")
         if logs:
             console.print("\n[bold]recent log[/]")
@@ -423,12 +465,9 @@ async def _export(settings: Settings, wanted: str, output: Path | None) -> int:
         "snapshot": item.payload or None,
         "journal": None,
     }
-    journal = await _open_journal(settings)
-    if journal is not None:
-        try:
-            data["journal"] = await journal.export(item.job_id)
-        finally:
-            await journal.close()
+    data["journal"], unread = await _from_journal(settings, lambda j: j.export(item.job_id))
+    if unread is not None:
+        data["problems"] = [*item.problems, unread]
     text = json.dumps(data, indent=2, allow_nan=False) + "\n"
     if output is None:
         sys.stdout.write(text)
@@ -440,8 +479,10 @@ async def _export(settings: Settings, wanted: str, output: Path | None) -> int:
 
 
 async def _delete(settings: Settings, wanted: str) -> int:
+    import sqlite3
+
     from ats.database.journal import Journal
-    from ats.exceptions import JobError
+    from ats.exceptions import JobError, StateError
     from ats.trading_job.persistence import holder_pid
 
     item = _resolve(_load_saved(settings), wanted)
@@ -453,8 +494,11 @@ async def _delete(settings: Settings, wanted: str) -> int:
         )
     _store(settings).delete(item.job_id)
     if settings.journal_enabled and settings.journal_file.is_file():
-        async with Journal(settings.journal_file) as journal:
-            await journal.delete_job(item.job_id)
+        try:
+            async with Journal(settings.journal_file) as journal:
+                await journal.delete_job(item.job_id)
+        except (StateError, sqlite3.DatabaseError) as exc:  # damaged: the next start sets
+            print(f"ats: warning: journal rows kept: {exc}", file=sys.stderr)  # it aside
     print(f"deleted job {item.job_id}")
     return EXIT_OK
 
@@ -465,7 +509,7 @@ def _add(settings: Settings, config_path: Path, new_id: str | None, *, start: bo
     from ats.trading_job.events import EventBus
     from ats.trading_job.job_config import load_job_config
     from ats.trading_job.job_manager import new_job_id
-    from ats.trading_job.persistence import holder_pid
+    from ats.trading_job.persistence import holder_pid, unwritable_error
     from ats.trading_job.trading_job import TradingJob
     from ats.utils.plugins import PluginLoader
     from ats.utils.settings import scrub_config
@@ -489,7 +533,10 @@ def _add(settings: Settings, config_path: Path, new_id: str | None, *, start: bo
         )
     payload["status"] = "running" if start else "created"
     payload["report"] = None
-    store.save(job_id, payload)
+    try:
+        store.save(job_id, payload)
+    except OSError as exc:
+        raise unwritable_error(store.directory, exc) from None
     print(job_id)
     pid = holder_pid(settings.saved_states_dir)
     if pid:

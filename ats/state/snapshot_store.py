@@ -13,6 +13,8 @@ Writes are atomic: a temporary file in the same directory is written and fsynced
 current file is hard-linked to ``<job_id>.json.bak`` (only if it is known to be good), the
 temporary file is renamed over the current one and the directory is fsynced. A crash at
 any point leaves a complete current file, a complete backup, or both. Files are 0600.
+A failed write (a full disk) removes its temporary file; those a killed process left
+behind are removed at the next start (:meth:`SnapshotStore.remove_stale_temp_files`).
 """
 
 from __future__ import annotations
@@ -43,11 +45,20 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 SUFFIX = ".json"
 BACKUP_SUFFIX = ".json.bak"
+UNUSABLE_SUFFIX = ".json.unusable"
+"""Where a current snapshot that could not be restored is kept (the backup was used)."""
+TEMP_SUFFIX = ".tmp"
+STALE_TEMP_AGE_S = 60.0
+"""A temporary file older than this is left over from an interrupted write (one write
+takes well under a second), even if its pid was reused since."""
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TEMP_IDS = itertools.count()
 _STATUSES = {"created", "running", "paused", "stopped", "finished", "error"}
+_TEMP_NAME = re.compile(r"^\..+?\.(\d+)(?:\.\d+)?\.tmp$")
+"""``.<file>.<pid>[.<n>].tmp``: the temporary files this module writes."""
+_PROBE_BYTES = 4096
 
 
 def check_job_id(job_id: str) -> str:
@@ -98,6 +109,9 @@ class SnapshotStore:
     def backup_path(self, job_id: str) -> Path:
         return self.directory / f"{check_job_id(job_id)}{BACKUP_SUFFIX}"
 
+    def unusable_path(self, job_id: str) -> Path:
+        return self.directory / f"{check_job_id(job_id)}{UNUSABLE_SUFFIX}"
+
     def job_ids(self) -> list[str]:
         """Every job with a current or backup snapshot, sorted."""
         if not self.directory.is_dir():
@@ -137,23 +151,15 @@ class SnapshotStore:
         """Atomically replace ``<job_id>.json`` with ``data``, keeping the previous good copy."""
         self.ensure_directory()
         target = self.path(job_id)
-        temp = self.directory / f".{target.name}.{os.getpid()}.{next(_TEMP_IDS)}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        temp = self._temp_path(target.name)
         try:
-            os.fchmod(fd, FILE_MODE)
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
+            _write_file(temp, data)
             if job_id in self._known_good and target.exists():
                 self._keep_backup(target, self.backup_path(job_id))
             os.replace(temp, target)
         except BaseException:
-            temp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
             raise
         _fsync_directory(self.directory)
         self._known_good.add(job_id)
@@ -164,21 +170,55 @@ class SnapshotStore:
 
     def _keep_backup(self, current: Path, backup: Path) -> None:
         """Make ``backup`` the current file's content, atomically (hard link, else copy)."""
-        staging = self.directory / f".{backup.name}.{os.getpid()}.tmp"
-        staging.unlink(missing_ok=True)
+        staging = self._temp_path(backup.name)
         try:
-            os.link(current, staging)
-        except OSError:
-            fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
             try:
-                os.write(fd, current.read_bytes())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        os.replace(staging, backup)
+                os.link(current, staging)
+            except OSError:
+                _write_file(staging, current.read_bytes())
+            os.replace(staging, backup)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                staging.unlink(missing_ok=True)
+            raise
+
+    def _temp_path(self, name: str) -> Path:
+        return self.directory / f".{name}.{os.getpid()}.{next(_TEMP_IDS)}{TEMP_SUFFIX}"
+
+    def check_writable(self) -> None:
+        """Write, sync and remove a small file: raises OSError (no space, read-only,
+        immutable, no permission) when no snapshot could be saved here."""
+        self.ensure_directory()
+        probe = self._temp_path("write-check")
+        try:
+            _write_file(probe, b"\0" * _PROBE_BYTES)
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink(missing_ok=True)
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete temporary files left by interrupted writes (a full disk, a kill): those
+        of processes that are gone, or older than STALE_TEMP_AGE_S. Returns them."""
+        if not self.directory.is_dir():
+            return []
+        removed = []
+        now = time.time()
+        for entry in self.directory.iterdir():
+            match = _TEMP_NAME.match(entry.name)
+            if match is None:
+                continue
+            pid = int(match.group(1))
+            try:
+                old = now - entry.lstat().st_mtime > STALE_TEMP_AGE_S
+                if old or not _process_exists(pid):
+                    entry.unlink()
+                    removed.append(entry)
+            except OSError:
+                continue
+        return removed
 
     def delete(self, job_id: str) -> None:
-        for path in (self.path(job_id), self.backup_path(job_id)):
+        for path in (self.path(job_id), self.backup_path(job_id), self.unusable_path(job_id)):
             path.unlink(missing_ok=True)
         self._known_good.discard(job_id)
         if self.directory.is_dir():
@@ -187,6 +227,19 @@ class SnapshotStore:
     def mark_good(self, job_id: str) -> None:
         """The current file was loaded and validated: it may be rotated into the backup."""
         self._known_good.add(job_id)
+
+    def set_aside(self, job_id: str) -> Path | None:
+        """The current file could not be restored and the backup was used: keep it as
+        ``<job_id>.json.unusable`` (for a look, or a newer ATS) instead of overwriting it
+        with the next snapshot. Returns where it went, None if there was none."""
+        current, aside = self.path(job_id), self.unusable_path(job_id)
+        try:
+            os.replace(current, aside)
+        except FileNotFoundError:
+            return None
+        self._known_good.discard(job_id)
+        _fsync_directory(self.directory)
+        return aside
 
     # -- reading -------------------------------------------------------------------------
     def candidates(self, job_id: str) -> list[Candidate]:
@@ -305,8 +358,9 @@ def validate_payload(payload: dict[str, Any], job_id: str | None) -> None:
     status = payload.get("status")
     if status not in _STATUSES:
         raise StateError(f"unknown job status {status!r}")
-    if payload.get("error") is not None and not isinstance(payload.get("error"), str):
-        raise StateError("error must be text or null")
+    for key in ("error", "restore_note"):
+        if payload.get(key) is not None and not isinstance(payload.get(key), str):
+            raise StateError(f"{key} must be text or null")
     state = payload.get("strategy_state")
     if state is not None and not isinstance(state, dict):
         raise StateError("strategy_state must be an object")
@@ -374,6 +428,31 @@ def _refuse_constant(name: str) -> Any:
 def _now_iso() -> str:
     now = time.time()
     return datetime.fromtimestamp(now, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Create ``path`` (0600) holding ``data``, synced to disk; raises OSError (the
+    caller removes the file)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _fsync_directory(directory: Path) -> None:

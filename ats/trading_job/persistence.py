@@ -11,10 +11,11 @@ runner both use it)::
 
 A front end that stops the jobs itself must call :meth:`PersistentJobs.begin_shutdown`
 first: a job stopped by a quit is saved as running (so it resumes), one stopped by the
-user as stopped. For the console's hooks::
+user as stopped. The console's hooks are ``ats.ui.launch.console_hooks``.
 
-    run_console(manager, on_start=persistence.start, before_stop=persistence.begin_shutdown,
-                on_quit=persistence.on_quit)
+What went wrong without stopping anything is for the front end to say: :attr:`notices`
+after :meth:`open` (a damaged journal moved aside, a job resumed from its previous good
+snapshot) and :meth:`unsaved_message` after :meth:`close` (a full or read-only disk).
 
 Why snapshots are consistent without locks: jobs, the journal writer and this class share
 one asyncio loop, and an exchange loop only yields at ``await control.checkpoint()`` (or
@@ -33,13 +34,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import logging
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ats.database.journal import Journal
+from ats.database.journal import Journal, JournalCorrupt, is_corruption, quarantine
 from ats.exceptions import ATSError, JobError, PluginError, StateError
 from ats.exchanges.simulated_exchange import SimulatedExchange
 from ats.state.integrity import check_simulated_account
@@ -62,6 +65,30 @@ class StateDirLocked(StateError):
     """Another ATS process is using this saved_states directory."""
 
 
+class StateDirUnwritable(StateError):
+    """Nothing can be saved in the saved_states directory (full, read-only, immutable)."""
+
+
+def unwritable_error(directory: Path, exc: OSError) -> StateDirUnwritable:
+    """One line naming the directory, the reason and what to do about it."""
+    reason = exc.strerror or str(exc)
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    advice = "free some space" if full else "make it writable"
+    return StateDirUnwritable(
+        f"cannot save in {directory}: {reason}; {advice} or set ATS_SAVED_STATES_DIR to "
+        "another directory"
+    )
+
+
+def state_dir_unwritable(directory: Path) -> str | None:
+    """Why nothing could be saved in ``directory``, else None (a probe file is written)."""
+    try:
+        SnapshotStore(directory).check_writable()
+    except OSError as exc:
+        return str(unwritable_error(directory, exc))
+    return None
+
+
 class DirectoryLock:
     """An exclusive ``flock`` on ``<saved_states>/.lock``: two ATS processes writing the
     same snapshots and journal would corrupt each other's resume state."""
@@ -82,8 +109,12 @@ class DirectoryLock:
                 f"{self.path.parent} is in use by another ATS process{who}; stop it first or "
                 f"set ATS_SAVED_STATES_DIR to another directory"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:  # a full disk: the caller says so, and the lock is not kept
+            os.close(fd)
+            raise
         self._fd = fd
 
     def release(self) -> None:
@@ -122,6 +153,13 @@ class PersistentJobs:
         self.journal: Journal | None = None
         self.restored: list[TradingJob] = []
         self._lock = DirectoryLock(self.settings.saved_states_dir)
+        self.notices: list[str] = []
+        """One-line notes for the front end to show at start: a damaged journal moved
+        aside, jobs resumed from their previous good snapshot."""
+        self.unsaved: dict[str, str] = {}
+        """Jobs whose latest snapshot could not be written (a full or read-only disk),
+        with the reason; a job leaves it when a snapshot of it is written again."""
+        self._journal_note: str | None = None
         self._resume: dict[str, str] = {}
         self._shutdown: dict[str, str] | None = None
         self._unloadable: dict[str, TradingJob] = {}
@@ -139,20 +177,25 @@ class PersistentJobs:
     async def open(self) -> list[TradingJob]:
         """Lock the directory, open the journal and restore every saved job.
 
-        Raises StateError (e.g. a journal from a newer ATS, or the directory in use by
-        another process); a single bad job never raises, it is kept in the error state.
+        Raises StateError (e.g. a journal from a newer ATS, the directory in use by
+        another process, or nothing can be written there); a single bad job never raises,
+        it is kept in the error state. A damaged journal is moved aside and rebuilt from
+        the snapshots (see :attr:`notices`).
         """
-        self.store.ensure_directory()
-        self._lock.acquire()
+        directory = self.store.directory
         try:
+            self.store.ensure_directory()
+            self._lock.acquire()
+        except OSError as exc:
+            raise unwritable_error(directory, exc) from None
+        try:
+            self.store.remove_stale_temp_files()
+            try:
+                self.store.check_writable()
+            except OSError as exc:
+                raise unwritable_error(directory, exc) from None
             if self.settings.journal_enabled:
-                self.journal = await Journal(
-                    self.settings.journal_file,
-                    flush_interval=self.settings.journal_flush_ms / 1000,
-                    log_rows_per_job=self.settings.journal_log_rows,
-                    equity_points=self.settings.journal_equity_points,
-                ).open()
-                self.journal.attach(self.manager, before_commit=self._snapshot_before_commit)
+                await self._open_journal()
             self._subscription = _status_events_only(self.manager.bus.subscribe(100_000))
             self.restored = [await self._load_safely(job_id) for job_id in self.store.job_ids()]
         except BaseException:
@@ -165,6 +208,54 @@ class PersistentJobs:
             asyncio.create_task(self._periodic(), name="persistence-periodic"),
         ]
         return self.restored
+
+    async def _open_journal(self) -> None:
+        """Open (and attach) the journal; a damaged one is moved aside for a fresh one."""
+        try:
+            journal = await self._new_journal().open()
+        except JournalCorrupt as exc:
+            self._quarantine_journal(exc.detail)
+            journal = await self._new_journal().open()
+        except OSError as exc:
+            raise unwritable_error(self.settings.journal_file.parent, exc) from None
+        journal.attach(self.manager, before_commit=self._snapshot_before_commit)
+        self.journal = journal
+
+    def _new_journal(self) -> Journal:
+        return Journal(
+            self.settings.journal_file,
+            flush_interval=self.settings.journal_flush_ms / 1000,
+            log_rows_per_job=self.settings.journal_log_rows,
+            equity_points=self.settings.journal_equity_points,
+        )
+
+    def _quarantine_journal(self, detail: str) -> None:
+        path = self.settings.journal_file
+        moved = quarantine(path)
+        self._journal_note = (
+            f"journal {path} is damaged ({detail}); moved to {moved.name} and started "
+            "afresh from the snapshots (nothing in them is lost)"
+        )
+        self.notices.append(self._journal_note)
+        logger.info(self._journal_note)
+
+    async def _reconcile(self, job: TradingJob) -> dict[str, int]:
+        """:meth:`Journal.reconcile`; a journal found damaged only now (reading it says
+        "malformed") is moved aside, and the jobs restored so far are written anew."""
+        assert self.journal is not None
+        try:
+            return await self.journal.reconcile(job)
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                raise
+            await self._close_journal()
+            self._quarantine_journal(str(exc))
+            await self._open_journal()
+            assert self.journal is not None
+            for restored in self.manager:
+                if restored.id != job.id and restored.id not in self._unloadable:
+                    await self.journal.reconcile(restored)
+            return await self.journal.reconcile(job)
 
     async def start(self) -> list[str]:
         """:meth:`open` then :meth:`resume`: the console's start-up hook. Returns the ids of
@@ -246,6 +337,19 @@ class PersistentJobs:
         primary = candidate.path == self.store.path(job.id)
         if primary:
             self.store.mark_good(job.id)
+            job.restore_note = payload.get("restore_note")
+        if problems:
+            # The current file failed: its state is lost for this run, and every front
+            # end says so until the job is run afresh (the note is saved with the job).
+            job.restore_note = (
+                f"resumed from the previous good copy saved at {candidate.saved_at}: "
+                f"{'; '.join(problems)}"
+            )
+            self.notices.append(f"job {job.config.name} ({job.id}) {job.restore_note}")
+            with contextlib.suppress(OSError):
+                aside = self.store.set_aside(job.id)
+                if aside is not None:
+                    job.log("INFO", f"the unusable snapshot is kept as {aside.name}")
         for problem in problems:
             job.log(
                 "WARNING",
@@ -260,7 +364,7 @@ class PersistentJobs:
         elif saved != "created":
             job.status = JobStatus(saved)
         if self.journal is not None:
-            counts = await self.journal.reconcile(job)
+            counts = await self._reconcile(job)
             if counts.get("dropped") or counts.get("added"):
                 job.log(
                     "INFO",
@@ -271,6 +375,8 @@ class PersistentJobs:
         progress = job.exchange.progress if job.exchange is not None else None
         where = f" at candle {progress.done:,}" if progress is not None and progress.done else ""
         job.log("INFO", f"restored from snapshot saved at {candidate.saved_at}{where} ({saved})")
+        if self._journal_note is not None:
+            job.log("WARNING", self._journal_note)
         if primary:
             self._written[job.id] = self._fingerprint(job)
 
@@ -279,7 +385,10 @@ class PersistentJobs:
     ) -> TradingJob:
         config = self._config_for_failed(job_id, config_data)
         if config is None and self.journal is not None:
-            row = await self.journal.job(job_id)
+            try:
+                row = await self.journal.job(job_id)
+            except sqlite3.DatabaseError:  # damaged: the config stays unknown
+                row = None
             config = self._config_for_failed(job_id, row["config"] if row else None)
         if config is None:
             config = JobConfig(
@@ -289,6 +398,8 @@ class PersistentJobs:
             )
         job = self.manager.add_failed(config, job_id, redact(error))
         self._unloadable[job_id] = job
+        if self._journal_note is not None:
+            job.log("WARNING", self._journal_note)
         return job
 
     @staticmethod
@@ -301,6 +412,16 @@ class PersistentJobs:
             return None
 
     # -- saving --------------------------------------------------------------------------
+    def unsaved_message(self) -> str | None:
+        """One line about jobs whose latest state could not be written, else None."""
+        if not self.unsaved:
+            return None
+        reason = next(iter(self.unsaved.values()))
+        return (
+            f"{len(self.unsaved)} job(s) not saved in {self.store.directory} ({reason}): "
+            "the next start resumes them from their last saved state"
+        )
+
     def payload(self, job: TradingJob) -> dict[str, Any]:
         """What goes into ``<job_id>.json``: the job's snapshot, its last report and the
         status it should resume with. Credentials are masked, never stored."""
@@ -322,6 +443,8 @@ class PersistentJobs:
             )
         if payload.get("error"):
             payload["error"] = redact(payload["error"])
+        if job.restore_note:
+            payload["restore_note"] = redact(job.restore_note)
         payload["status"] = status = self._status_to_save(job)
         # A job saved to resume gets a fresh report when it ends; skipping the partial one
         # keeps quitting fast (it holds every trade).
@@ -385,9 +508,14 @@ class PersistentJobs:
             try:
                 await asyncio.to_thread(self.store.write, job_id, data)
             except OSError as exc:
-                job.log("ERROR", f"snapshot not written: {exc.strerror or exc}")
+                reason = exc.strerror or str(exc)
+                if self.unsaved.get(job_id) != reason:  # once, not every few seconds
+                    job.log("ERROR", f"snapshot not written in {self.store.directory}: {reason}")
+                self.unsaved[job_id] = reason
                 return False
             self._written[job_id] = fingerprint
+            if self.unsaved.pop(job_id, None) is not None:
+                job.log("INFO", "snapshot written again")
         return True
 
     def _fingerprint(self, job: TradingJob) -> tuple[Any, ...]:
@@ -435,6 +563,7 @@ class PersistentJobs:
         self._unloadable.pop(job_id, None)
         self._resume.pop(job_id, None)
         self._written.pop(job_id, None)
+        self.unsaved.pop(job_id, None)
 
     async def _watch(self) -> None:
         """Snapshot jobs whose status changed (created, finished, stopped...) and delete
@@ -518,8 +647,11 @@ class PersistentJobs:
                 await self.snapshot_all()
             if self.journal is not None:
                 await self.journal.flush()
-                for job_id, status in (self._shutdown or {}).items():
-                    await self.journal.set_status(job_id, status)
+                try:
+                    for job_id, status in (self._shutdown or {}).items():
+                        await self.journal.set_status(job_id, status)
+                except sqlite3.Error as exc:  # the snapshots say it too: not fatal
+                    logger.warning("journal: statuses not recorded: %s", exc)
         finally:
             await self._close_journal()
             self._lock.release()
@@ -565,5 +697,8 @@ __all__ = [
     "DirectoryLock",
     "PersistentJobs",
     "StateDirLocked",
+    "StateDirUnwritable",
     "holder_pid",
+    "state_dir_unwritable",
+    "unwritable_error",
 ]

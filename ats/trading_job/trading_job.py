@@ -112,6 +112,9 @@ class TradingJob:
         self.exchange: BaseExchange | None = None
         self.strategy: BaseStrategy | None = None
         self.report: dict[str, Any] | None = None
+        self.restore_note: str | None = None
+        """Why this run was restored from an older snapshot than its latest (which could
+        not be used); every front end shows it until the job is run afresh."""
         self._equity_samples: deque[tuple[int, float]] = deque(maxlen=EQUITY_SAMPLES)
         self._candles: deque[Candle] = deque(maxlen=CANDLE_HISTORY)
         self._overlay_history: dict[str, deque[float]] = {}
@@ -159,6 +162,7 @@ class TradingJob:
         self.exchange = exchange
         self.strategy = strategy_class(params, exchange, log=self.log)
         self.report = None
+        self.restore_note = None
         self._equity_samples.clear()
 
     def discard(self) -> None:

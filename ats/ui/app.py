@@ -4,7 +4,8 @@ The app owns the JobManager it is given (or a fresh one), the theme registry and
 settings file. Three optional hooks connect it to the persistence layer:
 
 - ``on_start`` (async) runs once the console is up, before the demo check: restore and
-  resume saved jobs there (it must run on the console's own event loop);
+  resume saved jobs there (it must run on the console's own event loop); the one-line
+  notices it returns are shown as warnings;
 - ``before_stop`` (sync) runs first on quit, e.g. ``PersistentJobs.begin_shutdown`` so
   jobs stopped *by the quit* are saved as running and resume next time;
 - ``on_quit`` (async) runs after the jobs stopped: final snapshots.
@@ -44,7 +45,8 @@ from ats.utils import native_memory
 log = logging.getLogger(__name__)
 
 QuitHook = Callable[[], Awaitable[object]]
-StartHook = Callable[[], Awaitable[object]]
+StartHook = Callable[[], Awaitable[Iterable[str] | None]]
+"""Restores saved jobs; returns one-line notices to show (e.g. a journal set aside)."""
 StopHook = Callable[[], object]
 STOP_TIMEOUT = 15.0
 """Seconds to wait for jobs to stop on quit before exiting anyway."""
@@ -204,7 +206,8 @@ class AtsApp(App[int]):
             self._install_signal_handlers()
         if self.on_start is not None:
             try:
-                await self.on_start()
+                for notice in await self.on_start() or ():
+                    self.notify(notice, title="Saved state", severity="warning", timeout=30)
             except Exception as exc:  # the console stays usable without saved jobs
                 log.exception("start-up hook failed")
                 self.notify(f"{type(exc).__name__}: {exc}", title="Start-up", severity="error")

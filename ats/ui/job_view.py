@@ -90,6 +90,8 @@ class JobRow:
     pnl_pct: float | None
     position: str
     error: str | None
+    note: str | None = None
+    """Restored from an older snapshot than its latest (see TradingJob.restore_note)."""
 
     def matches(self, text: str) -> bool:
         """Case-insensitive substring filter over the textual columns."""
@@ -210,6 +212,7 @@ def job_row(job: TradingJob) -> JobRow:
         pnl_pct=pnl,
         position=position,
         error=job.error,
+        note=job.restore_note,
     )
 
 

@@ -5,9 +5,10 @@ saved jobs are restored on the console's own event loop (``on_start``), jobs sto
 quit are remembered as running (``before_stop``) and snapshotted once stopped
 (``on_quit``). Two things are decided here rather than in the app:
 
-- another ATS process holding ``saved_states/`` is reported on one line before Textual
-  takes over the terminal (exit status 2), not as a notification in a console that
-  could then save nothing;
+- another ATS process holding ``saved_states/``, or a directory where nothing can be
+  written (a full disk, read-only), is reported on one line before Textual takes over
+  the terminal (exit status 2), not as a notification in a console that could then save
+  nothing; jobs that could not be saved on the way out get one line after it;
 - a saved live job is never restarted on its own: it waits, with a log line, for the
   user to confirm live trading with ``s``.
 """
@@ -18,18 +19,19 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TypedDict
 
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.live_mode import is_live
-from ats.trading_job.persistence import PersistentJobs, holder_pid
+from ats.trading_job.persistence import PersistentJobs, holder_pid, state_dir_unwritable
 from ats.ui.live_safety import HELD_MESSAGE
 from ats.utils.plugins import PluginLoader
 from ats.utils.settings import Settings
 
 EXIT_LOCKED = 2
+EXIT_UNSAVED = 1
 UI_SETTINGS_NAME = ".ui.json"
 """The theme choice, kept with the saved state. Hidden: every visible ``*.json`` in that
 directory is taken for a job snapshot."""
@@ -41,23 +43,29 @@ def launch_console(settings: Settings | None = None) -> int:
     from ats.ui.app import run_console
 
     settings = settings or Settings()
-    busy = state_dir_in_use(settings.saved_states_dir)
+    directory = settings.saved_states_dir
+    busy = state_dir_in_use(directory) or state_dir_unwritable(directory)
     if busy is not None:
         print(f"ats: error: {busy}", file=sys.stderr)
         return EXIT_LOCKED
     manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
     persistence = PersistentJobs(manager, settings)
-    return run_console(
+    code = run_console(
         manager,
-        settings_path=ui_settings_path(settings.saved_states_dir),
+        settings_path=ui_settings_path(directory),
         **console_hooks(persistence),
     )
+    unsaved = persistence.unsaved_message()  # the disk filled up while it ran
+    if unsaved is not None:
+        print(f"ats: error: {unsaved}", file=sys.stderr)
+        return code or EXIT_UNSAVED
+    return code
 
 
 class ConsoleHooks(TypedDict):
     """The console's persistence hooks (keyword arguments of AtsApp and run_console)."""
 
-    on_start: Callable[[], Awaitable[object]]
+    on_start: Callable[[], Awaitable[Iterable[str] | None]]
     before_stop: Callable[[], object]
     on_quit: Callable[[], Awaitable[object]]
 
@@ -69,8 +77,9 @@ def console_hooks(persistence: PersistentJobs) -> ConsoleHooks:
     ``before_stop`` and ``on_quit``, so ``on_quit`` finds them stopped and only saves.
     """
 
-    async def on_start() -> None:
+    async def on_start() -> list[str]:
         await open_and_resume(persistence)
+        return persistence.notices  # a damaged journal set aside, jobs rolled back
 
     return ConsoleHooks(
         on_start=on_start,
