@@ -366,17 +366,8 @@ class Journal:
         return self
 
     async def _prepare(self) -> None:
-        db = self.db
         try:
-            await db.execute("PRAGMA busy_timeout = 5000")
-            if not self.readonly:
-                await db.execute("PRAGMA journal_mode = WAL")
-                await db.execute("PRAGMA synchronous = FULL")
-                checked = list(await db.execute_fetchall("PRAGMA quick_check(1)"))
-                verdict = str(checked[0][0]) if checked else "no answer"
-                if verdict != "ok":
-                    raise JournalCorrupt(self.path, verdict)
-            tables = {row[0] for row in await db.execute_fetchall(_TABLES_SQL)}
+            await self._check_and_migrate()
         except sqlite3.DatabaseError as exc:
             if is_corruption(exc):
                 raise JournalCorrupt(self.path, str(exc)) from None
@@ -386,6 +377,18 @@ class Journal:
                     f"{self.path.parent} writable"
                 ) from None
             raise StateError(f"{self.path}: not a readable SQLite journal ({exc})") from None
+
+    async def _check_and_migrate(self) -> None:
+        db = self.db
+        await db.execute("PRAGMA busy_timeout = 5000")
+        if not self.readonly:
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = FULL")
+            checked = list(await db.execute_fetchall("PRAGMA quick_check(1)"))
+            verdict = str(checked[0][0]) if checked else "no answer"
+            if verdict != "ok":
+                raise JournalCorrupt(self.path, verdict)
+        tables = {row[0] for row in await db.execute_fetchall(_TABLES_SQL)}
         version = 0
         if tables:
             if "meta" not in tables:
@@ -429,7 +432,8 @@ class Journal:
             )
             await db.execute("COMMIT")
         except BaseException:
-            await db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back (full)
+                await db.execute("ROLLBACK")
             raise
 
     @property

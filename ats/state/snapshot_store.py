@@ -58,7 +58,8 @@ _TEMP_IDS = itertools.count()
 _STATUSES = {"created", "running", "paused", "stopped", "finished", "error"}
 _TEMP_NAME = re.compile(r"^\..+?\.(\d+)(?:\.\d+)?\.tmp$")
 """``.<file>.<pid>[.<n>].tmp``: the temporary files this module writes."""
-_PROBE_BYTES = 4096
+_PROBE_BYTES = 64 * 1024
+"""What must fit at start: below this a journal and snapshots have no room to speak of."""
 
 
 def check_job_id(job_id: str) -> str:

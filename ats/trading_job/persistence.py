@@ -109,12 +109,9 @@ class DirectoryLock:
                 f"{self.path.parent} is in use by another ATS process{who}; stop it first or "
                 f"set ATS_SAVED_STATES_DIR to another directory"
             ) from None
-        try:
-            os.ftruncate(fd, 0)
+        with contextlib.suppress(OSError):  # the pid only names the holder: a full disk
+            os.ftruncate(fd, 0)  # is found (and said) after stale temp files are removed
             os.write(fd, f"{os.getpid()}\n".encode())
-        except OSError:  # a full disk: the caller says so, and the lock is not kept
-            os.close(fd)
-            raise
         self._fd = fd
 
     def release(self) -> None:
@@ -252,8 +249,9 @@ class PersistentJobs:
             self._quarantine_journal(str(exc))
             await self._open_journal()
             assert self.journal is not None
-            for restored in self.manager:
-                if restored.id != job.id and restored.id not in self._unloadable:
+            for restored in self.manager:  # the job itself is not added yet
+                restored.log("WARNING", str(self._journal_note))
+                if restored.id not in self._unloadable:
                     await self.journal.reconcile(restored)
             return await self.journal.reconcile(job)
 
