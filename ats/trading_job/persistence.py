@@ -500,21 +500,29 @@ class PersistentJobs:
                     # Nothing changes the payload of a job that is not running: encoding
                     # a finished backtest's report and history (~40 ms) leaves the loop.
                     data = await asyncio.to_thread(self._encode, job_id, payload)
-            except (ValueError, TypeError, StateError) as exc:
-                job.log("ERROR", f"snapshot failed: {_one_line(exc)}")
+            except (ValueError, TypeError, StateError) as exc:  # e.g. a list in the state
+                reason = _one_line(exc)  # changed in place to hold what cannot be saved
+                self._not_saved(job, reason, f"snapshot failed: {reason}")
                 return False
             try:
                 await asyncio.to_thread(self.store.write, job_id, data)
             except OSError as exc:
                 reason = exc.strerror or str(exc)
-                if self.unsaved.get(job_id) != reason:  # once, not every few seconds
-                    job.log("ERROR", f"snapshot not written in {self.store.directory}: {reason}")
-                self.unsaved[job_id] = reason
+                self._not_saved(
+                    job, reason, f"snapshot not written in {self.store.directory}: {reason}"
+                )
                 return False
             self._written[job_id] = fingerprint
             if self.unsaved.pop(job_id, None) is not None:
                 job.log("INFO", "snapshot written again")
         return True
+
+    def _not_saved(self, job: TradingJob, reason: str, message: str) -> None:
+        """Log it once per reason, not at every periodic snapshot; the front end says it
+        again on the way out (:meth:`unsaved_message`)."""
+        if self.unsaved.get(job.id) != reason:
+            job.log("ERROR", message)
+        self.unsaved[job.id] = reason
 
     def _fingerprint(self, job: TradingJob) -> tuple[Any, ...]:
         """Changes whenever the job's saved state would: a candle, an order, a fill, a

