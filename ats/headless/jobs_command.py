@@ -107,28 +107,28 @@ async def run_saved_jobs(
     manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
     persistence = PersistentJobs(manager, settings)
     await persistence.open()
-    for notice in persistence.notices:  # a damaged journal set aside, a job rolled back
-        print(f"ats: warning: {notice}", file=sys.stderr)
     try:
-        for job in manager:
-            if job.status is JobStatus.ERROR and job.error:
-                console.print(f"[bold red]{job.config.name}[/] ({job.id}) error: ", end="")
-                console.print(job.error, markup=False, highlight=False)
         to_run = [job_id for job_id, status in persistence.resumable.items() if status == "running"]
-        if not to_run:
-            console.print(
-                f"no saved job to resume ({len(manager)} saved; see 'ats jobs list'). "
-                "Add one with 'ats jobs add JOB.yaml --start'."
-            )
-            return EXIT_OK
         # Again on what was restored: a snapshot that failed to load may have been
-        # replaced by its backup. Refusing here still starts nothing.
+        # replaced by its backup. Refusing here still starts nothing (and is the one line).
         live = [
             job_label(job.config.name, job.id)
             for job in map(manager.get, to_run)
             if is_live_config(job.config)
         ]
         require_yes_live(live, yes_live=yes_live, command="ats --no-ui")
+        for notice in persistence.notices:  # a damaged journal set aside, a job rolled back
+            print(f"ats: warning: {notice}", file=sys.stderr)
+        for job in manager:
+            if job.status is JobStatus.ERROR and job.error:
+                console.print(f"[bold red]{job.config.name}[/] ({job.id}) error: ", end="")
+                console.print(job.error, markup=False, highlight=False)
+        if not to_run:
+            console.print(
+                f"no saved job to resume ({len(manager)} saved; see 'ats jobs list'). "
+                "Add one with 'ats jobs add JOB.yaml --start'."
+            )
+            return EXIT_OK
         runner = HeadlessRunner(manager, console, before_stop=persistence.begin_shutdown)
         await runner.run(to_run, show_reports=False)
     finally:
