@@ -243,8 +243,9 @@ class PersistentJobs:
         try:
             return await self.journal.reconcile(job)
         except sqlite3.DatabaseError as exc:
-            if not is_corruption(exc):
-                raise
+            if not is_corruption(exc):  # e.g. a full disk: the snapshot is what counts
+                job.log("WARNING", f"journal not brought up to date: {exc}")
+                return {}
             await self._close_journal()
             self._quarantine_journal(str(exc))
             await self._open_journal()
@@ -333,6 +334,8 @@ class PersistentJobs:
         payload = candidate.payload
         assert payload is not None
         primary = candidate.path == self.store.path(job.id)
+        if not primary and not problems:
+            problems = [f"{self.store.path(job.id).name} missing"]
         if primary:
             self.store.mark_good(job.id)
             job.restore_note = payload.get("restore_note")
@@ -657,7 +660,7 @@ class PersistentJobs:
                     for job_id, status in (self._shutdown or {}).items():
                         await self.journal.set_status(job_id, status)
                 except sqlite3.Error as exc:  # the snapshots say it too: not fatal
-                    logger.warning("journal: statuses not recorded: %s", exc)
+                    logger.info("journal: statuses not recorded: %s", exc)
         finally:
             await self._close_journal()
             self._lock.release()
