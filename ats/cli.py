@@ -8,26 +8,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ats.exceptions import ATSError, ConfigError
+from ats.exceptions import ATSError, ConfigError, naming
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _parse_param(text: str) -> tuple[str, Any]:
-    import yaml
+    from ats.utils.config_files import parse_yaml_value
 
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise ConfigError(f"--param expects KEY=VALUE, got {text!r}")
-    try:
-        value = yaml.safe_load(raw) if raw else ""
-    except yaml.YAMLError:
-        value = raw
+    value = parse_yaml_value(raw, source=f"--param {key.strip()}") if raw else ""
     return key.strip(), value
 
 
@@ -113,17 +112,43 @@ def main(argv: list[str] | None = None) -> int:
 
         return launch_console()  # saves and resumes jobs (saved_states/)
     except ATSError as exc:
-        print(f"ats: error: {exc}", file=sys.stderr)
+        from ats.utils.validation import one_line
+
+        print(f"ats: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_JOB_FAILED
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Numbers given as flags: finite and in range, errors naming the flag."""
+    import math
+
+    for flag, value, low in (
+        ("--cash", args.cash, 0.0),
+        ("--fee", args.fee, 0.0),
+        ("--slippage-bps", args.slippage_bps, 0.0),
+    ):
+        if not math.isfinite(value) or value < low:
+            raise ConfigError(f"{flag}: must be a finite number >= {low:g}, got {value}")
+    _check_json_out(args.json)
+
+
+def _check_json_out(path: Path | None) -> None:
+    """Refuse a report path that cannot be written before the run, not after it."""
+    if path is not None and not path.parent.is_dir():
+        raise ConfigError(f"--json: directory {path.parent} does not exist")
 
 
 async def _backtest(args: argparse.Namespace) -> int:
     from ats.exchanges.data_classes import split_symbol
     from ats.trading_job.job_config import parse_job_config
 
-    _base, quote = split_symbol(args.symbol)
+    _check_flags(args)
+    try:
+        _base, quote = split_symbol(args.symbol)
+    except ValueError as exc:
+        raise ConfigError(f"--symbol: {exc}") from None
     config = parse_job_config(
         {
             "name": f"backtest-{args.strategy}",
@@ -146,6 +171,7 @@ async def _run_configs(paths: list[Path], json_out: Path | None, *, yes_live: bo
     from ats.trading_job.job_config import load_job_config
 
     configs = [load_job_config(path) for path in paths]
+    _check_json_out(json_out)
     return await _run_jobs(configs, json_out, yes_live=yes_live, sources=paths)
 
 
@@ -174,8 +200,13 @@ async def _run_jobs(
     ]
     command = "ats run " + " ".join(map(str, sources or [])) + " --no-ui"
     require_yes_live(live, yes_live=yes_live, command=command)
-    manager = JobManager()
-    jobs = [manager.create(config) for config in configs]
+    manager = JobManager()  # plugins from ATS_CUSTOM_MODULES_DIR, like every command
+    jobs = []
+    for index, config in enumerate(configs):
+        with _naming(sources[index] if sources else None):
+            job = manager.create(config)
+            await job.load_inputs()  # a bad candle file: one line, nothing started
+        jobs.append(job)
     console = Console(quiet=quiet)
     await HeadlessRunner(manager, console).run([job.id for job in jobs], show_reports=True)
     reports = [job.report for job in jobs if job.report is not None]
@@ -186,6 +217,17 @@ async def _run_jobs(
     for job in failed:
         print(f"ats: job {job.config.name} failed: {job.error}", file=sys.stderr)
     return EXIT_JOB_FAILED if failed else EXIT_OK
+
+
+@contextlib.contextmanager
+def _naming(source: Path | None) -> Iterator[None]:
+    """ATS errors raised inside name the config file they come from."""
+    try:
+        yield
+    except ATSError as exc:
+        if source is None:
+            raise
+        raise naming(exc, str(source)) from None
 
 
 if __name__ == "__main__":

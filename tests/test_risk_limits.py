@@ -64,7 +64,7 @@ def test_max_position_value_allows_small_orders(tmp_path: Path) -> None:
             class Strategy(BaseStrategy):
                 def on_candle(self, candle):
                     # a resting limit far below the market, then small market buys
-                    if not self.exchange.get_orders():
+                    if not self.open_orders():
                         self.buy(0.01, price=candle.close * 0.5)
                     self.buy(0.01)
             """
@@ -104,7 +104,7 @@ async def test_kill_switch_cancels_open_orders_of_selected_modes(tmp_path: Path)
         "from ats.strategies.base_strategy import BaseStrategy\n\n"
         "class Strategy(BaseStrategy):\n"
         "    def on_candle(self, candle):\n"
-        "        if not self.exchange.get_open_orders():\n"
+        "        if not self.open_orders():\n"
         "            self.buy(0.01, price=candle.close * 0.5)\n"
     )
     manager = JobManager(loader=PluginLoader(tmp_path))

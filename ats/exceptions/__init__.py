@@ -13,6 +13,10 @@ class PluginError(ATSError):
     """A plugin is unknown, or its module is broken (syntax error, missing class, wrong base)."""
 
 
+class UnknownPlugin(PluginError):
+    """No custom module and no built-in has this name (the config field names it)."""
+
+
 class DataError(ATSError):
     """Market data is unreadable or inconsistent."""
 
@@ -31,3 +35,12 @@ class JobError(ATSError):
 
 class StateError(ATSError):
     """Saved state is corrupt, truncated, from an unknown version, or fails validation."""
+
+
+def naming(exc: ATSError, source: str) -> ATSError:
+    """The same error with ``source`` (a config file, a job) in front, once:
+    ``fees.rate: …`` from ``job.yaml`` becomes ``job.yaml: fees.rate: …``."""
+    text = str(exc)
+    if text.startswith((f"{source}:", f"{source} ")):
+        return exc
+    return type(exc)(f"{source}: {text}")

@@ -8,6 +8,7 @@ sends it in the background and reports progress through order listeners.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
@@ -73,6 +74,11 @@ class BaseExchange(abc.ABC):
     async def connect(self) -> None:  # noqa: B027 - optional hook
         """Open connections and load markets/data; called before :meth:`run`."""
 
+    async def load_inputs(self) -> None:  # noqa: B027 - optional hook
+        """Read and check local input files (a candle file) and keep them for
+        :meth:`connect`; raise DataError naming the file and line. Called before a job
+        starts, so that bad input is refused before anything runs. No network here."""
+
     async def disconnect(self) -> None:  # noqa: B027 - optional hook
         """Release connections; always called, also after errors."""
 
@@ -92,6 +98,15 @@ class BaseExchange(abc.ABC):
 
     def set_on_candle(self, handler: CandleHandler) -> None:
         self.on_candle = handler
+
+    @property
+    def now(self) -> int:
+        """Order time in ms: the close of the candle the strategy is handling (exchanges
+        keep it in ``candle`` and ``timeframe_ms``), the wall clock before any candle."""
+        candle = getattr(self, "candle", None)
+        if candle is not None and candle.timestamp:
+            return int(candle.timestamp + getattr(self, "timeframe_ms", 0))
+        return int(time.time() * 1000)
 
     @property
     def progress(self) -> Progress:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ats.exceptions import ConfigError
 from ats.exchanges.base_exchange import BaseExchange, LogFunction
 from ats.exchanges.base_fees import BaseFees
 from ats.exchanges.data_classes import (
@@ -50,7 +51,7 @@ class SimulatedExchange(BaseExchange):
         self.engine = MatchingEngine(
             self.wallet,
             fees,
-            slippage_bps=float(config.get("slippage_bps", 0.0)),
+            slippage_bps=_slippage_bps(config),
             rules=self.market_rules,
         )
         self._order_history = HistoryCache(Order.to_dict, lambda order: not order.is_open)
@@ -92,7 +93,7 @@ class SimulatedExchange(BaseExchange):
         """Match open orders against a new closed candle, then hand it to the strategy."""
         if self.engine.open_orders:
             self.engine.match(candle.timestamp, candle.open, candle.high, candle.low)
-        self.candle = candle
+        self.candle = candle.copy()  # the strategy gets ``candle``: its writes stay its own
         self.ledger.mark(candle.symbol, candle.close)
         if self.on_candle is not None:
             self.on_candle(candle)
@@ -218,6 +219,15 @@ class SimulatedExchange(BaseExchange):
             symbol, *values = data["candle"]
             self.candle = Candle(symbol, int(values[0]), *map(float, values[1:]))
             self.ledger.mark(self.symbol, self.candle.close)
+
+
+def _slippage_bps(config: dict[str, Any]) -> float:
+    value = config.get("slippage_bps", 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 10_000:
+        raise ConfigError(
+            f"exchange.params.slippage_bps: must be a number in [0, 10000), got {value!r}"
+        )
+    return float(value)
 
 
 def _candle_to_list(candle: Candle) -> list[Any]:

@@ -4,13 +4,19 @@ A strategy declares its parameters as a pydantic model (``Params``) and its pers
 state as a :class:`SimpleState` subclass (``State``). Indicators are declared in
 :meth:`setup`; the job keeps them current (precomputed in backtests, streamed live), so
 ``on_candle`` only reads ``indicator.result``.
+
+What a strategy can do is this class's public surface: place and cancel orders
+(:meth:`buy`, :meth:`sell`, :meth:`cancel`, :meth:`open_orders`), read the account
+(:meth:`balance`, :attr:`position`, :meth:`last_price`), read its candles and indicators,
+and :meth:`log`. It goes through a :class:`~ats.strategies.broker.Broker`, never the
+exchange object, so it cannot touch the wallet or the matching engine.
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -22,12 +28,12 @@ from ats.exchanges.data_classes import (
     Fill,
     Order,
     OrderSide,
-    OrderType,
     Position,
     split_symbol,
 )
 from ats.state.simple_state import SimpleState
-from ats.utils.plugins import load_plugin
+from ats.strategies.broker import Broker
+from ats.utils.plugins import PluginLoader, default_loader, plugin_code
 from ats.utils.validation import format_validation_error
 
 if TYPE_CHECKING:
@@ -47,7 +53,7 @@ class Signals:
 class StrategyParams(BaseModel):
     """Base of strategy parameter models: unknown keys are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class BaseStrategy(abc.ABC):
@@ -60,27 +66,44 @@ class BaseStrategy(abc.ABC):
     def __init__(
         self,
         params: StrategyParams,
-        exchange: BaseExchange,
+        broker: Broker | BaseExchange,
         *,
         state: SimpleState | None = None,
         log: LogFunction | None = None,
+        loader: PluginLoader | None = None,
     ) -> None:
+        """``broker`` is what the job gives (an exchange is wrapped in one: tests,
+        notebooks); ``loader`` finds indicators (the job's custom modules folder)."""
         self.params = params
-        self.exchange = exchange
-        self.symbol: str = getattr(params, "symbol", None) or exchange.symbol
+        self.broker = broker if isinstance(broker, Broker) else Broker(broker)
+        self.symbol: str = getattr(params, "symbol", None) or self.broker.symbol
         self.base, self.quote = split_symbol(self.symbol)
         self.state = state if state is not None else self.State()
         self._log = log or (lambda level, message: None)
+        self._loader = loader or default_loader
         self.indicators: list[BaseIndicator] = []
-        self.setup()
+        with plugin_code("strategy", type(self)):
+            self.setup()
 
     @classmethod
     def validate_config(cls, params: dict[str, Any]) -> StrategyParams:
         """Params model from raw config; ConfigError names the offending field."""
-        try:
-            return cls.Params.model_validate(params)
-        except ValidationError as exc:
-            raise ConfigError(format_validation_error(exc, prefix="strategy.params")) from None
+        with plugin_code("strategy.params", cls):  # a validator's own bug: file and line
+            try:
+                return cls.Params.model_validate(params)
+            except ValidationError as exc:
+                raise ConfigError(
+                    format_validation_error(exc, prefix="strategy.params")
+                ) from None
+
+    @property
+    def exchange(self) -> NoReturn:
+        """Gone: a strategy reaches the market only through its own methods."""
+        raise AttributeError(
+            "a strategy has no exchange object any more: use self.buy/sell/cancel, "
+            "self.open_orders(), self.balance(asset), self.position, self.last_price() "
+            "(README: Writing a strategy)"
+        )
 
     # -- hooks ---------------------------------------------------------------------------
     def setup(self) -> None:  # noqa: B027 - optional hook
@@ -100,10 +123,10 @@ class BaseStrategy(abc.ABC):
         return None
 
     def on_order_update(self, order: Order) -> None:  # noqa: B027 - optional hook
-        """An order changed status (filled, canceled, rejected, expired)."""
+        """An order changed status (filled, canceled, rejected, expired); a copy."""
 
     def on_fill(self, fill: Fill, order: Order) -> None:  # noqa: B027 - optional hook
-        """One of this strategy's orders (partially) filled."""
+        """One of this strategy's orders (partially) filled; ``order`` is a copy."""
 
     def on_stop(self) -> None:  # noqa: B027 - optional hook
         """The job is stopping (finished, stopped or reloading)."""
@@ -115,7 +138,7 @@ class BaseStrategy(abc.ABC):
         Typed ``Any`` because the class is only known once the name is resolved (a custom
         module may replace a built-in); read its outputs, e.g. ``.result`` or ``.upper``.
         """
-        indicator_class = load_plugin("indicators", name)
+        indicator_class = self._loader.indicator_class(name)
         indicator: BaseIndicator = indicator_class(**config)
         self.indicators.append(indicator)
         return indicator
@@ -130,7 +153,14 @@ class BaseStrategy(abc.ABC):
         client_order_id: str | None = None,
     ) -> Order:
         """Buy ``amount`` base (or spend ``quote_amount`` quote by market order)."""
-        return self._order(OrderSide.BUY, amount, price, stop_price, quote_amount, client_order_id)
+        return self.broker.submit(
+            OrderSide.BUY,
+            amount or 0.0,
+            price=price,
+            stop_price=stop_price,
+            quote_amount=quote_amount,
+            client_order_id=client_order_id,
+        )
 
     def sell(
         self,
@@ -140,29 +170,11 @@ class BaseStrategy(abc.ABC):
         stop_price: float | None = None,
         client_order_id: str | None = None,
     ) -> Order:
-        return self._order(OrderSide.SELL, amount, price, stop_price, None, client_order_id)
-
-    def _order(
-        self,
-        side: OrderSide,
-        amount: float | None,
-        price: float | None,
-        stop_price: float | None,
-        quote_amount: float | None,
-        client_order_id: str | None,
-    ) -> Order:
-        if stop_price is not None:
-            order_type = OrderType.STOP_LIMIT if price is not None else OrderType.STOP_MARKET
-        else:
-            order_type = OrderType.LIMIT if price is not None else OrderType.MARKET
-        return self.exchange.submit_order(
-            self.symbol,
-            side,
-            order_type,
+        return self.broker.submit(
+            OrderSide.SELL,
             amount or 0.0,
-            price,
+            price=price,
             stop_price=stop_price,
-            quote_amount=quote_amount,
             client_order_id=client_order_id,
         )
 
@@ -174,17 +186,28 @@ class BaseStrategy(abc.ABC):
             return None
         return self.sell(amount, price=price)
 
-    def cancel(self, order: Order) -> Order:
-        return self.exchange.cancel_order(order.id)
+    def cancel(self, order: Order | str) -> Order:
+        return self.broker.cancel(order)
+
+    def open_orders(self) -> list[Order]:
+        """This job's open orders (copies: the current state at the time of the call)."""
+        return self.broker.open_orders()
+
+    def order(self, order_id: str) -> Order:
+        """The current state of one of this job's orders."""
+        return self.broker.order(order_id)
 
     def balance(self, asset: str) -> Balance:
-        return self.exchange.get_wallet_balance(asset)
+        return self.broker.balance(asset)
 
     @property
     def position(self) -> Position:
         """The open position; ``position.is_flat`` is true when only dust (what the market
         will not let you sell) or nothing is held."""
-        return self.exchange.get_position(self.symbol)
+        return self.broker.position()
+
+    def last_price(self) -> float | None:
+        return self.broker.last_price()
 
     def log(self, message: str, level: str = "INFO") -> None:
         self._log(level, message)

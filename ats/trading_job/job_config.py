@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ats.exceptions import ConfigError
 from ats.exchanges.data_classes import split_symbol
 from ats.trading_job.risk import RiskLimits
-from ats.utils.validation import format_validation_error
+from ats.utils.config_files import load_yaml_file
+from ats.utils.validation import format_validation_error, require_finite
 
 JobMode = Literal["backtest", "paper", "live"]
 
@@ -34,9 +35,14 @@ class PluginSpec(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9_]+$")
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("params")
+    @classmethod
+    def _numbers_finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return require_finite(value)  # type: ignore[no-any-return]
+
 
 class JobConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=64)
     symbol: str = "BTC/USDT"
@@ -78,19 +84,12 @@ def parse_job_config(data: Any, *, source: str = "job config") -> JobConfig:
 
 
 def load_job_config(path: str | Path) -> JobConfig:
-    """Read and validate a job YAML file; ConfigError names the file and field/line."""
+    """Read and validate a job YAML file; ConfigError names the file and field/line.
+
+    The file is read within the bounds of :mod:`ats.utils.config_files` (size, no
+    aliases, nesting depth)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+    data = load_yaml_file(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of job settings at the top level")
     return parse_job_config(data, source=str(path))

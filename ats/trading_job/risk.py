@@ -2,6 +2,9 @@
 
 A breach rejects the offending order, cancels the job's open orders and stops the job:
 a strategy that misbehaves must not keep trading. Limits are in the quote currency.
+
+The order-rate limits (``max_orders_per_candle``, ``max_orders_per_minute``) are set
+here too but only refuse the orders over the limit (see ats.trading_job.order_rate).
 """
 
 from __future__ import annotations
@@ -18,8 +21,14 @@ _DAY_MS = 86_400_000
 class RiskLimits(BaseModel):
     """``risk:`` in a job config; every limit is optional."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    max_orders_per_candle: int = Field(
+        100, ge=1, description="orders a strategy may place while handling one candle"
+    )
+    max_orders_per_minute: int = Field(
+        600, ge=1, description="orders per minute of market (candle) time"
+    )
     max_order_value: float | None = Field(None, gt=0, description="quote value of one order")
     max_position_value: float | None = Field(
         None, gt=0, description="quote value of the base held after an order fills"
@@ -30,6 +39,7 @@ class RiskLimits(BaseModel):
 
     @property
     def active(self) -> bool:
+        """Whether any limit that stops the job is set (the rate limits always apply)."""
         return any(
             limit is not None
             for limit in (self.max_order_value, self.max_position_value, self.max_daily_loss)

@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from ats.exceptions import ATSError, ConfigError, JobError, StateError
+from ats.exceptions import ATSError, ConfigError, JobError, StateError, UnknownPlugin
 from ats.exchanges.base_exchange import BaseExchange, CandleHandler
 from ats.exchanges.data_classes import Candle, Fill, Order, OrderSide
 from ats.exchanges.run_control import CpuShare, RunControl, StopRequested
 from ats.indicators.base_indicator import BaseIndicator
 from ats.strategies.base_strategy import BaseStrategy
+from ats.strategies.broker import Broker
 from ats.trading_job.events import (
     BalanceChanged,
     CandleClosed,
@@ -35,8 +36,9 @@ from ats.trading_job.events import (
 )
 from ats.trading_job.job_config import JobConfig
 from ats.trading_job.metrics import compute_metrics
+from ats.trading_job.order_rate import OrderRateLimiter
 from ats.trading_job.risk import RiskGuard
-from ats.utils.plugins import PluginLoader
+from ats.utils.plugins import PluginLoader, plugin_code
 from ats.utils.redaction import redact
 
 PROGRESS_INTERVAL = 0.2
@@ -127,10 +129,13 @@ class TradingJob:
 
     # -- construction --------------------------------------------------------------------
     def build(self) -> None:
-        """Resolve and construct the plugins. Raises ConfigError/PluginError."""
+        """Resolve and construct the plugins. Raises ConfigError/PluginError naming the
+        config field, or the plugin's file and line for an error in its own code."""
         config = self.config
-        fees = self.loader.fees_class(config.fees.name)(**config.fees.params)
-        exchange_class = self.loader.exchange_class(config.exchange.name)
+        fees_class = self._plugin_class("fees", config.fees.name)
+        with plugin_code("fees.params", fees_class):
+            fees = fees_class(**config.fees.params)
+        exchange_class = self._plugin_class("exchanges", config.exchange.name)
         if config.mode is not None and config.mode != exchange_class.mode:
             raise ConfigError(
                 f"mode: {config.mode!r} does not match exchange {config.exchange.name!r} "
@@ -138,20 +143,21 @@ class TradingJob:
             )
         if exchange_class.mode == "live" and config.mode != "live":
             raise ConfigError("mode: a live exchange needs an explicit 'mode: live'")
-        strategy_class = self.loader.strategy_class(config.strategy.name)
+        strategy_class = self._plugin_class("strategies", config.strategy.name)
         params = strategy_class.validate_config(config.strategy.params)
         symbol = getattr(params, "symbol", None)
         if symbol is not None and symbol != config.symbol:
             raise ConfigError(
                 f"strategy.params.symbol: {symbol} differs from the job's symbol {config.symbol}"
             )
-        exchange = exchange_class(
-            symbol=config.symbol,
-            fees=fees,
-            balances=config.balances,
-            config=config.exchange.params,
-            log=self.log,
-        )
+        with plugin_code("exchange.params", exchange_class):
+            exchange = exchange_class(
+                symbol=config.symbol,
+                fees=fees,
+                balances=config.balances,
+                config=config.exchange.params,
+                log=self.log,
+            )
         exchange.order_listeners.append(self._order_changed)
         exchange.fill_listeners.append(self._filled)
         self.risk = RiskGuard(config.risk, self._risk_breached)
@@ -160,10 +166,38 @@ class TradingJob:
         if self.exchange is not None:
             self.exchange.release()  # the previous run: freed now, not by a full GC
         self.exchange = exchange
-        self.strategy = strategy_class(params, exchange, log=self.log)
+        self.strategy = strategy_class(params, self._broker(exchange), log=self.log, loader=self.loader)
         self.report = None
         self.restore_note = None
         self._equity_samples.clear()
+
+    def _plugin_class(self, kind: str, name: str) -> Any:
+        """The plugin class; an unknown name is reported with the config field."""
+        field = {"exchanges": "exchange", "strategies": "strategy"}.get(kind, kind)
+        try:
+            return self.loader.load(kind, name)
+        except UnknownPlugin as exc:
+            raise UnknownPlugin(f"{field}.name: {exc}") from None
+
+    def _broker(self, exchange: BaseExchange) -> Broker:
+        """The strategy's way to the market, behind the order-rate limits."""
+        limits = self.config.risk
+        limiter = OrderRateLimiter(
+            per_candle=limits.max_orders_per_candle,
+            per_minute=limits.max_orders_per_minute,
+            clock=lambda: exchange.now,
+            log=self.log,
+        )
+        return Broker(exchange, gate=limiter)
+
+    async def load_inputs(self) -> None:
+        """Read and check the job's local input files (candle data) now, before it
+        starts: a bad file raises DataError naming the file and line, and nothing ran.
+        Building first if needed; the loaded data is kept for the run."""
+        if self.exchange is None:
+            self.build()
+        assert self.exchange is not None
+        await self.exchange.load_inputs()
 
     def discard(self) -> None:
         """The job was deleted or replaced: let its objects go by reference counting
@@ -222,7 +256,7 @@ class TradingJob:
         strategy_class = self.loader.strategy_class(self.config.strategy.name, reload=True)
         params = strategy_class.validate_config(self.config.strategy.params)
         state = strategy_class.State.from_dict(old.state.to_dict())
-        new = strategy_class(params, self.exchange, state=state, log=self.log)
+        new = strategy_class(params, old.broker, state=state, log=self.log, loader=self.loader)
         for new_indicator, old_indicator in zip(new.indicators, old.indicators, strict=False):
             if type(new_indicator) is type(old_indicator) and (
                 new_indicator.config == old_indicator.config
@@ -411,14 +445,14 @@ class TradingJob:
     def _order_changed(self, order: Order) -> None:
         self.bus.publish(OrderUpdated(self.id, order.copy()))
         if self.strategy is not None and order.status.is_final:
-            self.strategy.on_order_update(order)
+            self.strategy.on_order_update(order.copy())  # the strategy's own copy
 
     def _filled(self, fill: Fill, order: Order) -> None:
         assert self.exchange is not None
         self.bus.publish(Filled(self.id, fill))
         self.bus.publish(BalanceChanged(self.id, self.exchange.get_balances()))
         if self.strategy is not None:
-            self.strategy.on_fill(fill, order)
+            self.strategy.on_fill(fill, order.copy())
 
     # -- logging and status ----------------------------------------------------------------
     def log(self, level: str, message: str) -> None:

@@ -7,23 +7,31 @@ Layout (see ARCHITECTURE.md):
 - fees:       custom_modules/fees/<name>.py                 one BaseFees subclass
 
 Names must match ``[a-z0-9_]+`` so no path can escape the plugin folder. A broken custom
-module raises one PluginError naming its file; other plugins are unaffected.
+module raises one PluginError naming its file; other plugins are unaffected. Errors a
+plugin raises later, from its constructor or a strategy's ``setup()``, are turned into
+one line naming the plugin's file and line by :func:`plugin_code`.
+
+The custom folder is ``ATS_CUSTOM_MODULES_DIR`` (environment or ``.env``), by default
+``./custom_modules``, for every command.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
 import re
 import sys
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
-from ats.exceptions import PluginError
+from ats.exceptions import ATSError, PluginError, UnknownPlugin
+from ats.utils.validation import one_line
 
 if TYPE_CHECKING:
     from ats.exchanges.base_exchange import BaseExchange
@@ -110,9 +118,19 @@ def parse_namespace(namespace: str) -> tuple[str, str]:
 class PluginLoader:
     """Finds, imports, validates and caches plugin classes."""
 
-    def __init__(self, custom_root: Path | str = "custom_modules") -> None:
-        self.custom_root = Path(custom_root)
+    def __init__(self, custom_root: Path | str | None = None) -> None:
+        self._custom_root = None if custom_root is None else Path(custom_root)
         self._cache: dict[tuple[str, str], type] = {}
+
+    @property
+    def custom_root(self) -> Path:
+        """The custom modules folder; by default the settings' (read on first use, so
+        importing this module never reads ``.env``)."""
+        if self._custom_root is None:
+            from ats.utils.settings import Settings
+
+            self._custom_root = Settings().custom_modules_dir
+        return self._custom_root
 
     def load(self, kind: str, name: str, *, reload: bool = False) -> type:
         """The plugin class; ``reload`` re-imports the module (strategy hot reload)."""
@@ -197,7 +215,7 @@ class PluginLoader:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name and module_name.startswith(exc.name):
-                raise PluginError(f"unknown {_SINGULAR[spec.kind]} {name!r}") from None
+                raise UnknownPlugin(f"unknown {_SINGULAR[spec.kind]} {name!r}") from None
             raise PluginError(f"{module_name}: import failed: {exc}") from None
         return importlib.reload(module) if reload else module
 
@@ -255,6 +273,51 @@ class PluginLoader:
         ]
 
 
+@contextlib.contextmanager
+def plugin_code(section: str, plugin: type) -> Iterator[None]:
+    """Run code of ``plugin`` (its constructor, a strategy's ``setup()``): an unexpected
+    exception becomes one PluginError naming the config ``section``, the file, line and
+    function it came from, e.g. ``strategy: custom_modules/strategies/x/strategy.py:9 in
+    setup(): RuntimeError: boom``. ATS's own one-line errors pass through unchanged."""
+    try:
+        yield
+    except ATSError:
+        raise
+    except Exception as exc:
+        where = _origin(plugin, exc)
+        raise PluginError(
+            one_line(f"{section}: {where}{type(exc).__name__}: {exc}")
+        ) from None
+
+
+def _origin(plugin: type, exc: BaseException) -> str:
+    """``"file:line in function(): "`` of the innermost frame in the plugin's own file,
+    else of the innermost frame (a built-in plugin's helper)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    try:
+        plugin_file = inspect.getsourcefile(plugin)
+    except TypeError:
+        plugin_file = None
+    own = [frame for frame in frames if plugin_file and _same_file(frame.filename, plugin_file)]
+    frame = (own or frames)[-1]
+    return f"{_short_path(frame.filename)}:{frame.lineno} in {frame.name}(): "
+
+
+def _same_file(first: str, second: str) -> bool:
+    return Path(first).resolve() == Path(second).resolve()
+
+
+def _short_path(filename: str) -> str:
+    """Relative to the working directory, else to the folder holding the ats package."""
+    path = Path(filename).resolve()
+    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        with contextlib.suppress(ValueError):
+            return str(path.relative_to(root))
+    return filename
+
+
 def _line_in(path: Path, exc: BaseException) -> str:
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if Path(frame.filename) == path:
@@ -263,6 +326,7 @@ def _line_in(path: Path, exc: BaseException) -> str:
 
 
 default_loader = PluginLoader()
+"""Looks in the settings' custom folder (``ATS_CUSTOM_MODULES_DIR``)."""
 
 
 def load_plugin(kind: str, name: str, *, reload: bool = False) -> Any:

@@ -53,7 +53,7 @@ class Strategy(BaseStrategy):
     """Keeps one limit buy resting far below the market (never fills)."""
 
     def on_candle(self, candle):
-        if not self.exchange.get_open_orders():
+        if not self.open_orders():
             self.buy(0.01, price=round(candle.close * 0.5, 2))
 '''
 

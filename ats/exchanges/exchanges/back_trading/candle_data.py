@@ -26,6 +26,9 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
+from ats.exceptions import DataError
+from ats.utils.validation import one_line
+
 __all__ = [
     "CandleData",
     "CandleDataError",
@@ -69,11 +72,12 @@ _MIN_MS = -62_135_596_800_000
 _MAX_MS = 253_402_300_799_999
 
 
-class CandleDataError(ValueError):
+class CandleDataError(DataError, ValueError):
     """A candle file (or frame) is missing, unreadable or invalid.
 
     The message is a single line that starts with the file name and, where it
-    applies, the 1-based line number (header = line 1), so it can be shown as is.
+    applies, the 1-based line number (header = line 1), so it can be shown as is:
+    non-printable bytes are escaped and quoted file content is cut short.
     """
 
 
@@ -258,7 +262,7 @@ class _LineCells:
         newlines = self._newlines
         start = int(newlines[row]) + 1  # line row + 2 starts after newline number row
         end = int(newlines[row + 1])  # every line ends with a newline (see _load_csv_bytes)
-        line = self.data[start:end].decode("utf-8", errors="replace").rstrip("\r")
+        line = self.data[start:end].decode("utf-8", errors="backslashreplace").rstrip("\r")
         return next(csv.reader([line]), [])
 
     def get(self, canon: str, row: int) -> Any:
@@ -312,7 +316,7 @@ def _load_csv_bytes(path: Path, data: bytes) -> CandleData:
     if data[end:] not in (b"\n", b"\r\n"):
         data = data[:end] + b"\n"  # copy only when there is more than one line terminator
     header_end = data.find(b"\n")
-    header = _parse_header(data[:header_end].decode("utf-8", errors="replace"))
+    header = _parse_header(data[:header_end], str(path))
     names = _pick_columns(header, str(path))
     n_rows = data.count(b"\n") - 1  # data lines: every line now ends with a newline
     if n_rows == 0:
@@ -327,10 +331,28 @@ def _load_csv_bytes(path: Path, data: bytes) -> CandleData:
     return _build(path, columns, source)
 
 
-def _parse_header(line: str) -> list[str]:
-    """Split the header line the way the CSV readers will."""
-    row = next(csv.reader([line.rstrip("\r")]), [])
+def _parse_header(raw: bytes, label: str) -> list[str]:
+    """Split the header line the way the CSV readers will; a line that is not CSV text
+    (binary data, another encoding) is refused here, quoted short and escaped."""
+    line = raw.rstrip(b"\r")
+    if b"\x00" in line or b"\r" in line:
+        raise CandleDataError(f"{label} line 1: not a CSV text file (header {_quote_bytes(line)})")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CandleDataError(
+            f"{label} line 1: not UTF-8 CSV text (header {_quote_bytes(line)})"
+        ) from None
+    try:
+        row = next(csv.reader([text]), [])
+    except csv.Error as exc:
+        raise CandleDataError(f"{label} line 1: cannot read the CSV header: {exc}") from None
     return [name.strip() for name in row]
+
+
+def _quote_bytes(raw: bytes, limit: int = 60) -> str:
+    """File bytes for a message: undecodable bytes as ``\\xNN``, cut to ``limit``."""
+    return _quote(raw[: limit * 4].decode("utf-8", errors="backslashreplace"), limit)
 
 
 def _pick_columns(header: list[str], label: str) -> dict[str, str]:
@@ -342,12 +364,16 @@ def _pick_columns(header: list[str], label: str) -> dict[str, str]:
         if key in lowered:
             duplicates.add(key)
         lowered.setdefault(key, name)
-    have = ", ".join(header) if any(header) else "none"
+    have = one_line(", ".join(header), 80) if any(header) else "none"
     picked: dict[str, str] = {}
     time_name = next((lowered[t] for t in TIME_COLUMNS if t in lowered), None)
     if time_name is None:
+        hint = ""
+        if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
+            hint = "; columns must be separated by commas"
         raise CandleDataError(
-            f"{label}: missing time column (one of {', '.join(TIME_COLUMNS)}) (have: {have})"
+            f"{label}: missing time column (one of {', '.join(TIME_COLUMNS)}) "
+            f"(have: {have}){hint}"
         )
     picked["time"] = time_name
     for canon in VALUE_COLUMNS:
@@ -447,7 +473,7 @@ def _read_csv_pandas(
             index_col=False,
             dtype=dtypes,
             skip_blank_lines=False,
-            encoding_errors="replace",
+            encoding_errors="backslashreplace",  # shown escaped in messages
         )
     except (ValueError, pd.errors.ParserError):
         return None
@@ -478,7 +504,7 @@ def _read_csv_text(
             dtype=str,
             na_filter=False,
             skip_blank_lines=False,
-            encoding_errors="replace",
+            encoding_errors="backslashreplace",  # shown escaped in messages
         )
     except pd.errors.ParserError as exc:
         match = _TOKENIZE_LINE_RE.search(str(exc))
@@ -916,10 +942,13 @@ def _is_blank(value: Any) -> bool:
 
 
 def _quote(value: Any, limit: int = 40) -> str:
-    text = repr(value if isinstance(value, str) else str(value))
-    return text if len(text) <= limit else text[: limit - 4] + "...'"
+    """A cell or header for a message, quoted: non-printable characters escaped (bytes
+    that were not UTF-8 already read as ``\\xNN``), cut to ``limit``."""
+    text = value if isinstance(value, str) else str(value)
+    shown = "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit * 4]) + "'"
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
 
 
 def _one_line(message: str) -> str:
-    """Collapse a message to one line (library errors can span several)."""
-    return " ".join(message.split())
+    """One printable line of bounded length (library errors can span several)."""
+    return one_line(message)

@@ -61,6 +61,9 @@ class Exchange(SimulatedExchange):
         self._chunk = 4096
 
     async def connect(self) -> None:
+        await self.load_inputs()
+
+    async def load_inputs(self) -> None:
         if self.data is None:
             self.load_data(await asyncio.to_thread(load_candles, self.data_path))
 
@@ -112,6 +115,8 @@ class Exchange(SimulatedExchange):
                 self.cursor = stop
                 self._adapt_chunk(time.perf_counter() - began, stop - start, share.slice_seconds)
                 await control.cpu_checkpoint()
+        if self.cursor:
+            self._set_candle(self.cursor - 1)  # the file's values, whatever a strategy wrote
         self.ledger.mark(self.symbol, self.candle.close)
 
     def _adapt_chunk(self, elapsed: float, size: int, target: float) -> None:

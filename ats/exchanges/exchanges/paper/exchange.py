@@ -51,6 +51,10 @@ class Exchange(SimulatedExchange):
         self.refuse_orders_on_history(self.feed)
         self.first_close: float | None = None
 
+    async def load_inputs(self) -> None:
+        if self.config.get("feed", "replay") == "replay":
+            await self.feed.open()  # reads the candle file; a ccxt feed opens in connect
+
     async def connect(self) -> None:
         await self.feed.open()
         self.timeframe_ms = self.feed.timeframe_ms
