@@ -92,9 +92,7 @@ class BaseStrategy(abc.ABC):
             try:
                 return cls.Params.model_validate(params)
             except ValidationError as exc:
-                raise ConfigError(
-                    format_validation_error(exc, prefix="strategy.params")
-                ) from None
+                raise ConfigError(format_validation_error(exc, prefix="strategy.params")) from None
 
     @property
     def exchange(self) -> NoReturn:

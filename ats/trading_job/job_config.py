@@ -38,7 +38,7 @@ class PluginSpec(BaseModel):
     @field_validator("params")
     @classmethod
     def _numbers_finite(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return require_finite(value)  # type: ignore[no-any-return]
+        return require_finite(value)
 
 
 class JobConfig(BaseModel):

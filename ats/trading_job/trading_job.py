@@ -166,7 +166,9 @@ class TradingJob:
         if self.exchange is not None:
             self.exchange.release()  # the previous run: freed now, not by a full GC
         self.exchange = exchange
-        self.strategy = strategy_class(params, self._broker(exchange), log=self.log, loader=self.loader)
+        self.strategy = strategy_class(
+            params, self._broker(exchange), log=self.log, loader=self.loader
+        )
         self.report = None
         self.restore_note = None
         self._equity_samples.clear()

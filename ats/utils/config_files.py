@@ -27,6 +27,7 @@ MAX_CONFIG_BYTES = 1 << 20
 MAX_DEPTH = 64
 """Nested mappings/lists allowed in one document."""
 
+
 class RefusedYaml(ConfigError):
     """Well-formed YAML that is refused: an alias, too deep, too big."""
 

@@ -285,9 +285,7 @@ def plugin_code(section: str, plugin: type) -> Iterator[None]:
         raise
     except Exception as exc:
         where = _origin(plugin, exc)
-        raise PluginError(
-            one_line(f"{section}: {where}{type(exc).__name__}: {exc}")
-        ) from None
+        raise PluginError(one_line(f"{section}: {where}{type(exc).__name__}: {exc}")) from None
 
 
 def _origin(plugin: type, exc: BaseException) -> str:

@@ -372,8 +372,7 @@ def _pick_columns(header: list[str], label: str) -> dict[str, str]:
         if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
             hint = "; columns must be separated by commas"
         raise CandleDataError(
-            f"{label}: missing time column (one of {', '.join(TIME_COLUMNS)}) "
-            f"(have: {have}){hint}"
+            f"{label}: missing time column (one of {', '.join(TIME_COLUMNS)}) (have: {have}){hint}"
         )
     picked["time"] = time_name
     for canon in VALUE_COLUMNS:
