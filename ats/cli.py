@@ -192,6 +192,7 @@ async def _run_jobs(
     from ats.trading_job.job_manager import JobManager
     from ats.trading_job.live_mode import is_live_config
     from ats.trading_job.trading_job import JobStatus
+    from ats.utils.plugins import PluginLoader
 
     live = [
         f"{config.name} ({sources[index]})" if sources else config.name
@@ -200,7 +201,7 @@ async def _run_jobs(
     ]
     command = "ats run " + " ".join(map(str, sources or [])) + " --no-ui"
     require_yes_live(live, yes_live=yes_live, command=command)
-    manager = JobManager()  # plugins from ATS_CUSTOM_MODULES_DIR, like every command
+    manager = JobManager(loader=PluginLoader())  # ATS_CUSTOM_MODULES_DIR, like every command
     jobs = []
     for index, config in enumerate(configs):
         with _naming(sources[index] if sources else None):

@@ -67,23 +67,32 @@ def _format_row(row: list[Any]) -> str:
 
 
 def last_timestamp_on_disk(path: Path) -> int | None:
-    """Open time of the newest complete candle in ``path``, repairing a torn last line."""
+    """Open time of the newest candle in ``path``, repairing a torn last line first.
+
+    The rows already there are validated like a backtest's (DataError naming the file,
+    line and problem), so a download never extends a file that will not load."""
     if not path.exists() or path.stat().st_size == 0:
         return None
     with path.open("rb+") as handle:
         data = handle.read()
         if not data.startswith(HEADER.encode()):
-            raise DataError(f"{path}: not a file written by ats data download (bad header)")
+            from ats.utils.validation import one_line
+
+            first = data.split(b"\n", 1)[0][:80].decode("utf-8", errors="backslashreplace")
+            raise DataError(
+                f"{path} line 1: not a file written by ats data download (header "
+                f"'{one_line(first, 60)}', expected '{HEADER.strip()}'); choose another --out"
+            )
         end = data.rfind(b"\n") + 1
         if end < len(data):  # killed mid-write: drop the partial line
             handle.truncate(end)
             handle.flush()
             os.fsync(handle.fileno())
-        lines = data[:end].rstrip(b"\n").split(b"\n")
-    if len(lines) <= 1:
+    if data[:end].count(b"\n") <= 1:
         return None
-    stamp = lines[-1].split(b",", 1)[0].decode()
-    return parse_date(stamp.replace(" ", "T"), field=str(path))
+    from ats.exchanges.exchanges.back_trading.candle_data import load_candles
+
+    return int(load_candles(path).timestamps[-1])
 
 
 async def download_candles(
@@ -102,13 +111,13 @@ async def download_candles(
 ) -> DownloadProgress:
     """Download ``[since, until)`` (until defaults to now) and return the final progress."""
     csv_path = out.with_name(out.name + ".partial.csv") if _is_parquet(out) else out
+    last = last_timestamp_on_disk(csv_path)  # a bad file fails before any request
     client = make_client(exchange_id, options=options, urls=urls)
     try:
         if timeframe not in (client.timeframes or {}):
             raise DataError(f"--timeframe: {exchange_id} has no {timeframe!r}")
         step = int(client.parse_timeframe(timeframe) * 1000)
         end = until if until is not None else int(time.time() * 1000)
-        last = last_timestamp_on_disk(csv_path)
         progress = DownloadProgress(since, end, since if last is None else last + step)
         if last is not None:
             log("INFO", f"resuming after {datetime.fromtimestamp(last / 1000, tz=UTC)}")

@@ -55,40 +55,42 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _download(args: argparse.Namespace) -> int:
-    import yaml
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ats.data.downloader import DownloadProgress, download_candles, parse_date
     from ats.exceptions import ConfigError
+    from ats.utils.config_files import parse_yaml_value
 
     options: dict[str, Any] = {}
     for item in args.option:
         key, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"--option expects KEY=VALUE, got {item!r}")
-        options[key] = yaml.safe_load(value)
+        options[key] = parse_yaml_value(value, source=f"--option {key}")
     since = parse_date(args.since, field="--since")
     until = parse_date(args.until, field="--until") if args.until else None
     out = args.out or Path("data") / (
         f"{args.exchange}_{args.symbol.replace('/', '_')}_{args.timeframe}.csv"
     )
     console = Console(stderr=True)
-    with Progress(
+    bar = Progress(
         TextColumn(f"[bold]{args.symbol} {args.timeframe}"),
         BarColumn(),
         TextColumn("{task.percentage:>5.1f}%  {task.fields[written]:,} candles"),
         TimeRemainingColumn(),
         console=console,
-    ) as bar:
-        task = bar.add_task("download", total=1.0, written=0)
+    )
+    task = bar.add_task("download", total=1.0, written=0)
 
-        def show(progress: DownloadProgress) -> None:
-            bar.update(task, completed=progress.fraction, written=progress.written)
+    def show(progress: DownloadProgress) -> None:
+        bar.start()  # shown from the first page on: a refused --out file stays one line
+        bar.update(task, completed=progress.fraction, written=progress.written)
 
-        def log(level: str, message: str) -> None:
-            bar.console.print(f"[{'yellow' if level == 'WARNING' else 'dim'}]{message}[/]")
+    def log(level: str, message: str) -> None:
+        bar.console.print(f"[{'yellow' if level == 'WARNING' else 'dim'}]{message}[/]")
 
+    try:
         result = await _guarded(
             download_candles(
                 exchange_id=args.exchange,
@@ -105,5 +107,8 @@ async def _download(args: argparse.Namespace) -> int:
             )
         )
         bar.update(task, completed=1.0)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
     console.print(f"{result.written:,} new candles written to {out}")
     return 0

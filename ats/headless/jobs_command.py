@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from ats.database.journal import Journal
     from ats.state.snapshot_store import Candidate, SnapshotStore
+    from ats.trading_job.job_manager import JobManager
     from ats.utils.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -119,16 +120,25 @@ async def run_saved_jobs(
         require_yes_live(live, yes_live=yes_live, command="ats --no-ui")
         for notice in persistence.notices:  # a damaged journal set aside, a job rolled back
             print(f"ats: warning: {notice}", file=sys.stderr)
+        # Bad input (a broken plugin, a bad candle file): one line each on stderr, exit 2
+        # at the end; the job is kept as saved and the others run.
+        bad_input = {job_id: manager.get(job_id).error or "" for job_id in persistence.unloadable}
         for job in manager:
-            if job.status is JobStatus.ERROR and job.error:
+            if job.status is JobStatus.ERROR and job.error and job.id not in bad_input:
                 console.print(f"[bold red]{job.config.name}[/] ({job.id}) error: ", end="")
                 console.print(job.error, markup=False, highlight=False)
+        bad_input.update(await _check_inputs(manager, to_run))
+        for job_id, message in bad_input.items():
+            name = manager.get(job_id).config.name
+            _error_line(f"job {name} ({job_id}): {message}")
+        to_run = [job_id for job_id in to_run if job_id not in bad_input]
         if not to_run:
-            console.print(
-                f"no saved job to resume ({len(manager)} saved; see 'ats jobs list'). "
-                "Add one with 'ats jobs add JOB.yaml --start'."
-            )
-            return EXIT_OK
+            if not bad_input:
+                console.print(
+                    f"no saved job to resume ({len(manager)} saved; see 'ats jobs list'). "
+                    "Add one with 'ats jobs add JOB.yaml --start'."
+                )
+            return EXIT_USAGE if bad_input else EXIT_OK
         runner = HeadlessRunner(manager, console, before_stop=persistence.begin_shutdown)
         await runner.run(to_run, show_reports=False)
     finally:
@@ -148,7 +158,31 @@ async def run_saved_jobs(
             if report is not None:
                 console.print(render_report(report))
     failed = [job_id for job_id in to_run if manager.get(job_id).status is JobStatus.ERROR]
+    if bad_input:
+        return EXIT_USAGE
     return EXIT_FAILED if failed else EXIT_OK
+
+
+async def _check_inputs(manager: JobManager, job_ids: list[str]) -> dict[str, str]:
+    """Read the candle files of the jobs about to resume: a bad one is reported and its
+    job not started (it stays saved as running, so fixing the file is enough)."""
+    from ats.exceptions import ATSError
+
+    bad: dict[str, str] = {}
+    for job_id in job_ids:
+        job = manager.get(job_id)
+        try:
+            await job.load_inputs()
+        except ATSError as exc:
+            bad[job_id] = str(exc)
+            job.log("ERROR", f"not started: {exc}")
+    return bad
+
+
+def _error_line(message: str) -> None:
+    from ats.utils.validation import one_line
+
+    print(f"ats: error: {one_line(message)}", file=sys.stderr)
 
 
 def _first_payloads(
@@ -504,7 +538,7 @@ async def _delete(settings: Settings, wanted: str) -> int:
 
 
 def _add(settings: Settings, config_path: Path, new_id: str | None, *, start: bool) -> int:
-    from ats.exceptions import JobError
+    from ats.exceptions import ATSError, JobError, naming
     from ats.state.snapshot_store import check_job_id
     from ats.trading_job.events import EventBus
     from ats.trading_job.job_config import load_job_config
@@ -522,7 +556,11 @@ def _add(settings: Settings, config_path: Path, new_id: str | None, *, start: bo
     job = TradingJob(
         job_id, config, bus=EventBus(), loader=PluginLoader(settings.custom_modules_dir)
     )
-    job.build()  # a bad config fails here, not at the next start
+    try:  # a bad config or candle file fails here, not at the next start
+        job.build()
+        asyncio.run(job.load_inputs())
+    except ATSError as exc:
+        raise naming(exc, str(config_path)) from None
     payload = job.snapshot()
     payload["config"], masked = scrub_config(payload["config"])
     if masked:

@@ -267,6 +267,11 @@ class PersistentJobs:
         """Restored jobs saved as running or paused that have not been started yet."""
         return dict(self._resume)
 
+    @property
+    def unloadable(self) -> list[str]:
+        """Saved jobs that could not be restored (kept in the error state, not lost)."""
+        return list(self._unloadable)
+
     def resume(self, job_ids: list[str] | None = None) -> list[str]:
         """Start restored jobs that were running (pausing again those saved as paused)."""
         started = []

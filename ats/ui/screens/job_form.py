@@ -10,6 +10,7 @@ is valid.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +27,15 @@ from textual.suggester import SuggestFromList
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select
 
-from ats.exceptions import ATSError
+from ats.exceptions import ATSError, ConfigError
 from ats.exchanges.data_classes import split_symbol
+from ats.exchanges.exchanges.back_trading.candle_data import CandleDataError, check_candle_file
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import TradingJob
 from ats.ui.keys import FORM_KEYS, bindings
 from ats.ui.tcss import tcss_path
+from ats.utils.config_files import parse_yaml_value
 
 _TIMEFRAME = re.compile(r"^\d+[smhdwM]$")
 _FIELD_OF_LOCATION = {
@@ -69,11 +72,10 @@ def strategy_fields(strategy_class: type) -> list[ParamField]:
 
 
 def parse_value(text: str) -> Any:
-    """A parameter typed by the user: YAML scalars, so ``50`` is an int, ``0.1`` a float."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+    """A parameter typed by the user: YAML scalars, so ``50`` is an int, ``0.1`` a float.
+
+    Within the bounds of every config (no aliases, bounded depth): ConfigError else."""
+    return parse_yaml_value(text, source="value")
 
 
 def parse_pairs(text: str) -> dict[str, Any]:
@@ -83,7 +85,10 @@ def parse_pairs(text: str) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"expected key=value, got {item!r}")
-        result[key.strip()] = parse_value(value.strip())
+        try:
+            result[key.strip()] = parse_value(value.strip())
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
     return result
 
 
@@ -418,7 +423,10 @@ class JobFormScreen(ModalScreen[str | None]):
         for field in self._param_fields:
             text = self.query_one(f"#p{generation}-{field.name}", Input).value.strip()
             if text:
-                params[field.name] = parse_value(text)
+                try:
+                    params[field.name] = parse_value(text)
+                except ConfigError as exc:
+                    errors[f"param:{field.name}"] = _message_of(str(exc))
             elif field.required:
                 errors[f"param:{field.name}"] = "required"
         exchange = self._selected("#f-exchange")
@@ -436,12 +444,17 @@ class JobFormScreen(ModalScreen[str | None]):
                 errors["data"] = "a candle file (CSV or Parquet) is required"
             elif not Path(data).expanduser().is_file():
                 errors["data"] = f"no such file: {data}"
+            else:
+                try:  # the header and first rows now; the whole file when the job loads it
+                    check_candle_file(Path(data).expanduser())
+                except CandleDataError as exc:
+                    errors["data"] = str(exc)
             exchange_params["data"] = str(Path(data).expanduser()) if data else data
         if exchange == "paper":
             exchange_params.setdefault("feed", "replay")
             try:
                 speed = float(self._value("#f-speed") or "1")
-                if speed <= 0:
+                if not 0 < speed < math.inf:
                     raise ValueError
                 exchange_params["speed"] = speed
             except ValueError:
@@ -463,7 +476,9 @@ class JobFormScreen(ModalScreen[str | None]):
         cash = 0.0
         try:
             cash = float(cash_text)
-            if cash < 0:
+            if not math.isfinite(cash):
+                errors["cash"] = f"must be a finite number, got {cash_text!r}"
+            elif cash < 0:
                 errors["cash"] = "must not be negative"
         except ValueError:
             errors["cash"] = f"a number, got {cash_text!r}"

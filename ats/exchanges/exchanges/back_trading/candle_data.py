@@ -32,6 +32,7 @@ from ats.utils.validation import one_line
 __all__ = [
     "CandleData",
     "CandleDataError",
+    "check_candle_file",
     "load_candles",
     "ms_to_timeframe",
     "save_candles_csv",
@@ -301,6 +302,30 @@ def load_candles(path: str | Path) -> CandleData:
     if data[:4] == b"PAR1":
         return _load_parquet(p)
     return _load_csv_bytes(p, data)
+
+
+def check_candle_file(path: str | Path, max_bytes: int = 1 << 16) -> None:
+    """Check the start of a candle file (header, columns, the first rows) in about a
+    millisecond, for forms that must answer at once; :func:`load_candles` checks it all.
+    Raises :class:`CandleDataError` like it."""
+    p = Path(path)
+    if not p.exists():
+        raise CandleDataError(f"{p}: file not found")
+    if p.is_dir():
+        raise CandleDataError(f"{p}: is a directory, not a candle file")
+    try:
+        with p.open("rb") as handle:
+            data = handle.read(max_bytes)
+        if data[:2] == b"\x1f\x8b":
+            with gzip.open(p, "rb") as handle:
+                data = handle.read(max_bytes)
+    except (OSError, EOFError) as exc:
+        raise CandleDataError(f"{p}: cannot read file: {exc}") from exc
+    if p.suffix.lower() in PARQUET_SUFFIXES or data[:4] == b"PAR1":
+        return  # columns are checked when the job loads it (needs pyarrow, not a form)
+    if len(data) == max_bytes and b"\n" in data:
+        data = data[: data.rfind(b"\n") + 1]  # whole lines only
+    _load_csv_bytes(p, data)
 
 
 def _load_csv_bytes(path: Path, data: bytes) -> CandleData:
