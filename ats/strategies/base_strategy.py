@@ -6,10 +6,11 @@ state as a :class:`SimpleState` subclass (``State``). Indicators are declared in
 ``on_candle`` only reads ``indicator.result``.
 
 What a strategy can do is this class's public surface: place and cancel orders
-(:meth:`buy`, :meth:`sell`, :meth:`cancel`, :meth:`open_orders`), read the account
-(:meth:`balance`, :attr:`position`, :meth:`last_price`), read its candles and indicators,
-and :meth:`log`. It goes through a :class:`~ats.strategies.broker.Broker`, never the
-exchange object, so it cannot touch the wallet or the matching engine.
+(:meth:`buy`, :meth:`sell`, :meth:`cancel`, :meth:`open_orders`, :meth:`get_order`),
+read the account (:meth:`balance`, :attr:`position`, :meth:`last_price`), read its
+candles and indicators, and :meth:`log`. It goes through a
+:class:`~ats.strategies.broker.Broker`, never the exchange object, so it cannot touch
+the wallet or the matching engine.
 """
 
 from __future__ import annotations
@@ -191,8 +192,8 @@ class BaseStrategy(abc.ABC):
         """This job's open orders (copies: the current state at the time of the call)."""
         return self.broker.open_orders()
 
-    def order(self, order_id: str) -> Order:
-        """The current state of one of this job's orders."""
+    def get_order(self, order_id: str) -> Order:
+        """The current state of one of this job's orders (a copy)."""
         return self.broker.order(order_id)
 
     def balance(self, asset: str) -> Balance:

@@ -93,5 +93,6 @@ class OrderRateLimiter:
         when = ""
         if self._candle_time is not None:
             when = f" ({ms_to_datetime(self._candle_time):%Y-%m-%d %H:%M:%S})"
-        self._log("WARNING", f"{self._refused:,} orders rejected this candle{when}: {self._reason}")
+        count = f"{self._refused:,} order{'s' if self._refused != 1 else ''}"
+        self._log("WARNING", f"{count} rejected this candle{when}: {self._reason}")
         self._refused = 0
