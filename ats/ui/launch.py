@@ -16,17 +16,18 @@ quit are remembered as running (``before_stop``) and snapshotted once stopped
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TypedDict
 
+from ats.exceptions import ConfigError
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.live_mode import is_live
 from ats.trading_job.persistence import PersistentJobs, holder_pid, state_dir_unwritable
 from ats.ui.live_safety import HELD_MESSAGE
+from ats.utils.config_files import load_json_file
 from ats.utils.plugins import PluginLoader
 from ats.utils.settings import Settings
 
@@ -125,9 +126,11 @@ def ui_settings_path(saved_states_dir: Path) -> Path:
 def _move_old_ui_settings(old: Path, new: Path) -> None:
     """An older console kept ``ui.json`` beside the snapshots, where the restore would
     list it as a broken job: move it (only if it really is the settings file)."""
+    if not old.exists():
+        return
     try:
-        data = json.loads(old.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = load_json_file(old)
+    except ConfigError:
         return
     if not isinstance(data, dict) or not set(data) <= {"theme"}:
         return

@@ -10,6 +10,9 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ats.exceptions import ConfigError
+from ats.utils.config_files import load_json_file
+
 DEFAULT_SETTINGS_PATH = Path("saved_states") / "ui.json"
 
 log = logging.getLogger(__name__)
@@ -22,12 +25,12 @@ class UISettings:
     @classmethod
     def load(cls, path: Path) -> UISettings:
         """Settings from ``path``; defaults when missing or unreadable (never raises)."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not Path(path).exists():
             return cls()
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable UI settings %s: %s", path, exc)
+        try:
+            data = load_json_file(path)  # bounded: size, depth, finite numbers
+        except ConfigError as exc:
+            log.warning("ignoring unreadable UI settings: %s", exc)
             return cls()
         if not isinstance(data, dict):
             return cls()

@@ -17,6 +17,8 @@ from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 import ats
+from ats.exceptions import ConfigError
+from ats.utils.config_files import read_config_text
 
 DEFAULT_THEME = "ats-dark"
 FALLBACK_THEME = "textual-dark"
@@ -93,9 +95,11 @@ def _check_color(value: Any, where: str) -> None:
 
 def load_theme_file(path: Path) -> Theme:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ThemeFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        data = tomllib.loads(read_config_text(path))  # bounded size, UTF-8
+    except ConfigError as exc:
+        raise ThemeFileError(str(exc)) from None
+    except RecursionError:
+        raise ThemeFileError(f"{path}: invalid TOML: nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         raise ThemeFileError(f"{path}: invalid TOML: {exc}") from None
     return parse_theme(data, source=str(path))
