@@ -366,3 +366,32 @@ def test_real_processes(home: Path) -> None:
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert len(result.stderr.splitlines()) == 1 and expected in result.stderr, result.stderr
         assert "Traceback" not in result.stdout + result.stderr
+
+
+# -- one plugin search path (item 7) -------------------------------------------------------
+def test_plugin_folder_from_dotenv_for_every_command(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``.env``'s ATS_CUSTOM_MODULES_DIR serves strategies and the indicators they use."""
+    monkeypatch.delenv("ATS_CUSTOM_MODULES_DIR")
+    (home / ".env").write_text("ATS_CUSTOM_MODULES_DIR=envmods\n")
+    root = home / "envmods"
+    (root / "indicators").mkdir(parents=True)
+    roc = Path(__file__).parents[1] / "custom_modules" / "indicators" / "roc.py"
+    (root / "indicators" / "momentum.py").write_text(roc.read_text())
+    (root / "strategies" / "env_only").mkdir(parents=True)
+    (root / "strategies" / "env_only" / "strategy.py").write_text(
+        "from ats.strategies.base_strategy import BaseStrategy\n\n\n"
+        "class Strategy(BaseStrategy):\n"
+        "    def setup(self):\n        self.momentum = self.indicator('momentum', N=5)\n\n"
+        "    def on_candle(self, candle):\n"
+        "        if self.momentum.result > 0 and not self.open_orders():\n"
+        "            self.buy(0.001)\n"
+    )
+    config = _job_yaml(home / "env.yaml", strategy="env_only")
+    argv = ["backtest", "--strategy", "env_only", "--data", "good.csv", "--quiet"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert main(["run", str(config), "--no-ui"]) == 0, capsys.readouterr().err
+    assert main(["jobs", "add", str(config), "--start"]) == 0, capsys.readouterr().err
+    assert main(["--no-ui"]) == 0, capsys.readouterr().err
+    assert "Traceback" not in capsys.readouterr().out

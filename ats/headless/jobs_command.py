@@ -16,7 +16,7 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -177,6 +177,19 @@ async def _check_inputs(manager: JobManager, job_ids: list[str]) -> dict[str, st
             bad[job_id] = str(exc)
             job.log("ERROR", f"not started: {exc}")
     return bad
+
+
+def _run_sync(coroutine: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run``, also from inside a running loop (tests drive ``_add`` from one)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 def _error_line(message: str) -> None:
@@ -558,7 +571,7 @@ def _add(settings: Settings, config_path: Path, new_id: str | None, *, start: bo
     )
     try:  # a bad config or candle file fails here, not at the next start
         job.build()
-        asyncio.run(job.load_inputs())
+        _run_sync(job.load_inputs())
     except ATSError as exc:
         raise naming(exc, str(config_path)) from None
     payload = job.snapshot()
