@@ -446,15 +446,21 @@ class TradingJob:
     # -- exchange callbacks ----------------------------------------------------------------
     def _order_changed(self, order: Order) -> None:
         self.bus.publish(OrderUpdated(self.id, order.copy()))
-        if self.strategy is not None and order.status.is_final:
-            self.strategy.on_order_update(order.copy())  # the strategy's own copy
+        strategy = self.strategy
+        if (
+            strategy is not None
+            and order.status.is_final
+            and type(strategy).on_order_update is not BaseStrategy.on_order_update
+        ):  # a hook's copy costs only strategies that have the hook (bench/backtest_speed.py)
+            strategy.on_order_update(order.copy())  # the strategy's own copy
 
     def _filled(self, fill: Fill, order: Order) -> None:
         assert self.exchange is not None
         self.bus.publish(Filled(self.id, fill))
         self.bus.publish(BalanceChanged(self.id, self.exchange.get_balances()))
-        if self.strategy is not None:
-            self.strategy.on_fill(fill, order.copy())
+        strategy = self.strategy
+        if strategy is not None and type(strategy).on_fill is not BaseStrategy.on_fill:
+            strategy.on_fill(fill, order.copy())
 
     # -- logging and status ----------------------------------------------------------------
     def log(self, level: str, message: str) -> None:
