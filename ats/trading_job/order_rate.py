@@ -50,10 +50,9 @@ class OrderRateLimiter:
         self._reason = ""
         self._flush_scheduled = False
 
-    def __call__(self) -> str | None:
-        return self.check()
-
     def check(self) -> str | None:
+        """Why the order about to be placed is refused (counted for the summary), or
+        None: it is let through and counted against both limits."""
         now = self._clock()
         if now != self._candle_time:
             self.flush()

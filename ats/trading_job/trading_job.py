@@ -190,7 +190,7 @@ class TradingJob:
             clock=lambda: exchange.now,
             log=self.log,
         )
-        return Broker(exchange, gate=limiter)
+        return Broker(exchange, gate=limiter.check)
 
     async def load_inputs(self) -> None:
         """Read and check the job's local input files (candle data) now, before it
