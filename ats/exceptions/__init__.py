@@ -43,4 +43,7 @@ def naming(exc: ATSError, source: str) -> ATSError:
     text = str(exc)
     if text.startswith((f"{source}:", f"{source} ")):
         return exc
-    return type(exc)(f"{source}: {text}")
+    try:
+        return type(exc)(f"{source}: {text}")
+    except TypeError:  # a subclass taking other arguments
+        return ATSError(f"{source}: {text}")
