@@ -57,8 +57,9 @@ def test_prices_round_the_safe_way(price: float) -> None:
 def test_a_budget_buys_no_more_than_it_can_pay(budget: float, price: float) -> None:
     cost = BINANCE_BTC.budget_cost(budget, 0.001)
     amount = BINANCE_BTC.budget_amount(cost, price)
-    assert cost * 1.001 <= budget
-    assert amount * price <= cost
+    # In decimals, as the exchange computes: 0.398 * 5.0 is 1.9900000000000002 in floats.
+    assert Decimal(repr(cost)) * Decimal("1.001") <= Decimal(repr(budget))
+    assert Decimal(repr(amount)) * Decimal(repr(price)) <= Decimal(repr(cost))
 
 
 def test_min_notional_is_checked_for_base_sized_orders() -> None:
