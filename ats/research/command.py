@@ -1,0 +1,237 @@
+"""``ats optimize``: the flags of ``ats backtest`` plus what to search and where to run it.
+
+    ats optimize --strategy sma_cross --data btc.csv \\
+        --param fast=10:100:5 --param slow=50:400:10 --constraint "fast < slow" \\
+        --objective sharpe --json sweep.json
+
+or, with the same search written in a YAML spec beside a job config
+(:mod:`ats.research.spec_file`), ``ats optimize btc-sma.sweep.yaml``. Heavy imports wait
+until the command runs, so ``ats --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ats.research.search import Search
+    from ats.utils.plugins import PluginLoader
+
+# Flags that describe the search: with a spec file, the spec says all of them.
+_SEARCH_FLAGS = (
+    "strategy",
+    "data",
+    "param",
+    "symbol",
+    "cash",
+    "fee",
+    "slippage_bps",
+    "vectorised",
+    "method",
+    "trials",
+    "seed",
+    "batch",
+    "objective",
+    "direction",
+    "constraint",
+    "walk_forward",
+)
+_defaults: dict[str, Any] = {}
+
+
+def add_parser(commands: Any, add_backtest_flags: Callable[..., None]) -> None:
+    optimize = commands.add_parser(
+        "optimize",
+        help="search a strategy's parameters (grid or optuna) on every core or a Ray cluster",
+        description="Run many backtests of one strategy and rank them by a report metric. "
+        "Finished trials are journaled: after a crash, the same command resumes.",
+    )
+    optimize.add_argument(
+        "spec",
+        nargs="?",
+        type=Path,
+        metavar="SPEC.yaml",
+        help="a search spec beside a job config (see README); the search flags are then not used",
+    )
+    add_backtest_flags(optimize, required=False)
+    for action in optimize._actions:
+        if action.dest == "param":
+            action.help = "K=LOW:HIGH[:STEP] (a range), K=A,B,C (a list) or K=V (fixed)"
+        if action.dest == "json":
+            action.help = "write every trial and the best as JSON"
+    optimize.add_argument("--method", choices=("grid", "optuna"), default="grid")
+    optimize.add_argument("--trials", type=int, default=100, help="optuna: number of trials")
+    optimize.add_argument("--seed", type=int, default=0, help="optuna: sampler seed")
+    optimize.add_argument(
+        "--batch", type=int, default=16, help="optuna: trials proposed at once (reproducible)"
+    )
+    optimize.add_argument(
+        "--objective", default="sharpe", metavar="METRIC", help="report metric to optimise"
+    )
+    direction = optimize.add_mutually_exclusive_group()
+    direction.add_argument(
+        "--maximize", dest="direction", action="store_const", const="maximize", default="maximize"
+    )
+    direction.add_argument("--minimize", dest="direction", action="store_const", const="minimize")
+    optimize.add_argument(
+        "--constraint", action="append", default=[], metavar="EXPR", help='e.g. "fast < slow"'
+    )
+    optimize.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: every core)"
+    )
+    optimize.add_argument(
+        "--ray", metavar="ADDRESS", help="run trials on a Ray cluster: auto or HOST:PORT"
+    )
+    optimize.add_argument(
+        "--walk-forward",
+        metavar="train=N,test=M",
+        help="optimise on rolling training windows, test on the next (candles or e.g. 30d)",
+    )
+    optimize.add_argument("--csv", type=Path, metavar="OUT", help="write the trials as CSV")
+    optimize.add_argument("--top", type=int, default=10, help="trials shown at the end")
+    _defaults.update({action.dest: action.default for action in optimize._actions})
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(optimize(args))
+
+
+async def optimize(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ats.cli import EXIT_JOB_FAILED, EXIT_OK
+    from ats.exchanges.exchanges.back_trading.candle_data import load_candles
+    from ats.research.executor import open_executor
+    from ats.research.export import (
+        search_json,
+        walk_forward_json,
+        write_json,
+        write_search_csv,
+        write_walk_forward_csv,
+    )
+    from ats.research.journal import JOURNAL_NAME, TrialJournal, file_identity
+    from ats.research.report import SweepPrinter, trials_table, walk_forward_table
+    from ats.research.sweep import Window, run_search
+    from ats.research.walk_forward import parse_walk_forward, plan_windows, run_walk_forward
+    from ats.trading_job.job_manager import new_job_id
+    from ats.utils.plugins import default_loader
+    from ats.utils.settings import Settings
+
+    if args.workers is not None and args.workers < 1:
+        from ats.exceptions import ConfigError
+
+        raise ConfigError("--workers must be at least 1")
+    search = _search(args, default_loader)
+    data = load_candles(search.data_path)
+    identity = file_identity(search.data_path)
+    if search.walk_forward:  # refuse a bad plan before any worker starts
+        plan_windows(parse_walk_forward(search.walk_forward, data.timeframe_ms), len(data))
+    journal = TrialJournal(Settings().saved_states_dir / JOURNAL_NAME)
+    console = Console(quiet=args.quiet)
+    sweep_id = new_job_id(f"optimize-{search.base.strategy.name}")
+    printer = SweepPrinter(console, search.objective)
+    try:
+        executor = open_executor(
+            search.base,
+            data,
+            workers=args.workers or search.workers,
+            ray_address=args.ray or search.ray,
+            custom_root=default_loader.custom_root,
+        )
+        try:
+            with printer:
+                if search.walk_forward:
+                    walked = await run_walk_forward(
+                        search,
+                        data,
+                        sweep_id=sweep_id,
+                        executor=executor,
+                        journal=journal,
+                        loader=default_loader,
+                        data_identity=identity,
+                        publish=printer,
+                    )
+                else:
+                    outcome = await run_search(
+                        sweep_id=sweep_id,
+                        name=f"optimize {search.base.strategy.name}",
+                        description=search.description(identity, default_loader),
+                        method=search.make_method(),
+                        objective=search.objective,
+                        executor=executor,
+                        journal=journal,
+                        window=Window(0, len(data)),
+                        publish=printer,
+                    )
+        finally:
+            executor.close()
+    finally:
+        journal.close()
+    if search.walk_forward:
+        console.print(walk_forward_table(walked, search.objective))
+        if walked.metrics:
+            from ats.headless.report import metrics_table
+
+            console.print(metrics_table(walked.metrics, "Out-of-sample (stitched test windows)"))
+        if args.json:
+            write_json(args.json, walk_forward_json(walked, search.objective, data.timestamps))
+        if args.csv:
+            write_walk_forward_csv(args.csv, walked, search.objective, data.timestamps)
+        return EXIT_OK
+    console.print(trials_table(outcome, search.objective, args.top))
+    if args.json:
+        write_json(args.json, search_json(outcome, search.objective))
+    if args.csv:
+        write_search_csv(args.csv, outcome, search.objective)
+    if outcome.best is None:
+        import sys
+
+        print(f"ats: no trial has a defined {search.objective.metric}", file=sys.stderr)
+        return EXIT_JOB_FAILED
+    return EXIT_OK
+
+
+def _search(args: argparse.Namespace, loader: PluginLoader) -> Search:
+    from ats.exceptions import ConfigError
+    from ats.research.objective import Objective
+    from ats.research.search import build_search
+    from ats.research.space import is_search_text, parse_dimension
+
+    if args.spec is not None:
+        given = [name for name in _SEARCH_FLAGS if getattr(args, name) != _defaults.get(name)]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise ConfigError(f"{args.spec} describes the search: drop {flag}, or the spec")
+        from ats.research.spec_file import load_search_spec
+
+        return load_search_spec(args.spec, loader)
+    if not args.strategy or not args.data:
+        raise ConfigError("ats optimize needs --strategy and --data (or a SPEC.yaml)")
+    from ats.cli import backtest_config, parse_param
+
+    dimensions, fixed = [], {}
+    for text in args.param:
+        name, sep, raw = text.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--param expects KEY=VALUE, got {text!r}")
+        if is_search_text(raw):
+            dimensions.append(parse_dimension(name.strip(), raw))
+        else:
+            key, value = parse_param(text)
+            fixed[key] = value
+    return build_search(
+        backtest_config(args, fixed),
+        dimensions,
+        args.constraint,
+        loader,
+        method=args.method,
+        trials=args.trials,
+        seed=args.seed,
+        batch=args.batch,
+        objective=Objective.parse(args.objective, args.direction),
+        walk_forward=args.walk_forward,
+    )

@@ -1,0 +1,122 @@
+"""Acceptance: a real local Ray cluster on 127.0.0.1 runs the sweep (``--ray ADDRESS``) and
+gives the process pool's trial table, custom strategy included.
+
+The cluster is started with ``ray start --head --block`` on ports of its own, a temp dir of
+its own and a token of its own (Ray 2.60 turns token authentication on by default and
+would otherwise write one under ~/.ray), and stopped by its pid afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+RAY = Path(sys.executable).with_name("ray")
+CUSTOM_STRATEGY = '''
+from ats.strategies.sma_cross.strategy import Strategy as SmaCross
+
+
+class Strategy(SmaCross):
+    """sma_cross under another name: only a custom module can provide it."""
+
+    name = "my_cross"
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def ray_cluster() -> Iterator[tuple[str, dict[str, str]]]:
+    # Short: Ray's unix sockets live under it (at most 107 characters).
+    temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    token = temp / "token"
+    token.write_text(uuid.uuid4().hex)
+    env = {
+        **os.environ,
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN_PATH": str(token),
+        "RAY_USAGE_STATS_ENABLED": "0",
+        # Keep every address on loopback: otherwise Ray swaps 127.0.0.1 for the host's IP.
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
+    }
+    port = _free_port()
+    ports = {
+        "port": port,
+        "object-manager-port": _free_port(),
+        "node-manager-port": _free_port(),
+        "dashboard-agent-listen-port": _free_port(),
+        "dashboard-agent-grpc-port": _free_port(),
+        "runtime-env-agent-port": _free_port(),
+        "metrics-export-port": _free_port(),
+    }
+    command = [str(RAY), "start", "--head", "--block", "--node-ip-address=127.0.0.1"]
+    command += ["--num-cpus=2", "--include-dashboard=false", f"--temp-dir={temp}"]
+    command += ["--disable-usage-stats", *(f"--{name}={value}" for name, value in ports.items())]
+    log = temp / "ray-start.log"
+    with log.open("w") as output:
+        head = subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "Ray runtime started" not in log.read_text():
+            assert head.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "the Ray head did not start in 60 s"
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}", env
+    finally:
+        head.terminate()  # --block stops the cluster's processes on SIGTERM
+        try:
+            head.wait(30)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(head.pid, signal.SIGKILL)  # whatever of ours is left
+        except ProcessLookupError:
+            pass
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_a_sweep_on_ray_equals_the_process_pool(
+    tmp_path: Path, ray_cluster: tuple[str, dict[str, str]], candles_5k: Path
+) -> None:
+    address, env = ray_cluster
+    strategy = tmp_path / "custom_modules" / "strategies" / "my_cross" / "strategy.py"
+    strategy.parent.mkdir(parents=True)
+    strategy.write_text(CUSTOM_STRATEGY)
+    base = [sys.executable, "-m", "ats.cli", "optimize", "--strategy", "my_cross"]
+    base += ["--data", str(candles_5k), "--param", "fast=5:20:5", "--param", "slow=30,60"]
+    base += ["--objective", "total_return", "--quiet"]
+    tables = {}
+    for name, where in (("ray", ["--ray", address]), ("pool", ["--workers", "2"])):
+        out = tmp_path / f"{name}.json"
+        run_env = {**env, "ATS_SAVED_STATES_DIR": str(tmp_path / f"state-{name}")}
+        result = subprocess.run(
+            [*base, *where, "--json", str(out)],
+            cwd=tmp_path,
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        tables[name] = json.loads(out.read_text())
+    assert len(tables["ray"]["trials"]) == 8
+    assert tables["ray"] == tables["pool"]
