@@ -93,7 +93,7 @@ def add_parser(commands: Any, add_backtest_flags: Callable[..., None]) -> None:
     )
     optimize.add_argument("--csv", type=Path, metavar="OUT", help="write the trials as CSV")
     optimize.add_argument("--top", type=int, default=10, help="trials shown at the end")
-    _defaults.update({action.dest: action.default for action in optimize._actions})
+    _defaults.update(vars(optimize.parse_args([])))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -73,8 +73,9 @@ def write_search_csv(path: Path, outcome: SearchOutcome, objective: Objective) -
     names = _param_names(outcome.trials)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
+        metric_names = [name for name in METRIC_NAMES if name != "final_equity"]
         writer.writerow(
-            ["trial", *names, "objective", "final_equity", "trades", *METRIC_NAMES, "error"]
+            ["trial", *names, "objective", "final_equity", "trades", *metric_names, "error"]
         )
         for trial in outcome.trials:
             metrics = trial.metrics or {}
@@ -85,7 +86,7 @@ def write_search_csv(path: Path, outcome: SearchOutcome, objective: Objective) -
                     objective.value(trial),
                     trial.final_equity,
                     trial.trades,
-                    *(metrics.get(name) for name in METRIC_NAMES),
+                    *(metrics.get(name) for name in metric_names),
                     trial.error or "",
                 ]
             )

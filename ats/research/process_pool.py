@@ -13,6 +13,7 @@ import asyncio
 import multiprocessing
 import multiprocessing.connection
 import os
+import signal
 import threading
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -45,6 +46,7 @@ _worker: _Worker | None = None
 
 def _start_worker(handle: CandleHandle, base_json: str, custom_root: str) -> None:
     global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _exit_with_parent()
     data, memory = attach(handle)
     _worker = _Worker(

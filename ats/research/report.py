@@ -107,7 +107,9 @@ def trials_table(outcome: SearchOutcome, objective: Objective, top: int) -> Tabl
         f"({objective.direction})",
         box=None,
     )
-    for column in ("#", "trial", *names, objective.metric, "final equity", "trades"):
+    equity = objective.metric != "final_equity"  # else the objective column says it
+    columns = ("#", "trial", *names, objective.metric, *(["final equity"] * equity), "trades")
+    for column in columns:
         table.add_column(column, justify="right", no_wrap=True)
     for rank, trial in enumerate(ranked, start=1):
         table.add_row(
@@ -115,7 +117,7 @@ def trials_table(outcome: SearchOutcome, objective: Objective, top: int) -> Tabl
             str(trial.number),
             *(format_value(trial.params.get(name)) for name in names),
             format_value(objective.value(trial)) if trial.error is None else "error",
-            format_value(trial.final_equity),
+            *([format_value(trial.final_equity)] * equity),
             str(trial.trades),
         )
     return table

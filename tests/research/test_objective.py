@@ -18,7 +18,7 @@ def test_names_resolve_with_or_without_pct() -> None:
     assert Objective.parse("total_return").metric == "total_return_pct"
     assert Objective.parse("Sharpe").metric == "sharpe"
     assert Objective.parse("final_equity").metric == "final_equity"
-    with pytest.raises(ConfigError, match="unknown metric 'sharp'.*sharpe"):
+    with pytest.raises(ConfigError, match=r"unknown metric 'sharp'.*sharpe"):
         Objective.parse("sharp")
 
 

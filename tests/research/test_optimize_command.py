@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -61,7 +59,8 @@ def test_constraints_objective_direction_and_csv(
     ]
     sweep = optimize(tmp_path / "sweep.json", *args)
     pairs = [(t["params"]["fast"], t["params"]["slow"]) for t in sweep["trials"]]
-    assert pairs == [(5, 10), (5, 20), (5, 30), (5, 40), (10, 20), (10, 30), (10, 40), (15, 30)]
+    assert pairs == [(f, s) for f in (5, 10, 15, 20) for s in (10, 20, 30, 40) if s >= 2 * f]
+    assert len(pairs) == 10
     drawdowns = [t["metrics"]["max_drawdown_pct"] for t in sweep["trials"]]
     assert sweep["objective"] == "max_drawdown_pct" and sweep["direction"] == "minimize"
     assert sweep["best"]["metrics"]["max_drawdown_pct"] == min(drawdowns)
@@ -136,12 +135,28 @@ def test_a_yaml_spec_beside_a_job_config_runs_the_same_search(
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(
-    tmp_path: Path, state_dir: Path, candles_5k: Path, args: list[str], message: str
+    state_dir: Path,
+    candles_5k: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
 ) -> None:
     base = ["optimize", "--strategy", "sma_cross", "--data", str(candles_5k), "--quiet"]
-    result = subprocess.run(
-        [sys.executable, "-m", "ats.cli", *base, *args], capture_output=True, text=True
-    )
-    assert result.returncode == 2, result.stderr
-    assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert main([*base, *args]) == 2
+    error = capsys.readouterr().err
+    assert message in error
+    assert len(error.strip().splitlines()) == 1
+
+
+def test_a_spec_and_search_flags_do_not_mix(
+    tmp_path: Path, candles_5k: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text("job: job.yaml\nparams: {fast: 5:20:5}\n")
+    assert main(["optimize", str(spec), "--method", "optuna"]) == 2
+    assert "describes the search: drop --method" in capsys.readouterr().err
+    assert main(["optimize", str(spec)]) == 2
+    assert f"{tmp_path / 'job.yaml'}: cannot read" in capsys.readouterr().err
+    spec.write_text("job: job.yaml\nparams: {fast: 5:20:5}\nmethod: annealing\n")
+    assert main(["optimize", str(spec)]) == 2
+    assert f"{spec}: method: " in capsys.readouterr().err

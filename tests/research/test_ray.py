@@ -8,6 +8,7 @@ would otherwise write one under ~/.ray), and stopped by its pid afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -83,14 +84,10 @@ def ray_cluster() -> Iterator[tuple[str, dict[str, str]]]:
         yield f"127.0.0.1:{port}", env
     finally:
         head.terminate()  # --block stops the cluster's processes on SIGTERM
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             head.wait(30)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(head.pid, signal.SIGKILL)  # whatever of ours is left
-        except ProcessLookupError:
-            pass
         shutil.rmtree(temp, ignore_errors=True)
 
 
