@@ -13,9 +13,10 @@ engine runs in its own child process:
 * backtesting.py 0.6.6: only the ``FractionalBacktest.optimize`` call (its pool uses every
   core), not its imports or building its DataFrame.
 
-Printed: each time, the best parameters and final equity of both (they must agree), the
-ratio backtesting.py / ATS with the most workers, and the scaling from the fewest workers
-to the most.
+ATS also runs the same sweep with ``--vectorised`` (the strategy's ``populate_signals``,
+same trades). Printed: each time, the best parameters and final equity of each (they must
+agree), the ratios backtesting.py / ATS with the most workers, and the scaling from the
+fewest workers to the most.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ SLOW = range(60, 260, 20)
 CASH, FEE = 10_000.0, 0.001
 
 
-def run_ats(data: Path, workers: int) -> dict[str, Any]:
+def run_ats(data: Path, workers: int, vectorised: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as state:
         out = Path(state) / "sweep.json"
         command = [
@@ -65,6 +66,7 @@ def run_ats(data: Path, workers: int) -> dict[str, Any]:
             "--json",
             str(out),
             "--quiet",
+            *(["--vectorised"] if vectorised else []),
         ]
         began = time.perf_counter()
         subprocess.run(command, check=True, env={**os.environ, "ATS_SAVED_STATES_DIR": state})
@@ -72,7 +74,7 @@ def run_ats(data: Path, workers: int) -> dict[str, Any]:
         sweep = json.loads(out.read_text())
     best = sweep["best"]
     return {
-        "engine": f"ats optimize --workers {workers}",
+        "engine": f"ats optimize --workers {workers}" + (" --vectorised" if vectorised else ""),
         "seconds": seconds,
         "trials": len(sweep["trials"]),
         "best": best["params"],
@@ -148,10 +150,11 @@ def main() -> None:
     parser.add_argument("--candles", type=int, default=200_000)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts for ATS")
     parser.add_argument("--engine", choices=("ats", "backtesting_py"), help="internal")
+    parser.add_argument("--vectorised", action="store_true", help="internal")
     parser.add_argument("--data", type=Path, help="internal")
     args = parser.parse_args()
     if args.engine == "ats":
-        print(json.dumps(run_ats(args.data, int(args.workers))))
+        print(json.dumps(run_ats(args.data, int(args.workers), args.vectorised)))
         return
     if args.engine == "backtesting_py":
         print(json.dumps(run_backtesting_py(args.candles)))
@@ -161,20 +164,26 @@ def main() -> None:
     data = cached_parquet(args.candles)
     counts = sorted({int(n) for n in args.workers.split(",")})
     ours = [child(["--engine", "ats", "--data", str(data), "--workers", str(n)]) for n in counts]
+    most = ["--engine", "ats", "--data", str(data), "--workers", str(counts[-1])]
+    vectorised = child([*most, "--vectorised"])
     peer = child(["--engine", "backtesting_py", "--candles", str(args.candles)])
     grid = len(FAST) * len(SLOW)
     print(f"{args.candles:,} one-minute candles, sma_cross grid of {grid}, objective final equity")
-    for result in [*ours, peer]:
+    for result in [*ours, vectorised, peer]:
         print(
             f"  {result['engine']:<32} {result['seconds']:8.2f} s  {result['trials']} trials"
             f"  best {result['best']}  final equity {result['final_equity']:,.4f}"
         )
     fastest = ours[-1]
-    same = all(result["best"] == peer["best"] for result in ours)
+    same = all(result["best"] == peer["best"] for result in [*ours, vectorised])
     drift = abs(fastest["final_equity"] / peer["final_equity"] - 1)
     print(f"  same best parameters: {same}; final equity difference {drift:.1e} (relative)")
     print(
         f"  ratio backtesting.py / {fastest['engine']}: {peer['seconds'] / fastest['seconds']:.2f}x"
+    )
+    print(
+        f"  ratio backtesting.py / {vectorised['engine']}: "
+        f"{peer['seconds'] / vectorised['seconds']:.2f}x"
     )
     if len(ours) > 1:
         print(

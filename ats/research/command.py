@@ -97,7 +97,17 @@ def add_parser(commands: Any, add_backtest_flags: Callable[..., None]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(optimize(args))
+    try:
+        return asyncio.run(optimize(args))
+    except KeyboardInterrupt:
+        import sys
+
+        print(
+            "ats: optimize interrupted; finished trials are journaled: "
+            "run the same command to resume",
+            file=sys.stderr,
+        )
+        return 1
 
 
 async def optimize(args: argparse.Namespace) -> int:

@@ -68,8 +68,9 @@ class RayExecutor:
                 log_to_driver=False,
                 configure_logging=False,
             )
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise ConfigError(f"--ray {address}: cannot connect: {exc}") from None
+        except Exception as exc:  # connection, address, authentication: one line each
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"--ray {address}: cannot connect: {reason}") from None
         self._ray = ray
         self.workers = max(int(ray.cluster_resources().get("CPU", 1)), 1)
         self.description = f"Ray cluster at {address} ({self.workers} CPUs)"
