@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+    from ats.research.executor import TrialExecutor
+    from ats.research.journal import TrialJournal
     from ats.research.search import Search
+    from ats.research.sweep import Publish, SearchOutcome
+    from ats.research.walk_forward import WalkForwardOutcome
     from ats.utils.plugins import PluginLoader
 
 # Flags that describe the search: with a spec file, the spec says all of them.
@@ -113,37 +120,23 @@ def run(args: argparse.Namespace) -> int:
 async def optimize(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from ats.cli import EXIT_JOB_FAILED, EXIT_OK
+    from ats.exceptions import ConfigError
     from ats.exchanges.exchanges.back_trading.candle_data import load_candles
     from ats.research.executor import open_executor
-    from ats.research.export import (
-        search_json,
-        walk_forward_json,
-        write_json,
-        write_search_csv,
-        write_walk_forward_csv,
-    )
     from ats.research.journal import JOURNAL_NAME, TrialJournal, file_identity
-    from ats.research.report import SweepPrinter, trials_table, walk_forward_table
-    from ats.research.sweep import Window, run_search
-    from ats.research.walk_forward import parse_walk_forward, plan_windows, run_walk_forward
-    from ats.trading_job.job_manager import new_job_id
+    from ats.research.report import SweepPrinter
+    from ats.research.walk_forward import parse_walk_forward, plan_windows
     from ats.utils.plugins import default_loader
     from ats.utils.settings import Settings
 
     if args.workers is not None and args.workers < 1:
-        from ats.exceptions import ConfigError
-
         raise ConfigError("--workers must be at least 1")
     search = _search(args, default_loader)
     data = load_candles(search.data_path)
-    identity = file_identity(search.data_path)
     if search.walk_forward:  # refuse a bad plan before any worker starts
         plan_windows(parse_walk_forward(search.walk_forward, data.timeframe_ms), len(data))
     journal = TrialJournal(Settings().saved_states_dir / JOURNAL_NAME)
     console = Console(quiet=args.quiet)
-    sweep_id = new_job_id(f"optimize-{search.base.strategy.name}")
-    printer = SweepPrinter(console, search.objective)
     try:
         executor = open_executor(
             search.base,
@@ -153,56 +146,98 @@ async def optimize(args: argparse.Namespace) -> int:
             custom_root=default_loader.custom_root,
         )
         try:
-            with printer:
-                if search.walk_forward:
-                    walked = await run_walk_forward(
-                        search,
-                        data,
-                        sweep_id=sweep_id,
-                        executor=executor,
-                        journal=journal,
-                        loader=default_loader,
-                        data_identity=identity,
-                        publish=printer,
-                    )
-                else:
-                    outcome = await run_search(
-                        sweep_id=sweep_id,
-                        name=f"optimize {search.base.strategy.name}",
-                        description=search.description(identity, default_loader),
-                        method=search.make_method(),
-                        objective=search.objective,
-                        executor=executor,
-                        journal=journal,
-                        window=Window(0, len(data)),
-                        publish=printer,
-                    )
+            with SweepPrinter(console, search.objective) as printer:
+                result = await _run(
+                    search,
+                    data,
+                    executor=executor,
+                    journal=journal,
+                    loader=default_loader,
+                    data_identity=file_identity(search.data_path),
+                    publish=printer,
+                )
         finally:
             executor.close()
     finally:
         journal.close()
+    return _show(args, console, search, data, result)
+
+
+async def _run(
+    search: Search,
+    data: CandleData,
+    *,
+    executor: TrialExecutor,
+    journal: TrialJournal,
+    loader: PluginLoader,
+    data_identity: dict[str, Any],
+    publish: Publish,
+) -> SearchOutcome | WalkForwardOutcome:
+    from ats.research.sweep import Window, run_search
+    from ats.research.walk_forward import run_walk_forward
+    from ats.trading_job.job_manager import new_job_id
+
+    sweep_id = new_job_id(f"optimize-{search.base.strategy.name}")
     if search.walk_forward:
-        console.print(walk_forward_table(walked, search.objective))
-        if walked.metrics:
+        return await run_walk_forward(
+            search,
+            data,
+            sweep_id=sweep_id,
+            executor=executor,
+            journal=journal,
+            loader=loader,
+            data_identity=data_identity,
+            publish=publish,
+        )
+    return await run_search(
+        sweep_id=sweep_id,
+        name=f"optimize {search.base.strategy.name}",
+        description=search.description(data_identity, loader),
+        method=search.make_method(),
+        objective=search.objective,
+        executor=executor,
+        journal=journal,
+        window=Window(0, len(data)),
+        publish=publish,
+    )
+
+
+def _show(
+    args: argparse.Namespace,
+    console: Console,
+    search: Search,
+    data: CandleData,
+    result: SearchOutcome | WalkForwardOutcome,
+) -> int:
+    """Print the tables, write --json/--csv; exit code 1 when no trial could be ranked."""
+    import sys
+
+    from ats.research import export
+    from ats.research.report import trials_table, walk_forward_table
+    from ats.research.walk_forward import WalkForwardOutcome
+
+    objective = search.objective
+    if isinstance(result, WalkForwardOutcome):
+        console.print(walk_forward_table(result, objective))
+        if result.metrics:
             from ats.headless.report import metrics_table
 
-            console.print(metrics_table(walked.metrics, "Out-of-sample (stitched test windows)"))
+            console.print(metrics_table(result.metrics, "Out-of-sample (stitched test windows)"))
         if args.json:
-            write_json(args.json, walk_forward_json(walked, search.objective, data.timestamps))
+            payload = export.walk_forward_json(result, objective, data.timestamps)
+            export.write_json(args.json, payload)
         if args.csv:
-            write_walk_forward_csv(args.csv, walked, search.objective, data.timestamps)
-        return EXIT_OK
-    console.print(trials_table(outcome, search.objective, args.top))
+            export.write_walk_forward_csv(args.csv, result, objective, data.timestamps)
+        return 0
+    console.print(trials_table(result, objective, args.top))
     if args.json:
-        write_json(args.json, search_json(outcome, search.objective))
+        export.write_json(args.json, export.search_json(result, objective))
     if args.csv:
-        write_search_csv(args.csv, outcome, search.objective)
-    if outcome.best is None:
-        import sys
-
-        print(f"ats: no trial has a defined {search.objective.metric}", file=sys.stderr)
-        return EXIT_JOB_FAILED
-    return EXIT_OK
+        export.write_search_csv(args.csv, result, objective)
+    if result.best is None:
+        print(f"ats: no trial has a defined {objective.metric}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _search(args: argparse.Namespace, loader: PluginLoader) -> Search:

@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from ats.utils.synthetic_candles import save_parquet
+import pytest
+from research_helpers import optimize
 
 GRID = ["--param", "fast=2:20:2", "--param", "slow=30:300:30"]  # 10 x 10 = 100 trials
 
@@ -45,8 +46,10 @@ def _group_gone(pgid: int, timeout: float) -> bool:
         time.sleep(0.05)
 
 
-def test_kill_9_then_rerun_finishes_without_recomputing(tmp_path: Path) -> None:
-    data = save_parquet(tmp_path / "candles.parquet", 10_000)
+def test_kill_9_then_rerun_finishes_without_recomputing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, candles_5k: Path
+) -> None:
+    data = candles_5k
     state = tmp_path / "state"
     journal = state / "research.sqlite3"
     out = tmp_path / "resumed.json"
@@ -83,10 +86,8 @@ def test_kill_9_then_rerun_finishes_without_recomputing(tmp_path: Path) -> None:
         runs = db.execute("SELECT run_id, computed FROM runs ORDER BY run_id").fetchall()
     assert runs == [(1, len(before)), (2, 100 - len(before))]  # nothing computed twice
 
-    uninterrupted = tmp_path / "uninterrupted.json"
-    fresh = {**os.environ, "ATS_SAVED_STATES_DIR": str(tmp_path / "fresh-state")}
-    command[-1] = str(uninterrupted)
-    subprocess.run([*command, "--workers", "2"], env=fresh, check=True)
+    monkeypatch.setenv("ATS_SAVED_STATES_DIR", str(tmp_path / "fresh-state"))
+    uninterrupted = optimize(tmp_path / "uninterrupted.json", *command[4:-3], "--workers", "2")
     resumed = json.loads(out.read_text())
-    assert resumed == json.loads(uninterrupted.read_text())
+    assert resumed == uninterrupted
     assert len(resumed["trials"]) == 100
