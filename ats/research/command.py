@@ -235,7 +235,9 @@ def _show(
     if args.csv:
         export.write_search_csv(args.csv, result, objective)
     if result.best is None:
-        print(f"ats: no trial has a defined {objective.metric}", file=sys.stderr)
+        failed = next((trial for trial in result.trials if trial.error), None)
+        why = f" (trial {failed.number} failed: {failed.error})" if failed else ""
+        print(f"ats: no trial has a defined {objective.metric}{why}", file=sys.stderr)
         return 1
     return 0
 
