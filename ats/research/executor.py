@@ -16,9 +16,8 @@ from ats.trading_job.job_config import JobConfig
 
 
 class TrialExecutor(Protocol):
-    workers: int
-    """Trials that run at once (processes, or the Ray cluster's CPUs)."""
     description: str
+    """Where the trials run, for people: "2 worker processes", "Ray cluster at ..."."""
 
     def run(self, tasks: Sequence[TrialTask]) -> AsyncIterator[TrialResult]:
         """Run ``tasks``; yield each row as its trial finishes (in any order)."""

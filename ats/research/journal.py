@@ -138,12 +138,5 @@ class TrialJournal:
                 "UPDATE runs SET finished_at = ? WHERE run_id = ?", (time.time(), run_id)
             )
 
-    def runs(self, key: str) -> list[tuple[int, int, float | None]]:
-        """``(run_id, trials computed, finished_at)`` of each run of the search, oldest first."""
-        return self._db.execute(
-            "SELECT run_id, computed, finished_at FROM runs WHERE search_key = ? ORDER BY run_id",
-            (key,),
-        ).fetchall()
-
     def close(self) -> None:
         self._db.close()

@@ -85,6 +85,11 @@ class SweepPrinter:
         elif isinstance(event, SweepFinished) and self._task is not None:
             self._progress.update(self._task, completed=event.done)
             self._task = None
+            reused = event.done - event.computed
+            self._progress.console.print(
+                f"{event.done} trials in {event.seconds:.1f} s: {event.computed} computed"
+                + (f", {reused} from the journal" if reused else "")
+            )
         elif isinstance(event, WindowTested):
             chosen, tested = event.in_sample, event.out_of_sample
             self._progress.console.print(

@@ -40,10 +40,6 @@ class Dimension:
     def is_range(self) -> bool:
         return self.step is not None
 
-    @property
-    def is_int(self) -> bool:
-        return all(isinstance(value, int) and not isinstance(value, bool) for value in self.values)
-
     def to_json(self) -> dict[str, Any]:
         if self.is_range:
             return {"low": self.low, "high": self.high, "step": self.step}

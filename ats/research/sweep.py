@@ -30,9 +30,6 @@ class SearchOutcome:
     trials: list[TrialResult]
     """Every trial, in trial order."""
     best: TrialResult | None
-    key: str
-    computed: int
-    """Trials this run computed (the rest came from the journal)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,4 +130,4 @@ async def run_search(
             seconds=time.perf_counter() - began,
         )
     )
-    return SearchOutcome(results, best, key, computed)
+    return SearchOutcome(results, best)
