@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from research_helpers import optimize
 
 RAY = Path(sys.executable).with_name("ray")
 CUSTOM_STRATEGY = '''
@@ -69,6 +70,7 @@ def ray_cluster() -> Iterator[tuple[str, dict[str, str]]]:
     }
     command = [str(RAY), "start", "--head", "--block", "--node-ip-address=127.0.0.1"]
     command += ["--num-cpus=2", "--include-dashboard=false", f"--temp-dir={temp}"]
+    command += ["--object-store-memory=100000000"]  # 100 MB: the test puts 5,000 candles
     command += ["--disable-usage-stats", *(f"--{name}={value}" for name, value in ports.items())]
     log = temp / "ray-start.log"
     with log.open("w") as output:
@@ -92,28 +94,31 @@ def ray_cluster() -> Iterator[tuple[str, dict[str, str]]]:
 
 
 def test_a_sweep_on_ray_equals_the_process_pool(
-    tmp_path: Path, ray_cluster: tuple[str, dict[str, str]], candles_5k: Path
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ray_cluster: tuple[str, dict[str, str]],
+    candles_5k: Path,
 ) -> None:
     address, env = ray_cluster
     strategy = tmp_path / "custom_modules" / "strategies" / "my_cross" / "strategy.py"
     strategy.parent.mkdir(parents=True)
     strategy.write_text(CUSTOM_STRATEGY)
-    base = [sys.executable, "-m", "ats.cli", "optimize", "--strategy", "my_cross"]
-    base += ["--data", str(candles_5k), "--param", "fast=5:20:5", "--param", "slow=30,60"]
-    base += ["--objective", "total_return", "--quiet"]
-    tables = {}
-    for name, where in (("ray", ["--ray", address]), ("pool", ["--workers", "2"])):
-        out = tmp_path / f"{name}.json"
-        run_env = {**env, "ATS_SAVED_STATES_DIR": str(tmp_path / f"state-{name}")}
-        result = subprocess.run(
-            [*base, *where, "--json", str(out)],
-            cwd=tmp_path,
-            env=run_env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        tables[name] = json.loads(out.read_text())
-    assert len(tables["ray"]["trials"]) == 8
-    assert tables["ray"] == tables["pool"]
+    search = ["--strategy", "my_cross", "--data", str(candles_5k), "--param", "fast=5:20:5"]
+    search += ["--param", "slow=30,60", "--objective", "total_return"]
+    on_ray = tmp_path / "ray.json"
+    command = [sys.executable, "-m", "ats.cli", "optimize", *search, "--ray", address]
+    result = subprocess.run(
+        [*command, "--quiet", "--json", str(on_ray)],
+        cwd=tmp_path,  # custom_modules/ here is shipped to the Ray workers
+        env={**env, "ATS_SAVED_STATES_DIR": str(tmp_path / "state-ray")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ATS_SAVED_STATES_DIR", str(tmp_path / "state-pool"))
+    on_pool = optimize(tmp_path / "pool.json", *search, "--workers", "2")
+    ray_table = json.loads(on_ray.read_text())
+    assert len(ray_table["trials"]) == 8
+    assert ray_table == on_pool
