@@ -104,20 +104,24 @@ def add_parser(commands: Any, add_backtest_flags: Callable[..., None]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+    from concurrent.futures.process import BrokenProcessPool
+
+    resume = "finished trials are journaled: run the same command to resume"
     try:
         return asyncio.run(optimize(args))
     except KeyboardInterrupt:
-        import sys
-
-        print(
-            "ats: optimize interrupted; finished trials are journaled: "
-            "run the same command to resume",
-            file=sys.stderr,
-        )
-        return 1
+        print(f"ats: optimize interrupted; {resume}", file=sys.stderr)
+    except BrokenProcessPool:
+        print(f"ats: a worker process died (out of memory?); {resume}", file=sys.stderr)
+    return 1
 
 
 async def optimize(args: argparse.Namespace) -> int:
+    if not args.ray:
+        from ats.research.fork_server import start_fork_server
+
+        start_fork_server()  # it imports the engine while this process does the same
     from rich.console import Console
 
     from ats.exceptions import ConfigError

@@ -1,7 +1,6 @@
 """Trials on every core of this machine: a pool of worker processes.
 
-Workers come from a fork server (a clean process that imported the engine once, so a
-worker starts in milliseconds and inherits no thread of the parent). Each worker attaches
+Workers come from a fork server (:mod:`ats.research.fork_server`). Each worker attaches
 to the candles in shared memory when it starts (:mod:`ats.research.shared_candles`) and
 then runs trial after trial on them. A worker whose parent died (``kill -9``) exits at
 once instead of waiting forever for work.
@@ -22,6 +21,7 @@ from multiprocessing import shared_memory
 from pathlib import Path
 
 from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+from ats.research.fork_server import fork_server_context
 from ats.research.shared_candles import CandleHandle, SharedCandles, attach
 from ats.research.trial import TrialResult, TrialTask, run_trial
 from ats.trading_job.job_config import JobConfig
@@ -81,12 +81,10 @@ class ProcessPool:
         self.workers = max(int(workers), 1)
         self.description = f"{self.workers} worker process{'es' if self.workers > 1 else ''}"
         self._candles = SharedCandles(data)
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
         try:
             self._pool = ProcessPoolExecutor(
                 self.workers,
-                mp_context=context,
+                mp_context=fork_server_context(),
                 initializer=_start_worker,
                 initargs=(
                     self._candles.handle,
