@@ -9,6 +9,7 @@ stitched out-of-sample equity must be exactly the test-window backtests chained.
 from __future__ import annotations
 
 import asyncio
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,14 @@ def test_in_sample_beats_out_of_sample_and_the_curve_is_the_tests_chained(
         f"train={TRAIN},test=1000",
         "--workers",
         "2",
+        "--csv",
+        str(tmp_path / "wf.csv"),
     )
     windows = result["windows"]
+    rows = list(csv.DictReader((tmp_path / "wf.csv").open()))
+    assert [float(row["oos_total_return_pct"]) for row in rows] == [
+        w["out_of_sample"]["metrics"]["total_return_pct"] for w in windows
+    ]
     assert len(windows) == 4
     in_sample = [w["in_sample"]["metrics"]["total_return_pct"] for w in windows]
     out_of_sample = [w["out_of_sample"]["metrics"]["total_return_pct"] for w in windows]
