@@ -146,7 +146,23 @@ def walk_forward_table(outcome: WalkForwardOutcome, objective: Objective) -> Tab
         ]
         params = format_params(chosen.params) if chosen else "—"
         table.add_row(str(window.plan.index + 1), escape(params), *cells)
+    means = [
+        _mean([objective.value(row) for row in rows if row is not None])
+        for rows in (
+            [window.in_sample for window in outcome.windows],
+            [window.out_of_sample for window in outcome.windows],
+        )
+    ]
+    table.caption = (
+        f"mean {objective.metric}: in-sample {format_value(means[0])}, "
+        f"out-of-sample {format_value(means[1])}"
+    )
     return table
+
+
+def _mean(values: list[float | None]) -> float | None:
+    defined = [value for value in values if value is not None]
+    return sum(defined) / len(defined) if defined else None
 
 
 def _metric(row: TrialResult | None, name: str) -> Any:
