@@ -124,8 +124,8 @@ async def optimize(args: argparse.Namespace) -> int:
         start_fork_server()  # it imports the engine while this process does the same
     from rich.console import Console
 
-    from ats.exceptions import ConfigError
-    from ats.exchanges.exchanges.back_trading.candle_data import load_candles
+    from ats.exceptions import ConfigError, DataError
+    from ats.exchanges.exchanges.back_trading.candle_data import CandleDataError, load_candles
     from ats.research.executor import open_executor
     from ats.research.journal import JOURNAL_NAME, TrialJournal, file_identity
     from ats.research.report import SweepPrinter
@@ -136,7 +136,10 @@ async def optimize(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers must be at least 1")
     search = _search(args, default_loader)
-    data = load_candles(search.data_path)
+    try:
+        data = load_candles(search.data_path)
+    except CandleDataError as exc:  # one line naming the file and the line
+        raise DataError(str(exc)) from None
     if search.walk_forward:  # refuse a bad plan before any worker starts
         plan_windows(parse_walk_forward(search.walk_forward, data.timeframe_ms), len(data))
     journal = TrialJournal(Settings().saved_states_dir / JOURNAL_NAME)

@@ -10,11 +10,13 @@ shows that nothing was recomputed after a ``kill -9``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +87,19 @@ class TrialJournal:
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StateError(f"{path}: cannot open the trial journal: {exc}") from None
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One committed transaction; a full disk or a damaged file is one StateError."""
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.path}: cannot write the trial journal: {exc}") from None
+
     def begin(self, key: str, description: dict[str, Any]) -> int:
         """Register the search (once) and a new run of it; returns the run id."""
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             self._db.execute(
                 "INSERT OR IGNORE INTO searches (key, description, created_at) VALUES (?, ?, ?)",
                 (key, json.dumps(description, sort_keys=True, default=str), time.time()),
@@ -102,17 +113,19 @@ class TrialJournal:
 
     def finished(self, key: str) -> dict[int, TrialResult]:
         """The search's finished trials by number."""
-        rows = self._db.execute(
-            "SELECT row FROM trials WHERE search_key = ? ORDER BY number", (key,)
-        ).fetchall()
+        try:
+            rows = self._db.execute(
+                "SELECT row FROM trials WHERE search_key = ? ORDER BY number", (key,)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.path}: cannot read the trial journal: {exc}") from None
         results = (TrialResult.from_json(json.loads(row)) for (row,) in rows)
         return {result.number: result for result in results}
 
     def record(self, key: str, run_id: int, result: TrialResult, *, computed: bool) -> None:
         """Commit one finished trial (and count it for its run when it was computed)."""
         row = json.dumps(null_non_finite(result.to_json()), allow_nan=False)
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO trials "
                 "(search_key, number, params, row, run_id, computed, finished_at) "
@@ -133,7 +146,7 @@ class TrialJournal:
                 )
 
     def end(self, run_id: int) -> None:
-        with self._db:
+        with self._transaction():
             self._db.execute(
                 "UPDATE runs SET finished_at = ? WHERE run_id = ?", (time.time(), run_id)
             )

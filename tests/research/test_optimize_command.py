@@ -132,6 +132,7 @@ def test_a_yaml_spec_beside_a_job_config_runs_the_same_search(
         (["--param", "fast=5,10", "--constraint", "open('x')"], "Call is not allowed"),
         (["--param", "fast=10"], "nothing to search"),
         (["--param", "fast=5,10", "--walk-forward", "train=1y"], "--walk-forward"),
+        (["--param", "fast=5,10", "--data", "missing.csv"], "missing.csv: file not found"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(
