@@ -85,7 +85,12 @@ class RayExecutor:
         pending = [asyncio.wrap_future(ref.future()) for ref in refs]
         try:
             for finished in asyncio.as_completed(pending):
-                yield await finished
+                try:
+                    result = await finished
+                except self._ray.exceptions.RayError as exc:  # e.g. no ats on a node
+                    last = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+                    raise ConfigError(f"--ray: a trial failed on the cluster: {last}") from None
+                yield result
         finally:
             for ref, future in zip(refs, pending, strict=True):
                 if not future.done():
