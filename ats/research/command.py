@@ -130,12 +130,13 @@ async def optimize(args: argparse.Namespace) -> int:
     from ats.research.journal import JOURNAL_NAME, TrialJournal, file_identity
     from ats.research.report import SweepPrinter
     from ats.research.walk_forward import parse_walk_forward, plan_windows
-    from ats.utils.plugins import default_loader
+    from ats.utils.plugins import PluginLoader
     from ats.utils.settings import Settings
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers must be at least 1")
-    search = _search(args, default_loader)
+    loader = PluginLoader()  # ATS_CUSTOM_MODULES_DIR, like every command
+    search = _search(args, loader)
     try:
         data = load_candles(search.data_path)
     except CandleDataError as exc:  # one line naming the file and the line
@@ -150,7 +151,7 @@ async def optimize(args: argparse.Namespace) -> int:
             data,
             workers=args.workers or search.workers,
             ray_address=args.ray or search.ray,
-            custom_root=default_loader.custom_root,
+            custom_root=loader.custom_root,
         )
         try:
             with SweepPrinter(console, search.objective) as printer:
@@ -159,7 +160,7 @@ async def optimize(args: argparse.Namespace) -> int:
                     data,
                     executor=executor,
                     journal=journal,
-                    loader=default_loader,
+                    loader=loader,
                     data_identity=file_identity(search.data_path),
                     publish=printer,
                 )

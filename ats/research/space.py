@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import yaml
-
 from ats.exceptions import ConfigError
+from ats.utils.config_files import parse_yaml_value
 
 Value = int | float | str | bool
 Params = dict[str, Value]
@@ -98,10 +97,7 @@ def parse_dimension(name: str, raw: Any) -> Dimension:
 
 
 def _scalar(text: str) -> Value:
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+    value = parse_yaml_value(text, source="--param")
     return value if isinstance(value, int | float | str | bool) else text
 
 

@@ -37,6 +37,7 @@ from ats.research.search import DEFAULT_BATCH, DEFAULT_TRIALS, Search, build_sea
 from ats.research.space import is_search_text, parse_dimension
 from ats.research.walk_forward import parse_walk_forward
 from ats.trading_job.job_config import load_job_config, parse_job_config
+from ats.utils.config_files import parse_yaml, read_config_text
 from ats.utils.plugins import PluginLoader
 from ats.utils.validation import format_validation_error
 
@@ -83,10 +84,10 @@ class SearchSpec(BaseModel):
 
 def load_search_spec(path: Path, loader: PluginLoader) -> Search:
     """Read and check a spec; every problem is one ConfigError naming the file."""
+    text = read_config_text(path)
+    parse_yaml(text, source=str(path))  # the bounds of every config: no aliases, not too deep
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SpecLoader)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raw = yaml.load(text, Loader=_SpecLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
