@@ -13,14 +13,17 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ats.exceptions import ATSError, ConfigError, naming
+
+if TYPE_CHECKING:
+    from ats.trading_job.job_config import JobConfig
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _parse_param(text: str) -> tuple[str, Any]:
+def parse_param(text: str) -> tuple[str, Any]:
     from ats.utils.config_files import parse_yaml_value
 
     key, sep, raw = text.partition("=")
@@ -28,6 +31,26 @@ def _parse_param(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--param expects KEY=VALUE, got {text!r}")
     value = parse_yaml_value(raw, source=f"--param {key.strip()}") if raw else ""
     return key.strip(), value
+
+
+def add_backtest_flags(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """The flags of ``ats backtest`` (``ats optimize`` takes them too)."""
+    parser.add_argument("--strategy", required=required, help="strategy name, e.g. sma_cross")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="K=V", help="strategy parameter"
+    )
+    parser.add_argument("--data", required=required, type=Path, help="CSV or Parquet candles")
+    parser.add_argument("--symbol", default="BTC/USDT")
+    parser.add_argument("--cash", type=float, default=10_000.0, help="starting quote balance")
+    parser.add_argument("--fee", type=float, default=0.001, help="fee rate per fill")
+    parser.add_argument("--slippage-bps", type=float, default=0.0)
+    parser.add_argument(
+        "--vectorised",
+        action="store_true",
+        help="use the strategy's populate_signals fast path (long-only all-in strategies)",
+    )
+    parser.add_argument("--json", type=Path, metavar="OUT", help="write the report as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or report")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,22 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     backtest = commands.add_parser("backtest", help="backtest a strategy on a candle file")
-    backtest.add_argument("--strategy", required=True, help="strategy name, e.g. sma_cross")
-    backtest.add_argument(
-        "--param", action="append", default=[], metavar="K=V", help="strategy parameter"
-    )
-    backtest.add_argument("--data", required=True, type=Path, help="CSV or Parquet candles")
-    backtest.add_argument("--symbol", default="BTC/USDT")
-    backtest.add_argument("--cash", type=float, default=10_000.0, help="starting quote balance")
-    backtest.add_argument("--fee", type=float, default=0.001, help="fee rate per fill")
-    backtest.add_argument("--slippage-bps", type=float, default=0.0)
-    backtest.add_argument(
-        "--vectorised",
-        action="store_true",
-        help="use the strategy's populate_signals fast path (long-only all-in strategies)",
-    )
-    backtest.add_argument("--json", type=Path, metavar="OUT", help="write the report as JSON")
-    backtest.add_argument("--quiet", action="store_true", help="no progress bar or report")
+    add_backtest_flags(backtest)
+
+    from ats.research import command as optimize_command
+
+    optimize_command.add_parser(commands, add_backtest_flags)
 
     run = commands.add_parser("run", help="run job config files (YAML)")
     run.add_argument("configs", nargs="+", type=Path, metavar="JOB.yaml")
@@ -89,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "backtest":
             return asyncio.run(_backtest(args))
+        if args.command == "optimize":
+            from ats.research import command as optimize_command
+
+            return optimize_command.run(args)
         if args.command == "run":
             return asyncio.run(_run_configs(args.configs, args.json, yes_live=args.yes_live))
         if args.command == "data":
@@ -140,7 +156,8 @@ def _check_json_out(path: Path | None) -> None:
         raise ConfigError(f"--json: directory {path.parent} does not exist")
 
 
-async def _backtest(args: argparse.Namespace) -> int:
+def backtest_config(args: argparse.Namespace, params: dict[str, Any]) -> JobConfig:
+    """The job ``ats backtest`` runs for these flags and strategy parameters."""
     from ats.exchanges.data_classes import split_symbol
     from ats.trading_job.job_config import parse_job_config
 
@@ -149,7 +166,7 @@ async def _backtest(args: argparse.Namespace) -> int:
         _base, quote = split_symbol(args.symbol)
     except ValueError as exc:
         raise ConfigError(f"--symbol: {exc}") from None
-    config = parse_job_config(
+    return parse_job_config(
         {
             "name": f"backtest-{args.strategy}",
             "symbol": args.symbol,
@@ -158,12 +175,16 @@ async def _backtest(args: argparse.Namespace) -> int:
                 "name": "back_trading",
                 "params": {"data": str(args.data), "slippage_bps": args.slippage_bps},
             },
-            "strategy": {"name": args.strategy, "params": dict(map(_parse_param, args.param))},
+            "strategy": {"name": args.strategy, "params": params},
             "fees": {"name": "flat_rate", "params": {"rate": args.fee}},
             "vectorised": args.vectorised,
         },
         source="command line",
     )
+
+
+async def _backtest(args: argparse.Namespace) -> int:
+    config = backtest_config(args, dict(map(parse_param, args.param)))
     return await _run_jobs([config], args.json, quiet=args.quiet)
 
 

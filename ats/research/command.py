@@ -1,0 +1,292 @@
+"""``ats optimize``: the flags of ``ats backtest`` plus what to search and where to run it.
+
+    ats optimize --strategy sma_cross --data btc.csv \\
+        --param fast=10:100:5 --param slow=50:400:10 --constraint "fast < slow" \\
+        --objective sharpe --json sweep.json
+
+or, with the same search written in a YAML spec beside a job config
+(:mod:`ats.research.spec_file`), ``ats optimize btc-sma.sweep.yaml``. Heavy imports wait
+until the command runs, so ``ats --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+    from ats.research.executor import TrialExecutor
+    from ats.research.journal import TrialJournal
+    from ats.research.search import Search
+    from ats.research.sweep import Publish, SearchOutcome
+    from ats.research.walk_forward import WalkForwardOutcome
+    from ats.utils.plugins import PluginLoader
+
+# Flags that describe the search: with a spec file, the spec says all of them.
+_SEARCH_FLAGS = (
+    "strategy",
+    "data",
+    "param",
+    "symbol",
+    "cash",
+    "fee",
+    "slippage_bps",
+    "vectorised",
+    "method",
+    "trials",
+    "seed",
+    "batch",
+    "objective",
+    "direction",
+    "constraint",
+    "walk_forward",
+)
+_defaults: dict[str, Any] = {}
+
+
+def add_parser(commands: Any, add_backtest_flags: Callable[..., None]) -> None:
+    optimize = commands.add_parser(
+        "optimize",
+        help="search a strategy's parameters (grid or optuna) on every core or a Ray cluster",
+        description="Run many backtests of one strategy and rank them by a report metric. "
+        "Finished trials are journaled: after a crash, the same command resumes.",
+    )
+    optimize.add_argument(
+        "spec",
+        nargs="?",
+        type=Path,
+        metavar="SPEC.yaml",
+        help="a search spec beside a job config (see README); the search flags are then not used",
+    )
+    add_backtest_flags(optimize, required=False)
+    for action in optimize._actions:
+        if action.dest == "param":
+            action.help = "K=LOW:HIGH[:STEP] (a range), K=A,B,C (a list) or K=V (fixed)"
+        if action.dest == "json":
+            action.help = "write every trial and the best as JSON"
+    optimize.add_argument("--method", choices=("grid", "optuna"), default="grid")
+    optimize.add_argument("--trials", type=int, default=100, help="optuna: number of trials")
+    optimize.add_argument("--seed", type=int, default=0, help="optuna: sampler seed")
+    optimize.add_argument(
+        "--batch", type=int, default=16, help="optuna: trials proposed at once (reproducible)"
+    )
+    optimize.add_argument(
+        "--objective", default="sharpe", metavar="METRIC", help="report metric to optimise"
+    )
+    direction = optimize.add_mutually_exclusive_group()
+    direction.add_argument(
+        "--maximize", dest="direction", action="store_const", const="maximize", default="maximize"
+    )
+    direction.add_argument("--minimize", dest="direction", action="store_const", const="minimize")
+    optimize.add_argument(
+        "--constraint", action="append", default=[], metavar="EXPR", help='e.g. "fast < slow"'
+    )
+    optimize.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: every core)"
+    )
+    optimize.add_argument(
+        "--ray", metavar="ADDRESS", help="run trials on a Ray cluster: auto or HOST:PORT"
+    )
+    optimize.add_argument(
+        "--walk-forward",
+        metavar="train=N,test=M",
+        help="optimise on rolling training windows, test on the next (candles or e.g. 30d)",
+    )
+    optimize.add_argument("--csv", type=Path, metavar="OUT", help="write the trials as CSV")
+    optimize.add_argument("--top", type=int, default=10, help="trials shown at the end")
+    _defaults.update(vars(optimize.parse_args([])))
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    from concurrent.futures.process import BrokenProcessPool
+
+    resume = "finished trials are journaled: run the same command to resume"
+    try:
+        return asyncio.run(optimize(args))
+    except KeyboardInterrupt:
+        print(f"ats: optimize interrupted; {resume}", file=sys.stderr)
+    except BrokenProcessPool:
+        print(f"ats: a worker process died (out of memory?); {resume}", file=sys.stderr)
+    return 1
+
+
+async def optimize(args: argparse.Namespace) -> int:
+    if not args.ray:
+        from ats.research.fork_server import start_fork_server
+
+        start_fork_server()  # it imports the engine while this process does the same
+    from rich.console import Console
+
+    from ats.exceptions import ConfigError, DataError
+    from ats.exchanges.exchanges.back_trading.candle_data import CandleDataError, load_candles
+    from ats.research.executor import open_executor
+    from ats.research.journal import JOURNAL_NAME, TrialJournal, file_identity
+    from ats.research.report import SweepPrinter
+    from ats.research.walk_forward import parse_walk_forward, plan_windows
+    from ats.utils.plugins import PluginLoader
+    from ats.utils.settings import Settings
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    loader = PluginLoader()  # ATS_CUSTOM_MODULES_DIR, like every command
+    search = _search(args, loader)
+    try:
+        data = load_candles(search.data_path)
+    except CandleDataError as exc:  # one line naming the file and the line
+        raise DataError(str(exc)) from None
+    if search.walk_forward:  # refuse a bad plan before any worker starts
+        plan_windows(parse_walk_forward(search.walk_forward, data.timeframe_ms), len(data))
+    journal = TrialJournal(Settings().saved_states_dir / JOURNAL_NAME)
+    console = Console(quiet=args.quiet)
+    try:
+        executor = open_executor(
+            search.base,
+            data,
+            workers=args.workers or search.workers,
+            ray_address=args.ray or search.ray,
+            custom_root=loader.custom_root,
+        )
+        try:
+            with SweepPrinter(console, search.objective) as printer:
+                result = await _run(
+                    search,
+                    data,
+                    executor=executor,
+                    journal=journal,
+                    loader=loader,
+                    data_identity=file_identity(search.data_path),
+                    publish=printer,
+                )
+        finally:
+            executor.close()
+    finally:
+        journal.close()
+    return _show(args, console, search, data, result)
+
+
+async def _run(
+    search: Search,
+    data: CandleData,
+    *,
+    executor: TrialExecutor,
+    journal: TrialJournal,
+    loader: PluginLoader,
+    data_identity: dict[str, Any],
+    publish: Publish,
+) -> SearchOutcome | WalkForwardOutcome:
+    from ats.research.sweep import Window, run_search
+    from ats.research.walk_forward import run_walk_forward
+    from ats.trading_job.job_manager import new_job_id
+
+    sweep_id = new_job_id(f"optimize-{search.base.strategy.name}")
+    if search.walk_forward:
+        return await run_walk_forward(
+            search,
+            data,
+            sweep_id=sweep_id,
+            executor=executor,
+            journal=journal,
+            loader=loader,
+            data_identity=data_identity,
+            publish=publish,
+        )
+    return await run_search(
+        sweep_id=sweep_id,
+        name=f"optimize {search.base.strategy.name}",
+        description=search.description(data_identity, loader),
+        method=search.make_method(),
+        objective=search.objective,
+        executor=executor,
+        journal=journal,
+        window=Window(0, len(data)),
+        publish=publish,
+    )
+
+
+def _show(
+    args: argparse.Namespace,
+    console: Console,
+    search: Search,
+    data: CandleData,
+    result: SearchOutcome | WalkForwardOutcome,
+) -> int:
+    """Print the tables, write --json/--csv; exit code 1 when no trial could be ranked."""
+    import sys
+
+    from ats.research import export
+    from ats.research.report import trials_table, walk_forward_table
+    from ats.research.walk_forward import WalkForwardOutcome
+
+    objective = search.objective
+    if isinstance(result, WalkForwardOutcome):
+        console.print(walk_forward_table(result, objective))
+        if result.metrics:
+            from ats.headless.report import metrics_table
+
+            console.print(metrics_table(result.metrics, "Out-of-sample (stitched test windows)"))
+        if args.json:
+            payload = export.walk_forward_json(result, objective, data.timestamps)
+            export.write_json(args.json, payload)
+        if args.csv:
+            export.write_walk_forward_csv(args.csv, result, objective, data.timestamps)
+        return 0
+    console.print(trials_table(result, objective, args.top))
+    if args.json:
+        export.write_json(args.json, export.search_json(result, objective))
+    if args.csv:
+        export.write_search_csv(args.csv, result, objective)
+    if result.best is None:
+        failed = next((trial for trial in result.trials if trial.error), None)
+        why = f" (trial {failed.number} failed: {failed.error})" if failed else ""
+        print(f"ats: no trial has a defined {objective.metric}{why}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _search(args: argparse.Namespace, loader: PluginLoader) -> Search:
+    from ats.exceptions import ConfigError
+    from ats.research.objective import Objective
+    from ats.research.search import build_search
+    from ats.research.space import is_search_text, parse_dimension
+
+    if args.spec is not None:
+        given = [name for name in _SEARCH_FLAGS if getattr(args, name) != _defaults.get(name)]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise ConfigError(f"{args.spec} describes the search: drop {flag}, or the spec")
+        from ats.research.spec_file import load_search_spec
+
+        return load_search_spec(args.spec, loader)
+    if not args.strategy or not args.data:
+        raise ConfigError("ats optimize needs --strategy and --data (or a SPEC.yaml)")
+    from ats.cli import backtest_config, parse_param
+
+    dimensions, fixed = [], {}
+    for text in args.param:
+        name, sep, raw = text.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--param expects KEY=VALUE, got {text!r}")
+        if is_search_text(raw):
+            dimensions.append(parse_dimension(name.strip(), raw))
+        else:
+            key, value = parse_param(text)
+            fixed[key] = value
+    return build_search(
+        backtest_config(args, fixed),
+        dimensions,
+        args.constraint,
+        loader,
+        method=args.method,
+        trials=args.trials,
+        seed=args.seed,
+        batch=args.batch,
+        objective=Objective.parse(args.objective, args.direction),
+        walk_forward=args.walk_forward,
+    )

@@ -1,0 +1,113 @@
+"""Trials on every core of this machine: a pool of worker processes.
+
+Workers come from a fork server (:mod:`ats.research.fork_server`). Each worker attaches
+to the candles in shared memory when it starts (:mod:`ats.research.shared_candles`) and
+then runs trial after trial on them. A worker whose parent died (``kill -9``) exits at
+once instead of waiting forever for work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import shared_memory
+from pathlib import Path
+
+from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+from ats.research.fork_server import fork_server_context
+from ats.research.shared_candles import CandleHandle, SharedCandles, attach
+from ats.research.trial import TrialResult, TrialTask, run_trial
+from ats.trading_job.job_config import JobConfig
+from ats.utils.plugins import PluginLoader
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@dataclass
+class _Worker:
+    base: JobConfig
+    data: CandleData
+    memory: shared_memory.SharedMemory
+    loader: PluginLoader
+
+
+_worker: _Worker | None = None
+
+
+def _start_worker(handle: CandleHandle, base_json: str, custom_root: str) -> None:
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _exit_with_parent()
+    data, memory = attach(handle)
+    _worker = _Worker(
+        JobConfig.model_validate_json(base_json), data, memory, PluginLoader(custom_root)
+    )
+
+
+def _run(task: TrialTask) -> TrialResult:
+    assert _worker is not None, "worker not started"
+    return run_trial(_worker.base, _worker.data, task, _worker.loader)
+
+
+def _exit_with_parent() -> None:
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+class ProcessPool:
+    """A :class:`~ats.research.executor.TrialExecutor` over local worker processes."""
+
+    def __init__(
+        self, base: JobConfig, data: CandleData, *, workers: int, custom_root: Path
+    ) -> None:
+        self.workers = max(int(workers), 1)
+        self.description = f"{self.workers} worker process{'es' if self.workers > 1 else ''}"
+        self._candles = SharedCandles(data)
+        try:
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=fork_server_context(),
+                initializer=_start_worker,
+                initargs=(
+                    self._candles.handle,
+                    base.model_dump_json(),
+                    str(custom_root.resolve()),
+                ),
+            )
+        except BaseException:
+            self._candles.close()
+            raise
+
+    async def run(self, tasks: Sequence[TrialTask]) -> AsyncIterator[TrialResult]:
+        loop = asyncio.get_running_loop()
+        pending = [loop.run_in_executor(self._pool, _run, task) for task in tasks]
+        try:
+            for finished in asyncio.as_completed(pending):
+                yield await finished
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def close(self) -> None:
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            self._candles.close()

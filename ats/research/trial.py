@@ -1,0 +1,115 @@
+"""One trial: an ordinary backtest of the base job with some parameters changed.
+
+The trial runs through :func:`ats.trading_job.backtest.run_backtest` on candles that are
+already loaded, so its figures are those of ``ats backtest`` with the same parameters,
+bit for bit; only the candle file is not read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from ats.exceptions import ATSError
+from ats.exchanges.data_classes import split_symbol
+from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+from ats.research.space import Params
+from ats.trading_job.backtest import run_backtest
+from ats.trading_job.job_config import JobConfig, parse_job_config
+from ats.trading_job.trading_job import JobStatus, TradingJob
+from ats.utils.plugins import PluginLoader
+
+
+@dataclass(frozen=True, slots=True)
+class TrialTask:
+    """What to run: parameters, the window of the loaded candles, the starting cash."""
+
+    number: int
+    params: Params
+    start: int = 0
+    stop: int | None = None
+    """Candles ``start:stop`` of the loaded data (walk-forward windows); None: to the end."""
+    cash: float | None = None
+    """Starting quote balance instead of the job's balances (walk-forward chaining)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrialResult:
+    """A trial's row in the trials table (the report without its trade list)."""
+
+    number: int
+    params: Params
+    final_equity: float | None
+    trades: int
+    metrics: dict[str, Any] | None = field(default=None)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "trial": self.number,
+            "params": dict(self.params),
+            "final_equity": self.final_equity,
+            "trades": self.trades,
+            "metrics": self.metrics,
+        }
+        if self.error is not None:
+            row["error"] = self.error
+        return row
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> TrialResult:
+        return cls(
+            number=int(row["trial"]),
+            params=dict(row["params"]),
+            final_equity=row["final_equity"],
+            trades=int(row["trades"]),
+            metrics=row["metrics"],
+            error=row.get("error"),
+        )
+
+
+def trial_config(base: JobConfig, task: TrialTask) -> JobConfig:
+    """The base job with the trial's parameters (validated like any job config)."""
+    settings = base.model_dump()
+    settings["strategy"]["params"] = {**settings["strategy"]["params"], **task.params}
+    if task.cash is not None:
+        settings["balances"] = {split_symbol(base.symbol)[1]: task.cash}
+    return parse_job_config(settings, source=f"trial {task.number}")
+
+
+def window(data: CandleData, task: TrialTask) -> CandleData:
+    if task.start == 0 and (task.stop is None or task.stop >= len(data)):
+        return data
+    return data.slice(task.start, len(data) if task.stop is None else task.stop)
+
+
+async def backtest_trial(
+    base: JobConfig, data: CandleData, task: TrialTask, loader: PluginLoader | None = None
+) -> TradingJob:
+    """Run the trial's backtest; the finished job keeps its equity curve and trades."""
+    from ats.trading_job.job_manager import JobManager
+
+    manager = JobManager(loader=loader) if loader is not None else None
+    return await run_backtest(trial_config(base, task), data=window(data, task), manager=manager)
+
+
+def result_of(task: TrialTask, job: TradingJob) -> TrialResult:
+    report = job.report
+    if job.status is JobStatus.ERROR or report is None:
+        error = job.error or "the backtest produced no report"
+        return TrialResult(task.number, task.params, None, 0, None, error)
+    return TrialResult(
+        task.number, task.params, report["final_equity"], len(report["trades"]), report["metrics"]
+    )
+
+
+def run_trial(
+    base: JobConfig, data: CandleData, task: TrialTask, loader: PluginLoader | None = None
+) -> TrialResult:
+    """Run one trial to its row; a bad parameter or a strategy error is the row's error."""
+    try:
+        job = asyncio.run(backtest_trial(base, data, task, loader))
+    except ATSError as exc:
+        return TrialResult(task.number, task.params, None, 0, None, str(exc))
+    return result_of(task, job)

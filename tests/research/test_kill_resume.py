@@ -1,0 +1,93 @@
+"""Acceptance: kill -9 a 100-trial sweep, rerun it: nothing finished is computed again,
+and the table equals an uninterrupted run's."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from research_helpers import optimize
+
+GRID = ["--param", "fast=2:20:2", "--param", "slow=30:300:30"]  # 10 x 10 = 100 trials
+
+
+def _journal_rows(journal: Path) -> list[tuple[int, str, int, float]]:
+    if not journal.exists():
+        return []
+    with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5) as db:
+        try:
+            return db.execute(
+                "SELECT number, row, run_id, finished_at FROM trials ORDER BY number"
+            ).fetchall()
+        except sqlite3.OperationalError:  # created but no table yet
+            return []
+
+
+def _shared_blocks() -> set[str]:
+    return {name for name in os.listdir("/dev/shm") if name.startswith("psm_")}
+
+
+def _group_gone(pgid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
+def test_kill_9_then_rerun_finishes_without_recomputing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, candles_5k: Path
+) -> None:
+    data = candles_5k
+    state = tmp_path / "state"
+    journal = state / "research.sqlite3"
+    out = tmp_path / "resumed.json"
+    command = [sys.executable, "-m", "ats.cli", "optimize", "--strategy", "sma_cross"]
+    command += ["--data", str(data), *GRID, "--quiet", "--json", str(out)]
+    env = {**os.environ, "ATS_SAVED_STATES_DIR": str(state)}
+
+    blocks_before = _shared_blocks()
+    sweep = subprocess.Popen([*command, "--workers", "1"], env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_journal_rows(journal)) < 10:
+            assert sweep.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        ours = _shared_blocks() - blocks_before
+        sweep.send_signal(signal.SIGKILL)
+        sweep.wait()
+        assert _group_gone(sweep.pid, 10), "workers outlived their killed parent"
+        assert ours and not ours & _shared_blocks(), "the candles' shared memory leaked"
+    finally:
+        if not _group_gone(sweep.pid, 0):
+            os.killpg(sweep.pid, signal.SIGKILL)
+    before = _journal_rows(journal)
+    assert 10 <= len(before) < 100
+    assert {run_id for _, _, run_id, _ in before} == {1}
+
+    rerun = subprocess.run([*command, "--workers", "2"], env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    after = _journal_rows(journal)
+    assert len(after) == 100
+    assert set(before) <= set(after)  # the killed run's rows are untouched
+    with sqlite3.connect(journal) as db:
+        runs = db.execute("SELECT run_id, computed FROM runs ORDER BY run_id").fetchall()
+    assert runs == [(1, len(before)), (2, 100 - len(before))]  # nothing computed twice
+
+    monkeypatch.setenv("ATS_SAVED_STATES_DIR", str(tmp_path / "fresh-state"))
+    uninterrupted = optimize(tmp_path / "uninterrupted.json", *command[4:-3], "--workers", "2")
+    resumed = json.loads(out.read_text())
+    assert resumed == uninterrupted
+    assert len(resumed["trials"]) == 100
