@@ -404,11 +404,13 @@ async def test_duplicate_client_order_id_rejected(
 async def test_http_faults(
     fake: FakeBinance, exchange: ccxt.binance, kind: str, error: type[Exception]
 ) -> None:
-    fake.inject("/api/v3/ticker/24hr", kind)
+    fake.inject("/api/v3/ticker/24hr", kind, retry_after=0.05)
     with pytest.raises(error) as err:
         await exchange.fetch_ticker("BTC/USDT")
     assert isinstance(err.value, ccxt.NetworkError)
+    await asyncio.sleep(0.06)  # a 429 or 418 asks to wait (Retry-After) before the next
     assert (await exchange.fetch_ticker("BTC/USDT"))["last"] == last_close()  # one-shot
+    assert fake.violations == []
 
 
 async def test_503_with_binance_json_body_is_operation_failed(

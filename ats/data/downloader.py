@@ -2,9 +2,15 @@
 
 Resumable by construction: every page is appended to the CSV and fsynced before the next
 request, so a killed download loses at most the page in flight. On restart the file is
-read back, a torn last line (killed mid-write) is cut off, and paging continues after the
-newest candle on disk. Only closed candles are written; duplicates are skipped; gaps the
-exchange itself has are kept as gaps, never invented.
+read back, a torn last line (killed mid-write) is cut off, and paging continues from the
+newest candle on disk, which is fetched again and replaced if the exchange now says
+otherwise (a file written by an older ATS may end in a still-open candle). Duplicates are
+skipped; gaps the exchange itself has are kept as gaps, never invented.
+
+Only closed candles are written, and the exchange's clock decides which are closed: the
+download ends at the exchange's time (``fetch_time``, read once at the start), never the
+local one, which may be seconds off. Where an exchange has no time endpoint, a candle
+counts as closed once the exchange returned a newer one.
 
 A ``.parquet`` output is downloaded into ``<out>.partial.csv`` and converted at the end.
 """
@@ -21,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ats.exceptions import DataError
-from ats.exchanges.ccxt_support import Backoff, make_client, retry_transient
+from ats.exchanges.ccxt_support import Backoff, is_spot, make_client, retry_transient
+from ats.exchanges.rate_limit import limiter_of
 
 HEADER = "time,open,high,low,close,volume\n"
 DEFAULT_PAGE = 1000
@@ -67,7 +74,13 @@ def _format_row(row: list[Any]) -> str:
 
 
 def last_timestamp_on_disk(path: Path) -> int | None:
-    """Open time of the newest candle in ``path``, repairing a torn last line first.
+    """Open time of the newest candle in ``path`` (see :func:`last_row_on_disk`)."""
+    last = last_row_on_disk(path)
+    return None if last is None else last[0]
+
+
+def last_row_on_disk(path: Path) -> tuple[int, str] | None:
+    """Open time and text of the newest candle in ``path``, repairing a torn last line first.
 
     The rows already there are validated like a backtest's (DataError naming the file,
     line and problem), so a download never extends a file that will not load."""
@@ -92,7 +105,21 @@ def last_timestamp_on_disk(path: Path) -> int | None:
         return None
     from ats.exchanges.exchanges.back_trading.candle_data import load_candles
 
-    return int(load_candles(path).timestamps[-1])
+    timestamp = int(load_candles(path).timestamps[-1])
+    line = data[:end].rstrip(b"\n").rsplit(b"\n", 1)[-1].decode() + "\n"
+    return timestamp, line
+
+
+def _replace_last_line(path: Path, text: str) -> None:
+    """Swap the file's last line for ``text`` (fsynced, like every append)."""
+    with path.open("rb+") as handle:
+        data = handle.read()
+        start = data.rstrip(b"\n").rfind(b"\n") + 1
+        handle.seek(start)
+        handle.truncate()
+        handle.write(text.encode())
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 async def download_candles(
@@ -105,42 +132,72 @@ async def download_candles(
     out: Path,
     urls: dict[str, Any] | str | None = None,
     options: dict[str, Any] | None = None,
+    sandbox: bool = False,
     page_size: int = DEFAULT_PAGE,
     on_progress: ProgressCallback | None = None,
     log: Callable[[str, str], None] = lambda level, message: None,
 ) -> DownloadProgress:
-    """Download ``[since, until)`` (until defaults to now) and return the final progress."""
+    """Download the candles of ``[since, until)`` closed by the exchange's clock (until
+    defaults to the exchange's now) and return the final progress."""
     csv_path = out.with_name(out.name + ".partial.csv") if _is_parquet(out) else out
-    last = last_timestamp_on_disk(csv_path)  # a bad file fails before any request
-    client = make_client(exchange_id, options=options, urls=urls)
+    last = last_row_on_disk(csv_path)  # a bad file fails before any request
+    client = make_client(
+        exchange_id, options=options, urls=urls, sandbox=sandbox, spot=is_spot(symbol)
+    )
+    limiter = limiter_of(client)
+    if limiter is not None:
+        limiter.watch(log)
+    backoff = Backoff(0.5, 30.0)
+
+    async def call(what: str, request: Callable[[], Any]) -> Any:
+        return await retry_transient(
+            request,
+            what=f"{exchange_id} {symbol} {timeframe}: {what}",
+            backoff=backoff,
+            sleep=asyncio.sleep,
+            log=log,
+            max_failures=MAX_FAILURES,
+            limiter=limiter,
+        )
+
     try:
         if timeframe not in (client.timeframes or {}):
             raise DataError(f"--timeframe: {exchange_id} has no {timeframe!r}")
         step = int(client.parse_timeframe(timeframe) * 1000)
-        end = until if until is not None else int(time.time() * 1000)
-        progress = DownloadProgress(since, end, since if last is None else last + step)
+        exchange_now: int | None = None
+        if (client.has or {}).get("fetchTime"):
+            exchange_now = int(await call("exchange time", client.fetch_time))
+        now = exchange_now if exchange_now is not None else int(time.time() * 1000)
+        end = min(until, now) if until is not None else now
+        progress = DownloadProgress(since, end, since if last is None else last[0])
         if last is not None:
-            log("INFO", f"resuming after {datetime.fromtimestamp(last / 1000, tz=UTC)}")
+            log("INFO", f"resuming after {datetime.fromtimestamp(last[0] / 1000, tz=UTC)}")
         if not csv_path.exists() or csv_path.stat().st_size == 0:
             csv_path.parent.mkdir(parents=True, exist_ok=True)
             _append(csv_path, HEADER)
-        backoff = Backoff(0.5, 30.0)
         while progress.cursor + step <= end:
             cursor = progress.cursor
-            rows = await retry_transient(
+            rows = await call(
+                "candles",
                 lambda cursor=cursor: client.fetch_ohlcv(  # type: ignore[misc]
                     symbol, timeframe, since=cursor, limit=page_size
                 ),
-                what=f"{exchange_id} {symbol} {timeframe}",
-                backoff=backoff,
-                sleep=asyncio.sleep,
-                log=log,
-                max_failures=MAX_FAILURES,
             )
-            fresh = sorted(
-                (r for r in rows if cursor <= int(r[0]) and int(r[0]) + step <= end),
-                key=lambda r: int(r[0]),
-            )
+            rows = sorted((r for r in rows if cursor <= int(r[0])), key=lambda r: int(r[0]))
+            if exchange_now is None and len(rows) < page_size:
+                rows = rows[:-1]  # no newer candle yet: the newest may still be open
+            fresh = [r for r in rows if int(r[0]) + step <= end]
+            if last is not None and fresh and int(fresh[0][0]) == last[0]:
+                again = _format_row(fresh.pop(0))
+                if again != last[1]:
+                    _replace_last_line(csv_path, again)
+                    log("WARNING", f"replaced the last candle on disk, {last[1].split(',')[0]}: "
+                        "it was written while still open")  # fmt: skip
+                last = None
+                if not fresh:
+                    progress.cursor = cursor + step
+                    continue
+            last = None
             if not fresh:
                 break  # nothing closed after the cursor: the exchange has no more data
             _append(csv_path, "".join(_format_row(row) for row in fresh))
@@ -149,6 +206,8 @@ async def download_candles(
             if on_progress is not None:
                 on_progress(progress)
     finally:
+        if limiter is not None:
+            limiter.unwatch(log)
         await client.close()
     if _is_parquet(out):
         _convert_to_parquet(csv_path, out)

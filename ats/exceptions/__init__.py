@@ -21,6 +21,11 @@ class DataError(ATSError):
     """Market data is unreadable or inconsistent."""
 
 
+class ExchangeRefused(ATSError):
+    """The exchange refused a request in a way retrying cannot fix (HTTP 400/401/403/404:
+    a wrong url, an endpoint the host does not serve, a firewall block)."""
+
+
 class OrderError(ATSError):
     """An order request is malformed (bad amount, missing price, unknown symbol)."""
 

@@ -113,6 +113,12 @@ class BaseExchange(abc.ABC):
         """How far the feed has got; ``total`` is None for endless live data."""
         return Progress()
 
+    @property
+    def connection_state(self) -> str | None:
+        """A short note while the exchange connection is held back (e.g. "banned until
+        12:03:00"); None when nothing is wrong or there is no connection."""
+        return None
+
     # -- orders --------------------------------------------------------------------------
     def submit_order(
         self,

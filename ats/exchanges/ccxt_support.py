@@ -1,5 +1,11 @@
 """What every ccxt user in ATS shares: building a client, URL overrides, retries.
 
+Every client is built by :func:`make_client` and goes through the process's shared rate
+limiter for its exchange host (:mod:`ats.exchanges.rate_limit`). Errors are sorted by
+kind (:func:`is_retryable`): network trouble, 5xx, timeouts and rate limits are retried
+with backoff (rate limits wait out ``Retry-After``); a 400/401/403/404, a filter failure or
+any other refusal is not.
+
 ccxt is imported inside the functions only: importing it costs ~0.5 s and ~100 MB, and
 ``ats --help`` or a backtest must never pay that.
 """
@@ -11,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from ats.exceptions import ConfigError
+from ats.exceptions import ConfigError, ExchangeRefused
+from ats.exchanges import rate_limit
 
 T = TypeVar("T")
 LogFunction = Callable[[str, str], None]
@@ -26,12 +33,17 @@ def make_client(
     urls: dict[str, Any] | str | None = None,
     credentials: dict[str, str] | None = None,
     enable_rate_limit: bool = True,
+    sandbox: bool = False,
+    spot: bool = True,
 ) -> Any:
     """A ``ccxt.async_support`` client; ConfigError if ccxt has no such exchange.
 
     ``urls`` is a base URL (every REST URL keeps its path, e.g. a proxy, testnet mirror
     or the test-suite's loopback server) or a dict deep-merged into ccxt's ``urls``.
-    ``enable_rate_limit`` keeps ccxt's client-side throttle (off only for loopback tests).
+    ``sandbox`` switches ccxt to the exchange's test network (``set_sandbox_mode``) before
+    ``urls`` apply. ``spot``: the client only needs spot markets (see
+    :func:`default_options`). ``enable_rate_limit`` keeps ccxt's client-side throttle
+    (off only for loopback tests); the shared :mod:`rate_limit` limiter is always on.
     """
     import ccxt.async_support as ccxt_async
 
@@ -45,8 +57,43 @@ def make_client(
         **(credentials or {}),
     }
     client = exchange_class(config)
+    apply_default_options(client, set(options or {}), spot=spot, custom_urls=bool(urls))
+    if sandbox:
+        try:
+            client.set_sandbox_mode(True)
+        except ccxt_async.NotSupported:
+            raise ConfigError(f"exchange.params.sandbox: {exchange_id} has no sandbox") from None
     apply_url_overrides(client, urls)
+    rate_limit.install(client, rate_limit.limiter_for(exchange_id, rate_limit.api_origin(client)))
     return client
+
+
+def apply_default_options(
+    client: Any, user_set: set[str], *, spot: bool, custom_urls: bool
+) -> None:
+    """Options ATS sets unless the user set them (``user_set``).
+
+    A spot symbol needs spot markets only: where ccxt loads several market types
+    (Binance: spot, then the futures hosts /fapi and /dapi) it is asked for spot alone,
+    and margin pairs are not fetched. With custom urls (a testnet, proxy or mirror), the
+    currency list is not fetched either: it comes from a private wallet endpoint (Binance
+    /sapi) such hosts rarely serve. ``adjustForTimeDifference`` makes ccxt sign requests
+    with the exchange's clock (read at ``load_markets``), so a local clock that is off
+    by seconds does not get every private request refused (Binance -1021)."""
+    options: dict[str, Any] = client.options
+
+    def default(key: str, value: Any) -> None:
+        if key in options and key not in user_set:
+            options[key] = value
+
+    default("adjustForTimeDifference", True)
+    if spot:
+        markets = options.get("fetchMarkets")
+        if isinstance(markets, dict) and isinstance(markets.get("types"), list):
+            default("fetchMarkets", {**markets, "types": ["spot"]})
+        default("fetchMargins", False)
+    if custom_urls:
+        default("fetchCurrencies", False)
 
 
 def apply_url_overrides(client: Any, urls: dict[str, Any] | str | None) -> None:
@@ -68,6 +115,11 @@ def _rebase_urls(api: Any, base_url: str) -> None:
             api[name] = origin + urlsplit(url).path
         elif isinstance(url, dict):
             _rebase_urls(url, base_url)
+
+
+def is_spot(symbol: str) -> bool:
+    """``BTC/USDT`` is spot; ccxt writes derivatives with a settle currency (``BTC/USDT:USDT``)."""
+    return ":" not in symbol
 
 
 def short_error(exc: BaseException, limit: int = 200) -> str:
@@ -100,23 +152,31 @@ async def retry_transient(
     sleep: SleepFunction,
     log: LogFunction,
     max_failures: int | None = None,
+    limiter: rate_limit.AccountLimiter | None = None,
 ) -> T:
-    """Await ``call()``, retrying ccxt's transient errors forever with backoff.
+    """Await ``call()``, retrying transient errors (:func:`is_retryable`) with backoff.
 
-    ``OperationFailed`` is ccxt's "may succeed if retried" branch (NetworkError and its
-    children: timeouts, 429/418, 5xx, dropped connections; BadResponse). ExchangeError
-    (bad symbol, insufficient funds, ...) is not retried. Only use this for calls that
-    are safe to repeat (reads, or writes made idempotent by a client order id).
-    With ``max_failures``, the error is raised after that many failures in a row.
+    Only use this for calls that are safe to repeat (reads, or writes made idempotent by
+    a client order id). With ``max_failures``, the error is raised after that many
+    failures in a row. A refusal that retrying cannot fix (HTTP 400/401/403/404) becomes
+    :class:`ExchangeRefused`, one line naming ``what``. With a ``limiter``, no attempt is
+    made inside a Retry-After window or ban: a rate limit is waited out (the limiter
+    announces it) and does not count as a failure.
     """
     import ccxt.async_support as ccxt_async
 
     while True:
+        if limiter is not None:
+            await limiter.wait(sleep)
         try:
             result = await call()
         except ccxt_async.OperationFailed as exc:
             if _is_refused_key(exc):
                 raise
+            if not is_retryable(exc):
+                raise refused(what, exc) from None
+            if limiter is not None and limiter.remaining() > 0:
+                continue  # 429/418 (or refused before sending): wait out Retry-After
             if max_failures is not None and backoff.failures + 1 >= max_failures:
                 backoff.reset()
                 raise
@@ -132,6 +192,45 @@ async def retry_transient(
             log("INFO", f"{what}: working again after {backoff.failures} failed attempts")
             backoff.reset()
         return result
+
+
+RETRYABLE_4XX = frozenset({408, 418, 425, 429})
+"""Client-error statuses that mean "later": timeout, ban, too early, rate limit."""
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status of the response behind a ccxt error, if there was one (set by the
+    rate limiter's hook on every client :func:`make_client` builds)."""
+    status = getattr(exc, "http_status", None)
+    return status if isinstance(status, int) else None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether repeating the request may succeed.
+
+    ccxt's ``OperationFailed`` branch (network errors, timeouts, 429/418, 5xx) is, except
+    where the response was a client error: ccxt maps a plain 400, 403 or 404 to
+    ``ExchangeNotAvailable`` too, but a path the host does not serve or a request its
+    firewall refuses fails the same way every time. A timeout (ccxt ``RequestTimeout``,
+    also Binance's -1007) or a rate limit stays retryable whatever the status."""
+    import ccxt.async_support as ccxt_async
+
+    if not isinstance(exc, ccxt_async.OperationFailed) or _is_refused_key(exc):
+        return False
+    if isinstance(exc, ccxt_async.RequestTimeout | ccxt_async.DDoSProtection):
+        return True
+    status = http_status(exc)
+    return status is None or not 400 <= status < 500 or status in RETRYABLE_4XX
+
+
+def refused(what: str, exc: BaseException) -> ExchangeRefused:
+    """One line for a request the exchange refused for good."""
+    status = http_status(exc)
+    code = f"HTTP {status}: " if status is not None else ""
+    return ExchangeRefused(
+        f"{what}: {code}{type(exc).__name__}: {short_error(exc)} (not retried: it would "
+        "fail the same way; check the exchange, urls and options)"
+    )
 
 
 def _is_refused_key(exc: BaseException) -> bool:

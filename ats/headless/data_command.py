@@ -29,7 +29,10 @@ def add_parser(commands: Any) -> None:
         "--url", help="REST base URL to use instead of the exchange's (proxy, mirror, tests)"
     )
     download.add_argument(
-        "--option", action="append", default=[], metavar="K=V", help="ccxt option"
+        "--option", action="append", default=[], metavar="K=V", help="ccxt option (repeatable)"
+    )
+    download.add_argument(
+        "--sandbox", action="store_true", help="the exchange's test network (ccxt sandbox mode)"
     )
 
 
@@ -101,6 +104,7 @@ async def _download(args: argparse.Namespace) -> int:
                 out=out,
                 urls=args.url,
                 options=options,
+                sandbox=args.sandbox,
                 page_size=args.page_size,
                 on_progress=show,
                 log=log,

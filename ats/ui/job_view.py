@@ -92,6 +92,8 @@ class JobRow:
     error: str | None
     note: str | None = None
     """Restored from an older snapshot than its latest (see TradingJob.restore_note)."""
+    connection: str | None = None
+    """E.g. "banned until 12:03:00" while the exchange holds this job's requests back."""
 
     def matches(self, text: str) -> bool:
         """Case-insensitive substring filter over the textual columns."""
@@ -182,9 +184,11 @@ def job_row(job: TradingJob) -> JobRow:
     equity_text = "—"
     pnl: float | None = None
     position = "—"
+    connection: str | None = None
     exchange = job.exchange
     if exchange is not None:
         try:
+            connection = exchange.connection_state
             fraction = exchange.progress.fraction
             if fraction is not None:
                 progress = f"{100 * fraction:.0f}%"
@@ -213,6 +217,7 @@ def job_row(job: TradingJob) -> JobRow:
         position=position,
         error=job.error,
         note=job.restore_note,
+        connection=connection,
     )
 
 

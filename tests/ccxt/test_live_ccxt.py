@@ -197,7 +197,7 @@ async def test_orders_are_rounded_sent_with_client_id_and_fills_come_from_trades
 
 
 FAULTS: list[tuple[dict[str, Any], int]] = [
-    ({"kind": "429", "count": 2}, 3),  # refused: looked up, then resent
+    ({"kind": "429", "count": 2, "retry_after": 0.05}, 3),  # refused: looked up, then resent
     ({"kind": "503"}, 2),  # outcome unknown, not processed: resent once it cannot land
     ({"kind": "timeout", "delay": 1.0}, 2),  # never processed; the client times out
     ({"kind": "drop"}, 2),

@@ -167,7 +167,7 @@ class FaultPlan:
     response is lost too) and a two-minute spell of refused connections."""
 
     ORDER_FAULTS: list[dict[str, Any]] = [
-        {"kind": "429", "count": 2},
+        {"kind": "429", "count": 2, "retry_after": 0.05},
         {"kind": "503"},
         {"kind": "timeout", "delay": 0.6},
         {"kind": "drop", "after_processing": True},
@@ -202,7 +202,8 @@ class FaultPlan:
             self.orders_seen = len(fake.orders)
             fake.inject("/api/v3/order", method="POST", **self.ORDER_FAULTS[self.orders_seen])
         if fake.candle_index() % 9 == 0:
-            fake.inject("/api/v3/klines", "429" if fake.candle_index() % 2 else "503")
+            kind = "429" if fake.candle_index() % 2 else "503"
+            fake.inject("/api/v3/klines", kind, retry_after=0.05)
             fake.inject("/api/v3/account", "503")
         if fake.candle_index() == self.OFFLINE_AT_CANDLE:
             await fake.go_offline()

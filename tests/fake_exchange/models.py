@@ -36,8 +36,8 @@ WEEK_OFFSET_MS = 4 * 86_400_000
 
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
 
-FaultKind = Literal["429", "418", "500", "503", "timeout", "drop"]
-FAULT_KINDS: frozenset[str] = frozenset({"429", "418", "500", "503", "timeout", "drop"})
+FaultKind = Literal["429", "418", "500", "503", "-1007", "timeout", "drop"]
+FAULT_KINDS: frozenset[str] = frozenset({"429", "418", "500", "503", "-1007", "timeout", "drop"})
 
 
 def dec(value: Number) -> Decimal:
@@ -376,6 +376,8 @@ class Fault:
     after_processing: bool = False
     delay: float | None = None
     payload: Mapping[str, Any] | None = None
+    retry_after: float = 1.0
+    """Seconds of the Retry-After window (429) or ban (418) the fault opens."""
     fired: int = 0
 
     def matches(self, method: str, path: str, after: bool) -> bool:

@@ -11,7 +11,8 @@ Typical use::
         fake.advance(3)  # three more candles close; resting LIMIT orders may fill
 
 Times: signed requests are checked against the wall clock (plus ``time_offset_ms``);
-market data, order and trade times use the simulated clock (``clock_ms``) when it is set.
+market data, order and trade times use the simulated clock (``clock_ms``) when it is set,
+or the server's wall clock (with the same offset) after ``use_wall_clock()``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import re
 import secrets
 import string
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -37,6 +37,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from .limits import Limited, WeightLimits, retry_after_header
 from .models import (
     FAULT_KINDS,
     INTERVAL_MS,
@@ -63,7 +64,7 @@ from .models import (
 FillPriceFn = Callable[["FakeBinance", str, str], Number]
 FillMode = Literal["last_close", "next_open"]
 FeeMode = Literal["quote", "received", "bnb"]
-PartialCandle = Literal["open", "full", "hide"]
+PartialCandle = Literal["open", "progressive", "full", "hide"]
 DuplicatePolicy = Literal["open", "any"]
 
 Params = dict[str, str]
@@ -93,6 +94,10 @@ CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 NUMBER_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 ID_ALPHABET = string.ascii_letters + string.digits
 EIGHT = Decimal("0.00000001")
+UNKNOWN_STATUS_MSG = (
+    "Timeout waiting for response from backend server. Send status unknown; "
+    "execution status unknown."
+)
 
 
 @dataclass(frozen=True)
@@ -127,9 +132,18 @@ class FakeBinance:
         duplicate_client_order_id: "open" rejects a newClientOrderId used by an open order
             (Binance's documented rule); "any" rejects any reuse.
         partial_candle: how the in-progress kline is served: "open" (o=h=l=c=open, v=0),
-            "full" (as loaded, i.e. with look-ahead) or "hide".
+            "progressive" (high/low/close/volume move from the open towards the loaded
+            values as the candle's time passes, as a real still-open candle does), "full"
+            (as loaded, i.e. with look-ahead) or "hide".
         timeout_delay: seconds a "timeout" fault stalls (released early by ``stop``).
         check_recv_window: enforce timestamp/recvWindow like Binance (-1021).
+        weight_limit / weight_window: REQUEST_WEIGHT allowed per interval of that many
+            seconds (Binance: 6000 per 60 s). The default ``None`` counts and reports
+            weight without limiting it: most tests poll far faster than a real client.
+        ban_seconds / max_ban_seconds: first IP ban and the cap of the doubling bans
+            (Binance: 2 minutes to 3 days); see :mod:`.limits`.
+        in_flight_grace: requests arriving this soon after a Retry-After window or ban
+            began were already on their way: refused, but not counted as violations.
     """
 
     def __init__(
@@ -151,6 +165,11 @@ class FakeBinance:
         partial_candle: PartialCandle = "open",
         timeout_delay: float = 10.0,
         check_recv_window: bool = True,
+        weight_limit: int | None = None,
+        weight_window: float = 60.0,
+        ban_seconds: float = 120.0,
+        max_ban_seconds: float = 3 * 86_400.0,
+        in_flight_grace: float = 0.05,
         host: str = "127.0.0.1",
     ) -> None:
         self.api_key = api_key
@@ -180,12 +199,21 @@ class FakeBinance:
         self.trades: list[Fill] = []
         self.requests: list[LoggedRequest] = []
         self.faults: list[Fault] = []
-        self._recent: deque[float] = deque()
+        self.limits = WeightLimits(
+            limit=weight_limit,
+            window_seconds=weight_window,
+            ban_seconds=ban_seconds,
+            max_ban_seconds=max_ban_seconds,
+            in_flight_grace=in_flight_grace,
+            server_ms=self.now_ms,
+        )
 
         self._klines: dict[tuple[str, str], list[Candle]] = {}
         self._kline_ts: dict[tuple[str, str], list[int]] = {}
         self._prices: dict[str, Decimal] = {}
         self._clock: int | None = None
+        self._wall_clock = False
+        self._matched_to = 0
         self._order_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
         self._update_ids = itertools.count(1)
@@ -318,12 +346,22 @@ class FakeBinance:
 
     @property
     def clock_ms(self) -> int | None:
-        """Simulated "now" in ms; None means every loaded candle is closed."""
-        return self._clock
+        """Market "now" in ms (simulated, or the server's wall clock after
+        ``use_wall_clock``); None means every loaded candle is closed."""
+        return self.now_ms() if self._wall_clock else self._clock
 
     def market_now_ms(self) -> int:
-        """Simulated time if the clock is set, else the wall clock."""
-        return self._clock if self._clock is not None else self.now_ms()
+        """Simulated time if the clock is set, else the server's wall clock."""
+        clock = self.clock_ms
+        return clock if clock is not None else self.now_ms()
+
+    def use_wall_clock(self) -> None:
+        """Market data follows the server's wall clock (``now_ms``, so ``time_offset_ms``
+        shifts it too): the candle holding "now" is in progress, later ones do not exist
+        yet. Resting LIMIT orders are matched as candles close (checked on each request).
+        ``set_clock`` goes back to the simulated clock."""
+        self._wall_clock = True
+        self._matched_to = self.now_ms()
 
     def now_ms(self) -> int:
         """Server wall clock (``/api/v3/time``), shifted by ``time_offset_ms``."""
@@ -334,6 +372,7 @@ class FakeBinance:
         candles that closed in between (unless ``match`` is False); returns filled orders."""
         old = self._clock
         self._clock = ts_ms
+        self._wall_clock = False
         if match and old is not None and ts_ms is not None and ts_ms > old:
             return self._match_closed_candles(old, ts_ms)
         return []
@@ -361,15 +400,16 @@ class FakeBinance:
     def candle_index(self, *, symbol: str | None = None, interval: str | None = None) -> int:
         """Index of the in-progress candle of the reference series (= number closed)."""
         key = self._reference_series(symbol, interval)
-        if self._clock is None:
+        clock = self.clock_ms
+        if clock is None:
             return len(self._klines[key])
         dur = INTERVAL_MS[key[1]]
-        return bisect.bisect_right(self._kline_ts[key], self._clock - dur)
+        return bisect.bisect_right(self._kline_ts[key], clock - dur)
 
     def advance(self, n: int = 1, *, interval: str | None = None) -> list[Order]:
         """Move the clock forward by ``n`` candles of ``interval`` (default: the finest loaded
         interval), matching resting LIMIT orders; returns the orders that filled."""
-        if self._clock is None:
+        if self._clock is None or self._wall_clock:
             raise RuntimeError("set the clock (set_clock / set_candle_index) before advancing")
         if interval is None:
             if not self._klines:
@@ -416,7 +456,7 @@ class FakeBinance:
             base_iv = max(candidates, key=INTERVAL_MS.__getitem__)
         key = (symbol, base_iv)
         series, stamps, dur = self._klines[key], self._kline_ts[key], INTERVAL_MS[base_iv]
-        now = self._clock
+        now = self.clock_ms
         lo = bisect.bisect_left(stamps, lo_ts) if lo_ts is not None else 0
         hi = bisect.bisect_right(stamps, hi_ts) if hi_ts is not None else len(series)
         if now is None:
@@ -428,12 +468,28 @@ class FakeBinance:
                 current = series[n_closed]
                 if self.partial_candle == "full":
                     visible.append(current)
+                elif self.partial_candle == "progressive":
+                    visible.append(self._progressive(symbol, current, (now - current.ts) / dur))
                 elif self.partial_candle == "open":
                     o = current.open
                     visible.append(Candle(current.ts, o, o, o, o, ZERO))
         if base_iv == interval:
             return visible
         return _aggregate(visible, interval)
+
+    def _progressive(self, symbol: str, candle: Candle, elapsed: float) -> Candle:
+        """``candle`` as seen ``elapsed`` (0..1) of the way through: the close walks from
+        the open to the final close, the wicks and the volume grow to their final size.
+        Equal to the loaded candle only once it has closed."""
+        spec = self.markets[symbol]
+        f = Decimal(repr(min(max(elapsed, 0.0), 1.0)))
+        o = candle.open
+        close = _to_step(o + (candle.close - o) * f, spec.tick_size)
+        top, bottom = max(candle.open, candle.close), min(candle.open, candle.close)
+        high = _to_step(max(o, close) + (candle.high - top) * f, spec.tick_size)
+        low = _to_step(min(o, close) - (bottom - candle.low) * f, spec.tick_size)
+        volume = _to_step(candle.volume * f, spec.step_size)
+        return Candle(candle.ts, o, high, low, close, volume)
 
     # ------------------------------------------------------------------ prices
 
@@ -475,12 +531,13 @@ class FakeBinance:
 
     def _closed_and_current(self, key: tuple[str, str]) -> tuple[Candle | None, Candle | None]:
         series, stamps, dur = self._klines[key], self._kline_ts[key], INTERVAL_MS[key[1]]
-        if self._clock is None:
+        clock = self.clock_ms
+        if clock is None:
             return series[-1], None
-        n_closed = bisect.bisect_right(stamps, self._clock - dur)
+        n_closed = bisect.bisect_right(stamps, clock - dur)
         closed = series[n_closed - 1] if n_closed else None
         current = None
-        if n_closed < len(series) and series[n_closed].ts <= self._clock:
+        if n_closed < len(series) and series[n_closed].ts <= clock:
             current = series[n_closed]
         if closed is None and current is None:
             current = series[0]
@@ -524,12 +581,16 @@ class FakeBinance:
         after_processing: bool = False,
         delay: float | None = None,
         payload: Mapping[str, Any] | None = None,
+        retry_after: float = 1.0,
     ) -> Fault:
         """Make the next ``count`` matching requests fail (``count=-1``: until cleared).
 
         ``path``: e.g. "/api/v3/order" (or "order"); None matches every path.
-        ``kind``: "429", "418" (Binance -1003 JSON), "500", "503" (plain-text bodies unless
-        ``payload`` gives a JSON body), "timeout" (stall ``delay`` seconds, default
+        ``kind``: "429", "418" (Binance -1003 JSON; they open a Retry-After window or a ban
+        of ``retry_after`` seconds, and requests arriving inside it are violations, see
+        :mod:`.limits`), "500", "503" (plain-text bodies unless ``payload`` gives a JSON
+        body), "-1007" (HTTP 503 with Binance's -1007 "execution status unknown"; after
+        ``delay`` seconds if given), "timeout" (stall ``delay`` seconds, default
         ``timeout_delay``) or "drop" (close the connection without a response).
         ``after_processing``: the request is executed (an order is stored) before the fault
         hits the response; for "timeout" the real response is sent after the stall.
@@ -544,9 +605,23 @@ class FakeBinance:
             after_processing=after_processing,
             delay=delay,
             payload=payload,
+            retry_after=retry_after,
         )
         self.faults.append(fault)
         return fault
+
+    def unknown_order_status(self, *, accepted: bool, count: int = 1) -> Fault:
+        """Answer the next ``count`` POST /api/v3/order with -1007 ("Send status unknown;
+        execution status unknown."), the order having been ``accepted`` (stored and
+        executed) or not."""
+        return self.inject(
+            "/api/v3/order", "-1007", count, method="POST", after_processing=accepted
+        )
+
+    @property
+    def violations(self) -> list[LoggedRequest]:
+        """Requests that arrived inside a Retry-After window or a ban (answered 418)."""
+        return self.limits.violations
 
     def lose_order_response(self, kind: str = "timeout", count: int = 1) -> Fault:
         """Accept (store and execute) the next ``count`` POST /api/v3/order but lose the
@@ -683,11 +758,12 @@ class FakeBinance:
         body = await request.text() if request.can_read_body else ""
         params: Params = dict(parse_qsl(raw_query, keep_blank_values=True))
         params.update(parse_qsl(body, keep_blank_values=True))
-        now = time.time()
-        self.requests.append(LoggedRequest(method, path, dict(params), dict(request.headers), now))
-        self._recent.append(now)
-        while self._recent and self._recent[0] <= now - 60:
-            self._recent.popleft()
+        logged = LoggedRequest(method, path, dict(params), dict(request.headers), time.time())
+        self.requests.append(logged)
+        self._match_to_wall_clock()
+        limited = self.limits.check(logged, params)
+        if limited is not None:
+            return self._limited(limited)
 
         if self.in_outage:
             return _text(503, "Service Unavailable.")
@@ -717,13 +793,26 @@ class FakeBinance:
         return late if late is not None else response
 
     def _json(self, status: int, payload: Any) -> web.Response:
-        weight = len(self._recent)
         return web.Response(
             status=status,
             text=json.dumps(payload, separators=(",", ":")),
             content_type="application/json",
-            headers={"X-MBX-USED-WEIGHT-1M": str(weight)},
+            headers={"X-MBX-USED-WEIGHT-1M": str(self.limits.used_weight())},
         )
+
+    def _limited(self, limited: Limited) -> web.Response:
+        response = self._json(limited.status, {"code": -1003, "msg": limited.msg})
+        response.headers["Retry-After"] = retry_after_header(limited.retry_after)
+        return response
+
+    def _match_to_wall_clock(self) -> None:
+        """On the wall clock, fill resting orders against candles closed since last time."""
+        if not self._wall_clock:
+            return
+        now = self.now_ms()
+        if now > self._matched_to:
+            self._match_closed_candles(self._matched_to, now)
+            self._matched_to = now
 
     async def _apply_fault(
         self, request: web.Request, method: str, path: str, *, after: bool
@@ -737,19 +826,17 @@ class FakeBinance:
         kind = fault.kind
         if kind in ("429", "418"):
             if kind == "429":
-                msg = (
-                    "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per "
-                    "minute. Please use WebSocket Streams for live updates to avoid polling "
-                    "the API."
-                )
+                limited = self.limits.open_window(fault.retry_after)
             else:
-                msg = (
-                    f"Way too many requests; IP(127.0.0.1) banned until {self.now_ms() + 60_000}"
-                    ". Please use WebSocket Streams for live updates to avoid bans."
-                )
-            resp = self._json(int(kind), fault.payload or {"code": -1003, "msg": msg})
-            resp.headers["Retry-After"] = "1"
-            return resp
+                limited = self.limits.ban(fault.retry_after)
+            if fault.payload is not None:
+                limited.msg = str(fault.payload.get("msg", limited.msg))
+            return self._limited(limited)
+        if kind == "-1007":
+            if fault.delay:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._shutdown.wait(), fault.delay)
+            return self._json(503, {"code": -1007, "msg": UNKNOWN_STATUS_MSG})
         if kind in ("500", "503"):
             if fault.payload is not None:
                 return self._json(int(kind), fault.payload)
@@ -841,7 +928,7 @@ class FakeBinance:
         hi: int | None = None
         if start is not None:
             lo, hi = start, (end if end is not None else start + (limit + 1) * dur) + dur
-        elif end is not None or self._clock is not None:
+        elif end is not None or self.clock_ms is not None:
             top = end if end is not None else self.market_now_ms()
             lo, hi = top - (limit + 1) * dur, top + dur
         rows = [
@@ -1418,6 +1505,13 @@ def _split(qty: Decimal, parts: int, step: Decimal) -> list[Decimal]:
         return [qty]
     pieces = [piece] * (parts - 1)
     return [*pieces, qty - piece * (parts - 1)]
+
+
+def _to_step(value: Decimal, step: Decimal) -> Decimal:
+    """``value`` rounded to a multiple of ``step`` (half up)."""
+    if step <= 0:
+        return value
+    return (value / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
 
 
 def _round_fee(value: Decimal) -> Decimal:

@@ -8,12 +8,14 @@ Params (``exchange.params`` of a ``paper`` job with ``feed: ccxt``):
 - ``urls`` / ``options``: overrides for ccxt (tests point ``urls`` at a loopback server).
   ``urls`` is either a dict deep-merged into ``exchange.urls`` or a base url string that
   replaces the scheme and host of every REST url while keeping its path.
+- ``sandbox``: true uses the exchange's test network (ccxt's ``set_sandbox_mode``).
 - ``timeout_ms``, ``limit`` (candles per request), ``backoff_seconds`` / ``backoff_max``.
 
-A candle counts as closed once the exchange has returned a newer one, so the feed never
-trusts the local clock (which may disagree with the exchange, or with a test's clock)
-and never yields the in-progress candle. Each closed candle is yielded exactly once, in
-order; after a gap (network error, pause, restart) the missed ones are back-filled.
+A candle counts as closed once the exchange has returned a newer one: the exchange's
+clock decides, never the local one (which may be off by seconds, or be a test's clock),
+and the in-progress candle, whose high/low/close/volume still move, is never yielded.
+Each closed candle is yielded exactly once, in order; after a gap (network error, pause,
+restart) the missed ones are back-filled.
 ccxt is imported in :meth:`CcxtFeed.open` only: importing it costs ~0.5 s and ~100 MB.
 """
 
@@ -25,10 +27,11 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ats.exceptions import ConfigError
-from ats.exchanges.ccxt_support import Backoff, make_client, retry_transient
+from ats.exchanges.ccxt_support import Backoff, is_spot, make_client, retry_transient
 from ats.exchanges.data_classes import Candle, Progress
 from ats.exchanges.feeds.base_feed import CandleFeed
 from ats.exchanges.market_rules import MarketRules
+from ats.exchanges.rate_limit import AccountLimiter, limiter_of
 from ats.exchanges.run_control import RunControl
 
 if TYPE_CHECKING:
@@ -48,6 +51,11 @@ class CcxtFeed(CandleFeed):
         self.timeframe = str(params.get("timeframe", "1m"))
         self.urls: dict[str, Any] | str | None = params.get("urls")
         self.options: dict[str, Any] = dict(params.get("options") or {})
+        self.sandbox = params.get("sandbox", False)
+        if not isinstance(self.sandbox, bool):
+            raise ConfigError(
+                f"exchange.params.sandbox must be true or false, got {self.sandbox!r}"
+            )
         self.timeout_ms = self._positive_int(params, "timeout_ms", 10_000)
         self.limit = self._positive_int(params, "limit", DEFAULT_LIMIT)
         self.warmup = self._positive_int(params, "warmup", 0, allow_zero=True)
@@ -60,6 +68,7 @@ class CcxtFeed(CandleFeed):
         after a gap): the current candle is history, not the market now."""
         self.log: LogFunction = log or _log_to_logging
         self.client: Any = None
+        self.limiter: AccountLimiter | None = None
         self.last_ts: int | None = None
         """Open time of the last candle handed out (or skipped at start); None before."""
         self.count = 0
@@ -99,6 +108,8 @@ class CcxtFeed(CandleFeed):
             options=self.options,
             urls=self.urls,
             enable_rate_limit=self.enable_rate_limit,
+            sandbox=self.sandbox,
+            spot=is_spot(self.symbol),
         )
         try:
             if self.timeframe not in (client.timeframes or {}):
@@ -112,10 +123,15 @@ class CcxtFeed(CandleFeed):
         if self.poll_seconds < 0:  # default: a few polls per candle, at most every 10 s
             self.poll_seconds = min(10.0, max(1.0, self.timeframe_ms / 1000 / 6))
         self.client = client
+        self.limiter = limiter_of(client)
+        if self.limiter is not None:
+            self.limiter.watch(self.log)
 
     async def close(self) -> None:
         client, self.client = self.client, None
         if client is not None:
+            if self.limiter is not None:
+                self.limiter.unwatch(self.log)
             await client.close()
 
     async def market_rules(self) -> MarketRules:
@@ -128,9 +144,15 @@ class CcxtFeed(CandleFeed):
             backoff=self._backoff,
             sleep=asyncio.sleep,
             log=self.log,
+            limiter=self.limiter,
         )
         market = self.client.market(self.symbol)
         return MarketRules.from_ccxt_market(market, self.client.precisionMode)
+
+    @property
+    def connection_state(self) -> str | None:
+        """E.g. "banned until 12:03:00" while the exchange bans or rate-limits this IP."""
+        return self.limiter.state_text() if self.limiter is not None else None
 
     # -- candles ---------------------------------------------------------------------------
     async def next_candle(self, control: RunControl) -> Candle | None:
@@ -205,6 +227,7 @@ class CcxtFeed(CandleFeed):
             backoff=self._backoff,
             sleep=control.sleep,
             log=self.log,
+            limiter=self.limiter,
         )
         return rows
 

@@ -89,7 +89,7 @@ def cell_texts(row: JobRow) -> dict[str, str]:
         "equity": row.equity,
         "pnl": "—" if row.pnl_pct is None else f"{row.pnl_pct:+.2f}",
         "position": row.position,
-        "info": row.error or row.note or "",
+        "info": row.error or row.connection or row.note or "",
     }
 
 
@@ -333,6 +333,6 @@ class JobsTable(ScrollView, can_focus=True):
             return variables.get("success" if row.pnl_pct > 0 else "error", "")
         if column.key == "info" and row.error:
             return variables.get("error", "")
-        if column.key == "info" and row.note:
+        if column.key == "info" and (row.connection or row.note):
             return variables.get("warning", "")
         return ""

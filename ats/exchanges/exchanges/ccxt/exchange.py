@@ -52,7 +52,14 @@ from typing import Any, TypeVar
 from ats.exceptions import ConfigError
 from ats.exchanges.base_exchange import BaseExchange, LogFunction
 from ats.exchanges.base_fees import BaseFees
-from ats.exchanges.ccxt_support import Backoff, make_client, retry_transient, short_error
+from ats.exchanges.ccxt_support import (
+    Backoff,
+    is_retryable,
+    is_spot,
+    make_client,
+    retry_transient,
+    short_error,
+)
 from ats.exchanges.data_classes import (
     Balance,
     Candle,
@@ -80,6 +87,7 @@ from ats.exchanges.exchanges.ccxt.tracking import (
 )
 from ats.exchanges.feeds.ccxt_feed import CcxtFeed
 from ats.exchanges.market_rules import MarketRules
+from ats.exchanges.rate_limit import AccountLimiter, limiter_of
 from ats.exchanges.run_control import RunControl
 from ats.exchanges.trade_ledger import TradeLedger
 from ats.utils.settings import redact
@@ -126,6 +134,7 @@ class Exchange(BaseExchange):
         self.feed = CcxtFeed(symbol, config, log=self.log)
         self.refuse_orders_on_history(self.feed)
         self.client: Any = None
+        self.limiter: AccountLimiter | None = None
         self.timeframe_ms = 60_000
         self.orders: dict[str, Order] = {}
         self.tracking: dict[str, Tracking] = {}
@@ -167,7 +176,12 @@ class Exchange(BaseExchange):
                 urls=self.feed.urls,
                 credentials=credentials,
                 enable_rate_limit=self.feed.enable_rate_limit,
+                sandbox=self.feed.sandbox,
+                spot=is_spot(self.symbol),
             )
+            self.limiter = limiter_of(self.client)
+            if self.limiter is not None:
+                self.limiter.watch(self.log)
         if self.initial_balances:
             self.log(
                 "INFO",
@@ -211,6 +225,9 @@ class Exchange(BaseExchange):
                 "the next connect reconciles them with the exchange",
             )
         client, self.client = self.client, None
+        if self.limiter is not None:
+            self.limiter.unwatch(self.log)
+            self.limiter = None
         closing = [self.feed.close()] + ([client.close()] if client is not None else [])
         await asyncio.gather(*closing)  # each may linger a moment for TLS teardown
 
@@ -231,6 +248,11 @@ class Exchange(BaseExchange):
         for order in self.get_open_orders():
             if order.expires_at is not None and now >= order.expires_at:
                 self._spawn(self._cancel(order, "expired"))
+
+    @property
+    def connection_state(self) -> str | None:
+        """E.g. "banned until 12:03:00" while the exchange bans or rate-limits this IP."""
+        return self.feed.connection_state
 
     @property
     def pending_requests(self) -> int:
@@ -301,7 +323,8 @@ class Exchange(BaseExchange):
         max_failures: int | None = None,
         sleep: Sleep | None = None,
     ) -> T:
-        """A safe-to-repeat request, retried on transient errors with backoff (logged)."""
+        """A safe-to-repeat request, retried on transient errors with backoff (logged);
+        never sent inside a Retry-After window or ban."""
         return await retry_transient(
             call,
             what=what,
@@ -309,6 +332,7 @@ class Exchange(BaseExchange):
             sleep=sleep or asyncio.sleep,
             log=self.log,
             max_failures=max_failures,
+            limiter=self.limiter,
         )
 
     # -- orders --------------------------------------------------------------------------
@@ -415,14 +439,21 @@ class Exchange(BaseExchange):
 
     async def _send_once(self, order: Order, request: dict[str, Any]) -> bool | None:
         """One create_order. None: settled (adopted or rejected). Otherwise the outcome is
-        unknown; True if the exchange certainly refused the request (rate limit)."""
+        unknown (a timeout, a 5xx, Binance's -1007 "execution status unknown": the order
+        is then looked up by client order id, never blindly resent); True if the exchange
+        certainly refused the request (rate limit)."""
         import ccxt.async_support as ccxt_async
 
+        if self.limiter is not None:
+            await self.limiter.wait()  # never into a Retry-After window or a ban
         track = self.tracking[order.id]
         track.sending, track.send_attempts = True, track.send_attempts + 1
         try:
             info = await self.client.create_order(order.symbol, **request)
         except ccxt_async.OperationFailed as exc:
+            if not is_retryable(exc):
+                self._reject(order, exc)
+                return None
             self._log_send_failure(order, exc)
             return isinstance(exc, ccxt_async.DDoSProtection)
         except ccxt_async.InvalidOrder as exc:

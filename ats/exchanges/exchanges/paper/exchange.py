@@ -83,6 +83,11 @@ class Exchange(SimulatedExchange):
         return getattr(self.feed, "speed", None)
 
     @property
+    def connection_state(self) -> str | None:
+        state = getattr(self.feed, "connection_state", None)
+        return state if isinstance(state, str) else None
+
+    @property
     def progress(self) -> Progress:
         progress = self.feed.progress
         progress.timestamp = self.candle.timestamp or None
