@@ -153,6 +153,7 @@ async def retry_transient(
     log: LogFunction,
     max_failures: int | None = None,
     limiter: rate_limit.AccountLimiter | None = None,
+    resync_clock: Callable[[], Awaitable[None]] | None = None,
 ) -> T:
     """Await ``call()``, retrying transient errors (:func:`is_retryable`) with backoff.
 
@@ -161,7 +162,9 @@ async def retry_transient(
     failures in a row. A refusal that retrying cannot fix (HTTP 400/401/403/404) becomes
     :class:`ExchangeRefused`, one line naming ``what``. With a ``limiter``, no attempt is
     made inside a Retry-After window or ban: a rate limit is waited out (the limiter
-    announces it) and does not count as a failure.
+    announces it) and does not count as a failure. ``resync_clock`` is awaited when the
+    exchange refuses a request's timestamp (ccxt ``InvalidNonce``, Binance -1021: the
+    clocks drifted apart since they were compared), before the retry.
     """
     import ccxt.async_support as ccxt_async
 
@@ -177,6 +180,8 @@ async def retry_transient(
                 raise refused(what, exc) from None
             if limiter is not None and limiter.remaining() > 0:
                 continue  # 429/418 (or refused before sending): wait out Retry-After
+            if resync_clock is not None and isinstance(exc, ccxt_async.InvalidNonce):
+                await resync_clock()
             if max_failures is not None and backoff.failures + 1 >= max_failures:
                 backoff.reset()
                 raise
@@ -212,12 +217,15 @@ def is_retryable(exc: BaseException) -> bool:
     where the response was a client error: ccxt maps a plain 400, 403 or 404 to
     ``ExchangeNotAvailable`` too, but a path the host does not serve or a request its
     firewall refuses fails the same way every time. A timeout (ccxt ``RequestTimeout``,
-    also Binance's -1007) or a rate limit stays retryable whatever the status."""
+    also Binance's -1007), a rate limit or a refused timestamp (``InvalidNonce``, -1021:
+    compare clocks and retry) stays retryable whatever the status."""
     import ccxt.async_support as ccxt_async
 
     if not isinstance(exc, ccxt_async.OperationFailed) or _is_refused_key(exc):
         return False
-    if isinstance(exc, ccxt_async.RequestTimeout | ccxt_async.DDoSProtection):
+    if isinstance(
+        exc, ccxt_async.RequestTimeout | ccxt_async.DDoSProtection | ccxt_async.InvalidNonce
+    ):
         return True
     status = http_status(exc)
     return status is None or not 400 <= status < 500 or status in RETRYABLE_4XX

@@ -36,8 +36,17 @@ WEEK_OFFSET_MS = 4 * 86_400_000
 
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
 
-FaultKind = Literal["429", "418", "500", "503", "-1007", "timeout", "drop"]
-FAULT_KINDS: frozenset[str] = frozenset({"429", "418", "500", "503", "-1007", "timeout", "drop"})
+FaultKind = Literal["429", "418", "400", "403", "404", "500", "503", "-1007", "timeout", "drop"]
+FAULT_KINDS: frozenset[str] = frozenset(
+    {"429", "418", "400", "403", "404", "500", "503", "-1007", "timeout", "drop"}
+)
+PLAIN_FAULTS: dict[str, str] = {
+    "400": "Bad Request",
+    "403": "Forbidden",  # what Binance's web application firewall answers
+    "404": "Not Found",
+    "500": "Internal Server Error",
+    "503": "Service Unavailable.",
+}
 
 
 def dec(value: Number) -> Decimal:

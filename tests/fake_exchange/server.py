@@ -41,6 +41,7 @@ from .limits import Limited, WeightLimits, retry_after_header
 from .models import (
     FAULT_KINDS,
     INTERVAL_MS,
+    PLAIN_FAULTS,
     ZERO,
     Balance,
     BinanceError,
@@ -588,10 +589,11 @@ class FakeBinance:
         ``path``: e.g. "/api/v3/order" (or "order"); None matches every path.
         ``kind``: "429", "418" (Binance -1003 JSON; they open a Retry-After window or a ban
         of ``retry_after`` seconds, and requests arriving inside it are violations, see
-        :mod:`.limits`), "500", "503" (plain-text bodies unless ``payload`` gives a JSON
-        body), "-1007" (HTTP 503 with Binance's -1007 "execution status unknown"; after
-        ``delay`` seconds if given), "timeout" (stall ``delay`` seconds, default
-        ``timeout_delay``) or "drop" (close the connection without a response).
+        :mod:`.limits`), "400", "403" (a firewall block), "404", "500", "503" (plain-text
+        bodies unless ``payload`` gives a JSON body), "-1007" (HTTP 503 with Binance's
+        -1007 "execution status unknown"; after ``delay`` seconds if given), "timeout"
+        (stall ``delay`` seconds, default ``timeout_delay``) or "drop" (close the
+        connection without a response).
         ``after_processing``: the request is executed (an order is stored) before the fault
         hits the response; for "timeout" the real response is sent after the stall.
         """
@@ -837,11 +839,10 @@ class FakeBinance:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._shutdown.wait(), fault.delay)
             return self._json(503, {"code": -1007, "msg": UNKNOWN_STATUS_MSG})
-        if kind in ("500", "503"):
+        if kind in PLAIN_FAULTS:
             if fault.payload is not None:
                 return self._json(int(kind), fault.payload)
-            reason = "Internal Server Error" if kind == "500" else "Service Unavailable."
-            return _text(int(kind), reason)
+            return _text(int(kind), PLAIN_FAULTS[kind])
         if kind == "timeout":
             delay = fault.delay if fault.delay is not None else self.timeout_delay
             with contextlib.suppress(TimeoutError):

@@ -54,6 +54,7 @@ from ats.exchanges.base_exchange import BaseExchange, LogFunction
 from ats.exchanges.base_fees import BaseFees
 from ats.exchanges.ccxt_support import (
     Backoff,
+    http_status,
     is_retryable,
     is_spot,
     make_client,
@@ -333,6 +334,23 @@ class Exchange(BaseExchange):
             log=self.log,
             max_failures=max_failures,
             limiter=self.limiter,
+            resync_clock=self._resync_clock,
+        )
+
+    async def _resync_clock(self) -> None:
+        """Compare clocks with the exchange again: ccxt signs with the difference it
+        measured at ``load_markets`` (``adjustForTimeDifference``), which drifts."""
+        import ccxt.async_support as ccxt_async
+
+        if not (self.client.options or {}).get("adjustForTimeDifference"):
+            return
+        try:
+            difference = await self.client.load_time_difference()
+        except ccxt_async.BaseError as exc:
+            self.log("WARNING", f"could not read the exchange's clock: {type(exc).__name__}")
+            return
+        self.log(
+            "INFO", f"the exchange refused our timestamp; its clock is {-difference} ms from ours"
         )
 
     # -- orders --------------------------------------------------------------------------
@@ -455,7 +473,9 @@ class Exchange(BaseExchange):
                 self._reject(order, exc)
                 return None
             self._log_send_failure(order, exc)
-            return isinstance(exc, ccxt_async.DDoSProtection)
+            if isinstance(exc, ccxt_async.InvalidNonce):  # refused for its timestamp
+                await self._resync_clock()
+            return isinstance(exc, ccxt_async.DDoSProtection | ccxt_async.InvalidNonce)
         except ccxt_async.InvalidOrder as exc:
             if "duplicate" not in str(exc).lower():
                 self._finish(
@@ -479,10 +499,14 @@ class Exchange(BaseExchange):
         self._finish(order, OrderStatus.REJECTED, f"{type(exc).__name__}: {short_error(exc)}")
 
     def _log_send_failure(self, order: Order, exc: Exception) -> None:
+        status = http_status(exc)
+        if status in (418, 429) or getattr(exc, "ats_not_sent", False):
+            why = f"rate limited (HTTP {status})" if status else "held back by the rate limit"
+        else:  # the exchange's own words: timeouts, 5xx, -1007 "execution status unknown"
+            why = f"{type(exc).__name__}: {short_error(exc)}"
         self.log(
             "WARNING",
-            f"order {order.id}: {type(exc).__name__}: {short_error(exc)}; "
-            "looking it up by client order id before any resend",
+            f"order {order.id}: {why}; looking it up by client order id before any resend",
         )
 
     async def _found_after_failure(self, order: Order, refused: bool) -> bool:
