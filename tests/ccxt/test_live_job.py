@@ -235,7 +235,7 @@ async def test_live_job_survives_faults_and_outages_without_duplicates(
     assert_same_trades(job.report["trades"], expected["trades"])
     messages = [log.message for log in job.logs]
     warnings = " ".join(log.message for log in job.logs if log.level == "WARNING")
-    for symptom in ("DDoSProtection", "ExchangeNotAvailable", "RequestTimeout", "OperationFailed"):
+    for symptom in ("(HTTP 429)", "ExchangeNotAvailable", "RequestTimeout", "OperationFailed"):
         assert symptom in warnings, symptom
     assert any("looking it up by client order id" in m for m in messages)
     assert any("found on the exchange by client order id; recovered" in m for m in messages)
