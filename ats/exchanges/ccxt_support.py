@@ -57,7 +57,9 @@ def make_client(
         **(credentials or {}),
     }
     client = exchange_class(config)
-    apply_default_options(client, set(options or {}), spot=spot, custom_urls=bool(urls))
+    apply_default_options(
+        client, set(options or {}), spot=spot, custom_urls=bool(urls), signed=bool(credentials)
+    )
     if sandbox:
         try:
             client.set_sandbox_mode(True)
@@ -69,7 +71,7 @@ def make_client(
 
 
 def apply_default_options(
-    client: Any, user_set: set[str], *, spot: bool, custom_urls: bool
+    client: Any, user_set: set[str], *, spot: bool, custom_urls: bool, signed: bool = True
 ) -> None:
     """Options ATS sets unless the user set them (``user_set``).
 
@@ -77,16 +79,18 @@ def apply_default_options(
     (Binance: spot, then the futures hosts /fapi and /dapi) it is asked for spot alone,
     and margin pairs are not fetched. With custom urls (a testnet, proxy or mirror), the
     currency list is not fetched either: it comes from a private wallet endpoint (Binance
-    /sapi) such hosts rarely serve. ``adjustForTimeDifference`` makes ccxt sign requests
-    with the exchange's clock (read at ``load_markets``), so a local clock that is off
-    by seconds does not get every private request refused (Binance -1021)."""
+    /sapi) such hosts rarely serve. For a ``signed`` (private) client,
+    ``adjustForTimeDifference`` makes ccxt sign requests with the exchange's clock (read
+    at ``load_markets``), so a local clock that is off by seconds does not get every
+    private request refused (Binance -1021)."""
     options: dict[str, Any] = client.options
 
     def default(key: str, value: Any) -> None:
         if key in options and key not in user_set:
             options[key] = value
 
-    default("adjustForTimeDifference", True)
+    if signed:
+        default("adjustForTimeDifference", True)
     if spot:
         markets = options.get("fetchMarkets")
         if isinstance(markets, dict) and isinstance(markets.get("types"), list):
