@@ -169,7 +169,9 @@ async def run_paper(
     while fake.candle_index() < N_CANDLES:
         if faults and rng.random() < 0.15:
             kind = rng.choice(kinds)
-            fake.inject("/api/v3/klines", kind, count=rng.randint(1, 3), delay=1.0, retry_after=0.1)
+            fake.inject(
+                "/api/v3/klines", kind, count=rng.randint(1, 3), delay=1.0, retry_after=0.05
+            )
         fake.advance(1)
         closed = fake.candle_index()
         await wait_for(lambda closed=closed: feed.count >= closed)  # type: ignore[misc]
