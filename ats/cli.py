@@ -210,10 +210,12 @@ async def _run_jobs(
 
     from ats.headless.live_guard import require_yes_live
     from ats.headless.runner import HeadlessRunner
+    from ats.trading_job import watchdog
     from ats.trading_job.job_manager import JobManager
     from ats.trading_job.live_mode import is_live_config
     from ats.trading_job.trading_job import JobStatus
     from ats.utils.plugins import PluginLoader
+    from ats.utils.settings import Settings
 
     live = [
         f"{config.name} ({sources[index]})" if sources else config.name
@@ -222,6 +224,7 @@ async def _run_jobs(
     ]
     command = "ats run " + " ".join(map(str, sources or [])) + " --no-ui"
     require_yes_live(live, yes_live=yes_live, command=command)
+    watchdog.install(watchdog.WatchdogLimits.from_settings(Settings()))  # setup() too
     manager = JobManager(loader=PluginLoader())  # ATS_CUSTOM_MODULES_DIR, like every command
     jobs = []
     for index, config in enumerate(configs):
@@ -230,7 +233,8 @@ async def _run_jobs(
             await job.load_inputs()  # a bad candle file: one line, nothing started
         jobs.append(job)
     console = Console(quiet=quiet)
-    await HeadlessRunner(manager, console).run([job.id for job in jobs], show_reports=True)
+    runner = HeadlessRunner(manager, console, owns_process=True)
+    await runner.run([job.id for job in jobs], show_reports=True)
     reports = [job.report for job in jobs if job.report is not None]
     if json_out is not None:
         payload: Any = reports[0] if len(reports) == 1 else reports

@@ -37,7 +37,9 @@ def run_ats(count: int, repeat: int, *, vectorised: bool = False) -> dict[str, A
     from ats.exchanges.exchanges.back_trading.candle_data import CandleData
     from ats.trading_job.backtest import run_backtest
     from ats.trading_job.job_config import parse_job_config
+    from ats.trading_job.watchdog import install
 
+    install()  # guarded by the loop watchdog, as under `ats backtest`
     columns = make_candles(count)
     data = CandleData(path=Path("generated.csv"), timeframe_ms=60_000, **columns)
     config = parse_job_config(

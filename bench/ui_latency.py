@@ -255,8 +255,10 @@ async def run_phase(
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
+    from ats.trading_job.watchdog import install
     from ats.ui.app import AtsApp
 
+    install()  # jobs guarded by the loop watchdog, as in ats.ui.launch
     data = cached_parquet(args.candles)
     manager = JobManager()
     state = tempfile.TemporaryDirectory(prefix="ats-bench-state-")

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
@@ -26,6 +24,8 @@ if TYPE_CHECKING:
     from ats.database.journal import Journal
     from ats.state.snapshot_store import Candidate, SnapshotStore
     from ats.trading_job.job_manager import JobManager
+    from ats.trading_job.persistence import PersistentJobs
+    from ats.trading_job.stop_deadline import StopDeadline
     from ats.utils.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -86,13 +86,12 @@ async def run_saved_jobs(
     locked or anything restored, so the saved jobs stay exactly as they were."""
     from rich.console import Console
 
-    from ats.headless.live_guard import job_label, require_yes_live, saved_live_jobs
-    from ats.headless.runner import HeadlessRunner
+    from ats.headless.live_guard import require_yes_live, saved_live_jobs
     from ats.state.snapshot_store import SnapshotStore
     from ats.trading_job.job_manager import JobManager
-    from ats.trading_job.live_mode import is_live_config
     from ats.trading_job.persistence import PersistentJobs
-    from ats.trading_job.trading_job import JobStatus
+    from ats.trading_job.stop_deadline import StopDeadline
+    from ats.trading_job.watchdog import WatchdogLimits, install
     from ats.utils.plugins import PluginLoader
     from ats.utils.settings import Settings
 
@@ -105,9 +104,37 @@ async def run_saved_jobs(
         live = saved_live_jobs(_first_payloads(store, job_ids))
         require_yes_live(live, yes_live=yes_live, command="ats --no-ui")
     console = console or Console()
+    install(WatchdogLimits.from_settings(settings))  # a setup() that hangs fails the restore
     manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
     persistence = PersistentJobs(manager, settings)
+    # Signals are handled from before the restore until the last save: a first one
+    # starts the stop deadline, a second one saves what it can and exits at once.
+    stop = StopDeadline(
+        manager,
+        deadline_s=settings.stop_deadline_s,
+        unsaved=persistence.unsaved_jobs,
+        save_now=persistence.save_now,
+        owns_process=True,
+    )
+    stop.install_signals()
+    try:
+        return await _run_restored(persistence, console, stop, yes_live=yes_live)
+    finally:
+        stop.remove_signals()
+
+
+async def _run_restored(
+    persistence: PersistentJobs, console: Console, stop: StopDeadline, *, yes_live: bool
+) -> int:
+    """:func:`run_saved_jobs` from the restore on: run, save, report."""
+    from ats.headless.live_guard import job_label, require_yes_live
+    from ats.headless.runner import HeadlessRunner
+    from ats.trading_job.live_mode import is_live_config
+    from ats.trading_job.trading_job import JobStatus
+
+    manager = persistence.manager
     await persistence.open()
+    runner: HeadlessRunner | None = None
     try:
         to_run = [job_id for job_id, status in persistence.resumable.items() if status == "running"]
         # Again on what was restored: a snapshot that failed to load may have been
@@ -139,17 +166,25 @@ async def run_saved_jobs(
                     "Add one with 'ats jobs add JOB.yaml --start'."
                 )
             return EXIT_USAGE if bad_input else EXIT_OK
-        runner = HeadlessRunner(manager, console, before_stop=persistence.begin_shutdown)
+        runner = HeadlessRunner(
+            manager,
+            console,
+            before_stop=persistence.begin_shutdown,
+            stop=stop,
+            settings=persistence.settings,
+        )
         await runner.run(to_run, show_reports=False)
     finally:
-        with _signals_ignored():  # a late SIGTERM must not cut the final save short
-            await persistence.close()  # state first, printing after
+        await persistence.close()  # state first, printing after
+    assert runner is not None
     unsaved = persistence.unsaved_message()
     if unsaved is not None:
         print(f"ats: error: {unsaved}", file=sys.stderr)
         return EXIT_FAILED
+    failed = [job_id for job_id in to_run if manager.get(job_id).status is JobStatus.ERROR]
     if runner.stop_signal is not None:
-        console.print(f"{len(to_run)} job(s) saved; 'ats --no-ui' resumes them")
+        resumed = len(to_run) - len(failed)
+        console.print(f"{resumed} job(s) saved to resume; 'ats --no-ui' resumes them")
     else:
         from ats.headless.report import render_report
 
@@ -157,7 +192,6 @@ async def run_saved_jobs(
             report = manager.get(job_id).report
             if report is not None:
                 console.print(render_report(report))
-    failed = [job_id for job_id in to_run if manager.get(job_id).status is JobStatus.ERROR]
     if bad_input:
         return EXIT_USAGE
     return EXIT_FAILED if failed else EXIT_OK
@@ -208,22 +242,6 @@ def _first_payloads(
             if path.exists() and (payload := store.read(path, job_id).payload) is not None:
                 yield job_id, payload
                 break
-
-
-@contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """Swallow SIGINT/SIGTERM/SIGHUP (inside the running loop) for the duration."""
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, lambda: None)
-            installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
 
 
 # -- reading -------------------------------------------------------------------------------

@@ -1,14 +1,14 @@
 """Headless runner: the same jobs as the console, printed with rich for systemd/tmux.
 
 Shows a progress bar per finite job, a status line per job status change, and log
-lines. SIGINT, SIGTERM and SIGHUP stop every job gracefully.
+lines. SIGINT, SIGTERM and SIGHUP stop every job gracefully, within the stop deadline
+(:mod:`ats.trading_job.stop_deadline`); job code is guarded by the loop watchdog
+(:mod:`ats.trading_job.watchdog`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 from collections.abc import Callable, Iterable
 
 from rich.console import Console
@@ -32,9 +32,10 @@ from ats.trading_job.events import (
     Subscription,
 )
 from ats.trading_job.job_manager import JobManager
+from ats.trading_job.stop_deadline import StopDeadline
+from ats.utils.settings import Settings
 
 _LEVEL_STYLES = {"DEBUG": "dim", "INFO": "", "WARNING": "yellow", "ERROR": "bold red"}
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class HeadlessRunner:
@@ -46,19 +47,33 @@ class HeadlessRunner:
         console: Console | None = None,
         *,
         before_stop: Callable[[], None] | None = None,
+        stop: StopDeadline | None = None,
+        settings: Settings | None = None,
+        owns_process: bool = False,
     ) -> None:
         self.manager = manager
         self.console = console or Console()
         self.before_stop = before_stop
         """Called on a stop signal before jobs are stopped (persistence notes who ran)."""
+        self.settings = settings or Settings()
+        self.stop = stop or StopDeadline(
+            manager, deadline_s=self.settings.stop_deadline_s, owns_process=owns_process
+        )
+        """Signals and the stop deadline; a caller that saves state passes its own, so
+        that it keeps handling signals while it saves. ``owns_process``: the ``ats``
+        command's own runner, which may end the process at the deadline."""
         self.stop_signal: str | None = None
         self._bars: dict[str, TaskID] = {}
+        self._stopping: asyncio.Future[None] | None = None
 
     async def run(self, job_ids: Iterable[str], *, show_reports: bool = False) -> None:
         from ats.headless.report import render_report
 
         subscription = self.manager.bus.subscribe()
-        self._install_signal_handlers()
+        own_signals = not self.stop.installed
+        if own_signals:
+            self.stop.install_signals()
+        previous_on_first, self.stop.on_first = self.stop.on_first, self._on_signal
         progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -71,15 +86,22 @@ class HeadlessRunner:
         )
         ids = list(job_ids)
         reports: dict[str, dict[str, object]] = {}
-        with progress:
-            for job_id in ids:
-                self.manager.start(job_id)
-            waiter = asyncio.ensure_future(self._wait(ids))
-            while not waiter.done():
-                await self._pump(subscription, progress, reports, timeout=0.1)
-            await self._pump(subscription, progress, reports, timeout=0)
-        subscription.close()
-        self._remove_signal_handlers()
+        try:
+            with progress:
+                if self.stop.began is None:
+                    for job_id in ids:
+                        self.manager.start(job_id)
+                else:  # stopped before anything ran (e.g. during the restore)
+                    self.stop_signal = "stop"
+                waiter = asyncio.ensure_future(self._wait(ids))
+                while not waiter.done():
+                    await self._pump(subscription, progress, reports, timeout=0.1)
+                await self._pump(subscription, progress, reports, timeout=0)
+        finally:
+            subscription.close()
+            self.stop.on_first = previous_on_first
+            if own_signals:
+                self.stop.remove_signals()
         if show_reports:
             for job_id in ids:
                 if job_id in reports:
@@ -134,24 +156,13 @@ class HeadlessRunner:
             return job_id
 
     # -- signals -------------------------------------------------------------------------
-    def _install_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in _STOP_SIGNALS:
-            # Not available off the main thread (tests) or on some platforms.
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self._on_signal, sig)
-
-    def _remove_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in _STOP_SIGNALS:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(sig)
-
-    def _on_signal(self, sig: signal.Signals) -> None:
-        self.stop_signal = sig.name
-        self.console.print(f"[yellow]{sig.name}: stopping jobs gracefully…[/]")
+    def _on_signal(self, name: str) -> None:
+        """A first stop signal (on the loop): stop every job within the deadline."""
+        self.stop_signal = name
+        self.console.print(
+            f"[yellow]{name}: stopping jobs gracefully (at most {self.stop.deadline_s:g}s; "
+            "a second signal exits at once)…[/]"
+        )
         if self.before_stop is not None:
             self.before_stop()
-        for job in self.manager:
-            if job.status.is_active:
-                job.stop()
+        self._stopping = asyncio.ensure_future(self.stop.stop_jobs())

@@ -52,6 +52,9 @@ class JobConfig(BaseModel):
     risk: RiskLimits = Field(default_factory=lambda: RiskLimits.model_validate({}))
     vectorised: bool = False
     """Backtest through the strategy's ``populate_signals`` instead of per-candle calls."""
+    watchdog_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    """Seconds this job may hold the event loop at a stretch (0 = no limit); default:
+    the mode's (``ATS_WATCHDOG_<MODE>_S``)."""
     exchange: PluginSpec
     strategy: PluginSpec
     fees: PluginSpec = Field(

@@ -471,6 +471,8 @@ class PersistentJobs:
             return self.store.encode(job_id, payload)
 
     def _status_to_save(self, job: TradingJob) -> str:
+        if job.frozen or job.status is JobStatus.ERROR:
+            return str(JobStatus.ERROR)  # never resumed into the same hang or failure
         if self._shutdown is not None and job.id in self._shutdown:
             return self._shutdown[job.id]
         if job.status is JobStatus.CREATED and job.id in self._resume:
@@ -488,7 +490,7 @@ class PersistentJobs:
                 return False
             if self._unloadable.get(job_id) is job:
                 return False  # keep the files of a job that failed to load as they are
-            if self._shutdown is not None and job.status.is_active and not force:
+            if self._shutdown is not None and job.status.is_active and not (force or self._closed):
                 return False  # stopping: it is saved once stopped, don't delay the stop
             fingerprint = self._fingerprint(job)
             if not force and self._written.get(job_id) == fingerprint:
@@ -557,6 +559,42 @@ class PersistentJobs:
         """Snapshot every job whose state changed since its last snapshot (or all)."""
         for job in self.manager:  # one at a time: a stop signal is handled in between
             await self.snapshot(job.id, force=force)
+
+    def unsaved_jobs(self) -> list[str]:
+        """The jobs whose state on disk is behind the job's (a stop deadline names them).
+
+        Called from the watchdog thread while the main thread may be anywhere: it only
+        reads, and a job it cannot read counts as unsaved."""
+        names = []
+        for job in self.manager:
+            if self._unloadable.get(job.id) is job:
+                continue
+            try:
+                behind = job.status.is_active or self._written.get(job.id) != self._fingerprint(job)
+            except Exception:
+                behind = True
+            if behind:
+                names.append(f"{job.config.name} ({job.id})")
+        return names
+
+    def save_now(self) -> list[str]:
+        """Last snapshot attempt before an immediate exit (a second stop signal): write,
+        synchronously, every job whose state on disk is behind. It runs on the loop, so
+        every job is parked at an await and its state is consistent. Returns the jobs
+        that could not be written."""
+        failed = []
+        for job in self.manager:
+            if self._unloadable.get(job.id) is job:
+                continue
+            try:
+                fingerprint = self._fingerprint(job)
+                if self._written.get(job.id) == fingerprint:
+                    continue
+                self.store.write(job.id, self._encode(job.id, self._payload(job)))
+                self._written[job.id] = fingerprint
+            except Exception as exc:
+                failed.append(f"{job.config.name} ({job.id}): {_one_line(exc)}")
+        return failed
 
     async def _snapshot_before_commit(self, job_ids: set[str]) -> None:
         """Journal hook: a paper/live job's snapshot must include what is about to be

@@ -11,12 +11,13 @@ import asyncio
 import dataclasses
 import traceback
 from collections import deque
+from collections.abc import Callable, Coroutine
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
-from ats.exceptions import ATSError, ConfigError, JobError, StateError, UnknownPlugin
+from ats.exceptions import ATSError, ConfigError, JobError, PluginError, StateError, UnknownPlugin
 from ats.exchanges.base_exchange import BaseExchange, CandleHandler
 from ats.exchanges.data_classes import Candle, Fill, Order, OrderSide
 from ats.exchanges.run_control import CpuShare, RunControl, StopRequested
@@ -38,6 +39,7 @@ from ats.trading_job.job_config import JobConfig
 from ats.trading_job.metrics import compute_metrics
 from ats.trading_job.order_rate import OrderRateLimiter
 from ats.trading_job.risk import RiskGuard
+from ats.trading_job.watchdog import JobFrozen, guarding_here
 from ats.utils.plugins import PluginLoader, plugin_code
 from ats.utils.redaction import redact
 
@@ -125,6 +127,11 @@ class TradingJob:
         self._control = RunControl(self.cpu_share)
         self._report_on_stop = True
         self._task: asyncio.Task[None] | None = None
+        self._connecting = False
+        self._aborted: str | None = None
+        """Why the job's task was cancelled (:meth:`abort`), while that is handled."""
+        self.frozen = False
+        """The watchdog interrupted this run: it held the event loop past its limit."""
         self.risk = RiskGuard(config.risk, self._risk_breached)
 
     # -- construction --------------------------------------------------------------------
@@ -166,8 +173,11 @@ class TradingJob:
         if self.exchange is not None:
             self.exchange.release()  # the previous run: freed now, not by a full GC
         self.exchange = exchange
-        self.strategy = strategy_class(
-            params, self._broker(exchange), log=self.log, loader=self.loader
+        self.strategy = self._set_up(
+            lambda: strategy_class(
+                params, self._broker(exchange), log=self.log, loader=self.loader
+            ),
+            exchange_class.mode,
         )
         self.report = None
         self.restore_note = None
@@ -201,6 +211,22 @@ class TradingJob:
         assert self.exchange is not None
         await self.exchange.load_inputs()
 
+    def _set_up(self, construct: Callable[[], BaseStrategy], mode: str) -> BaseStrategy:
+        """Construct the strategy (its ``setup()`` runs) under the loop watchdog: a setup
+        that never returns is a plugin error, not a frozen console."""
+        watchdog = guarding_here()
+        if watchdog is None:
+            return construct()
+        guard = watchdog.guard(self.id, self.config.name, mode, self.config.watchdog_s)
+        try:
+            with watchdog.section(guard):
+                return construct()
+        except JobFrozen as exc:
+            raise PluginError(
+                f"strategy {self.config.strategy.name}: setup() held the event loop for "
+                f"{exc.held:.1f}s ({exc.why}); interrupted at {exc.where()}"
+            ) from None
+
     def discard(self) -> None:
         """The job was deleted or replaced: let its objects go by reference counting
         (see :meth:`BaseExchange.release`; the exchange and strategy log through the job)."""
@@ -222,14 +248,35 @@ class TradingJob:
         self._control = RunControl(self.cpu_share)
         self._report_on_stop = True
         self.error = None
+        self.frozen = False
+        self._aborted = None
         self._set_status(JobStatus.RUNNING)
-        self._task = asyncio.create_task(self._run(), name=f"job:{self.id}")
+        run: Coroutine[Any, Any, None] = self._run()
+        watchdog = guarding_here()
+        if watchdog is not None:  # every step of the run is job code holding the loop
+            guard = watchdog.guard(self.id, self.config.name, self.mode, self.config.watchdog_s)
+            run = watchdog.steps(run, guard)
+        self._task = asyncio.create_task(run, name=f"job:{self.id}")
         return self._task
 
     def stop(self) -> None:
         if not self.status.is_active:
             raise JobError(f"job {self.config.name} is not running ({self.status})")
         self._control.stop()
+        if self._connecting:  # connect has no checkpoint (e.g. retrying an unreachable
+            # exchange with backoff): end the wait now; the next connect reconciles
+            self.abort("stopped while connecting")
+
+    def abort(self, why: str) -> None:
+        """Cancel the run where it waits (a stop that is not honoured in time): the job
+        ends *stopped*, after its ``on_stop`` and a disconnect that is cut short too if
+        it is still waiting when this is called again."""
+        task = self._task
+        if task is None or task.done():
+            return
+        self._aborted = why
+        if not task.cancelling():
+            task.cancel(why)
 
     def stopping_to_resume(self) -> None:
         """The coming stop is a quit (or signal) after which the job resumes: skip the
@@ -258,7 +305,11 @@ class TradingJob:
         strategy_class = self.loader.strategy_class(self.config.strategy.name, reload=True)
         params = strategy_class.validate_config(self.config.strategy.params)
         state = strategy_class.State.from_dict(old.state.to_dict())
-        new = strategy_class(params, old.broker, state=state, log=self.log, loader=self.loader)
+        broker = old.broker
+        new = self._set_up(
+            lambda: strategy_class(params, broker, state=state, log=self.log, loader=self.loader),
+            self.exchange.mode,
+        )
         for new_indicator, old_indicator in zip(new.indicators, old.indicators, strict=False):
             if type(new_indicator) is type(old_indicator) and (
                 new_indicator.config == old_indicator.config
@@ -284,13 +335,25 @@ class TradingJob:
         reporter = asyncio.create_task(self._report_progress())
         final = JobStatus.FINISHED
         try:
-            await exchange.connect()
+            self._connecting = True
+            try:
+                await exchange.connect()
+            finally:
+                self._connecting = False
+            if self._control.stop_requested:
+                raise StopRequested
             if self.config.vectorised:
                 self._run_vectorised()
             else:
                 await self._bind_strategy_off_loop()
                 await exchange.run(self._control)
         except StopRequested:
+            final = JobStatus.ERROR if self.frozen else JobStatus.STOPPED
+        except JobFrozen as exc:
+            final = self._frozen(exc)
+        except asyncio.CancelledError:
+            if not self._take_abort():
+                raise
             final = JobStatus.STOPPED
         except ATSError as exc:
             final = self._fail(str(exc), None)
@@ -306,10 +369,15 @@ class TradingJob:
         if self.strategy is not None:
             try:
                 self.strategy.on_stop()
+            except JobFrozen as exc:
+                final = self._frozen(exc, "on_stop()")
             except Exception as exc:
                 final = self._fail(f"on_stop: {type(exc).__name__}: {exc}", traceback.format_exc())
         try:
             await self.exchange.disconnect()
+        except asyncio.CancelledError:
+            if not self._take_abort():  # the stop deadline cut the disconnect short
+                raise
         except Exception as exc:
             self.log("WARNING", f"disconnect failed: {type(exc).__name__}: {exc}")
         self._publish_progress()
@@ -319,9 +387,36 @@ class TradingJob:
             # Metrics over a long equity curve take tens of ms: not on the console's loop.
             self.report = await asyncio.to_thread(self.build_report)
             self.bus.publish(JobReport(self.id, self.report))
+        except asyncio.CancelledError:
+            if not self._take_abort():
+                raise
         except Exception as exc:  # a report must never take the job down with it
             self.log("WARNING", f"report failed: {type(exc).__name__}: {exc}")
         return final
+
+    def _take_abort(self) -> bool:
+        """A CancelledError reached the run: True if it was :meth:`abort`'s (then it is
+        logged and consumed), False if someone else cancelled the task."""
+        why, self._aborted = self._aborted, None
+        task = asyncio.current_task()
+        if why is None or task is None:
+            return False
+        task.uncancel()
+        self.log("WARNING", f"{why}: cancelled where it was waiting")
+        return True
+
+    def _frozen(self, exc: JobFrozen, during: str = "") -> JobStatus:
+        """The watchdog interrupted job code that held the loop: error, with the stack
+        where it was stuck and the limit (and how to change it) in the log."""
+        self.frozen = True
+        what = f"{during} " if during else ""
+        self.error = redact(
+            f"watchdog: {what}held the event loop for {exc.held:.1f}s ({exc.why}); "
+            f"interrupted at {exc.where()}"
+        )
+        setting = f" The limit is {exc.setting}." if exc.setting else ""
+        self.log("ERROR", f"{self.error}.{setting}\n{exc.stack()}")
+        return JobStatus.ERROR
 
     def _run_vectorised(self) -> None:
         exchange, strategy = self.exchange, self.strategy
@@ -452,7 +547,7 @@ class TradingJob:
             and order.status.is_final
             and type(strategy).on_order_update is not BaseStrategy.on_order_update
         ):  # a hook's copy costs only strategies that have the hook (bench/backtest_speed.py)
-            strategy.on_order_update(order.copy())  # the strategy's own copy
+            self._call_strategy(strategy.on_order_update, order.copy())  # the strategy's own
 
     def _filled(self, fill: Fill, order: Order) -> None:
         assert self.exchange is not None
@@ -460,7 +555,22 @@ class TradingJob:
         self.bus.publish(BalanceChanged(self.id, self.exchange.get_balances()))
         strategy = self.strategy
         if strategy is not None and type(strategy).on_fill is not BaseStrategy.on_fill:
-            strategy.on_fill(fill, order.copy())
+            self._call_strategy(strategy.on_fill, fill, order.copy())
+
+    def _call_strategy(self, hook: Callable[..., None], *args: Any) -> None:
+        """A strategy hook run outside the job's own steps (from a live exchange's
+        background request) is guarded by the watchdog too; within a step it already is."""
+        watchdog = guarding_here()
+        if watchdog is None or watchdog.held is not None:
+            hook(*args)
+            return
+        guard = watchdog.guard(self.id, self.config.name, self.mode, self.config.watchdog_s)
+        try:
+            with watchdog.section(guard):
+                hook(*args)
+        except JobFrozen as exc:
+            self._frozen(exc, f"{hook.__name__}()")
+            self._control.stop()  # the run ends in error at its next checkpoint
 
     # -- logging and status ----------------------------------------------------------------
     def log(self, level: str, message: str) -> None:

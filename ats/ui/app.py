@@ -8,21 +8,26 @@ settings file. Three optional hooks connect it to the persistence layer:
   notices it returns are shown as warnings;
 - ``before_stop`` (sync) runs first on quit, e.g. ``PersistentJobs.begin_shutdown`` so
   jobs stopped *by the quit* are saved as running and resume next time;
-- ``on_quit`` (async) runs after the jobs stopped: final snapshots.
+- ``on_quit`` (async) runs after the jobs stopped: final snapshots;
+- ``unsaved`` and ``save_now`` (sync) name the jobs not saved yet and make a last
+  snapshot attempt, for the stop deadline.
 
-Quitting (``q``, ``ctrl+q``, SIGHUP/SIGTERM) is always graceful: ``before_stop``, then
-running jobs are asked to stop and awaited, then ``on_quit``, then the app exits and
-Textual restores the terminal.
+Quitting (``q``, ``ctrl+q``, SIGINT/SIGHUP/SIGTERM) is graceful and bounded: ``before_stop``,
+then running jobs are asked to stop and awaited, then ``on_quit``, then the app exits and
+Textual restores the terminal, all within the stop deadline
+(:mod:`ats.trading_job.stop_deadline`). Past it, or at a second signal, the process ends
+with one line naming what was not saved, after giving the terminal back.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import gc
 import logging
-import signal
+import os
 import sys
+import termios
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -30,10 +35,13 @@ from pathlib import Path
 from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.driver import Driver
+from textual.message import Message
 
 from ats.exceptions import ATSError
 from ats.trading_job.job_config import JobConfig, parse_job_config
 from ats.trading_job.job_manager import JobManager
+from ats.trading_job.stop_deadline import DEFAULT_DEADLINE_S, NamesFunction, StopDeadline
 from ats.ui import textual_cycles
 from ats.ui.commands import JobCommands
 from ats.ui.screens.main import MainScreen
@@ -48,10 +56,7 @@ QuitHook = Callable[[], Awaitable[object]]
 StartHook = Callable[[], Awaitable[Iterable[str] | None]]
 """Restores saved jobs; returns one-line notices to show (e.g. a journal set aside)."""
 StopHook = Callable[[], object]
-STOP_TIMEOUT = 15.0
-"""Seconds to wait for jobs to stop on quit before exiting anyway."""
 DEMO_REPLAY_SPEED = 20.0
-_QUIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 SWITCH_INTERVAL = 0.001
 FULL_GC_EVERY = 1000
 MALLOC_TRIM_EVERY = 60.0
@@ -125,12 +130,17 @@ class AtsApp(App[int]):
         on_quit: QuitHook | None = None,
         on_start: StartHook | None = None,
         before_stop: StopHook | None = None,
+        unsaved: NamesFunction | None = None,
+        save_now: NamesFunction | None = None,
+        stop_deadline_s: float = DEFAULT_DEADLINE_S,
+        owns_process: bool = False,
         handle_signals: bool | None = None,
         start_demo: bool = True,
         log_clock: Callable[[float], str] | None = None,
         tune_runtime: bool | None = None,
     ) -> None:
-        """``settings_path=None`` keeps the theme choice in memory only.
+        """``settings_path=None`` keeps the theme choice in memory only; ``owns_process``
+        (the ``ats`` command) lets a stop past its deadline end the process.
 
         ``handle_signals`` and ``tune_runtime`` default to "when not headless", so tests
         never touch process-wide state; ``log_clock`` formats log times (snapshots pin it).
@@ -148,7 +158,16 @@ class AtsApp(App[int]):
         self.log_clock = log_clock
         self._handle_signals = handle_signals
         self._tune_runtime = tune_runtime
-        self._signals_installed: list[signal.Signals] = []
+        self.stop = StopDeadline(
+            self.manager,
+            deadline_s=stop_deadline_s,
+            unsaved=unsaved,
+            save_now=save_now,
+            before_exit=self._give_terminal_back,
+            on_first=self._on_quit_signal,
+            owns_process=owns_process,
+        )
+        """Quitting's deadline; with ``handle_signals`` also SIGINT, SIGTERM and SIGHUP."""
         self._theme_dirs = list(theme_dirs) if theme_dirs is not None else default_theme_dirs()
         self.ats_themes: list[str] = []
         self.theme_errors: list[str] = []
@@ -259,10 +278,12 @@ class AtsApp(App[int]):
 
     # -- quitting --------------------------------------------------------------------------
     async def action_quit(self) -> None:
-        """Graceful quit: stop jobs, run the save hook, then exit (also ctrl+q and SIGHUP)."""
+        """Graceful quit within the stop deadline: stop jobs (cancelling those that do
+        not stop in time), run the save hook, then exit (also ctrl+q and signals)."""
         if self.quitting:
             return
         self.quitting = True
+        self.stop.request()
         code = 0
         if self.before_stop is not None:
             try:
@@ -271,11 +292,12 @@ class AtsApp(App[int]):
                 log.exception("before-stop hook failed")
         running = [job for job in self.manager if job.status.is_active]
         if running:
-            self.notify(f"Stopping {len(running)} job(s)…", timeout=STOP_TIMEOUT)
+            self.notify(
+                f"Stopping {len(running)} job(s) (at most {self.stop.deadline_s:g}s)…",
+                timeout=self.stop.deadline_s,
+            )
         try:
-            await asyncio.wait_for(self.manager.stop_all(), STOP_TIMEOUT)
-        except TimeoutError:
-            log.warning("jobs did not stop within %.0fs; exiting anyway", STOP_TIMEOUT)
+            await self.stop.stop_jobs()
         except Exception:
             log.exception("stopping jobs failed")
         if self.on_quit is not None:
@@ -288,25 +310,62 @@ class AtsApp(App[int]):
         self._remove_signal_handlers()
         self.exit(code, return_code=code)
 
+    def get_driver_class(self) -> type[Driver]:
+        return _stop_aware(super().get_driver_class())
+
+    def on_unmount(self) -> None:
+        self._remove_signal_handlers()  # however the app ended (tests end it without q)
+
     def _install_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in _QUIT_SIGNALS:
-            # Unavailable off the main thread or on some platforms: then just skip.
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self._on_quit_signal, sig)
-                self._signals_installed.append(sig)
+        self.stop.install_signals()
 
     def _remove_signal_handlers(self) -> None:
-        with contextlib.suppress(RuntimeError):
-            loop = asyncio.get_running_loop()
-            for sig in self._signals_installed:
-                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.remove_signal_handler(sig)
-        self._signals_installed.clear()
+        self.stop.remove_signals()
 
-    def _on_quit_signal(self, sig: signal.Signals) -> None:
-        log.warning("%s: quitting gracefully", sig.name)
+    def _on_quit_signal(self, name: str) -> None:
+        log.warning("%s: quitting gracefully", name)
         self.call_later(self.action_quit)
+
+    def _give_terminal_back(self) -> None:
+        """Before the process ends without Textual's own clean-up (a second signal, or
+        the stop deadline, perhaps from the watchdog thread while the loop is stuck):
+        leave the alternate screen and restore the terminal's modes."""
+        driver = self._driver
+        attrs = getattr(driver, "attrs_before", None)
+        output = getattr(driver, "_file", None)
+        if driver is None or output is None or self.is_headless:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            os.write(output.fileno(), _TERMINAL_RESET.encode())
+        if attrs is not None:
+            with contextlib.suppress(termios.error, OSError, ValueError):
+                termios.tcsetattr(getattr(driver, "fileno", 0), termios.TCSANOW, attrs)
+
+
+@functools.cache
+def _stop_aware(base: type[Driver]) -> type[Driver]:
+    """``base`` seeing ``ctrl+q`` in its input thread: the stop deadline starts at once,
+    even while job code holds the loop the quit itself has to wait for (``q`` is only
+    seen once the loop is free: it may be a letter typed in a form)."""
+
+    class StopAware(base):  # type: ignore[valid-type, misc]
+        def process_message(self, message: Message) -> None:
+            if isinstance(message, events.Key) and message.key == "ctrl+q":
+                stop = getattr(self._app, "stop", None)
+                if isinstance(stop, StopDeadline):
+                    stop.request()
+            super().process_message(message)
+
+    StopAware.__name__ = StopAware.__qualname__ = f"StopAware{base.__name__}"
+    return StopAware
+
+
+_TERMINAL_RESET = (
+    "\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l"  # mouse reporting off
+    "\x1b[?2004l\x1b[?7h\x1b[?2048l\x1b[<u"  # bracketed paste off, wrap on, resize, keys
+    "\x1b[?1049l\x1b[?25h\x1b[?1004l"  # main screen, cursor shown, focus events off
+)
+"""What Textual's driver writes when it leaves application mode."""
 
 
 def run_console(
@@ -315,6 +374,9 @@ def run_console(
     on_quit: QuitHook | None = None,
     on_start: StartHook | None = None,
     before_stop: StopHook | None = None,
+    unsaved: NamesFunction | None = None,
+    save_now: NamesFunction | None = None,
+    stop_deadline_s: float = DEFAULT_DEADLINE_S,
     settings_path: Path | str | None = DEFAULT_SETTINGS_PATH,
 ) -> int:
     """Run the console until quit. 0 on a clean quit, non-zero if anything crashed.
@@ -329,6 +391,10 @@ def run_console(
         on_quit=on_quit,
         on_start=on_start,
         before_stop=before_stop,
+        unsaved=unsaved,
+        save_now=save_now,
+        stop_deadline_s=stop_deadline_s,
+        owns_process=True,
         settings_path=settings_path,
     )
     try:

@@ -26,6 +26,7 @@ from ats.exceptions import ConfigError
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.live_mode import is_live
 from ats.trading_job.persistence import PersistentJobs, holder_pid, state_dir_unwritable
+from ats.trading_job.watchdog import WatchdogLimits, install
 from ats.ui.live_safety import HELD_MESSAGE
 from ats.utils.config_files import load_json_file
 from ats.utils.plugins import PluginLoader
@@ -49,11 +50,13 @@ def launch_console(settings: Settings | None = None) -> int:
     if busy is not None:
         print(f"ats: error: {busy}", file=sys.stderr)
         return EXIT_LOCKED
+    install(WatchdogLimits.from_settings(settings))  # jobs share the console's loop
     manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
     persistence = PersistentJobs(manager, settings)
     code = run_console(
         manager,
         settings_path=ui_settings_path(directory),
+        stop_deadline_s=settings.stop_deadline_s,
         **console_hooks(persistence),
     )
     unsaved = persistence.unsaved_message()  # the disk filled up while it ran
@@ -69,6 +72,8 @@ class ConsoleHooks(TypedDict):
     on_start: Callable[[], Awaitable[Iterable[str] | None]]
     before_stop: Callable[[], object]
     on_quit: Callable[[], Awaitable[object]]
+    unsaved: Callable[[], list[str]]
+    save_now: Callable[[], list[str]]
 
 
 def console_hooks(persistence: PersistentJobs) -> ConsoleHooks:
@@ -86,6 +91,8 @@ def console_hooks(persistence: PersistentJobs) -> ConsoleHooks:
         on_start=on_start,
         before_stop=persistence.begin_shutdown,
         on_quit=persistence.on_quit,
+        unsaved=persistence.unsaved_jobs,
+        save_now=persistence.save_now,
     )
 
 

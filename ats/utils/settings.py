@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     journal_equity_points: int = Field(default=2_000, ge=10)
     """Equity samples kept per job (downsampled)."""
     custom_modules_dir: Path = Path("custom_modules")
+    watchdog_backtest_s: float = Field(default=10.0, ge=0, allow_inf_nan=False)
+    """Seconds a backtest may hold the event loop at a stretch before it is interrupted
+    and put in error (0 = never); see ats.trading_job.watchdog."""
+    watchdog_paper_s: float = Field(default=2.0, ge=0, allow_inf_nan=False)
+    watchdog_live_s: float = Field(default=2.0, ge=0, allow_inf_nan=False)
+    stop_deadline_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    """Seconds from a stop (SIGINT, SIGTERM, SIGHUP, the console's q) to the process's
+    exit, whatever the jobs are doing; see ats.trading_job.stop_deadline."""
 
     @model_validator(mode="after")
     def _default_journal_path(self) -> Settings:
