@@ -163,6 +163,9 @@ class _Batch:
     trades: list[Any] = field(default_factory=list)
     stale_trades: list[tuple[str, int]] = field(default_factory=list)
     balances: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
+    """The current balances of every job whose balances may have changed: one row per
+    asset, however many changes the batch covers (they replace the job's rows)."""
+    balance_jobs: list[str] = field(default_factory=list)
     equity: list[tuple[str, int, float]] = field(default_factory=list)
     equity_replace: dict[str, list[tuple[str, int, float]]] = field(default_factory=dict)
     logs: list[tuple[str, float, str, str]] = field(default_factory=list)
@@ -591,12 +594,14 @@ class Journal:
         batch = _Batch()
         now = time.time()
         removed: set[str] = set()
+        stopped: set[str] = set()
         for event in intake.other:
             job_id = event.job_id
             if isinstance(event, JobLog):
                 batch.logs.append((job_id, event.time, event.level, redact(event.message)))
             elif isinstance(event, JobStatusChanged):
                 self._on_status(batch, job_id, now)
+                stopped.add(job_id)
             elif isinstance(event, JobReport):
                 self._on_report(batch, job_id, reports[id(event)], now)
             elif isinstance(event, JobRemoved):
@@ -624,8 +629,11 @@ class Journal:
                 batch.history.extend((row[0], order_id, str(row[2]), row[3], row[4], now))
         order_keys = list(intake.order_keys)
         fill_jobs = intake.fill_jobs - removed
-        balance_jobs = intake.balance_jobs - removed
-        batch.changed_jobs = intake.changed - removed
+        # Every order event may have moved balances (a hold placed, settled or released)
+        # and a status change (a stop) records them as they are: one row per asset per
+        # job per batch, read from the job's live state below.
+        balance_jobs = (intake.balance_jobs | intake.changed | stopped) - removed
+        batch.changed_jobs = (intake.changed | intake.balance_jobs) - removed
         if resync:
             logger.warning("journal fell behind and dropped events; resyncing from job state")
             for job in self._manager.jobs if self._manager is not None else []:
@@ -650,6 +658,7 @@ class Journal:
         for job_id in balance_jobs:
             holder = self._job(job_id)
             if holder is not None and holder.exchange is not None:
+                batch.balance_jobs.append(job_id)
                 for asset, balance in holder.exchange.get_balances().items():
                     batch.balances[(job_id, asset)] = (
                         job_id,
@@ -803,6 +812,8 @@ class Journal:
                     "DELETE FROM trades WHERE job_id = ? AND idx >= ?", (job_id, first)
                 )
             await self._insert(_UPSERT_TRADE, flat["trades"])
+            for job_id in batch.balance_jobs:  # an asset no longer listed goes too
+                await db.execute("DELETE FROM balances WHERE job_id = ?", (job_id,))
             await self._insert(_UPSERT_BALANCE, flat["balances"])
             samples = _drop_jobs(flat["equity"], 3, batch.equity_replace)
             if samples:

@@ -59,6 +59,10 @@ class BaseExchange(abc.ABC):
         self.on_candle: CandleHandler | None = None
         self.order_listeners: list[Callable[[Order], None]] = []
         self.fill_listeners: list[Callable[[Fill, Order], None]] = []
+        self.balance_listeners: list[Callable[[], None]] = []
+        """Told when balances change without an order event: a live account mirrored from
+        the exchange after a sync. (Any order event may also move balances: holds are
+        placed on submit, settled by fills and released when an order ends.)"""
         self.order_checks: list[OrderCheck] = []
         """Pre-trade checks run by :meth:`submit_order`; see ats.trading_job.risk."""
         self.market_rules: MarketRules = NO_RULES
@@ -90,6 +94,7 @@ class BaseExchange(abc.ABC):
         self.on_candle = None
         self.order_listeners.clear()
         self.fill_listeners.clear()
+        self.balance_listeners.clear()
         self.order_checks.clear()
 
     @abc.abstractmethod
@@ -229,6 +234,10 @@ class BaseExchange(abc.ABC):
         """Every order this job placed that the exchange still knows, oldest first."""
 
     # -- account -------------------------------------------------------------------------
+    def _balances_changed(self) -> None:
+        for listener in self.balance_listeners:
+            listener()
+
     @abc.abstractmethod
     def get_wallet_balance(self, asset: str) -> Balance: ...
 

@@ -55,6 +55,11 @@ class Filled(JobEvent):
 
 @dataclass(frozen=True, slots=True)
 class BalanceChanged(JobEvent):
+    """After a fill, and whenever balances change without an order event (a live account
+    mirrored after a sync). Every :class:`OrderUpdated` may move balances too (a hold
+    placed or released): a consumer that follows them exactly, like the journal, reads
+    the balances again on either."""
+
     balances: dict[str, Balance]
 
 

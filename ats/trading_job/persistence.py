@@ -536,7 +536,8 @@ class PersistentJobs:
 
     def _fingerprint(self, job: TradingJob) -> tuple[Any, ...]:
         """Changes whenever the job's saved state would: a candle, an order, a fill, a
-        status. Encoding a big job costs tens of ms, so unchanged jobs are skipped."""
+        balance (a live account's holds), a status. Encoding a big job costs tens of ms,
+        so unchanged jobs are skipped."""
         exchange = job.exchange
         if exchange is None:
             return (self._status_to_save(job), job.error, id(job.config), None)
@@ -552,6 +553,7 @@ class PersistentJobs:
             len(exchange.get_fills()),
             len(orders),
             sum(1 for order in orders if order.is_open),
+            tuple((b.asset, b.free, b.used) for b in exchange.get_balances().values()),
             job.report is not None,
         )
 

@@ -167,6 +167,7 @@ class TradingJob:
             )
         exchange.order_listeners.append(self._order_changed)
         exchange.fill_listeners.append(self._filled)
+        exchange.balance_listeners.append(self._balances_changed)
         self.risk = RiskGuard(config.risk, self._risk_breached)
         if config.risk.active:
             exchange.order_checks.append(self._check_order_risk)
@@ -552,7 +553,7 @@ class TradingJob:
     def _filled(self, fill: Fill, order: Order) -> None:
         assert self.exchange is not None
         self.bus.publish(Filled(self.id, fill))
-        self.bus.publish(BalanceChanged(self.id, self.exchange.get_balances()))
+        self._balances_changed()
         strategy = self.strategy
         if strategy is not None and type(strategy).on_fill is not BaseStrategy.on_fill:
             self._call_strategy(strategy.on_fill, fill, order.copy())
@@ -571,6 +572,10 @@ class TradingJob:
         except JobFrozen as exc:
             self._frozen(exc, f"{hook.__name__}()")
             self._control.stop()  # the run ends in error at its next checkpoint
+
+    def _balances_changed(self) -> None:
+        assert self.exchange is not None
+        self.bus.publish(BalanceChanged(self.id, self.exchange.get_balances()))
 
     # -- logging and status ----------------------------------------------------------------
     def log(self, level: str, message: str) -> None:

@@ -303,13 +303,17 @@ class Exchange(BaseExchange):
     ) -> None:
         raw = await self._call("fetch balance", self.client.fetch_balance, max_failures, sleep)
         free, used = raw.get("free") or {}, raw.get("used") or {}
-        self.balances = {
+        balances = {
             asset: Balance(asset, float(free.get(asset) or 0.0), float(used.get(asset) or 0.0))
-            for asset in {*free, *used}
+            for asset in sorted({*free, *used})
         }
+        if balances != self.balances:
+            self.balances = balances
+            self._balances_changed()  # the journal follows the account, holds included
 
     async def _refresh_balances(self) -> None:
-        """After a fill or cancel, so the strategy does not size from stale balances."""
+        """After a placement, fill or cancel, so the strategy does not size from stale
+        balances (and the journal and snapshots show the exchange's holds)."""
         import ccxt.async_support as ccxt_async
 
         try:
@@ -603,7 +607,7 @@ class Exchange(BaseExchange):
         order only turns final once every traded quantity has its fill recorded."""
         track = self.tracking[order.id]
         track.exchange_id = str(info.get("id") or track.exchange_id or "") or None
-        track.confirmed = True
+        first_seen, track.confirmed = not track.confirmed, True
         if order.quote_amount is not None and info.get("amount"):
             order.amount = float(info["amount"])
         new_fills: list[Fill] = []
@@ -616,7 +620,8 @@ class Exchange(BaseExchange):
         if status is OrderStatus.CANCELED and track.cancel_reason == "expired":
             status, order.reason = OrderStatus.EXPIRED, "expired"
         changed = status is not order.status
-        if new_fills or (changed and status.is_final):
+        # The exchange placed a hold (first seen), settled fills or released what was left.
+        if new_fills or first_seen or (changed and status.is_final):
             await self._refresh_balances()
         order.status = status
         order.last_update = int(info.get("lastUpdateTimestamp") or order.last_update)
