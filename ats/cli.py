@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ats.exceptions import ATSError, ConfigError, naming
+from ats.exceptions import ATSError, ConfigError
 
 if TYPE_CHECKING:
     from ats.trading_job.job_config import JobConfig
@@ -75,10 +73,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     optimize_command.add_parser(commands, add_backtest_flags)
 
-    run = commands.add_parser("run", help="run job config files (YAML)")
+    run = commands.add_parser(
+        "run",
+        help="run job config files (YAML) as saved jobs: a rerun resumes an interrupted one",
+    )
     run.add_argument("configs", nargs="+", type=Path, metavar="JOB.yaml")
     run.add_argument("--no-ui", action="store_true", help="headless (the only mode for run)")
     run.add_argument("--json", type=Path, metavar="OUT", help="write the reports as JSON")
+    run.add_argument(
+        "--id",
+        dest="job_ids",
+        action="append",
+        metavar="ID",
+        help="job id, once per config in order (default: from the file's path and job name)",
+    )
     run.add_argument(
         "--yes-live",
         action="store_true",
@@ -106,7 +114,14 @@ def main(argv: list[str] | None = None) -> int:
 
             return optimize_command.run(args)
         if args.command == "run":
-            return asyncio.run(_run_configs(args.configs, args.json, yes_live=args.yes_live))
+            from ats.headless.run_command import run_config_files
+
+            _check_json_out(args.json)
+            return asyncio.run(
+                run_config_files(
+                    args.configs, job_ids=args.job_ids, json_out=args.json, yes_live=args.yes_live
+                )
+            )
         if args.command == "data":
             from ats.headless import data_command
 
@@ -188,49 +203,24 @@ async def _backtest(args: argparse.Namespace) -> int:
     return await _run_jobs([config], args.json, quiet=args.quiet)
 
 
-async def _run_configs(paths: list[Path], json_out: Path | None, *, yes_live: bool) -> int:
-    from ats.trading_job.job_config import load_job_config
-
-    configs = [load_job_config(path) for path in paths]
-    _check_json_out(json_out)
-    return await _run_jobs(configs, json_out, yes_live=yes_live, sources=paths)
-
-
-async def _run_jobs(
-    configs: list[Any],
-    json_out: Path | None,
-    *,
-    quiet: bool = False,
-    yes_live: bool = False,
-    sources: list[Path] | None = None,
-) -> int:
-    """Run the configs headless; live ones only with ``yes_live`` (checked before any job
-    is created, so a refusal starts nothing)."""
+async def _run_jobs(configs: list[Any], json_out: Path | None, *, quiet: bool = False) -> int:
+    """Run backtest configs headless, unsaved (``ats backtest``, the demo); ``ats run``
+    saves its jobs (ats.headless.run_command)."""
     from rich.console import Console
 
-    from ats.headless.live_guard import require_yes_live
     from ats.headless.runner import HeadlessRunner
     from ats.trading_job import watchdog
     from ats.trading_job.job_manager import JobManager
-    from ats.trading_job.live_mode import is_live_config
     from ats.trading_job.trading_job import JobStatus
     from ats.utils.plugins import PluginLoader
     from ats.utils.settings import Settings
 
-    live = [
-        f"{config.name} ({sources[index]})" if sources else config.name
-        for index, config in enumerate(configs)
-        if is_live_config(config)
-    ]
-    command = "ats run " + " ".join(map(str, sources or [])) + " --no-ui"
-    require_yes_live(live, yes_live=yes_live, command=command)
     watchdog.install(watchdog.WatchdogLimits.from_settings(Settings()))  # setup() too
     manager = JobManager(loader=PluginLoader())  # ATS_CUSTOM_MODULES_DIR, like every command
     jobs = []
-    for index, config in enumerate(configs):
-        with _naming(sources[index] if sources else None):
-            job = manager.create(config)
-            await job.load_inputs()  # a bad candle file: one line, nothing started
+    for config in configs:
+        job = manager.create(config)
+        await job.load_inputs()  # a bad candle file: one line, nothing started
         jobs.append(job)
     console = Console(quiet=quiet)
     runner = HeadlessRunner(manager, console, owns_process=True)
@@ -243,17 +233,6 @@ async def _run_jobs(
     for job in failed:
         print(f"ats: job {job.config.name} failed: {job.error}", file=sys.stderr)
     return EXIT_JOB_FAILED if failed else EXIT_OK
-
-
-@contextlib.contextmanager
-def _naming(source: Path | None) -> Iterator[None]:
-    """ATS errors raised inside name the config file they come from."""
-    try:
-        yield
-    except ATSError as exc:
-        if source is None:
-            raise
-        raise naming(exc, str(source)) from None
 
 
 if __name__ == "__main__":

@@ -19,9 +19,9 @@ print("ccxt" in sys.modules, "textual" in sys.modules)
 """
 
 
-def _modules_after(argv: list[str]) -> tuple[bool, bool]:
+def _modules_after(argv: list[str], cwd: Path | None = None) -> tuple[bool, bool]:
     result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(argv=argv)], capture_output=True, text=True
+        [sys.executable, "-c", PROBE.format(argv=argv)], capture_output=True, text=True, cwd=cwd
     )
     ccxt, textual = result.stdout.strip().splitlines()[-1].split()
     return ccxt == "True", textual == "True"
@@ -42,7 +42,7 @@ def test_backtest_and_paper_replay_do_not_import_ccxt(tmp_path: Path) -> None:
         f"exchange: {{name: paper, params: {{feed: replay, data: {DEMO_DATA}, speed: 0}}}}\n"
         "strategy: {name: sma_cross, params: {fast: 50, slow: 200}}\n"
     )
-    ccxt, _ = _modules_after(["run", str(replay), "--no-ui"])
+    ccxt, _ = _modules_after(["run", str(replay), "--no-ui"], cwd=tmp_path)  # saves its job
     assert not ccxt
 
 

@@ -39,6 +39,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -171,8 +172,9 @@ class PersistentJobs:
         self._closed = False
 
     # -- start ---------------------------------------------------------------------------
-    async def open(self) -> list[TradingJob]:
-        """Lock the directory, open the journal and restore every saved job.
+    async def open(self, only: Iterable[str] | None = None) -> list[TradingJob]:
+        """Lock the directory, open the journal and restore every saved job (or those of
+        ``only`` that are saved: ``ats run`` takes up its own jobs and leaves the rest).
 
         Raises StateError (e.g. a journal from a newer ATS, the directory in use by
         another process, or nothing can be written there); a single bad job never raises,
@@ -194,7 +196,12 @@ class PersistentJobs:
             if self.settings.journal_enabled:
                 await self._open_journal()
             self._subscription = _status_events_only(self.manager.bus.subscribe(100_000))
-            self.restored = [await self._load_safely(job_id) for job_id in self.store.job_ids()]
+            wanted = None if only is None else set(only)
+            self.restored = [
+                await self._load_safely(job_id)
+                for job_id in self.store.job_ids()
+                if wanted is None or job_id in wanted
+            ]
         except BaseException:
             await self._close_journal()
             self._lock.release()

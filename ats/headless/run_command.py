@@ -1,0 +1,202 @@
+"""``ats run JOB.yaml --no-ui``: config files run as saved, restart-safe jobs.
+
+Each config file becomes a job whose id stays the same from one run to the next: derived
+from the file's resolved path and the job's name, or given with ``--id``. The jobs are
+snapshotted and journaled in the saved_states directory, under its lock, exactly as
+``ats --no-ui`` does. So a rerun after a crash, ``kill -9`` or a SIGTERM takes the job up
+where it was: a backtest resumes from the candle its snapshot reached, a live job
+reconciles its orders with the exchange by client order id. A job that finished before
+runs afresh. The output says which, one line per job.
+
+Only argparse-free standard library at module level: ``ats --help`` must stay instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ats.trading_job.job_config import JobConfig
+    from ats.trading_job.job_manager import JobManager
+    from ats.utils.settings import Settings
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def config_job_id(path: Path, name: str) -> str:
+    """The id a config file's job keeps across runs: the job name's slug plus a hash of
+    the file's resolved path and that name (two files, or two names, never share one)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "job"
+    digest = hashlib.sha256(f"{path.resolve()}\n{name}".encode()).hexdigest()[:10]
+    return f"{slug}-{digest}"
+
+
+async def run_config_files(
+    paths: list[Path],
+    *,
+    job_ids: list[str] | None = None,
+    json_out: Path | None = None,
+    yes_live: bool = False,
+    settings: Settings | None = None,
+    console: Console | None = None,
+) -> int:
+    """Run each config as a saved job until they all end or a stop signal arrives (they
+    are then saved to resume). Bad input raises an ATSError before anything is opened or
+    locked; a live config without ``yes_live`` is refused the same way."""
+    import json
+
+    from rich.console import Console
+
+    from ats.headless.jobs_command import _signals_ignored
+    from ats.headless.live_guard import require_yes_live
+    from ats.headless.report import render_report
+    from ats.headless.runner import HeadlessRunner
+    from ats.trading_job.job_config import load_job_config
+    from ats.trading_job.job_manager import JobManager
+    from ats.trading_job.live_mode import is_live_config
+    from ats.trading_job.persistence import PersistentJobs
+    from ats.trading_job.trading_job import JobStatus
+    from ats.utils.plugins import PluginLoader
+    from ats.utils.settings import Settings
+
+    configs = [load_job_config(path) for path in paths]
+    ids = _job_ids(paths, configs, job_ids)
+    command = "ats run " + " ".join(map(str, paths)) + " --no-ui"
+    pairs = list(zip(paths, configs, strict=True))
+    live = [f"{config.name} ({path})" for path, config in pairs if is_live_config(config)]
+    require_yes_live(live, yes_live=yes_live, command=command)
+    settings = settings or Settings()
+    loader = PluginLoader(settings.custom_modules_dir)
+    for config in configs:
+        _check_builds(config, loader)  # a bad strategy or param fails before any lock
+    console = console or Console()
+    manager = JobManager(loader=loader)
+    persistence = PersistentJobs(manager, settings)
+    await persistence.open(only=ids)
+    stop_signal = None
+    try:
+        for path, config, job_id in zip(paths, configs, ids, strict=True):
+            line = _take_up(manager, job_id, config, path)
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        runner = HeadlessRunner(manager, console, before_stop=persistence.begin_shutdown)
+        await runner.run(ids, show_reports=False)
+        stop_signal = runner.stop_signal
+    finally:
+        with _signals_ignored():  # a late SIGTERM must not cut the final save short
+            await persistence.close()  # state first, printing after
+    jobs = [manager.get(job_id) for job_id in ids]
+    if stop_signal is not None:
+        console.print(f"{len(jobs)} job(s) saved; '{command}' again resumes them")
+    reports = [job.report for job in jobs if job.report is not None]
+    for report in reports:
+        console.print(render_report(report))
+    if json_out is not None and reports:
+        payload: Any = reports[0] if len(reports) == 1 else reports
+        json_out.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    failed = [job for job in jobs if job.status is JobStatus.ERROR]
+    for job in failed:
+        print(f"ats: job {job.config.name} failed: {job.error}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _job_ids(paths: list[Path], configs: list[JobConfig], given: list[str] | None) -> list[str]:
+    from ats.exceptions import ConfigError
+    from ats.state.snapshot_store import check_job_id
+
+    if given:
+        if len(given) != len(paths):
+            raise ConfigError(
+                f"--id given {len(given)} time(s) for {len(paths)} config file(s); "
+                "give one per file, in the same order"
+            )
+        ids = [check_job_id(job_id) for job_id in given]
+    else:
+        ids = [config_job_id(path, c.name) for path, c in zip(paths, configs, strict=True)]
+    seen: dict[str, Path] = {}
+    for path, job_id in zip(paths, ids, strict=True):
+        if job_id in seen:
+            raise ConfigError(f"{path} and {seen[job_id]} would run as the same job {job_id}")
+        seen[job_id] = path
+    return ids
+
+
+def _check_builds(config: JobConfig, loader: Any) -> None:
+    """Build the job's plugins once, unsaved: ConfigError/PluginError name what is wrong."""
+    from ats.trading_job.events import EventBus
+    from ats.trading_job.trading_job import TradingJob
+
+    probe = TradingJob("probe", config, bus=EventBus(), loader=loader)
+    probe.build()
+    probe.discard()
+
+
+def _take_up(manager: JobManager, job_id: str, config: JobConfig, path: Path) -> str:
+    """Create the job, or take up its saved state; the line that says which."""
+    from ats.exceptions import ConfigError, JobError
+    from ats.trading_job.trading_job import JobStatus
+
+    label = f"job {config.name} ({job_id})"
+    try:
+        job = manager.get(job_id)
+    except JobError:
+        manager.create(config, job_id=job_id)
+        return f"{label}: new"
+    backtest = (config.mode or job.mode) == "backtest"
+    if job.exchange is None:  # the saved state could not be restored
+        if not backtest:
+            raise JobError(
+                f"{label}: its saved state cannot be restored ({job.error}); see "
+                f"'ats jobs show {job_id}', or give --id to run {path} as a new job"
+            )
+        manager.edit(job_id, config)
+        return f"{label}: its saved state cannot be restored; running it afresh"
+    changed = _changed_fields(_saved_form(job.config), _saved_form(config))
+    if changed:
+        fields = ", ".join(changed[:5]) + (", ..." if len(changed) > 5 else "")
+        if not backtest:
+            raise ConfigError(
+                f"{label}: {path} changed since its saved run ({fields}); its orders and "
+                f"fills are kept: run it unchanged, give --id to run it as a new job, or "
+                f"'ats jobs delete {job_id}' first"
+            )
+        manager.edit(job_id, config)
+        return f"{label}: {path} changed since its last run ({fields}); running it afresh"
+    if job.status is JobStatus.FINISHED:
+        return f"{label} finished before; running it afresh"
+    if job.status is JobStatus.ERROR:
+        if backtest:
+            return f"{label} ended in an error before; running it afresh"
+        # A paper or live job keeps its book: starting it from scratch would forget the
+        # orders it has on the exchange. The restored state is resumed instead.
+        job.status = JobStatus.STOPPED
+    assert job.exchange is not None
+    done = job.exchange.progress.done
+    where = f"from candle {done:,}" if done else "from its first candle"
+    open_orders = len(job.exchange.get_open_orders())
+    if not backtest and open_orders:
+        where += f"; {open_orders} open order(s) are looked up by client order id"
+    return f"resuming {label} {where}"
+
+
+def _saved_form(config: JobConfig) -> dict[str, Any]:
+    """A config as its snapshot keeps it (credential-like values masked)."""
+    from ats.utils.settings import scrub_config
+
+    return scrub_config(config.model_dump(mode="json"))[0]
+
+
+def _changed_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted names of what differs between two configs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changed = []
+        for key in [*old, *(k for k in new if k not in old)]:
+            name = f"{prefix}.{key}" if prefix else str(key)
+            changed += _changed_fields(old.get(key), new.get(key), name)
+        return changed
+    return [] if old == new else [prefix or "config"]
