@@ -92,7 +92,8 @@ async def run_config_files(
             await persistence.close()  # state first, printing after
     jobs = [manager.get(job_id) for job_id in ids]
     if stop_signal is not None:
-        console.print(f"{len(jobs)} job(s) saved; '{command}' again resumes them")
+        again = command + (" --yes-live" if live else "")
+        console.print(f"{len(jobs)} job(s) saved; '{again}' again resumes them")
     reports = [job.report for job in jobs if job.report is not None]
     for report in reports:
         console.print(render_report(report))
