@@ -8,7 +8,7 @@ where it was: a backtest resumes from the candle its snapshot reached, a live jo
 reconciles its orders with the exchange by client order id. A job that finished before
 runs afresh. The output says which, one line per job.
 
-Only argparse-free standard library at module level: ``ats --help`` must stay instant.
+Only the standard library at module level: ``ats --help`` must stay instant.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from ats.trading_job.job_config import JobConfig
     from ats.trading_job.job_manager import JobManager
+    from ats.trading_job.trading_job import TradingJob
     from ats.utils.settings import Settings
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -53,6 +54,7 @@ async def run_config_files(
 
     from rich.console import Console
 
+    from ats.exceptions import JobError
     from ats.headless.jobs_command import _signals_ignored
     from ats.headless.live_guard import require_yes_live
     from ats.headless.report import render_report
@@ -81,7 +83,11 @@ async def run_config_files(
     await persistence.open(only=ids)
     stop_signal = None
     try:
-        for path, config, job_id in zip(paths, configs, ids, strict=True):
+        triples = list(zip(paths, configs, ids, strict=True))
+        refusals = [r for p, c, i in triples if (r := _refusal(manager, i, c, p)) is not None]
+        if refusals:  # before any job is created or changed
+            raise JobError("; ".join(refusals))
+        for path, config, job_id in triples:
             line = _take_up(manager, job_id, config, path)
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         runner = HeadlessRunner(manager, console, before_stop=persistence.begin_shutdown)
@@ -137,9 +143,37 @@ def _check_builds(config: JobConfig, loader: Any) -> None:
     probe.discard()
 
 
+def _refusal(manager: JobManager, job_id: str, config: JobConfig, path: Path) -> str | None:
+    """Why this config must not take up the saved paper or live job: starting it afresh
+    would forget the orders it has on the exchange. None if it may."""
+    from ats.exceptions import JobError
+
+    try:
+        job = manager.get(job_id)
+    except JobError:
+        return None
+    if _is_backtest(manager, job, config):
+        return None
+    label = f"job {config.name} ({job_id})"
+    if job.exchange is None:
+        return (
+            f"{label}: its saved state cannot be restored ({job.error}); see "
+            f"'ats jobs show {job_id}', or give --id to run {path} as a new job"
+        )
+    changed = _changed_fields(_saved_form(job.config), _saved_form(config))
+    if changed:
+        return (
+            f"{label}: {path} changed since its saved run ({_names(changed)}); its orders "
+            f"and fills are kept: run it unchanged, give --id to run it as a new job, or "
+            f"'ats jobs delete {job_id}' first"
+        )
+    return None
+
+
 def _take_up(manager: JobManager, job_id: str, config: JobConfig, path: Path) -> str:
-    """Create the job, or take up its saved state; the line that says which."""
-    from ats.exceptions import ConfigError, JobError
+    """Create the job, or take up its saved state (see :func:`_refusal` first); the line
+    that says which."""
+    from ats.exceptions import JobError
     from ats.trading_job.trading_job import JobStatus
 
     label = f"job {config.name} ({job_id})"
@@ -148,41 +182,45 @@ def _take_up(manager: JobManager, job_id: str, config: JobConfig, path: Path) ->
     except JobError:
         manager.create(config, job_id=job_id)
         return f"{label}: new"
-    backtest = (config.mode or job.mode) == "backtest"
-    if job.exchange is None:  # the saved state could not be restored
-        if not backtest:
-            raise JobError(
-                f"{label}: its saved state cannot be restored ({job.error}); see "
-                f"'ats jobs show {job_id}', or give --id to run {path} as a new job"
-            )
+    if job.exchange is None:  # a backtest whose saved state could not be restored
         manager.edit(job_id, config)
         return f"{label}: its saved state cannot be restored; running it afresh"
     changed = _changed_fields(_saved_form(job.config), _saved_form(config))
-    if changed:
-        fields = ", ".join(changed[:5]) + (", ..." if len(changed) > 5 else "")
-        if not backtest:
-            raise ConfigError(
-                f"{label}: {path} changed since its saved run ({fields}); its orders and "
-                f"fills are kept: run it unchanged, give --id to run it as a new job, or "
-                f"'ats jobs delete {job_id}' first"
-            )
+    if changed:  # a backtest
         manager.edit(job_id, config)
-        return f"{label}: {path} changed since its last run ({fields}); running it afresh"
+        return f"{label}: {path} changed since its last run ({_names(changed)}); running it afresh"
     if job.status is JobStatus.FINISHED:
         return f"{label} finished before; running it afresh"
+    backtest = _is_backtest(manager, job, config)
     if job.status is JobStatus.ERROR:
         if backtest:
             return f"{label} ended in an error before; running it afresh"
         # A paper or live job keeps its book: starting it from scratch would forget the
-        # orders it has on the exchange. The restored state is resumed instead.
+        # orders it has on the exchange. Its restored state is resumed instead.
         job.status = JobStatus.STOPPED
-    assert job.exchange is not None
     done = job.exchange.progress.done
     where = f"from candle {done:,}" if done else "from its first candle"
     open_orders = len(job.exchange.get_open_orders())
-    if not backtest and open_orders:
+    if job.mode == "live" and open_orders:
         where += f"; {open_orders} open order(s) are looked up by client order id"
     return f"resuming {label} {where}"
+
+
+def _is_backtest(manager: JobManager, job: TradingJob, config: JobConfig) -> bool:
+    """The saved job and the config both backtest: nothing on an exchange to forget."""
+    from ats.exceptions import ATSError
+
+    def mode(of: JobConfig) -> str | None:
+        try:
+            return manager.loader.exchange_class(of.exchange.name).mode
+        except ATSError:  # e.g. the placeholder config of a job that failed to load
+            return None
+
+    return mode(config) == "backtest" and mode(job.config) == "backtest"
+
+
+def _names(fields: list[str]) -> str:
+    return ", ".join(fields[:5]) + (", ..." if len(fields) > 5 else "")
 
 
 def _saved_form(config: JobConfig) -> dict[str, Any]:

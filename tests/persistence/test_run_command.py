@@ -126,6 +126,52 @@ def test_run_refuses_to_restart_a_changed_paper_job_and_changes_nothing(
     assert {p.name: p.read_bytes() for p in state.iterdir() if p.suffix == ".json"} == before
 
 
+STUMBLER = """\
+from pathlib import Path
+
+from ats.strategies.base_strategy import BaseStrategy
+
+
+class Strategy(BaseStrategy):
+    \"\"\"A resting limit buy on its first candle; raises on the next while ./boom exists.\"\"\"
+
+    def on_candle(self, candle):
+        boom = Path("boom").exists()
+        if not self.exchange.get_orders():
+            self.buy(0.01, price=round(candle.close * (0.5 if boom else 0.4), 2))
+        elif boom:
+            raise RuntimeError("boom")
+"""
+
+
+def test_a_paper_job_that_ended_in_an_error_resumes_with_its_orders(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_candles(tmp_path / "c.csv", 300)
+    folder = tmp_path / "custom_modules" / "strategies" / "stumbler"
+    folder.mkdir(parents=True)
+    (folder / "strategy.py").write_text(STUMBLER)
+    paper = {"name": "paper", "params": {"feed": "replay", "data": str(data), "speed": 0}}
+    config = backtest_config(name="pp", exchange=paper).model_dump()
+    config["strategy"] = {"name": "stumbler"}
+    path = tmp_path / "pp.yaml"
+    path.write_text(json.dumps(config))
+    job_id = config_job_id(path, "pp")
+    (tmp_path / "boom").touch()
+    assert main(["run", str(path), "--no-ui"]) == 1
+    assert "boom" in capsys.readouterr().err
+    saved = read_payload(state, job_id)
+    assert saved is not None and saved["status"] == "error"
+    (order,) = saved["exchange"]["orders"]
+
+    (tmp_path / "boom").unlink()
+    assert main(["run", str(path), "--no-ui"]) == 0
+    assert f"resuming job pp ({job_id}) from candle 2" in capsys.readouterr().out
+    payload = read_payload(state, job_id)
+    assert payload is not None and payload["status"] == "finished"
+    assert payload["exchange"]["orders"] == [order]  # its book kept, not started afresh
+
+
 SLOW_SMA = """\
 import time
 
