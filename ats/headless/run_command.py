@@ -13,11 +13,14 @@ Only the standard library at module level: ``ats --help`` must stay instant.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -75,21 +78,22 @@ async def run_config_files(
     require_yes_live(live, yes_live=yes_live, command=command)
     settings = settings or Settings()
     loader = PluginLoader(settings.custom_modules_dir)
-    for config in configs:
-        _check_builds(config, loader)  # a bad strategy or param fails before any lock
+    for path, config in pairs:
+        with _named(path):
+            _probe(config, loader).discard()  # a bad strategy or param fails before any lock
     console = console or Console()
     manager = JobManager(loader=loader)
     persistence = PersistentJobs(manager, settings)
     await persistence.open(only=ids)
     stop_signal = None
     try:
-        triples = list(zip(paths, configs, ids, strict=True))
-        refusals = [r for p, c, i in triples if (r := _refusal(manager, i, c, p)) is not None]
+        plans = [_plan(manager, *triple) for triple in zip(paths, configs, ids, strict=True)]
+        refusals = [plan.refusal for plan in plans if plan.refusal]
         if refusals:  # before any job is created or changed
             raise JobError("; ".join(refusals))
-        for path, config, job_id in triples:
-            line = _take_up(manager, job_id, config, path)
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        await _take_up(manager, plans)
+        for plan in plans:
+            console.print(plan.line, markup=False, highlight=False, soft_wrap=True)
         runner = HeadlessRunner(manager, console, before_stop=persistence.begin_shutdown)
         await runner.run(ids, show_reports=False)
         stop_signal = runner.stop_signal
@@ -133,46 +137,44 @@ def _job_ids(paths: list[Path], configs: list[JobConfig], given: list[str] | Non
     return ids
 
 
-def _check_builds(config: JobConfig, loader: Any) -> None:
-    """Build the job's plugins once, unsaved: ConfigError/PluginError name what is wrong."""
+@contextlib.contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """ATS errors raised inside name the config file they come from."""
+    from ats.exceptions import ATSError, naming
+
+    try:
+        yield
+    except ATSError as exc:
+        raise naming(exc, str(path)) from None
+
+
+def _probe(config: JobConfig, loader: Any) -> TradingJob:
+    """The job built once, unregistered and unsaved: ConfigError/PluginError name what is
+    wrong. The caller discards it."""
     from ats.trading_job.events import EventBus
     from ats.trading_job.trading_job import TradingJob
 
     probe = TradingJob("probe", config, bus=EventBus(), loader=loader)
     probe.build()
-    probe.discard()
+    return probe
 
 
-def _refusal(manager: JobManager, job_id: str, config: JobConfig, path: Path) -> str | None:
-    """Why this config must not take up the saved paper or live job: starting it afresh
-    would forget the orders it has on the exchange. None if it may."""
-    from ats.exceptions import JobError
+@dataclasses.dataclass
+class _Plan:
+    """What a rerun does with one config's job, decided before anything changes."""
 
-    try:
-        job = manager.get(job_id)
-    except JobError:
-        return None
-    if _is_backtest(manager, job, config):
-        return None
-    label = f"job {config.name} ({job_id})"
-    if job.exchange is None:
-        return (
-            f"{label}: its saved state cannot be restored ({job.error}); see "
-            f"'ats jobs show {job_id}', or give --id to run {path} as a new job"
-        )
-    changed = _changed_fields(_saved_form(job.config), _saved_form(config))
-    if changed:
-        return (
-            f"{label}: {path} changed since its saved run ({_names(changed)}); its orders "
-            f"and fills are kept: run it unchanged, give --id to run it as a new job, or "
-            f"'ats jobs delete {job_id}' first"
-        )
-    return None
+    path: Path
+    config: JobConfig
+    job_id: str
+    action: Literal["new", "resume", "afresh", "replace"]
+    """``afresh``: a finished (or failed) backtest, rebuilt when it starts; ``replace``:
+    a backtest whose config changed or whose saved state is unusable, rebuilt now."""
+    line: str
+    refusal: str | None = None
+    """Why this config must not take up the saved job (its orders would be forgotten)."""
 
 
-def _take_up(manager: JobManager, job_id: str, config: JobConfig, path: Path) -> str:
-    """Create the job, or take up its saved state (see :func:`_refusal` first); the line
-    that says which."""
+def _plan(manager: JobManager, path: Path, config: JobConfig, job_id: str) -> _Plan:
     from ats.exceptions import JobError
     from ats.trading_job.trading_job import JobStatus
 
@@ -180,30 +182,74 @@ def _take_up(manager: JobManager, job_id: str, config: JobConfig, path: Path) ->
     try:
         job = manager.get(job_id)
     except JobError:
-        manager.create(config, job_id=job_id)
-        return f"{label}: new"
-    if job.exchange is None:  # a backtest whose saved state could not be restored
-        manager.edit(job_id, config)
-        return f"{label}: its saved state cannot be restored; running it afresh"
-    changed = _changed_fields(_saved_form(job.config), _saved_form(config))
-    if changed:  # a backtest
-        manager.edit(job_id, config)
-        return f"{label}: {path} changed since its last run ({_names(changed)}); running it afresh"
-    if job.status is JobStatus.FINISHED:
-        return f"{label} finished before; running it afresh"
+        return _Plan(path, config, job_id, "new", f"{label}: new")
     backtest = _is_backtest(manager, job, config)
-    if job.status is JobStatus.ERROR:
-        if backtest:
-            return f"{label} ended in an error before; running it afresh"
-        # A paper or live job keeps its book: starting it from scratch would forget the
-        # orders it has on the exchange. Its restored state is resumed instead.
-        job.status = JobStatus.STOPPED
+    if job.exchange is None:  # the saved state could not be restored
+        line = f"{label}: its saved state cannot be restored; running it afresh"
+        refusal = (
+            f"{label}: its saved state cannot be restored ({job.error}); see "
+            f"'ats jobs show {job_id}', or give --id to run {path} as a new job"
+        )
+        return _Plan(path, config, job_id, "replace", line, None if backtest else refusal)
+    changed = _changed_fields(_saved_form(job.config), _saved_form(config))
+    if changed:
+        line = f"{label}: {path} changed since its last run ({_names(changed)}); running it afresh"
+        refusal = (
+            f"{label}: {path} changed since its saved run ({_names(changed)}); its orders "
+            f"and fills are kept: run it unchanged, give --id to run it as a new job, or "
+            f"'ats jobs delete {job_id}' first"
+        )
+        return _Plan(path, config, job_id, "replace", line, None if backtest else refusal)
+    if job.status is JobStatus.FINISHED:
+        return _Plan(path, config, job_id, "afresh", f"{label} finished before; running it afresh")
+    if job.status is JobStatus.ERROR and backtest:
+        line = f"{label} ended in an error before; running it afresh"
+        return _Plan(path, config, job_id, "afresh", line)
     done = job.exchange.progress.done
     where = f"from candle {done:,}" if done else "from its first candle"
     open_orders = len(job.exchange.get_open_orders())
     if job.mode == "live" and open_orders:
         where += f"; {open_orders} open order(s) are looked up by client order id"
-    return f"resuming {label} {where}"
+    return _Plan(path, config, job_id, "resume", f"resuming {label} {where}")
+
+
+async def _take_up(manager: JobManager, plans: list[_Plan]) -> None:
+    """Carry the plans out once every job's input files read well (a bad candle file:
+    one line naming it, and no job created or changed)."""
+    from ats.trading_job.trading_job import JobStatus
+
+    for plan in plans:  # input files first, changing nothing
+        with _named(plan.path):
+            if plan.action == "resume":
+                await manager.get(plan.job_id).load_inputs()  # kept for the run
+            elif plan.action in ("afresh", "replace"):
+                # The saved run is only replaced once the new one can start. (Read again
+                # by the rebuilt job: a rerun of a finished backtest reads its file twice.)
+                probe = _probe(plan.config, manager.loader)
+                try:
+                    await probe.load_inputs()
+                finally:
+                    probe.discard()
+    created: list[str] = []
+    try:
+        for plan in plans:
+            if plan.action == "new":
+                job = manager.create(plan.config, job_id=plan.job_id)
+                created.append(job.id)
+                with _named(plan.path):
+                    await job.load_inputs()
+    except BaseException:
+        for job_id in created:  # nothing of a refused run is saved
+            await manager.delete(job_id)
+        raise
+    for plan in plans:
+        job = manager.get(plan.job_id)
+        if plan.action == "replace":
+            manager.edit(plan.job_id, plan.config)
+        elif plan.action == "resume" and job.status is JobStatus.ERROR:
+            # A paper or live job that failed keeps its book: started from scratch it
+            # would forget the orders it has on the exchange. Its saved state resumes.
+            job.status = JobStatus.STOPPED
 
 
 def _is_backtest(manager: JobManager, job: TradingJob, config: JobConfig) -> bool:

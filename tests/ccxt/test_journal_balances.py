@@ -43,16 +43,17 @@ from ats.strategies.base_strategy import BaseStrategy
 class Strategy(BaseStrategy):
     \"\"\"A market buy; a candle after its fill, a limit buy far below the market that rests.\"\"\"
 
-    filled_seen = False
+    candles_held = 0
 
     def on_candle(self, candle):
-        placed = [o for o in self.exchange.get_orders() if o.status != "rejected"]
-        if not placed:
+        if self.open_orders():
+            return
+        if self.balance(self.base).total == 0:
             self.buy(0.01)
-        elif len(placed) == 1 and placed[0].status == "filled":
-            if self.filled_seen:
-                self.buy(0.1, price=round(candle.close * 0.75, 2))
-            self.filled_seen = True
+            return
+        self.candles_held += 1
+        if self.candles_held == 2:
+            self.buy(0.1, price=round(candle.close * 0.75, 2))
 """
 
 Balances = dict[str, tuple[float, float]]

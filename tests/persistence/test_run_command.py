@@ -103,6 +103,22 @@ def test_run_saves_its_job_under_a_stable_id_and_runs_a_finished_one_afresh(
         lock.release()
 
 
+def test_a_rerun_on_a_bad_candle_file_says_so_in_one_line_and_keeps_the_saved_run(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_candles(tmp_path / "c.csv", 500)
+    config = tmp_path / "bt.yaml"
+    config.write_text(backtest_config(data, name="bt", fast=5, slow=20).to_yaml())
+    assert main(["run", str(config), "--no-ui"]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in state.iterdir() if p.suffix == ".json"}
+    data.write_text("timestamp,open,high,low,close,volume\nnot,a,candle,at,all,!\n")
+    assert main(["run", str(config), "--no-ui"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "bt.yaml" in err and "c.csv" in err
+    assert {p.name: p.read_bytes() for p in state.iterdir() if p.suffix == ".json"} == before
+
+
 def test_run_refuses_to_restart_a_changed_paper_job_and_changes_nothing(
     state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -137,7 +153,7 @@ class Strategy(BaseStrategy):
 
     def on_candle(self, candle):
         boom = Path("boom").exists()
-        if not self.exchange.get_orders():
+        if not self.open_orders():
             self.buy(0.01, price=round(candle.close * (0.5 if boom else 0.4), 2))
         elif boom:
             raise RuntimeError("boom")
