@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     from ats.trading_job.job_config import JobConfig
     from ats.trading_job.job_manager import JobManager
+    from ats.trading_job.persistence import PersistentJobs
+    from ats.trading_job.stop_deadline import StopDeadline
     from ats.trading_job.trading_job import TradingJob
     from ats.utils.settings import Settings
 
@@ -53,20 +55,13 @@ async def run_config_files(
     """Run each config as a saved job until they all end or a stop signal arrives (they
     are then saved to resume). Bad input raises an ATSError before anything is opened or
     locked; a live config without ``yes_live`` is refused the same way."""
-    import json
-
-    from rich.console import Console
-
-    from ats.exceptions import JobError
-    from ats.headless.jobs_command import _signals_ignored
     from ats.headless.live_guard import require_yes_live
-    from ats.headless.report import render_report
-    from ats.headless.runner import HeadlessRunner
     from ats.trading_job.job_config import load_job_config
     from ats.trading_job.job_manager import JobManager
     from ats.trading_job.live_mode import is_live_config
     from ats.trading_job.persistence import PersistentJobs
-    from ats.trading_job.trading_job import JobStatus
+    from ats.trading_job.stop_deadline import StopDeadline
+    from ats.trading_job.watchdog import WatchdogLimits, install
     from ats.utils.plugins import PluginLoader
     from ats.utils.settings import Settings
 
@@ -77,32 +72,81 @@ async def run_config_files(
     live = [f"{config.name} ({path})" for path, config in pairs if is_live_config(config)]
     require_yes_live(live, yes_live=yes_live, command=command)
     settings = settings or Settings()
+    install(WatchdogLimits.from_settings(settings))  # a setup() that hangs fails the build
     loader = PluginLoader(settings.custom_modules_dir)
     for path, config in pairs:
         with _named(path):
             _probe(config, loader).discard()  # a bad strategy or param fails before any lock
-    console = console or Console()
     manager = JobManager(loader=loader)
     persistence = PersistentJobs(manager, settings)
-    await persistence.open(only=ids)
-    stop_signal = None
+    # Signals are handled from before the restore until the last save, as ats --no-ui
+    # does: a first one starts the stop deadline, a second one saves what it can and exits.
+    stop = StopDeadline(
+        manager,
+        deadline_s=settings.stop_deadline_s,
+        unsaved=persistence.unsaved_jobs,
+        save_now=persistence.save_now,
+        owns_process=True,
+    )
+    stop.install_signals()
     try:
-        plans = [_plan(manager, *triple) for triple in zip(paths, configs, ids, strict=True)]
+        again = command + (" --yes-live" if live else "")
+        return await _run(persistence, stop, console, pairs, ids, again, json_out)
+    finally:
+        stop.remove_signals()
+
+
+async def _run(
+    persistence: PersistentJobs,
+    stop: StopDeadline,
+    console: Console | None,
+    pairs: list[tuple[Path, JobConfig]],
+    ids: list[str],
+    again: str,
+    json_out: Path | None,
+) -> int:
+    """:func:`run_config_files` from the restore on: take the jobs up, run, save, report."""
+    import json
+
+    from rich.console import Console
+
+    from ats.exceptions import JobError
+    from ats.headless.report import render_report
+    from ats.headless.runner import HeadlessRunner
+    from ats.trading_job.trading_job import JobStatus
+
+    console = console or Console()
+    manager = persistence.manager
+    await persistence.open(only=ids)
+    runner: HeadlessRunner | None = None
+    try:
+        triples = zip(pairs, ids, strict=True)
+        plans = [_plan(manager, path, config, job_id) for (path, config), job_id in triples]
         refusals = [plan.refusal for plan in plans if plan.refusal]
         if refusals:  # before any job is created or changed
             raise JobError("; ".join(refusals))
+        for notice in persistence.notices:  # a damaged journal set aside, a job rolled back
+            print(f"ats: warning: {notice}", file=sys.stderr)
         await _take_up(manager, plans)
         for plan in plans:
             console.print(plan.line, markup=False, highlight=False, soft_wrap=True)
-        runner = HeadlessRunner(manager, console, before_stop=persistence.begin_shutdown)
+        runner = HeadlessRunner(
+            manager,
+            console,
+            before_stop=persistence.begin_shutdown,
+            stop=stop,
+            settings=persistence.settings,
+        )
         await runner.run(ids, show_reports=False)
-        stop_signal = runner.stop_signal
     finally:
-        with _signals_ignored():  # a late SIGTERM must not cut the final save short
-            await persistence.close()  # state first, printing after
+        await persistence.close()  # state first, printing after
+    assert runner is not None
+    unsaved = persistence.unsaved_message()
+    if unsaved is not None:
+        print(f"ats: error: {unsaved}", file=sys.stderr)
+        return EXIT_FAILED
     jobs = [manager.get(job_id) for job_id in ids]
-    if stop_signal is not None:
-        again = command + (" --yes-live" if live else "")
+    if runner.stop_signal is not None:
         console.print(f"{len(jobs)} job(s) saved; '{again}' again resumes them")
     reports = [job.report for job in jobs if job.report is not None]
     for report in reports:
