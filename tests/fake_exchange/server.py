@@ -199,6 +199,8 @@ class FakeBinance:
         self.orders: dict[int, Order] = {}
         self.trades: list[Fill] = []
         self.requests: list[LoggedRequest] = []
+        self.errors: list[tuple[str, str, int]] = []
+        """Binance errors answered, as (method, path, code): -1013 is a filter failure."""
         self.faults: list[Fault] = []
         self.limits = WeightLimits(
             limit=weight_limit,
@@ -789,6 +791,7 @@ class FakeBinance:
             result = await route.handler(params)
             response: web.StreamResponse = self._json(200, result)
         except BinanceError as err:
+            self.errors.append((method, path, err.code))
             response = self._json(err.status, err.payload())
 
         late = await self._apply_fault(request, method, path, after=True)
