@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,3 +20,17 @@ def no_gc() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def candle_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Backtests in the suite (and the processes it starts) cache parsed candles in a temp
+    directory, not in the checkout's saved_states/."""
+    directory = tmp_path_factory.mktemp("candle-cache")
+    previous = os.environ.get("ATS_CANDLE_CACHE_DIR")
+    os.environ["ATS_CANDLE_CACHE_DIR"] = str(directory)
+    yield directory
+    if previous is None:
+        os.environ.pop("ATS_CANDLE_CACHE_DIR", None)
+    else:
+        os.environ["ATS_CANDLE_CACHE_DIR"] = previous

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ats.exchanges.exchanges.back_trading import candle_data as cd
 from ats.exchanges.exchanges.back_trading.candle_data import (
     CandleData,
     CandleDataError,
@@ -26,8 +24,6 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "BTC_USDT_3s_2022-05-12.
 T0 = 1_652_313_600_000  # 2022-05-12 00:00:00 UTC in ms
 HEADER = "time,open,high,low,close,volume"
 COLUMNS = ("timestamps", "open", "high", "low", "close", "volume")
-HAVE_PYARROW = cd._HAVE_PYARROW  # captured before any test patches it
-needs_pyarrow = pytest.mark.skipif(not HAVE_PYARROW, reason="pyarrow not installed")
 
 
 def _iso(ms: int) -> str:
@@ -53,18 +49,10 @@ def _assert_same(a: CandleData, b: CandleData) -> None:
         np.testing.assert_array_equal(getattr(a, column), getattr(b, column), err_msg=column)
 
 
-@pytest.fixture(params=["pyarrow", "pandas"])
-def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Run a test with the pyarrow fast path and with the pandas-only fallback."""
-    if request.param == "pandas":
-        monkeypatch.setattr(cd, "_HAVE_PYARROW", False)
-    yield request.param
-
-
 # --------------------------------------------------------------------------- sample file
 
 
-def test_sample_file_loads(engine: str) -> None:
+def test_sample_file_loads() -> None:
     data = load_candles(SAMPLE)
     assert len(data) == 10_000  # header + 10,000 rows; the file has no final newline
     assert data.timeframe_ms == 3000
@@ -178,7 +166,7 @@ BAD_CASES = [
     ("lines", "line_no", "text"), [c[1:] for c in BAD_CASES], ids=[c[0] for c in BAD_CASES]
 )
 def test_bad_input_reports_file_and_line(
-    tmp_path: Path, engine: str, lines: list[str], line_no: int, text: str
+    tmp_path: Path, lines: list[str], line_no: int, text: str
 ) -> None:
     path = _write(tmp_path, lines, name="bad_file.csv")
     with pytest.raises(CandleDataError) as info:
@@ -189,7 +177,7 @@ def test_bad_input_reports_file_and_line(
     assert "\n" not in message
 
 
-def test_first_bad_row_wins(tmp_path: Path, engine: str) -> None:
+def test_first_bad_row_wins(tmp_path: Path) -> None:
     rows = _good_rows(8)
     rows[5] = f"{_iso(T0 + 15000)},1,1,2,1,1"  # line 7: high < low
     rows[2] = f"{_iso(T0 + 6000)},x,3,1,2,1"  # line 4: unparseable
@@ -254,9 +242,7 @@ def test_file_not_found(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- accepted variants
 
 
-def test_columns_by_name_case_insensitive_extra_columns_and_order(
-    tmp_path: Path, engine: str
-) -> None:
+def test_columns_by_name_case_insensitive_extra_columns_and_order(tmp_path: Path) -> None:
     lines = [
         "Volume,CLOSE,symbol,Low,High,Open,Timestamp",
         f"5,101,BTC,99,102,100,{_iso(T0)}",
@@ -269,7 +255,7 @@ def test_columns_by_name_case_insensitive_extra_columns_and_order(
     assert data.timeframe == "1m"
 
 
-def test_trailing_blank_lines_crlf_and_bom_are_fine(tmp_path: Path, engine: str) -> None:
+def test_trailing_blank_lines_crlf_and_bom_are_fine(tmp_path: Path) -> None:
     path = tmp_path / "win.csv"
     path.write_bytes(
         b"\xef\xbb\xbf" + "\r\n".join([HEADER, *_good_rows()]).encode() + b"\r\n\r\n\n"
@@ -296,9 +282,7 @@ def test_trailing_blank_lines_crlf_and_bom_are_fine(tmp_path: Path, engine: str)
     ],
     ids=["epoch-ms", "epoch-s", "epoch-s-fraction", "naive", "tz-aware", "millis", "date-only"],
 )
-def test_time_formats(
-    tmp_path: Path, engine: str, name: str, values: list[str], expected: list[int]
-) -> None:
+def test_time_formats(tmp_path: Path, name: str, values: list[str], expected: list[int]) -> None:
     lines = [f"{name},open,high,low,close,volume"] + [f"{v},1,2,0.5,1.5,3" for v in values]
     data = load_candles(_write(tmp_path, lines))
     np.testing.assert_array_equal(data.timestamps, expected)
@@ -314,9 +298,7 @@ def test_time_formats(
     ],
     ids=["nan", "out-of-range", "stray-seconds"],
 )
-def test_bad_epoch_times(
-    tmp_path: Path, engine: str, values: list[str], line_no: int, text: str
-) -> None:
+def test_bad_epoch_times(tmp_path: Path, values: list[str], line_no: int, text: str) -> None:
     lines = [HEADER] + [f"{v},1,2,0.5,1.5,3" for v in values]
     path = _write(tmp_path, lines)
     with pytest.raises(CandleDataError, match=rf"candles.csv line {line_no}: .*{text}"):
@@ -358,7 +340,6 @@ def _frame(n: int = 5) -> pd.DataFrame:
     )
 
 
-@needs_pyarrow
 @pytest.mark.parametrize("suffix", [".parquet", ".pq"])
 def test_parquet_round_trip(tmp_path: Path, suffix: str) -> None:
     frame = _frame()
@@ -371,7 +352,6 @@ def test_parquet_round_trip(tmp_path: Path, suffix: str) -> None:
     np.testing.assert_array_equal(data.to_frame()["time"], frame["time"])
 
 
-@needs_pyarrow
 def test_parquet_epoch_ms_and_bad_row(tmp_path: Path) -> None:
     frame = _frame().rename(columns={"time": "Timestamp"})
     frame["Timestamp"] = T0 + np.arange(5) * 3_600_000
@@ -384,7 +364,6 @@ def test_parquet_epoch_ms_and_bad_row(tmp_path: Path) -> None:
         load_candles(path)
 
 
-@needs_pyarrow
 def test_parquet_time_index_and_other_timezone(tmp_path: Path) -> None:
     frame = _frame()
     frame["time"] = frame["time"].dt.tz_convert("Asia/Tokyo")
@@ -393,15 +372,6 @@ def test_parquet_time_index_and_other_timezone(tmp_path: Path) -> None:
     np.testing.assert_array_equal(load_candles(path).timestamps, T0 + np.arange(5) * 3_600_000)
 
 
-def test_parquet_without_pyarrow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "c.parquet"
-    path.write_bytes(b"PAR1")
-    monkeypatch.setattr(cd, "_HAVE_PYARROW", False)
-    with pytest.raises(CandleDataError, match=r"c.parquet: reading Parquet needs pyarrow"):
-        load_candles(path)
-
-
-@needs_pyarrow
 def test_corrupt_parquet(tmp_path: Path) -> None:
     path = tmp_path / "c.parquet"
     path.write_bytes(b"not parquet at all")
@@ -412,7 +382,7 @@ def test_corrupt_parquet(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- saving
 
 
-def test_save_round_trip_of_sample(tmp_path: Path, engine: str) -> None:
+def test_save_round_trip_of_sample(tmp_path: Path) -> None:
     data = load_candles(SAMPLE)
     path = tmp_path / "out" / "sample.csv"
     save_candles_csv(data, path)
@@ -470,7 +440,7 @@ def test_save_validates_candle_data_and_leaves_inputs_writable(tmp_path: Path) -
     assert bad.timestamps.flags.writeable
 
 
-def test_save_millisecond_times(tmp_path: Path, engine: str) -> None:
+def test_save_millisecond_times(tmp_path: Path) -> None:
     frame = _frame()
     frame["time"] = T0 + np.array([0, 1, 250, 1000, 2001])
     path = tmp_path / "ms.csv"
@@ -513,11 +483,8 @@ def candle_frames(draw: st.DrawFn) -> pd.DataFrame:
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(frame=candle_frames(), use_pyarrow=st.booleans())
-def test_random_frames_round_trip_exactly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frame: pd.DataFrame, use_pyarrow: bool
-) -> None:
-    monkeypatch.setattr(cd, "_HAVE_PYARROW", use_pyarrow and HAVE_PYARROW)
+@given(frame=candle_frames())
+def test_random_frames_round_trip_exactly(tmp_path: Path, frame: pd.DataFrame) -> None:
     path = tmp_path / "random.csv"
     save_candles_csv(frame, path)
     data = load_candles(path)

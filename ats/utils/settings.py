@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     stop_deadline_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     """Seconds from a stop (SIGINT, SIGTERM, SIGHUP, the console's q) to the process's
     exit, whatever the jobs are doing; see ats.trading_job.stop_deadline."""
+    candle_cache_dir: Path | None = None
+    """Parsed candles (ats.data.candle_cache); default ``<saved_states_dir>/cache/candles``."""
+    candle_cache_max_mb: int = Field(default=4096, ge=0)
+    """Size the candle cache is pruned to; 0 turns the cache off."""
 
     @model_validator(mode="after")
     def _default_journal_path(self) -> Settings:
@@ -87,6 +91,10 @@ class Settings(BaseSettings):
 
     def model_post_init(self, context: Any, /) -> None:
         register_env_secrets()
+
+    @property
+    def candle_cache_path(self) -> Path:
+        return self.candle_cache_dir or self.saved_states_dir / "cache" / "candles"
 
     @property
     def journal_file(self) -> Path:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from ats.data.candle_cache import load_candles_cached
 from ats.exceptions import ConfigError
 from ats.exchanges.data_classes import Candle, Progress
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData, load_candles
+from ats.exchanges.exchanges.back_trading.candle_data import CandleData
 from ats.exchanges.feeds.base_feed import CandleFeed
 from ats.exchanges.run_control import RunControl
 
@@ -41,7 +42,7 @@ class ReplayFeed(CandleFeed):
 
     async def open(self) -> None:
         if self.data is None:
-            self.data = await asyncio.to_thread(load_candles, self.path)
+            self.data = await asyncio.to_thread(load_candles_cached, self.path)
             self.timeframe_ms = self.data.timeframe_ms
 
     async def next_candle(self, control: RunControl) -> Candle | None:

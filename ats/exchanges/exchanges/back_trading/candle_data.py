@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import io
 import os
 import re
@@ -47,9 +46,6 @@ PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 
 PARQUET_SUFFIXES: frozenset[str] = frozenset({".parquet", ".pq"})
 CSV_HEADER = "time,open,high,low,close,volume"
-
-# Looked up once; pyarrow is optional (the "parquet" extra) and only speeds up CSV.
-_HAVE_PYARROW: bool = importlib.util.find_spec("pyarrow") is not None
 
 _UNIT_MS: dict[str, int] = {
     "w": 7 * 24 * 3_600_000,
@@ -347,10 +343,7 @@ def _load_csv_bytes(path: Path, data: bytes) -> CandleData:
     if n_rows == 0:
         raise CandleDataError(f"{path}: file is empty (header only, no candles)")
 
-    if _HAVE_PYARROW:
-        columns = _read_csv_arrow(data, header, names, n_rows)
-    else:
-        columns = _read_csv_pandas(data, header, names, n_rows)
+    columns = _read_csv_arrow(data, header, names, n_rows)
     if columns is None:  # the fast reader could not map rows to lines: read everything as text
         columns = _read_csv_text(data, header, names, source)
     return _build(path, columns, source)
@@ -476,38 +469,6 @@ def _arrow_floats(column: Any) -> np.ndarray:
     return np.asarray(column.to_numpy(), dtype=np.float64)
 
 
-def _read_csv_pandas(
-    data: bytes, header: list[str], names: dict[str, str], n_rows: int
-) -> _Columns | None:
-    """Fast parse with pandas' C engine when pyarrow is not installed."""
-    if data.count(b",") != (n_rows + 1) * (len(header) - 1):
-        return None  # some line has a different field count (or quoted commas): be careful
-    fields = [f"c{i}" for i in range(len(header))]
-    pos = _positions(header, names)
-    dtypes: dict[str, Any] = {pos[c]: np.float64 for c in VALUE_COLUMNS}
-    dtypes[pos["time"]] = str
-    try:
-        frame = pd.read_csv(
-            io.BytesIO(data),
-            engine="c",
-            header=None,
-            skiprows=1,
-            names=fields,
-            usecols=list(pos.values()),
-            index_col=False,
-            dtype=dtypes,
-            skip_blank_lines=False,
-            encoding_errors="backslashreplace",  # shown escaped in messages
-        )
-    except (ValueError, pd.errors.ParserError):
-        return None
-    if len(frame) != n_rows:
-        return None
-    ms, bad = _series_times(frame[pos["time"]])
-    values = {c: frame[pos[c]].to_numpy(dtype=np.float64) for c in VALUE_COLUMNS}
-    return _Columns(ms, bad, values, names, _line_cells(data, header, names))
-
-
 def _read_csv_text(
     data: bytes, header: list[str], names: dict[str, str], source: _Source
 ) -> _Columns:
@@ -544,8 +505,6 @@ def _read_csv_text(
 
 def _load_parquet(path: Path) -> CandleData:
     """Read a Parquet file by column name; rows are reported 1-based (no lines)."""
-    if not _HAVE_PYARROW:
-        raise CandleDataError(f"{path}: reading Parquet needs pyarrow (pip install 'ats[parquet]')")
     import pyarrow as pa
     import pyarrow.parquet as pa_pq
 
@@ -866,10 +825,7 @@ def save_candles_csv(data: CandleData | pd.DataFrame, path: str | Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        if _HAVE_PYARROW:
-            _write_csv_arrow(candles, temp)
-        else:
-            _write_csv_pandas(candles, temp)
+        _write_csv_arrow(candles, temp)
         os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)
@@ -898,14 +854,6 @@ def _candles_from_frame(frame: pd.DataFrame, target: Path) -> CandleData:
     return _build(target, _columns_from_series(raw, names), source)
 
 
-def _time_strings_numpy(ms: np.ndarray) -> np.ndarray:
-    """ISO strings ``YYYY-MM-DD HH:MM:SS[.fff]+00:00`` without pyarrow."""
-    unit: Literal["s", "ms"] = "s" if not np.any(ms % 1000) else "ms"
-    stamps = np.asarray(ms, dtype=np.int64).astype("datetime64[ms]")
-    text = np.datetime_as_string(stamps.astype(f"datetime64[{unit}]"), unit=unit)
-    return np.char.add(np.char.replace(text, "T", " "), "+00:00")
-
-
 def _write_csv_arrow(candles: CandleData, temp: Path) -> None:
     """Fast writer: arrow formats floats as shortest round-trip text."""
     import pyarrow as pa
@@ -927,17 +875,6 @@ def _write_csv_arrow(candles: CandleData, temp: Path) -> None:
             handle,
             write_options=pa_csv.WriteOptions(include_header=False, quoting_style="none"),
         )
-
-
-def _write_csv_pandas(candles: CandleData, temp: Path) -> None:
-    """Portable writer; pandas writes floats with their shortest round-trip repr."""
-    frame = pd.DataFrame(
-        {
-            "time": _time_strings_numpy(np.asarray(candles.timestamps)),
-            **{c: np.asarray(getattr(candles, c), np.float64) for c in VALUE_COLUMNS},
-        }
-    )
-    frame.to_csv(temp, index=False, lineterminator="\n")
 
 
 # --------------------------------------------------------------------------- helpers

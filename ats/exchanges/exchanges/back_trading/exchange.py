@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ats.data.candle_cache import load_candles_cached
 from ats.exceptions import ConfigError, DataError
 from ats.exchanges.base_exchange import LogFunction
 from ats.exchanges.base_fees import BaseFees
@@ -26,7 +27,6 @@ from ats.exchanges.equity_curve import equity_curve
 from ats.exchanges.exchanges.back_trading.candle_data import (
     CandleData,
     CandleDataError,
-    load_candles,
 )
 from ats.exchanges.run_control import RunControl
 from ats.exchanges.simulated_exchange import SimulatedExchange
@@ -65,7 +65,7 @@ class Exchange(SimulatedExchange):
 
     async def load_inputs(self) -> None:
         if self.data is None:
-            self.load_data(await asyncio.to_thread(load_candles, self.data_path))
+            self.load_data(await asyncio.to_thread(load_candles_cached, self.data_path))
 
     def load_data(self, data: CandleData) -> None:
         """Use already-loaded candles (tests and benchmarks share one load)."""
