@@ -126,6 +126,11 @@ class EventBus:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
 
+    @property
+    def has_subscribers(self) -> bool:
+        """False in sweeps and benches: per-order events need not even be built."""
+        return bool(self._subscriptions)
+
     def publish(self, event: JobEvent) -> None:
         for subscription in self._subscriptions:
             subscription.put(event)

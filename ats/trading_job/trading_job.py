@@ -540,8 +540,11 @@ class TradingJob:
         )
 
     # -- exchange callbacks ----------------------------------------------------------------
+    # Without subscribers (sweeps, bench/backtest_speed.py) the events are not built: the
+    # order copy and the balances dict were a fifth of the vectorised path's time.
     def _order_changed(self, order: Order) -> None:
-        self.bus.publish(OrderUpdated(self.id, order.copy()))
+        if self.bus.has_subscribers:
+            self.bus.publish(OrderUpdated(self.id, order.copy()))
         strategy = self.strategy
         if (
             strategy is not None
@@ -552,8 +555,9 @@ class TradingJob:
 
     def _filled(self, fill: Fill, order: Order) -> None:
         assert self.exchange is not None
-        self.bus.publish(Filled(self.id, fill))
-        self._balances_changed()
+        if self.bus.has_subscribers:
+            self.bus.publish(Filled(self.id, fill))
+            self._balances_changed()
         strategy = self.strategy
         if strategy is not None and type(strategy).on_fill is not BaseStrategy.on_fill:
             self._call_strategy(strategy.on_fill, fill, order.copy())
@@ -699,8 +703,9 @@ class TradingJob:
         }
         if len(equity):
             closes = _closes(exchange, len(equity))
+            quote = _quote(exchange)
             fees = sum(
-                fill.fee * (fill.price if fill.fee_currency != _quote(exchange) else 1.0)
+                fill.fee * (fill.price if fill.fee_currency != quote else 1.0)
                 for fill in exchange.get_fills()
             )
             report["metrics"] = compute_metrics(

@@ -74,5 +74,9 @@ class Strategy(BaseStrategy):
 
     def populate_signals(self, data: CandleData) -> Signals:
         diff = self.fast.compute(data.close)["result"] - self.slow.compute(data.close)["result"]
-        previous = np.concatenate(([np.nan], diff[:-1]))
-        return Signals(entries=(previous < 0) & (diff > 0), exits=(previous > 0) & (diff < 0))
+        below, above = diff < 0.0, diff > 0.0  # NaN is neither: it never crosses
+        entries = np.zeros(len(diff), dtype=bool)
+        exits = np.zeros(len(diff), dtype=bool)
+        np.logical_and(below[:-1], above[1:], out=entries[1:])
+        np.logical_and(above[:-1], below[1:], out=exits[1:])
+        return Signals(entries=entries, exits=exits)

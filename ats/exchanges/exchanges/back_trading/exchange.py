@@ -10,6 +10,7 @@ backtest never freezes the console.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import time
 from collections.abc import Callable
@@ -154,40 +155,43 @@ class Exchange(SimulatedExchange):
         Same semantics as a long-only all-in ``on_candle``: an entry signal on candle *i*
         while flat buys with all free quote, an exit signal while holding sells the whole
         position, each by a market order filled at the next open by the same matching
-        engine. Work is per signal, not per candle, so this runs at numpy speed.
+        engine. Work is per signal, not per candle: the candles around each signal are
+        gathered from the columns in one numpy step, and the walk from signal to signal
+        runs on plain lists (numpy scalar reads and searches cost microseconds each,
+        which was the hot loop of ``bench/backtest_speed.py``'s vectorised figure).
         """
         data = self.require_data()
         size = len(data)
         if entries.shape != (size,) or exits.shape != (size,):
             raise ValueError(f"signals must be boolean arrays of length {size}")
         base, quote = self.symbol.split("/")
-        entry_at = np.flatnonzero(entries)
-        exit_at = np.flatnonzero(exits)
-        index = self.cursor
-        while True:
-            entry = _first_at_or_after(entry_at, index)
-            if entry is None:
-                break
-            self._set_candle(entry)
-            order = self.submit_order(
-                self.symbol, "buy", "market", 0.0, quote_amount=self.wallet.free(quote)
-            )
+        start = self.cursor
+        entry_at = np.flatnonzero(entries[start:]) + start
+        exit_at = np.flatnonzero(exits[start:]) + start
+        entry_rows = _SignalRows(data, entry_at)
+        exit_rows = _SignalRows(data, exit_at)
+        wallet, symbol = self.wallet, self.symbol
+        e = x = 0  # positions in entry_at / exit_at
+        while e < len(entry_rows):
+            entry = entry_rows.index[e]
+            entry_rows.set_candle(self.candle, e)
+            order = self.submit_order(symbol, "buy", "market", 0.0, quote_amount=wallet.free(quote))
             if entry + 1 >= size or not order.is_open:
-                index = entry + 1
                 break
-            self._replay_match(entry + 1)
-            if self.wallet.total(base) <= 0:
-                index = entry + 1
+            self.engine.match(*entry_rows.next_open(e))
+            if wallet.total(base) <= 0:
+                e += 1
                 continue
-            exit_ = _first_at_or_after(exit_at, entry + 1)
-            if exit_ is None:
+            x = bisect.bisect_left(exit_rows.index, entry + 1, x)
+            if x >= len(exit_rows):
                 break
-            self._set_candle(exit_)
-            self.submit_order(self.symbol, "sell", "market", self.wallet.free(base))
+            exit_ = exit_rows.index[x]
+            exit_rows.set_candle(self.candle, x)
+            self.submit_order(symbol, "sell", "market", wallet.free(base))
             if exit_ + 1 >= size:
                 break
-            self._replay_match(exit_ + 1)
-            index = exit_ + 1
+            self.engine.match(*exit_rows.next_open(x))
+            e = bisect.bisect_left(entry_rows.index, exit_ + 1, e)
         self.cursor = size
         self._set_candle(size - 1)
         self.ledger.mark(self.symbol, self.candle.close)
@@ -201,15 +205,6 @@ class Exchange(SimulatedExchange):
         candle.low = float(data.low[index])
         candle.close = float(data.close[index])
         candle.volume = float(data.volume[index])
-
-    def _replay_match(self, index: int) -> None:
-        data = self.require_data()
-        self.engine.match(
-            int(data.timestamps[index]),
-            float(data.open[index]),
-            float(data.high[index]),
-            float(data.low[index]),
-        )
 
     # -- results -------------------------------------------------------------------------
     def equity_curve(self) -> tuple[np.ndarray, np.ndarray]:
@@ -232,9 +227,35 @@ class Exchange(SimulatedExchange):
         self.cursor = int(data["cursor"])
 
 
-def _first_at_or_after(indexes: np.ndarray, start: int) -> int | None:
-    position = int(np.searchsorted(indexes, start))
-    return int(indexes[position]) if position < len(indexes) else None
+class _SignalRows:
+    """The candles at some signal indexes and the candles right after them, as lists."""
+
+    __slots__ = ("index", "next_rows", "rows")
+
+    def __init__(self, data: CandleData, at: np.ndarray) -> None:
+        self.index: list[int] = at.tolist()
+        columns = (data.timestamps, data.open, data.high, data.low, data.close, data.volume)
+        self.rows = list(zip(*(column[at].tolist() for column in columns), strict=True))
+        after = np.minimum(at + 1, len(data) - 1)  # the last candle has no next: never used
+        self.next_rows = list(zip(*(column[after].tolist() for column in columns[:4]), strict=True))
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def set_candle(self, candle: Any, k: int) -> None:
+        """Make ``candle`` the signal candle ``k`` (the one the strategy decides on)."""
+        (
+            candle.timestamp,
+            candle.open,
+            candle.high,
+            candle.low,
+            candle.close,
+            candle.volume,
+        ) = self.rows[k]
+
+    def next_open(self, k: int) -> tuple[int, float, float, float]:
+        """(timestamp, open, high, low) of the candle after signal ``k``: where it fills."""
+        return self.next_rows[k]
 
 
 def _ignore(candle: Any) -> None:
