@@ -48,6 +48,12 @@ def add_backtest_flags(parser: argparse.ArgumentParser, *, required: bool = True
         help="use the strategy's populate_signals fast path (long-only all-in strategies)",
     )
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the report as JSON")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="OUT",
+        help="write an interactive report (one self-contained file, opens offline)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or report")
 
 
@@ -200,10 +206,16 @@ def backtest_config(args: argparse.Namespace, params: dict[str, Any]) -> JobConf
 
 async def _backtest(args: argparse.Namespace) -> int:
     config = backtest_config(args, dict(map(parse_param, args.param)))
-    return await _run_jobs([config], args.json, quiet=args.quiet)
+    return await _run_jobs([config], args.json, quiet=args.quiet, html_out=args.html)
 
 
-async def _run_jobs(configs: list[Any], json_out: Path | None, *, quiet: bool = False) -> int:
+async def _run_jobs(
+    configs: list[Any],
+    json_out: Path | None,
+    *,
+    quiet: bool = False,
+    html_out: Path | None = None,
+) -> int:
     """Run backtest configs headless, unsaved (``ats backtest``, the demo); ``ats run``
     saves its jobs (ats.headless.run_command)."""
     from rich.console import Console
@@ -229,6 +241,10 @@ async def _run_jobs(configs: list[Any], json_out: Path | None, *, quiet: bool = 
     if json_out is not None:
         payload: Any = reports[0] if len(reports) == 1 else reports
         json_out.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    if html_out is not None and jobs[0].report is not None:
+        from ats.reports.backtest_html import write_backtest_html
+
+        write_backtest_html(jobs[0], html_out)
     failed = [job for job in jobs if job.status is JobStatus.ERROR]
     for job in failed:
         print(f"ats: job {job.config.name} failed: {job.error}", file=sys.stderr)

@@ -15,7 +15,8 @@ from ats.trading_job.metrics import METRIC_LABELS
 _SHOWN_TRADES = 10
 
 
-def _format(value: Any, key: str) -> str:
+def format_metric(value: Any, key: str) -> str:
+    """A metric value as people read it (durations, times, thousands separators)."""
     if value is None:
         return "—"
     if key.endswith("_ms") and isinstance(value, int | float):
@@ -49,7 +50,7 @@ def metrics_table(metrics: dict[str, Any], title: str = "Metrics") -> Table:
             style = ""
             if key.endswith("_pct") and isinstance(value, int | float) and value:
                 style = "green" if value > 0 else "red"
-            table.add_row(label, Text(_format(value, key), style=style))
+            table.add_row(label, Text(format_metric(value, key), style=style))
     return table
 
 
