@@ -128,14 +128,39 @@ async def test_torn_last_line_is_repaired(fake: FakeBinance, tmp_path: Path) -> 
     assert len(data) == 60 and data.timestamps[0] == 1_577_836_800_000
 
 
-async def test_parquet_output(fake: FakeBinance, tmp_path: Path) -> None:
+async def test_parquet_is_written_directly_resumes_after_kill_and_extends(
+    fake: FakeBinance, tmp_path: Path
+) -> None:
     out = tmp_path / "btc.parquet"
-    command = _command(fake, out)
-    command[command.index("--until") + 1] = "2020-01-02"
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    command = [*_command(fake, out), "--format", "parquet"]
+    command[command.index("--until") + 1] = "2020-01-15"  # 14 days: 21 pages
+    first = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
     )
-    _, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, stderr.decode()
-    assert len(load_candles(out)) == 1_440
-    assert not (tmp_path / "btc.parquet.partial.csv").exists()
+    parts = tmp_path / "btc.parquet.parts"
+    async with asyncio.timeout(60):
+        while len(list(parts.glob("*.parquet")) if parts.is_dir() else []) < 5:
+            assert first.returncode is None, "finished before it could be killed"
+            await asyncio.sleep(0.01)
+    os.kill(first.pid, signal.SIGKILL)
+    await first.wait()
+    assert not out.exists()
+    assert not list(tmp_path.rglob("*.csv"))  # Parquet pages, never a CSV in between
+
+    served = fake.klines("BTC/USDT", "1m")
+    for until, count in (("2020-01-15", 14 * 1440), ("2020-01-16", 15 * 1440)):
+        command[command.index("--until") + 1] = until  # the second run extends the file
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 0, stderr.decode()[-2000:]
+        assert "resuming after" in stderr.decode()
+        assert out.read_bytes()[:4] == b"PAR1" and not parts.exists()
+        data = load_candles(out)
+        assert np.array_equal(data.timestamps, [c.ts for c in served[:count]])
+        for name in ("open", "high", "low", "close", "volume"):
+            expected = [float(getattr(c, name)) for c in served[:count]]
+            assert np.array_equal(getattr(data, name), expected), name
+    pages = [r for r in fake.requests if r.path == "/api/v3/klines"]
+    assert 22 <= len(pages) <= 26  # resumed after the last part, never from the start

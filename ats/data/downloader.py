@@ -12,7 +12,8 @@ download ends at the exchange's time (``fetch_time``, read once at the start), n
 local one, which may be seconds off. Where an exchange has no time endpoint, a candle
 counts as closed once the exchange returned a newer one.
 
-A ``.parquet`` output is downloaded into ``<out>.partial.csv`` and converted at the end.
+With ``file_format="parquet"`` (or an ``.parquet`` output) the pages are written as
+Parquet directly (:class:`ats.data.parquet_pages.ParquetPages`), resumable the same way.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ats.data.parquet_pages import ParquetPages
 from ats.exceptions import DataError
 from ats.exchanges.ccxt_support import Backoff, is_spot, make_client, retry_transient
 from ats.exchanges.rate_limit import limiter_of
@@ -110,6 +112,14 @@ def last_row_on_disk(path: Path) -> tuple[int, str] | None:
     return timestamp, line
 
 
+def _last_row(pages: ParquetPages | None, out: Path) -> tuple[int, str] | None:
+    """(open time, the row as a CSV line) of the newest candle on disk, or None."""
+    if pages is None:
+        return last_row_on_disk(out)
+    row = pages.last_row()
+    return None if row is None else (int(row[0]), _format_row(row))
+
+
 def _replace_last_line(path: Path, text: str) -> None:
     """Swap the file's last line for ``text`` (fsynced, like every append)."""
     with path.open("rb+") as handle:
@@ -136,11 +146,16 @@ async def download_candles(
     page_size: int = DEFAULT_PAGE,
     on_progress: ProgressCallback | None = None,
     log: Callable[[str, str], None] = lambda level, message: None,
+    file_format: str | None = None,
 ) -> DownloadProgress:
     """Download the candles of ``[since, until)`` closed by the exchange's clock (until
-    defaults to the exchange's now) and return the final progress."""
-    csv_path = out.with_name(out.name + ".partial.csv") if _is_parquet(out) else out
-    last = last_row_on_disk(csv_path)  # a bad file fails before any request
+    defaults to the exchange's now) and return the final progress.
+
+    ``file_format`` is ``"csv"`` or ``"parquet"``; by default the output's suffix decides.
+    """
+    parquet = _is_parquet(out) if file_format is None else file_format == "parquet"
+    pages = ParquetPages(out) if parquet else None
+    last = _last_row(pages, out)  # a bad file fails before any request
     client = make_client(
         exchange_id, options=options, urls=urls, sandbox=sandbox, spot=is_spot(symbol)
     )
@@ -172,9 +187,9 @@ async def download_candles(
         progress = DownloadProgress(since, end, since if last is None else last[0])
         if last is not None:
             log("INFO", f"resuming after {datetime.fromtimestamp(last[0] / 1000, tz=UTC)}")
-        if not csv_path.exists() or csv_path.stat().st_size == 0:
-            csv_path.parent.mkdir(parents=True, exist_ok=True)
-            _append(csv_path, HEADER)
+        if pages is None and (not out.exists() or out.stat().st_size == 0):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _append(out, HEADER)
         while progress.cursor + step <= end:
             cursor = progress.cursor
             rows = await call(
@@ -188,9 +203,13 @@ async def download_candles(
                 rows = rows[:-1]  # no newer candle yet: the newest may still be open
             fresh = [r for r in rows if int(r[0]) + step <= end]
             if last is not None and fresh and int(fresh[0][0]) == last[0]:
-                again = _format_row(fresh.pop(0))
+                row = fresh.pop(0)
+                again = _format_row(row)
                 if again != last[1]:
-                    _replace_last_line(csv_path, again)
+                    if pages is not None:
+                        pages.append([row])  # a later page with the same time wins
+                    else:
+                        _replace_last_line(out, again)
                     log("WARNING", f"replaced the last candle on disk, {last[1].split(',')[0]}: "
                         "it was written while still open")  # fmt: skip
                 last = None
@@ -200,7 +219,10 @@ async def download_candles(
             last = None
             if not fresh:
                 break  # nothing closed after the cursor: the exchange has no more data
-            _append(csv_path, "".join(_format_row(row) for row in fresh))
+            if pages is not None:
+                pages.append(fresh)
+            else:
+                _append(out, "".join(_format_row(row) for row in fresh))
             progress.written += len(fresh)
             progress.cursor = int(fresh[-1][0]) + step
             if on_progress is not None:
@@ -209,8 +231,8 @@ async def download_candles(
         if limiter is not None:
             limiter.unwatch(log)
         await client.close()
-    if _is_parquet(out):
-        _convert_to_parquet(csv_path, out)
+    if pages is not None:
+        pages.finish()
     return progress
 
 
@@ -224,13 +246,3 @@ def _append(path: Path, text: str) -> None:
 
 def _is_parquet(path: Path) -> bool:
     return path.suffix.lower() in (".parquet", ".pq")
-
-
-def _convert_to_parquet(csv_path: Path, out: Path) -> None:
-    from ats.exchanges.exchanges.back_trading.candle_data import load_candles
-
-    frame = load_candles(csv_path).to_frame()
-    temporary = out.with_name(out.name + ".tmp")
-    frame.to_parquet(temporary, index=False)
-    os.replace(temporary, out)
-    csv_path.unlink()

@@ -22,7 +22,13 @@ def add_parser(commands: Any) -> None:
     download.add_argument("--since", required=True, help="start date (UTC) YYYY-MM-DD[THH:MM]")
     download.add_argument("--until", help="end date (UTC), exclusive; default: now")
     download.add_argument(
-        "--out", type=Path, help="CSV or .parquet file (default: data/EXCHANGE_SYMBOL_TF.csv)"
+        "--out", type=Path, help="output file (default: data/EXCHANGE_SYMBOL_TF.csv|.parquet)"
+    )
+    download.add_argument(
+        "--format",
+        choices=("csv", "parquet"),
+        help="file format (default: from --out's suffix, else csv); parquet is written "
+        "directly, page by page, and resumes like csv",
     )
     download.add_argument("--page-size", type=int, default=1000, help="candles per request")
     download.add_argument(
@@ -74,7 +80,7 @@ async def _download(args: argparse.Namespace) -> int:
     since = parse_date(args.since, field="--since")
     until = parse_date(args.until, field="--until") if args.until else None
     out = args.out or Path("data") / (
-        f"{args.exchange}_{args.symbol.replace('/', '_')}_{args.timeframe}.csv"
+        f"{args.exchange}_{args.symbol.replace('/', '_')}_{args.timeframe}.{args.format or 'csv'}"
     )
     console = Console(stderr=True)
     bar = Progress(
@@ -108,6 +114,7 @@ async def _download(args: argparse.Namespace) -> int:
                 page_size=args.page_size,
                 on_progress=show,
                 log=log,
+                file_format=args.format,
             )
         )
         bar.update(task, completed=1.0)
