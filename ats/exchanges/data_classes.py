@@ -7,6 +7,7 @@ timestamps in integer milliseconds since the Unix epoch (UTC).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -38,6 +39,7 @@ class OrderStatus(StrEnum):
         return self not in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
 
 
+@functools.lru_cache(maxsize=1024)  # called several times per order (bench/backtest_speed.py)
 def split_symbol(symbol: str) -> tuple[str, str]:
     """``"BTC/USDT"`` -> ``("BTC", "USDT")``; a clear error for anything else."""
     base, sep, quote = symbol.partition("/")

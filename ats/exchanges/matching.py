@@ -334,7 +334,9 @@ class MatchingEngine:
             fee = self.fees.calculate(amount, price, order.type, order.side)
             if fee.currency == "base":
                 return amount  # paid out of what is bought, not from the budget
-            amount = max((budget - fee.amount) / price, 0.0)
+            previous, amount = amount, max((budget - fee.amount) / price, 0.0)
+            if amount == previous:
+                break  # a fixed point: every further step gives the same amount
         while amount > 0:
             fee = self.fees.calculate(amount, price, order.type, order.side)
             if amount * price + fee.amount <= budget:
