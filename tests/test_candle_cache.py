@@ -130,6 +130,8 @@ def test_default_cache_follows_settings(tmp_path: Path, monkeypatch: pytest.Monk
     load_candles_cached(_csv(tmp_path / "c.csv"))
     for directory in (tmp_path / "state", cache.directory):  # saved_states stays private
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    for entry in cache.directory.iterdir():
+        assert stat.S_IMODE(entry.stat().st_mode) == 0o600
     monkeypatch.setenv("ATS_CANDLE_CACHE_MAX_MB", "0")
     assert default_cache() is None
 

@@ -124,7 +124,9 @@ class CandleCache:
         entry = self.entry_path(Path(stamp.path))
         temp = entry.with_name(f".{entry.name}.{uuid.uuid4().hex[:12]}.tmp")
         try:
-            with open(temp, "wb") as handle:
+            # Owner-only like everything else under saved_states/ (candles can be private).
+            descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
                 with pa_ipc.new_file(handle, table.schema) as writer:
                     writer.write_table(table)
                 handle.flush()
