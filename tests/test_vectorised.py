@@ -6,12 +6,16 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ats.demo import DEMO_DATA
 from ats.exchanges.exchanges.back_trading.candle_data import CandleData, load_candles
 from ats.trading_job.backtest import run_backtest
 from ats.trading_job.job_config import parse_job_config
+from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus
+from ats.utils.plugins import PluginLoader
 from ats.utils.synthetic_candles import make_candles
 
 
@@ -62,3 +66,80 @@ def test_strategy_without_signals_is_a_clear_error() -> None:
     job = asyncio.run(run_backtest(config, data=data))
     assert job.status is JobStatus.ERROR
     assert job.error == "vectorised: strategy rsi_reversion has no populate_signals"
+
+
+SIGNAL_TABLE = '''
+import numpy as np
+from pydantic import Field
+
+from ats.strategies.base_strategy import BaseStrategy, Signals, StrategyParams
+
+
+class Params(StrategyParams):
+    seed: int = 0
+    density: float = Field(0.05, gt=0, lt=1)
+
+
+class Strategy(BaseStrategy):
+    """Random entry/exit tables (signals on the first and last candle, both at once,
+    runs of them): on_candle follows the same tables one candle at a time."""
+
+    Params = Params
+
+    def tables(self, count):
+        rng = np.random.default_rng(self.params.seed)
+        entries = rng.random(count) < self.params.density
+        exits = rng.random(count) < self.params.density
+        entries[[0, -1]] = exits[[0, -1]] = True
+        return entries, exits
+
+    def populate_signals(self, data):
+        return Signals(*self.tables(len(data)))
+
+    def on_candle(self, candle):
+        data = self.exchange.data
+        if not hasattr(self, "_tables"):
+            self._tables = self.tables(len(data))
+        i = int(np.searchsorted(data.timestamps, candle.timestamp))
+        entries, exits = self._tables
+        holding = self.exchange.get_wallet_balance(self.base).total > 0
+        if entries[i] and not holding:
+            self.buy(quote_amount=self.exchange.get_wallet_balance(self.quote).free)
+        elif exits[i] and holding:
+            self.sell(self.exchange.get_wallet_balance(self.base).free)
+'''
+
+
+@pytest.fixture(scope="module")
+def signal_table_loader(tmp_path_factory: pytest.TempPathFactory) -> PluginLoader:
+    root = tmp_path_factory.mktemp("custom")
+    (root / "strategies" / "signal_table").mkdir(parents=True)
+    (root / "strategies" / "signal_table" / "strategy.py").write_text(SIGNAL_TABLE)
+    return PluginLoader(root)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), density=st.sampled_from([0.01, 0.1, 0.5, 0.9]))
+def test_signal_edge_cases_match_the_event_driven_run(
+    signal_table_loader: PluginLoader, seed: int, density: float
+) -> None:
+    """Runs of signals, an entry and an exit on one candle, signals on the last candle."""
+    data = CandleData(path=Path("generated.csv"), timeframe_ms=60_000, **make_candles(300, seed))
+    reports = []
+    for vectorised in (False, True):
+        config = parse_job_config(
+            {
+                "name": "table",
+                "vectorised": vectorised,
+                "exchange": {"name": "back_trading", "params": {"data": "generated.csv"}},
+                "strategy": {"name": "signal_table", "params": {"seed": seed, "density": density}},
+            }
+        )
+        manager = JobManager(loader=signal_table_loader)
+        job = asyncio.run(run_backtest(config, data=data, manager=manager))
+        assert job.status is JobStatus.FINISHED, job.error
+        assert job.report is not None
+        reports.append(job.report)
+    event, vector = reports
+    assert vector["trades"] == event["trades"] and event["trades"]
+    assert vector["final_equity"] == event["final_equity"]
