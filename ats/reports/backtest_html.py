@@ -181,6 +181,7 @@ def backtest_figure(chart: BacktestChart) -> Any:
             row=1,
             col=1,
         )
+    marker_size = 11 if len(chart.fills) <= 400 else 7  # thousands of fills: smaller marks
     for side, symbol, colour in (
         ("buy", "triangle-up", BUY_COLOUR),
         ("sell", "triangle-down", SELL_COLOUR),
@@ -192,7 +193,12 @@ def backtest_figure(chart: BacktestChart) -> Any:
                 y=np.array([fill[1] for fill in shown], dtype=np.float64),
                 name=f"{side} fills",
                 mode="markers",
-                marker={"symbol": symbol, "size": 11, "color": colour, "line": {"width": 0}},
+                marker={
+                    "symbol": symbol,
+                    "size": marker_size,
+                    "color": colour,
+                    "line": {"width": 0},
+                },
             ),
             row=1,
             col=1,
