@@ -15,6 +15,7 @@ import pytest
 
 from ats.data import candle_cache
 from ats.data.candle_cache import CandleCache, default_cache, load_candles_cached
+from ats.exceptions import ConfigError
 from ats.exchanges.exchanges.back_trading.candle_data import (
     CandleData,
     CandleDataError,
@@ -134,6 +135,9 @@ def test_default_cache_follows_settings(tmp_path: Path, monkeypatch: pytest.Monk
         assert stat.S_IMODE(entry.stat().st_mode) == 0o600
     monkeypatch.setenv("ATS_CANDLE_CACHE_MAX_MB", "0")
     assert default_cache() is None
+    monkeypatch.setenv("ATS_CANDLE_CACHE_MAX_MB", "lots")
+    with pytest.raises(ConfigError, match=r"^settings \(ATS_\*\): candle_cache_max_mb: .*'lots'"):
+        default_cache()
 
 
 WRITER = """

@@ -191,9 +191,16 @@ def _column(table: Any, name: str) -> np.ndarray:
 def default_cache() -> CandleCache | None:
     """The cache the settings ask for (``ATS_CANDLE_CACHE_DIR``, ``ATS_CANDLE_CACHE_MAX_MB``;
     0 MB turns it off)."""
-    from ats.utils.settings import Settings
+    from pydantic import ValidationError
 
-    settings = Settings()
+    from ats.exceptions import ConfigError
+    from ats.utils.settings import Settings
+    from ats.utils.validation import format_validation_error
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # e.g. ATS_CANDLE_CACHE_MAX_MB=abc: one line, no trace
+        raise ConfigError(format_validation_error(exc, source="settings (ATS_*)")) from None
     if settings.candle_cache_max_mb <= 0:
         return None
     return CandleCache(settings.candle_cache_path, max_bytes=settings.candle_cache_max_mb << 20)
