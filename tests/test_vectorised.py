@@ -78,6 +78,8 @@ from ats.strategies.base_strategy import BaseStrategy, Signals, StrategyParams
 class Params(StrategyParams):
     seed: int = 0
     density: float = Field(0.05, gt=0, lt=1)
+    count: int = 300
+    start: int = 1_577_836_800_000
 
 
 class Strategy(BaseStrategy):
@@ -97,16 +99,16 @@ class Strategy(BaseStrategy):
         return Signals(*self.tables(len(data)))
 
     def on_candle(self, candle):
-        data = self.exchange.data
         if not hasattr(self, "_tables"):
-            self._tables = self.tables(len(data))
-        i = int(np.searchsorted(data.timestamps, candle.timestamp))
+            self._tables = self.tables(self.params.count)
+        i = (candle.timestamp - self.params.start) // 60_000
         entries, exits = self._tables
-        holding = self.exchange.get_wallet_balance(self.base).total > 0
-        if entries[i] and not holding:
-            self.buy(quote_amount=self.exchange.get_wallet_balance(self.quote).free)
-        elif exits[i] and holding:
-            self.sell(self.exchange.get_wallet_balance(self.base).free)
+        if entries[i] and self.position.is_flat:
+            free_quote = self.balance(self.quote).free
+            if free_quote > 0:
+                self.buy(quote_amount=free_quote)
+        elif exits[i]:
+            self.sell_all()
 '''
 
 
@@ -118,28 +120,86 @@ def signal_table_loader(tmp_path_factory: pytest.TempPathFactory) -> PluginLoade
     return PluginLoader(root)
 
 
+BINANCE_RULES = {  # Binance BTC/USDT's filters: lot step, minimum notional, fee rounding
+    "amount_step": 0.00001,
+    "price_tick": 0.01,
+    "cost_step": 0.01,
+    "min_amount": 0.00001,
+    "min_notional": 5,
+    "fee_step": 0.00000001,
+}
+
+
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), density=st.sampled_from([0.01, 0.1, 0.5, 0.9]))
+@given(
+    seed=st.integers(0, 10_000),
+    density=st.sampled_from([0.01, 0.1, 0.5, 0.9]),
+    rules=st.sampled_from([None, BINANCE_RULES]),
+    charged_in=st.sampled_from(["quote", "received"]),
+    cash=st.sampled_from([1_000.0, 5.004]),  # 5.004: every buy is under the minimum notional
+)
 def test_signal_edge_cases_match_the_event_driven_run(
-    signal_table_loader: PluginLoader, seed: int, density: float
+    signal_table_loader: PluginLoader,
+    seed: int,
+    density: float,
+    rules: dict[str, float] | None,
+    charged_in: str,
+    cash: float,
 ) -> None:
-    """Runs of signals, an entry and an exit on one candle, signals on the last candle."""
+    """Runs of signals, an entry and an exit on one candle, signals on the last candle;
+    with and without market rules, fees in quote or taken from the coins bought (dust),
+    orders refused by the rules: the same orders, trades and equity."""
     data = CandleData(path=Path("generated.csv"), timeframe_ms=60_000, **make_candles(300, seed))
-    reports = []
+    reports, orders = [], []
+    params = {"data": "generated.csv", **({"market": rules} if rules else {})}
     for vectorised in (False, True):
         config = parse_job_config(
             {
                 "name": "table",
                 "vectorised": vectorised,
-                "exchange": {"name": "back_trading", "params": {"data": "generated.csv"}},
+                "balances": {"USDT": cash},
+                "exchange": {"name": "back_trading", "params": params},
                 "strategy": {"name": "signal_table", "params": {"seed": seed, "density": density}},
+                "fees": {"name": "flat_rate", "params": {"rate": 0.001, "charged_in": charged_in}},
             }
         )
         manager = JobManager(loader=signal_table_loader)
         job = asyncio.run(run_backtest(config, data=data, manager=manager))
         assert job.status is JobStatus.FINISHED, job.error
+        assert job.report is not None and job.exchange is not None
+        reports.append(job.report)
+        orders.append(
+            [(o.side, o.amount, o.status, o.timestamp) for o in job.exchange.get_orders()]
+        )
+    event, vector = reports
+    assert orders[1] == orders[0]
+    assert vector["trades"] == event["trades"]
+    assert vector["final_equity"] == event["final_equity"]
+    assert event["trades"] or (rules and cash < 5.01)
+
+
+@pytest.mark.parametrize("charged_in", ["quote", "received"])
+def test_sma_cross_under_market_rules_matches(charged_in: str) -> None:
+    data = load_candles(DEMO_DATA)
+    reports = []
+    for vectorised in (False, True):
+        config = parse_job_config(
+            {
+                "name": "rules",
+                "vectorised": vectorised,
+                "exchange": {
+                    "name": "back_trading",
+                    "params": {"data": str(DEMO_DATA), "market": BINANCE_RULES},
+                },
+                "strategy": {"name": "sma_cross", "params": {"fast": 5, "slow": 20}},
+                "fees": {"name": "flat_rate", "params": {"rate": 0.001, "charged_in": charged_in}},
+            }
+        )
+        job = asyncio.run(run_backtest(config, data=data))
+        assert job.status is JobStatus.FINISHED, job.error
         assert job.report is not None
         reports.append(job.report)
     event, vector = reports
-    assert vector["trades"] == event["trades"] and event["trades"]
+    assert vector["trades"] == event["trades"] and len(event["trades"]) > 50
     assert vector["final_equity"] == event["final_equity"]
+    assert vector["metrics"] == event["metrics"]

@@ -23,7 +23,7 @@ from ats.data.candle_cache import load_candles_cached
 from ats.exceptions import ConfigError, DataError
 from ats.exchanges.base_exchange import LogFunction
 from ats.exchanges.base_fees import BaseFees
-from ats.exchanges.data_classes import Progress
+from ats.exchanges.data_classes import Progress, split_symbol
 from ats.exchanges.equity_curve import equity_curve
 from ats.exchanges.exchanges.back_trading.candle_data import (
     CandleData,
@@ -152,27 +152,39 @@ class Exchange(SimulatedExchange):
     def run_signals(self, entries: np.ndarray, exits: np.ndarray) -> None:
         """Replay boolean signal arrays instead of calling the strategy per candle.
 
-        Same semantics as a long-only all-in ``on_candle``: an entry signal on candle *i*
-        while flat buys with all free quote, an exit signal while holding sells the whole
-        position, each by a market order filled at the next open by the same matching
-        engine. Work is per signal, not per candle: the candles around each signal are
-        gathered from the columns in one numpy step, and the walk from signal to signal
-        runs on plain lists (numpy scalar reads and searches cost microseconds each,
-        which was the hot loop of ``bench/backtest_speed.py``'s vectorised figure).
+        Same decisions as a long-only all-in ``on_candle``: on candle *i*, an entry signal
+        while flat (:attr:`Position.is_flat`) buys with all free quote; otherwise an exit
+        signal while holding sells everything sellable; each by a market order the same
+        matching engine fills at the next open. The candles at the signals are gathered
+        from the columns in one numpy step and walked as plain lists (numpy scalar reads
+        and searches cost microseconds each: the hot loop of bench/backtest_speed.py's
+        vectorised figure).
         """
         data = self.require_data()
         size = len(data)
         if entries.shape != (size,) or exits.shape != (size,):
             raise ValueError(f"signals must be boolean arrays of length {size}")
-        base, quote = self.symbol.split("/")
+        if self.market_rules.is_empty:
+            self._skip_between_trades(entries, exits)
+        else:
+            self._visit_every_signal(entries, exits)
+        self.cursor = size
+        self._set_candle(size - 1)
+        self.ledger.mark(self.symbol, self.candle.close)
+
+    def _skip_between_trades(self, entries: np.ndarray, exits: np.ndarray) -> None:
+        """Without market rules "flat" is "no base held", which only fills change: so
+        the entries while holding and the exits while flat are skipped unseen (work per
+        trade, not per signal, however dense the signals)."""
+        data = self.require_data()
+        size = len(data)
+        base, quote = split_symbol(self.symbol)
         start = self.cursor
-        entry_at = np.flatnonzero(entries[start:]) + start
-        exit_at = np.flatnonzero(exits[start:]) + start
-        entry_rows = _SignalRows(data, entry_at)
-        exit_rows = _SignalRows(data, exit_at)
+        entry_rows = _SignalRows(data, np.flatnonzero(entries[start:]) + start)
+        exit_rows = _SignalRows(data, np.flatnonzero(exits[start:]) + start)
         wallet, symbol = self.wallet, self.symbol
-        e = x = 0  # positions in entry_at / exit_at
-        while e < len(entry_rows):
+        e = x = 0  # positions in entry_rows / exit_rows
+        while e < len(entry_rows) and wallet.free(quote) > 0:
             entry = entry_rows.index[e]
             entry_rows.set_candle(self.candle, e)
             order = self.submit_order(symbol, "buy", "market", 0.0, quote_amount=wallet.free(quote))
@@ -192,9 +204,32 @@ class Exchange(SimulatedExchange):
                 break
             self.engine.match(*exit_rows.next_open(x))
             e = bisect.bisect_left(entry_rows.index, exit_ + 1, e)
-        self.cursor = size
-        self._set_candle(size - 1)
-        self.ledger.mark(self.symbol, self.candle.close)
+
+    def _visit_every_signal(self, entries: np.ndarray, exits: np.ndarray) -> None:
+        """With market rules, dust makes "flat" depend on the price (minimum notional), so
+        every signal candle is decided as ``on_candle`` would, with the same checks."""
+        data = self.require_data()
+        size = len(data)
+        quote = split_symbol(self.symbol)[1]
+        start = self.cursor
+        at = np.flatnonzero(entries[start:] | exits[start:]) + start
+        rows = _SignalRows(data, at)
+        is_entry, is_exit = entries[at].tolist(), exits[at].tolist()
+        wallet, symbol = self.wallet, self.symbol
+        for k, index in enumerate(rows.index):
+            rows.set_candle(self.candle, k)
+            position = self.get_position(symbol)
+            if is_entry[k] and position.is_flat:
+                free_quote = wallet.free(quote)
+                if not free_quote > 0:
+                    continue
+                order = self.submit_order(symbol, "buy", "market", 0.0, quote_amount=free_quote)
+            elif is_exit[k] and position.sellable > 0:
+                order = self.submit_order(symbol, "sell", "market", position.sellable)
+            else:
+                continue
+            if index + 1 < size and order.is_open:
+                self.engine.match(*rows.next_open(k))
 
     def _set_candle(self, index: int) -> None:
         data = self.require_data()
