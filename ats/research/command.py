@@ -70,6 +70,8 @@ def add_parser(commands: Any, add_backtest_flags: Callable[..., None]) -> None:
             action.help = "K=LOW:HIGH[:STEP] (a range), K=A,B,C (a list) or K=V (fixed)"
         if action.dest == "json":
             action.help = "write every trial and the best as JSON"
+        if action.dest == "html":
+            action.help = "write the sweep as one interactive page (heatmap, trials table)"
     optimize.add_argument("--method", choices=("grid", "optuna"), default="grid")
     optimize.add_argument("--trials", type=int, default=100, help="optuna: number of trials")
     optimize.add_argument("--seed", type=int, default=0, help="optuna: sampler seed")
@@ -124,8 +126,9 @@ async def optimize(args: argparse.Namespace) -> int:
         start_fork_server()  # it imports the engine while this process does the same
     from rich.console import Console
 
+    from ats.data.candle_cache import load_candles_cached
     from ats.exceptions import ConfigError, DataError
-    from ats.exchanges.exchanges.back_trading.candle_data import CandleDataError, load_candles
+    from ats.exchanges.exchanges.back_trading.candle_data import CandleDataError
     from ats.research.executor import open_executor
     from ats.research.journal import JOURNAL_NAME, TrialJournal, file_identity
     from ats.research.report import SweepPrinter
@@ -137,8 +140,10 @@ async def optimize(args: argparse.Namespace) -> int:
         raise ConfigError("--workers must be at least 1")
     loader = PluginLoader()  # ATS_CUSTOM_MODULES_DIR, like every command
     search = _search(args, loader)
+    if args.html and search.walk_forward:
+        raise ConfigError("--html: a walk-forward has no page yet (use --json or --csv)")
     try:
-        data = load_candles(search.data_path)
+        data = load_candles_cached(search.data_path)  # parsed once, then from the cache
     except CandleDataError as exc:  # one line naming the file and the line
         raise DataError(str(exc)) from None
     if search.walk_forward:  # refuse a bad plan before any worker starts
@@ -242,6 +247,17 @@ def _show(
         export.write_json(args.json, export.search_json(result, objective))
     if args.csv:
         export.write_search_csv(args.csv, result, objective)
+    if args.html:
+        from ats.reports.sweep_html import write_sweep_html
+
+        write_sweep_html(
+            args.html,
+            [trial.to_json() for trial in result.trials],
+            result.best.to_json() if result.best else None,
+            objective=objective.metric,
+            direction=objective.direction,
+            title=f"{search.base.strategy.name} on {search.data_path.name}",
+        )
     if result.best is None:
         failed = next((trial for trial in result.trials if trial.error), None)
         why = f" (trial {failed.number} failed: {failed.error})" if failed else ""
