@@ -164,3 +164,46 @@ async def test_parquet_is_written_directly_resumes_after_kill_and_extends(
             assert np.array_equal(getattr(data, name), expected), name
     pages = [r for r in fake.requests if r.path == "/api/v3/klines"]
     assert 22 <= len(pages) <= 26  # resumed after the last part, never from the start
+
+
+async def test_parquet_rerun_replaces_a_last_row_written_while_open(
+    fake: FakeBinance, tmp_path: Path
+) -> None:
+    """A file that ends in a candle written while it was still open: the rerun fetches that
+    candle again and its final values replace the row (a later part wins at the join)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pa_pq
+
+    from ats.data.downloader import download_candles
+
+    out = tmp_path / "btc.parquet"
+    options = {"fetchMargins": False, "fetchCurrencies": False}
+    options |= {"adjustForTimeDifference": False, "fetchMarkets": {"types": ["spot"]}}
+    day = 1_577_836_800_000
+    for until in (day + 1_440 * 60_000, day + 2 * 1_440 * 60_000):
+        await download_candles(
+            exchange_id="binance",
+            symbol="BTC/USDT",
+            timeframe="1m",
+            since=day,
+            until=until,
+            out=out,
+            urls=fake.base_url,
+            options=options,
+            file_format="parquet",
+        )
+        if until == day + 1_440 * 60_000:  # as if the last candle was caught while open
+            table = pa_pq.read_table(out)
+            close = table.column("close").to_numpy().copy()
+            close[-1] -= 0.75
+            table = table.set_column(
+                table.schema.get_field_index("close"), "close", pa.array(close)
+            )
+            pa_pq.write_table(table, out)
+            assert pc.max(table.column("time")).value == until - 60_000
+    data = load_candles(out)
+    served = fake.klines("BTC/USDT", "1m")[: 2 * 1_440]
+    assert np.array_equal(data.timestamps, [c.ts for c in served])
+    assert np.array_equal(data.close, [float(c.close) for c in served])
+    assert not (tmp_path / "btc.parquet.parts").exists()
