@@ -202,6 +202,11 @@ class PersistentJobs:
                 for job_id in self.store.job_ids()
                 if wanted is None or job_id in wanted
             ]
+            if self.journal is not None:
+                # The restore notes and reconciliations are committed before any job runs:
+                # a kill -9 soon after a start (candles now load from the cache in ms)
+                # must not lose the record of that start.
+                await self.journal.flush()
         except BaseException:
             await self._close_journal()
             self._lock.release()
