@@ -130,3 +130,8 @@ def test_a_budget_buy_gets_the_exchanges_amount_and_fee() -> None:
     assert fill.fee == BINANCE_BTC.round_fee(0.02489 * 40_123.45 * 0.001)
     assert order.status is OrderStatus.FILLED
     assert sim.wallet.free("USDT") == pytest.approx(1_000.0 - fill.cost - fill.fee, abs=1e-9)
+
+
+def test_a_fee_plugin_refuses_a_param_it_does_not_take() -> None:
+    with pytest.raises(ConfigError, match=r"fees.params.rat: unknown parameter of flat_rate"):
+        FlatRate(rat=0.1)

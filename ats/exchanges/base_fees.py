@@ -13,8 +13,18 @@ class BaseFees(abc.ABC):
     """Computes the fee of a fill. Called once per fill, at the fill price."""
 
     name: ClassVar[str]
+    parameters: ClassVar[tuple[str, ...] | None] = None
+    """The params this plugin takes; any other key is a config error (a typo such as
+    ``rat: 0.1`` must not run at the default rate). None accepts anything."""
 
     def __init__(self, **config: Any) -> None:
+        if self.parameters is not None:
+            unknown = sorted(set(config) - set(self.parameters))
+            if unknown:
+                takes = ", ".join(self.parameters) or "no params"
+                raise ConfigError(
+                    f"fees.params.{unknown[0]}: unknown parameter of {self.name} (takes {takes})"
+                )
         self.config = config
 
     @abc.abstractmethod

@@ -576,9 +576,11 @@ def _add(settings: Settings, config_path: Path, new_id: str | None, *, start: bo
     from ats.trading_job.job_manager import new_job_id
     from ats.trading_job.persistence import holder_pid, unwritable_error
     from ats.trading_job.trading_job import TradingJob
+    from ats.trading_job.watchdog import WatchdogLimits, install
     from ats.utils.plugins import PluginLoader
     from ats.utils.settings import scrub_config
 
+    install(WatchdogLimits.from_settings(settings))  # a setup() that hangs is a plugin error
     config = load_job_config(config_path)
     job_id = check_job_id(new_id or new_job_id(config.name))
     store = _store(settings)

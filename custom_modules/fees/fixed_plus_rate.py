@@ -16,6 +16,7 @@ class FixedPlusRate(BaseFees):
     """``fixed`` quote per fill plus ``rate`` of the fill's value, charged in quote."""
 
     name = "fixed_plus_rate"
+    parameters = ("fixed", "rate")
 
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)

@@ -10,6 +10,7 @@ log, and the next start does not resume it into the same hang. In-process tests 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -157,3 +158,17 @@ async def test_the_interrupt_never_lands_outside_the_step_it_was_sent_for() -> N
             watchdog._target = watchdog.held
             with pytest.raises(JobFrozen):
                 watchdog._interrupt(0, None)
+
+
+def test_jobs_add_with_a_setup_that_hangs_is_one_line(tmp_path: Path) -> None:
+    """``ats jobs add`` builds the job (so a bad config fails there): a ``setup()`` that
+    hangs is interrupted like any other job code, one line and exit 2, nothing saved."""
+    custom, state = custom_modules(tmp_path), tmp_path / "state"
+    path = tmp_path / "stuck.yaml"
+    path.write_text(json.dumps(stuck_config("sleep", where="setup")))
+    ats = env(state, custom, watchdog_backtest_s="0.3")
+    added = run_ats("jobs", "add", str(path), env=ats, cwd=Path.cwd(), timeout=30)
+    assert added.returncode == 2, added.stdout + added.stderr
+    (line,) = added.stderr.splitlines()
+    assert "setup() held the event loop" in line and str(path) in line
+    assert not list(state.glob("*.json"))

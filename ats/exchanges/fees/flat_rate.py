@@ -12,6 +12,7 @@ class FlatRate(BaseFees):
     """``rate`` (default 0.001 = 0.1%) of the fill's quote value."""
 
     name = "flat_rate"
+    parameters = ("rate", "charged_in")
 
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)

@@ -12,6 +12,7 @@ class MakerTaker(BaseFees):
     """Defaults are Binance spot's base tier: maker 0.1%, taker 0.1%."""
 
     name = "maker_taker"
+    parameters = ("maker", "taker", "charged_in")
 
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
