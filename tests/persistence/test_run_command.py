@@ -189,17 +189,21 @@ def test_a_paper_job_that_ended_in_an_error_resumes_with_its_orders(
 
 
 SLOW_SMA = """\
+import os
 import time
 
 from ats.strategies.sma_cross.strategy import Strategy as SmaCross
 
+PAUSE = float(os.environ.get("SLOW_SMA_PAUSE", "0"))
+
 
 class Strategy(SmaCross):
-    \"\"\"sma_cross, slowed down so that a test can kill it half way (past the first
-    chunk of 4,096 candles, after which a backtest yields, and is snapshotted, often).\"\"\"
+    \"\"\"sma_cross, slowed down (``SLOW_SMA_PAUSE`` seconds a candle) so that a test can
+    kill it half way, however fast or busy the machine; the rerun goes at full speed.\"\"\"
 
     def on_candle(self, candle):
-        time.sleep(0.0001)
+        if PAUSE:
+            time.sleep(PAUSE)
         super().on_candle(candle)
 """
 
@@ -226,8 +230,8 @@ async def test_kill_9_during_ats_run_resumes_the_backtest_from_its_snapshot(
     log = (tmp_path / "run1.log").open("wb")
     with log:
         first = subprocess.Popen(
-            ats_command("run", str(path), "--no-ui"), env=env, cwd=tmp_path, stdout=log,
-            stderr=subprocess.STDOUT,
+            ats_command("run", str(path), "--no-ui"), env={**env, "SLOW_SMA_PAUSE": "0.0003"},
+            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
             assert await asyncio.to_thread(wait_for, lambda: _cursor(state, job_id) > 0, 30)
