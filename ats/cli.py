@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ats.headless import jobs_command  # persistence issue: ats jobs list|show|...
 
     jobs_command.add_parser(commands)
+
+    from ats.headless import init_command
+
+    init_command.add_parser(commands)
     return parser
 
 
@@ -132,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             from ats.headless import data_command
 
             return data_command.run(args)
+        if args.command == "init":
+            from ats.headless import init_command
+
+            return init_command.run(args)
         if args.command == "jobs":
             from ats.headless.jobs_command import run_jobs_command
 

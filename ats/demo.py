@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from ats import workspace
 from ats.trading_job.job_config import JobConfig, parse_job_config
 
-DEMO_DATA = Path(__file__).resolve().parent.parent / "data" / "BTC_USDT_3s_2022-05-12.csv"
+DEMO_DATA = workspace.bundled("data/BTC_USDT_3s_2022-05-12.csv")
+"""Package data (a clone's own ``data/`` file), so the demo runs wherever ATS is installed."""
 
 
 def demo_backtest_config() -> JobConfig:

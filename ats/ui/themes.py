@@ -16,14 +16,14 @@ from typing import Any
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-import ats
+from ats import workspace
 from ats.exceptions import ConfigError
 from ats.utils.config_files import read_config_text
 
 DEFAULT_THEME = "ats-dark"
 FALLBACK_THEME = "textual-dark"
-REPO_THEMES = Path(ats.__file__).resolve().parent.parent / "themes"
-"""``themes/`` at the top of the repository (next to ``ats/``)."""
+BUNDLED_THEMES = workspace.bundled(workspace.THEMES)
+"""The stock themes shipped with the package (a clone's own ``themes/``)."""
 
 _COLOR_FIELDS = (
     "primary",
@@ -127,5 +127,8 @@ def load_themes(directories: Iterable[Path]) -> ThemeSet:
 
 
 def default_theme_dirs() -> list[Path]:
-    """The repository's ``themes/`` and, if different, ``./themes`` of the working dir."""
-    return [REPO_THEMES, Path.cwd() / "themes"]
+    """The bundled themes, then the workspace's ``themes/`` (``ATS_THEMES_DIR``), whose
+    files win by name."""
+    from ats.utils.settings import Settings
+
+    return [BUNDLED_THEMES, Settings().themes_dir]

@@ -19,6 +19,7 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ats import workspace
 from ats.exceptions import ConfigError
 from ats.utils.redaction import (
     MASK,
@@ -45,18 +46,26 @@ __all__ = [
     "secrets_registered",
 ]
 
-ENV_FILE = ".env"
+ENV_FILE = workspace.ENV_FILE
+"""In the workspace (``$ATS_HOME`` or the current directory, see ats.workspace)."""
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class Settings(BaseSettings):
-    """Where state lives and how often it is saved. Override with ``ATS_<FIELD>``."""
+    """Where state lives and how often it is saved. Override with ``ATS_<FIELD>``.
+
+    ``.env`` is read from the workspace, and relative directories are taken inside it.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="ATS_", env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
     )
 
-    saved_states_dir: Path = Path("saved_states")
+    def __init__(self, **values: Any) -> None:
+        values.setdefault("_env_file", workspace.path(ENV_FILE))  # ConfigError: bad ATS_HOME
+        super().__init__(**values)
+
+    saved_states_dir: Path = Path(workspace.SAVED_STATES)
     """Job snapshots (``<job_id>.json``) and, by default, the journal."""
     journal_path: Path | None = None
     """SQLite journal; defaults to ``<saved_states_dir>/journal.sqlite3``."""
@@ -69,7 +78,11 @@ class Settings(BaseSettings):
     """Log lines kept per job in the journal; older ones are pruned."""
     journal_equity_points: int = Field(default=2_000, ge=10)
     """Equity samples kept per job (downsampled)."""
-    custom_modules_dir: Path = Path("custom_modules")
+    custom_modules_dir: Path = Path(workspace.CUSTOM_MODULES)
+    themes_dir: Path = Path(workspace.THEMES)
+    """Colour themes of your own (``*.toml``), on top of the bundled ones."""
+    data_dir: Path = Path(workspace.DATA)
+    """Candle files: where ``ats init`` puts the demo's and ``ats data download`` writes."""
     watchdog_backtest_s: float = Field(default=10.0, ge=0, allow_inf_nan=False)
     """Seconds a backtest may hold the event loop at a stretch before it is interrupted
     and put in error (0 = never); see ats.trading_job.watchdog."""
@@ -84,8 +97,17 @@ class Settings(BaseSettings):
     """Size the candle cache is pruned to; 0 turns the cache off."""
 
     @model_validator(mode="after")
-    def _default_journal_path(self) -> Settings:
-        if self.journal_path is None:
+    def _place_in_workspace(self) -> Settings:
+        """Relative directories are inside the workspace; the journal defaults to
+        ``<saved_states_dir>/journal.sqlite3``."""
+        home = workspace.root()
+        self.saved_states_dir = home / self.saved_states_dir
+        self.custom_modules_dir = home / self.custom_modules_dir
+        self.themes_dir = home / self.themes_dir
+        self.data_dir = home / self.data_dir
+        if self.journal_path is not None:
+            self.journal_path = home / self.journal_path
+        else:
             self.journal_path = self.saved_states_dir / "journal.sqlite3"
         return self
 
@@ -110,10 +132,11 @@ class Settings(BaseSettings):
         return resolve_secret(env_name)
 
 
-def resolve_secret(env_name: str, *, env_file: str | Path = ENV_FILE) -> SecretStr:
+def resolve_secret(env_name: str, *, env_file: str | Path | None = None) -> SecretStr:
     """See :meth:`Settings.secret`; the process environment wins over ``.env``."""
     if not isinstance(env_name, str) or not _ENV_NAME.match(env_name):
         raise ConfigError(f"invalid environment setting name {env_name!r}")
+    env_file = workspace.path(ENV_FILE) if env_file is None else env_file
     value = os.environ.get(env_name)
     if value is None:
         value = _read_env_file(env_file).get(env_name)
@@ -130,8 +153,9 @@ def _read_env_file(env_file: str | Path) -> dict[str, str]:
     return {key: value for key, value in dotenv_values(path).items() if value is not None}
 
 
-def register_env_secrets(env_file: str | Path = ENV_FILE) -> None:
+def register_env_secrets(env_file: str | Path | None = None) -> None:
     """Mask the values of secret-looking settings (``*_KEY``, ``*_SECRET``...) everywhere."""
+    env_file = workspace.path(ENV_FILE) if env_file is None else env_file
     sources = [_read_env_file(env_file), dict(os.environ)]
     for source in sources:
         for name, value in source.items():

@@ -15,7 +15,7 @@ from ui_helpers import fixed_clock, write_candles
 
 from ats.trading_job.job_manager import JobManager
 from ats.ui.app import AtsApp
-from ats.ui.themes import REPO_THEMES
+from ats.ui.themes import BUNDLED_THEMES
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +35,7 @@ def make_app(tmp_path: Path) -> Callable[..., AtsApp]:
         options: dict[str, Any] = {
             "demo": False,
             "settings_path": tmp_path / "ui.json",
-            "theme_dirs": [REPO_THEMES],
+            "theme_dirs": [BUNDLED_THEMES],
             "log_clock": fixed_clock,
         }
         options.update(kwargs)

@@ -19,7 +19,7 @@ from ats.ui import app as app_module
 from ats.ui.app import AtsApp, run_console
 from ats.ui.screens.main import MainScreen
 from ats.ui.settings import UISettings
-from ats.ui.themes import REPO_THEMES, load_themes
+from ats.ui.themes import BUNDLED_THEMES, load_themes
 
 
 def main_screen(app: AtsApp) -> MainScreen:
@@ -122,7 +122,7 @@ async def test_resize_switches_between_wide_and_narrow_layouts(
 
 async def test_first_start_creates_the_demo_jobs(tmp_path: Path) -> None:
     manager = JobManager()
-    app = AtsApp(manager, settings_path=tmp_path / "ui.json", theme_dirs=[REPO_THEMES])
+    app = AtsApp(manager, settings_path=tmp_path / "ui.json", theme_dirs=[BUNDLED_THEMES])
     async with app.run_test() as pilot:
         await wait_for(pilot, lambda: len(manager) == 2)
         backtest, replay = manager.jobs
@@ -201,7 +201,7 @@ def test_bad_settings_and_theme_files_fall_back(tmp_path: Path) -> None:
     settings.write_text("{not json")
     assert UISettings.load(settings) == UISettings()
     settings.write_text('{"theme": "no-such-theme"}')
-    app = AtsApp(JobManager(), demo=False, settings_path=settings, theme_dirs=[REPO_THEMES])
+    app = AtsApp(JobManager(), demo=False, settings_path=settings, theme_dirs=[BUNDLED_THEMES])
     assert app.theme == "ats-dark"
 
     themes = tmp_path / "themes"
@@ -218,7 +218,7 @@ def test_bad_settings_and_theme_files_fall_back(tmp_path: Path) -> None:
 
 
 def test_shipped_themes_include_a_high_contrast_one() -> None:
-    loaded = load_themes([REPO_THEMES])
+    loaded = load_themes([BUNDLED_THEMES])
     assert not loaded.errors
     assert len(loaded.themes) >= 2
     contrast = next(theme for theme in loaded.themes if "contrast" in theme.name)

@@ -27,7 +27,7 @@ from ui_helpers import (
 from ats.trading_job.job_manager import JobManager
 from ats.ui.app import AtsApp
 from ats.ui.screens.job_form import JobFormScreen
-from ats.ui.themes import REPO_THEMES
+from ats.ui.themes import BUNDLED_THEMES
 
 Snap = Callable[..., bool]
 RELATIVE_DATA = "data/BTC_USDT_3s_2022-05-12.csv"
@@ -41,7 +41,7 @@ def console(tmp_path: Path) -> AtsApp:
         manager,
         demo=False,
         settings_path=tmp_path / "ui.json",
-        theme_dirs=[REPO_THEMES],
+        theme_dirs=[BUNDLED_THEMES],
         log_clock=fixed_clock,
     )
 
