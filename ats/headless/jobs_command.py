@@ -86,6 +86,7 @@ async def run_saved_jobs(
     locked or anything restored, so the saved jobs stay exactly as they were."""
     from rich.console import Console
 
+    from ats.alerts.service import alert_service, alerts_running, warn_on_stderr
     from ats.headless.live_guard import require_yes_live, saved_live_jobs
     from ats.state.snapshot_store import SnapshotStore
     from ats.trading_job.job_manager import JobManager
@@ -106,6 +107,7 @@ async def run_saved_jobs(
     console = console or Console()
     install(WatchdogLimits.from_settings(settings))  # a setup() that hangs fails the restore
     manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
+    alerts = alert_service(manager, settings, report=warn_on_stderr)  # a bad setting: now
     persistence = PersistentJobs(manager, settings)
     # Signals are handled from before the restore until the last save: a first one
     # starts the stop deadline, a second one saves what it can and exits at once.
@@ -118,7 +120,8 @@ async def run_saved_jobs(
     )
     stop.install_signals()
     try:
-        return await _run_restored(persistence, console, stop, yes_live=yes_live)
+        async with alerts_running(alerts):  # subscribed before the restore
+            return await _run_restored(persistence, console, stop, yes_live=yes_live)
     finally:
         stop.remove_signals()
 

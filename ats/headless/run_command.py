@@ -55,6 +55,7 @@ async def run_config_files(
     """Run each config as a saved job until they all end or a stop signal arrives (they
     are then saved to resume). Bad input raises an ATSError before anything is opened or
     locked; a live config without ``yes_live`` is refused the same way."""
+    from ats.alerts.service import alert_service, alerts_running, warn_on_stderr
     from ats.headless.live_guard import require_yes_live
     from ats.trading_job.job_config import load_job_config
     from ats.trading_job.job_manager import JobManager
@@ -78,6 +79,7 @@ async def run_config_files(
         with _named(path):
             _probe(config, loader).discard()  # a bad strategy or param fails before any lock
     manager = JobManager(loader=loader)
+    alerts = alert_service(manager, settings, report=warn_on_stderr)  # a bad setting: now
     persistence = PersistentJobs(manager, settings)
     # Signals are handled from before the restore until the last save, as ats --no-ui
     # does: a first one starts the stop deadline, a second one saves what it can and exits.
@@ -91,7 +93,8 @@ async def run_config_files(
     stop.install_signals()
     try:
         again = command + (" --yes-live" if live else "")
-        return await _run(persistence, stop, console, pairs, ids, again, json_out)
+        async with alerts_running(alerts):  # subscribed before the restore
+            return await _run(persistence, stop, console, pairs, ids, again, json_out)
     finally:
         stop.remove_signals()
 

@@ -69,6 +69,22 @@ class CandleClosed(JobEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionChanged(JobEvent):
+    """The exchange connection is held back (``state``: "banned until 12:03:00", "rate
+    limited until ...", "reconnecting after 3 failed attempts") or back to normal (None).
+    Sampled with the job's progress, so a blip shorter than that never shows."""
+
+    state: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchUsed(JobEvent):
+    """The kill switch cancelled this job's open orders (the job keeps running)."""
+
+    cancelled: int
+
+
+@dataclass(frozen=True, slots=True)
 class JobRemoved(JobEvent):
     pass
 

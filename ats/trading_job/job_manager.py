@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from ats.exceptions import JobError
 from ats.exchanges.run_control import CpuShare
-from ats.trading_job.events import EventBus, JobRemoved, JobStatusChanged
+from ats.trading_job.events import EventBus, JobRemoved, JobStatusChanged, KillSwitchUsed
 from ats.trading_job.job_config import JobConfig
 from ats.trading_job.trading_job import JobStatus, TradingJob
 from ats.utils.plugins import PluginLoader, default_loader
@@ -142,10 +142,12 @@ class JobManager:
         for job in self._jobs.values():
             if job.exchange is None or job.mode not in modes:
                 continue
-            for order in job.exchange.get_open_orders():
+            orders = job.exchange.get_open_orders()
+            for order in orders:
                 job.exchange.cancel_order(order.id)
-                cancelled += 1
+            cancelled += len(orders)
             job.log("WARNING", "kill switch: all open orders cancelled")
+            self.bus.publish(KillSwitchUsed(job.id, len(orders)))
         return cancelled
 
     def reload(self, job_id: str) -> TradingJob:

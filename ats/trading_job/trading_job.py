@@ -27,6 +27,7 @@ from ats.strategies.broker import Broker
 from ats.trading_job.events import (
     BalanceChanged,
     CandleClosed,
+    ConnectionChanged,
     EventBus,
     Filled,
     JobLog,
@@ -128,6 +129,8 @@ class TradingJob:
         self._report_on_stop = True
         self._task: asyncio.Task[None] | None = None
         self._connecting = False
+        self._connection: str | None = None
+        """The exchange's last ``connection_state``, published on change."""
         self._aborted: str | None = None
         """Why the job's task was cancelled (:meth:`abort`), while that is handled."""
         self.frozen = False
@@ -538,6 +541,10 @@ class TradingJob:
                 self.id, progress.done, progress.total, self.exchange.equity(), progress.timestamp
             )
         )
+        connection = self.exchange.connection_state
+        if connection != self._connection:  # a ban, a rate limit, a reconnect: for alerts
+            self._connection = connection
+            self.bus.publish(ConnectionChanged(self.id, connection))
 
     # -- exchange callbacks ----------------------------------------------------------------
     # Without subscribers (sweeps, bench/backtest_speed.py) the events are not built: the

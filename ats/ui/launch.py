@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TypedDict
 
+from ats.alerts.service import AlertService, alert_service
 from ats.exceptions import ConfigError
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.live_mode import is_live
@@ -52,12 +53,13 @@ def launch_console(settings: Settings | None = None) -> int:
         return EXIT_LOCKED
     install(WatchdogLimits.from_settings(settings))  # jobs share the console's loop
     manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
+    alerts = alert_service(manager, settings)  # a bad ATS_ALERT_* setting: one line, now
     persistence = PersistentJobs(manager, settings)
     code = run_console(
         manager,
         settings_path=ui_settings_path(directory),
         stop_deadline_s=settings.stop_deadline_s,
-        **console_hooks(persistence),
+        **console_hooks(persistence, alerts),
     )
     unsaved = persistence.unsaved_message()  # the disk filled up while it ran
     if unsaved is not None:
@@ -76,21 +78,32 @@ class ConsoleHooks(TypedDict):
     save_now: Callable[[], list[str]]
 
 
-def console_hooks(persistence: PersistentJobs) -> ConsoleHooks:
+def console_hooks(persistence: PersistentJobs, alerts: AlertService | None = None) -> ConsoleHooks:
     """Restore on the console's loop; remember running jobs, stop them, snapshot, close.
 
     The console's quit stops the jobs itself (``manager.stop_all()``) between
     ``before_stop`` and ``on_quit``, so ``on_quit`` finds them stopped and only saves.
+    ``alerts`` (if any) listen from before the restore and send their last batch after
+    the save.
     """
 
     async def on_start() -> list[str]:
+        if alerts is not None:
+            alerts.start()
         await open_and_resume(persistence)
         return persistence.notices  # a damaged journal set aside, jobs rolled back
+
+    async def on_quit() -> None:
+        try:
+            await persistence.on_quit()
+        finally:
+            if alerts is not None:
+                await alerts.close()
 
     return ConsoleHooks(
         on_start=on_start,
         before_stop=persistence.begin_shutdown,
-        on_quit=persistence.on_quit,
+        on_quit=on_quit,
         unsaved=persistence.unsaved_jobs,
         save_now=persistence.save_now,
     )

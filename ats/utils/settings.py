@@ -95,6 +95,21 @@ class Settings(BaseSettings):
     """Parsed candles (ats.data.candle_cache); default ``<saved_states_dir>/cache/candles``."""
     candle_cache_max_mb: int = Field(default=4096, ge=0)
     """Size the candle cache is pruned to; 0 turns the cache off."""
+    # Alerts (ats.alerts): off while alert_urls is empty.
+    alert_urls: SecretStr = SecretStr("")
+    """Apprise URLs (tgram://, discord://, mailto://, json://...), separated by spaces or
+    commas. They hold tokens, so they are treated as secrets."""
+    alert_kinds: str = "fill,error,status,kill_switch,connection"
+    alert_jobs: str = "*"
+    """Job names or ids (globs) that alert; ``!name`` leaves one out."""
+    alert_modes: str = "paper,live"
+    alert_interval_s: float = Field(default=20.0, ge=0, allow_inf_nan=False)
+    """At most one message per interval; what happens in between is batched."""
+    alert_batch_s: float = Field(default=2.0, ge=0, allow_inf_nan=False)
+    """How long the first alert of a quiet spell waits for others to join it."""
+    alert_timeout_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    alert_summary_at: str = ""
+    """``HH:MM`` (UTC): a daily summary of every alerting job; empty for none."""
 
     @model_validator(mode="after")
     def _place_in_workspace(self) -> Settings:
@@ -105,6 +120,8 @@ class Settings(BaseSettings):
         self.custom_modules_dir = home / self.custom_modules_dir
         self.themes_dir = home / self.themes_dir
         self.data_dir = home / self.data_dir
+        if self.candle_cache_dir is not None:
+            self.candle_cache_dir = home / self.candle_cache_dir
         if self.journal_path is not None:
             self.journal_path = home / self.journal_path
         else:

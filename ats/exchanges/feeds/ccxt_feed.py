@@ -151,8 +151,12 @@ class CcxtFeed(CandleFeed):
 
     @property
     def connection_state(self) -> str | None:
-        """E.g. "banned until 12:03:00" while the exchange bans or rate-limits this IP."""
-        return self.limiter.state_text() if self.limiter is not None else None
+        """E.g. "banned until 12:03:00" while the exchange bans or rate-limits this IP,
+        "reconnecting after 3 failed attempts" while market data fails."""
+        state = self.limiter.state_text() if self.limiter is not None else None
+        if state is None and self._backoff.failures:
+            state = f"reconnecting after {self._backoff.failures} failed attempts"
+        return state
 
     # -- candles ---------------------------------------------------------------------------
     async def next_candle(self, control: RunControl) -> Candle | None:
