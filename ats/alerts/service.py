@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ats.alerts.compose import (
     Alert,
@@ -112,8 +113,8 @@ class AlertService:
         a cancellation, which ``wait_for`` could swallow when a read completes with it."""
         subscription = self._subscription
         assert subscription is not None
-        stop = asyncio.ensure_future(self._stop.wait())
-        reading: asyncio.Future[JobEvent] | None = None
+        stop: asyncio.Future[Any] = asyncio.ensure_future(self._stop.wait())
+        reading: asyncio.Future[Any] | None = None
         try:
             while True:
                 if reading is None:
