@@ -13,6 +13,7 @@ import re
 import textwrap
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -369,3 +370,29 @@ def test_a_bad_alert_setting_is_one_line_and_exit_2_before_any_job(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected in err
     assert not list((tmp_path / "saved_states").glob("*.json")), "nothing ran or was saved"
+
+
+async def test_the_daily_summary_goes_out_at_its_time(endpoint: Endpoint) -> None:
+    """ATS_ALERT_SUMMARY_AT=08:00 with the clock at 07:59:59.5 UTC: half a second later."""
+    import time
+    from datetime import UTC, datetime
+
+    start, base = time.monotonic(), datetime(2026, 12, 7, 7, 59, 59, 500_000, tzinfo=UTC)
+    manager = JobManager()
+    service = AlertService(
+        manager,
+        _config(endpoint.url, alert_summary_at="08:00", alert_kinds="error"),
+        wall_clock=lambda: base + timedelta(seconds=time.monotonic() - start),
+    )
+    service.start()
+    job = await _run_backtest(manager)
+    for _ in range(100):
+        if "ATS daily summary" in endpoint.titles:
+            break
+        await asyncio.sleep(0.05)
+    await service.close(wait_s=5.0)
+    [summary] = [post for post in endpoint.posts if post["title"] == "ATS daily summary"]
+    fills = len(job.exchange.get_fills())
+    assert summary["message"].startswith("[backtest] bt: finished, equity ")
+    assert f", {fills} fill(s)" in summary["message"]
+    assert service._next_summary == datetime(2026, 12, 8, 8, 0, tzinfo=UTC), "tomorrow's"

@@ -111,3 +111,18 @@ def test_init_into_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtu
     (tmp_path / "f").write_text("")
     assert main(["init", str(tmp_path / "f")]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_the_systemd_unit_runs_the_workspace_headless_within_the_stop_deadline() -> None:
+    import configparser
+
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(Path(__file__).resolve().parents[1] / "contrib" / "ats.service")
+    service = unit["Service"]
+    assert service["ExecStart"].split()[1:] == ["--no-ui"]
+    assert service["Environment"].startswith("ATS_HOME=")
+    assert service["WorkingDirectory"] == service["Environment"].partition("=")[2]
+    assert service["KillSignal"] == "SIGTERM"
+    assert float(service["TimeoutStopSec"]) > Settings(_env_file=None).stop_deadline_s
+    assert service["RestartPreventExitStatus"] == "2"  # bad input: a restart cannot fix it
