@@ -46,6 +46,7 @@ from ats.utils.redaction import redact
 from ats.utils.settings import Settings
 
 QUEUE_SIZE = 10_000
+_EVENTS = (JobStatusChanged, Filled, KillSwitchUsed, ConnectionChanged, JobRemoved)
 CLOSE_WAIT_S = 2.0
 """How long a stop waits for the last messages to go out (within the stop deadline)."""
 
@@ -86,10 +87,27 @@ class AlertService:
         if self._task is not None:
             return
         self._loop = asyncio.get_running_loop()
-        self._subscription = self.manager.bus.subscribe(QUEUE_SIZE)
+        self._subscription = self._subscribe()
         self.delivery.start()
         self._schedule_summary()
         self._task = asyncio.create_task(self._run(), name="alerts")
+
+    def _subscribe(self) -> Subscription:
+        """A subscription that only queues what alerts read: the events of every candle,
+        order change and log line would cost a queue put on the job's hot path for
+        nothing (bench/alert_overhead.py), as the persistence's status watch does."""
+        subscription = self.manager.bus.subscribe(QUEUE_SIZE)
+        wanted = set(_EVENTS)
+        if self.config.summary_at is not None:
+            wanted.add(JobProgress)
+        keep = subscription.put
+
+        def put(event: JobEvent) -> None:
+            if type(event) in wanted:
+                keep(event)
+
+        subscription.put = put  # type: ignore[method-assign]
+        return subscription
 
     async def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
         """Read the last events, send the last batch at once, and give the worker at most
