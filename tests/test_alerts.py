@@ -396,3 +396,26 @@ async def test_the_daily_summary_goes_out_at_its_time(endpoint: Endpoint) -> Non
     assert summary["message"].startswith("[backtest] bt: finished, equity ")
     assert f", {fills} fill(s)" in summary["message"]
     assert service._next_summary == datetime(2026, 12, 8, 8, 0, tzinfo=UTC), "tomorrow's"
+
+
+def test_without_alert_urls_apprise_is_never_imported(tmp_path: Path) -> None:
+    """``ats run`` (which wires alerts in) on a backtest, with no ATS_ALERT_URLS."""
+    import os
+    import subprocess
+    import sys
+
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        f"name: j\nexchange: {{name: back_trading, params: {{data: {DEMO_DATA}}}}}\n"
+        "strategy: {name: sma_cross, params: {}}\n"
+    )
+    probe = (
+        "import sys\nfrom ats.cli import main\n"
+        f"code = main(['run', {str(job)!r}, '--no-ui'])\n"
+        "print(code, 'apprise' in sys.modules, 'ats.alerts.service' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATS_ALERT")}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.stdout.splitlines()[-1] == "0 False True", result.stderr

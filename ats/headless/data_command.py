@@ -70,6 +70,7 @@ async def _download(args: argparse.Namespace) -> int:
     from ats.data.downloader import DownloadProgress, download_candles, parse_date
     from ats.exceptions import ConfigError
     from ats.utils.config_files import parse_yaml_value
+    from ats.utils.settings import Settings
 
     options: dict[str, Any] = {}
     for item in args.option:
@@ -79,7 +80,7 @@ async def _download(args: argparse.Namespace) -> int:
         options[key] = parse_yaml_value(value, source=f"--option {key}")
     since = parse_date(args.since, field="--since")
     until = parse_date(args.until, field="--until") if args.until else None
-    out = args.out or Path("data") / (
+    out = args.out or Settings().data_dir / (
         f"{args.exchange}_{args.symbol.replace('/', '_')}_{args.timeframe}.{args.format or 'csv'}"
     )
     console = Console(stderr=True)
