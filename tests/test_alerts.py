@@ -419,3 +419,30 @@ def test_without_alert_urls_apprise_is_never_imported(tmp_path: Path) -> None:
         [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert result.stdout.splitlines()[-1] == "0 False True", result.stderr
+
+
+async def test_the_console_sends_alerts_from_its_start_to_its_quit(
+    endpoint: Endpoint, tmp_path: Path
+) -> None:
+    """The console's real hooks: alerts listen from before the restore; q's stops go out."""
+    from ats.trading_job.persistence import PersistentJobs
+    from ats.ui.app import AtsApp
+    from ats.ui.launch import console_hooks
+    from ats.ui.themes import BUNDLED_THEMES
+
+    settings = Settings(_env_file=None, saved_states_dir=tmp_path / "state")
+    manager = JobManager()
+    alerts = AlertService(manager, _config(endpoint.url, alert_modes="paper"))
+    hooks = console_hooks(PersistentJobs(manager, settings), alerts)
+    app = AtsApp(manager, settings_path=None, theme_dirs=[BUNDLED_THEMES], **hooks)
+    async with app.run_test(size=(100, 30)) as pilot:
+        while not app.started:
+            await pilot.pause(0.05)
+        [replay] = [job for job in manager if job.mode == "paper"]  # the demo replay
+        manager.start(replay.id)
+        await pilot.pause(0.3)
+        await pilot.press("q")
+    bodies = "\n".join(post["message"] for post in endpoint.posts)
+    assert f"[paper] {replay.config.name}: started" in bodies
+    assert f"[paper] {replay.config.name}: stopped" in bodies, "the quit's stop went out"
+    assert "[backtest]" not in bodies  # ATS_ALERT_MODES=paper
