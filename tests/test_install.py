@@ -24,6 +24,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TMUX = shutil.which("tmux")
+NOT_SHIPPED = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
+NOT_SHIPPED += ("saved_states", "tests", "bench", ".hypothesis")
 
 pytestmark = pytest.mark.skipif(
     not (REPO / "pyproject.toml").is_file(), reason="needs the source checkout"
@@ -48,8 +50,12 @@ def _run(*command: str | Path, cwd: Path | None = None, env: dict[str, str] | No
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv with ATS from a freshly built wheel; returns its bin/ directory."""
     root = tmp_path_factory.mktemp("install")
+    # Built from a copy: an in-tree build would leave build/ behind, whose stale files a
+    # later build of the checkout would ship.
+    source = root / "source"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SHIPPED))
     dist = root / "dist"
-    _run(sys.executable, "-m", "pip", "wheel", REPO, "--no-deps", "--no-build-isolation",
+    _run(sys.executable, "-m", "pip", "wheel", source, "--no-deps", "--no-build-isolation",
          "--quiet", "--wheel-dir", dist, cwd=root)  # fmt: skip
     [wheel] = dist.glob("ats-*.whl")
     venv = root / "venv"
