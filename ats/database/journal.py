@@ -49,8 +49,8 @@ from ats.trading_job.events import (
     JobRemoved,
     JobReport,
     JobStatusChanged,
+    Listener,
     OrderUpdated,
-    Subscription,
 )
 from ats.utils.finite_json import finite_json
 from ats.utils.settings import redact, redact_data, scrub_config, secrets_registered
@@ -324,7 +324,7 @@ class Journal:
         """Batches that could not be written (each is also logged to the jobs it held)."""
         self._db: aiosqlite.Connection | None = None
         self._manager: JobManager | None = None
-        self._subscription: Subscription | None = None
+        self._subscription: Listener | None = None
         self._intake = _Intake()
         self._dropped_seen = 0
         self._writer: asyncio.Task[None] | None = None
@@ -452,22 +452,14 @@ class Journal:
             raise StateError("journal is already attached")
         self._manager = manager
         self._before_commit = before_commit
-        self._subscription = manager.bus.subscribe(QUEUE_SIZE)
-        self._install_fast_intake(self._subscription)
+        # Events go straight to the intake, not through a queue (publishing is on the
+        # job's hot path; see _Intake for why).
+        self._subscription = manager.bus.listen(self._intake.put)
         for job in manager:
             self._tracked.setdefault(job.id, _Tracked(job.exchange))
         self._writer = asyncio.create_task(self._run(), name="journal-writer")
 
-    def _install_fast_intake(self, subscription: Subscription) -> None:
-        """Have the bus hand events straight to an :class:`_Intake` instead of queueing
-        them (publishing is on the job's hot path; see _Intake for why)."""
-        with contextlib.suppress(AttributeError):  # with __slots__: keep its queue
-            subscription.put = self._intake.put  # type: ignore[method-assign]
-
     def _drain(self) -> _Intake:
-        assert self._subscription is not None
-        for event in self._subscription.drain():  # queued before the intake was installed
-            self._intake.put(event)
         return self._intake.take()
 
     async def flush(self) -> None:

@@ -3,17 +3,21 @@ printer and the journal.
 
 Publishing never blocks the job: each subscriber has a bounded queue and, when a slow
 consumer lets it fill up, the oldest event is dropped (and counted) so memory stays
-bounded however long a job runs.
+bounded however long a job runs. Subscribers name the event kinds they want (the bus
+routes each kind only to them), or pass a direct handler that the bus calls in place of
+a queue (for consumers that do their own batching, like the journal).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ats.exchanges.data_classes import Balance, Candle, Fill, Order
+from ats.trading_job.status import JobStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +27,13 @@ class JobEvent:
 
 @dataclass(frozen=True, slots=True)
 class JobStatusChanged(JobEvent):
-    status: str
+    status: JobStatus
+    """A :class:`JobStatus` (a plain string given here is converted)."""
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.status) is not JobStatus:
+            object.__setattr__(self, "status", JobStatus(self.status))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +103,17 @@ class JobReport(JobEvent):
     report: dict[str, Any]
 
 
+Handler = Callable[[JobEvent], None]
+Kinds = tuple[type[JobEvent], ...]
+
+
 class Subscription:
     """One consumer's bounded queue. Iterate with ``async for event in subscription``."""
 
-    def __init__(self, bus: EventBus, maxsize: int) -> None:
+    def __init__(self, bus: EventBus, maxsize: int, kinds: Kinds | None = None) -> None:
         self._bus = bus
+        self.kinds = kinds
+        """The event kinds (and their subclasses) queued here; None for every event."""
         self.queue: asyncio.Queue[JobEvent] = asyncio.Queue(maxsize)
         self.dropped = 0
 
@@ -127,20 +142,57 @@ class Subscription:
         return await self.queue.get()
 
 
+class Listener:
+    """A direct handler on the bus: called in the publisher's frame, so it must be quick
+    and must not raise (the journal's intake appends to its batch, nothing more)."""
+
+    dropped = 0
+    """Never drops: the handler decides what to keep."""
+
+    def __init__(self, bus: EventBus, handler: Handler, kinds: Kinds | None = None) -> None:
+        self._bus = bus
+        self.kinds = kinds
+        self.put = handler
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self)
+
+
 class EventBus:
-    """Fan-out of job events to subscribers, without ever blocking the publisher."""
+    """Fan-out of job events to subscribers, without ever blocking the publisher.
+
+    Each event kind is routed to the handlers that asked for it, looked up once per kind,
+    so a subscriber that wants two kinds costs nothing on the others (every order change
+    and fill is published on the job's hot path: bench/backtest_speed.py)."""
 
     def __init__(self) -> None:
-        self._subscriptions: list[Subscription] = []
+        self._subscriptions: list[Subscription | Listener] = []
+        self._routes: dict[type[JobEvent], tuple[Handler, ...]] = {}
 
-    def subscribe(self, maxsize: int = 10_000) -> Subscription:
-        subscription = Subscription(self, maxsize)
-        self._subscriptions.append(subscription)
+    def subscribe(
+        self, maxsize: int = 10_000, *, kinds: Iterable[type[JobEvent]] | None = None
+    ) -> Subscription:
+        """A bounded queue of the events of ``kinds`` (every event when None)."""
+        subscription = Subscription(self, maxsize, _kinds(kinds))
+        self._add(subscription)
         return subscription
 
-    def unsubscribe(self, subscription: Subscription) -> None:
+    def listen(
+        self, handler: Handler, *, kinds: Iterable[type[JobEvent]] | None = None
+    ) -> Listener:
+        """Call ``handler(event)`` for each event of ``kinds`` as it is published."""
+        listener = Listener(self, handler, _kinds(kinds))
+        self._add(listener)
+        return listener
+
+    def _add(self, subscriber: Subscription | Listener) -> None:
+        self._subscriptions.append(subscriber)
+        self._routes.clear()
+
+    def unsubscribe(self, subscription: Subscription | Listener) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
+            self._routes.clear()
 
     @property
     def has_subscribers(self) -> bool:
@@ -148,5 +200,17 @@ class EventBus:
         return bool(self._subscriptions)
 
     def publish(self, event: JobEvent) -> None:
-        for subscription in self._subscriptions:
-            subscription.put(event)
+        kind = type(event)
+        handlers = self._routes.get(kind)
+        if handlers is None:
+            handlers = self._routes[kind] = tuple(
+                subscriber.put
+                for subscriber in self._subscriptions
+                if subscriber.kinds is None or issubclass(kind, subscriber.kinds)
+            )
+        for handler in handlers:
+            handler(event)
+
+
+def _kinds(kinds: Iterable[type[JobEvent]] | None) -> Kinds | None:
+    return None if kinds is None else tuple(kinds)

@@ -57,7 +57,7 @@ class JobManager:
         )
         job.build()
         self._add(job)
-        self.bus.publish(JobStatusChanged(job.id, str(job.status)))
+        self.bus.publish(JobStatusChanged(job.id, job.status))
         return job
 
     def _add(self, job: TradingJob) -> None:
@@ -72,7 +72,7 @@ class JobManager:
         job.status = JobStatus.ERROR
         job.log("ERROR", error)
         self._add(job)
-        self.bus.publish(JobStatusChanged(job.id, str(job.status), error))
+        self.bus.publish(JobStatusChanged(job.id, job.status, error))
         return job
 
     def add_restored(self, job: TradingJob) -> TradingJob:
@@ -80,7 +80,7 @@ class JobManager:
         if job.id in self._jobs:
             raise JobError(f"a job with id {job.id!r} already exists")
         self._add(job)
-        self.bus.publish(JobStatusChanged(job.id, str(job.status), job.error))
+        self.bus.publish(JobStatusChanged(job.id, job.status, job.error))
         return job
 
     def start(self, job_id: str) -> TradingJob:
@@ -164,7 +164,7 @@ class JobManager:
         replacement.build()
         self._add(replacement)  # the manager's CPU share, like every other job
         job.discard()
-        self.bus.publish(JobStatusChanged(job.id, str(replacement.status)))
+        self.bus.publish(JobStatusChanged(job.id, replacement.status))
         return replacement
 
     async def delete(self, job_id: str) -> None:

@@ -48,7 +48,7 @@ from ats.exceptions import ATSError, JobError, PluginError, StateError
 from ats.exchanges.simulated_exchange import SimulatedExchange
 from ats.state.integrity import check_simulated_account
 from ats.state.snapshot_store import FILE_MODE, Candidate, SnapshotStore, check_job_id
-from ats.trading_job.events import JobEvent, JobRemoved, JobStatusChanged, Subscription
+from ats.trading_job.events import JobRemoved, JobStatusChanged, Subscription
 from ats.trading_job.job_config import JobConfig, PluginSpec, parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus, TradingJob
@@ -195,7 +195,9 @@ class PersistentJobs:
                 raise unwritable_error(directory, exc) from None
             if self.settings.journal_enabled:
                 await self._open_journal()
-            self._subscription = _status_events_only(self.manager.bus.subscribe(100_000))
+            self._subscription = self.manager.bus.subscribe(
+                100_000, kinds=(JobStatusChanged, JobRemoved)
+            )
             wanted = None if only is None else set(only)
             self.restored = [
                 await self._load_safely(job_id)
@@ -733,21 +735,6 @@ class PersistentJobs:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-
-def _status_events_only(subscription: Subscription) -> Subscription:
-    """Keep only status and removal events: every other event (one per order change and
-    fill) would otherwise cost a queue put on the job's hot path for nothing."""
-    keep = subscription.put
-
-    def put(event: JobEvent) -> None:
-        kind = type(event)
-        if kind is JobStatusChanged or kind is JobRemoved:
-            keep(event)
-
-    with contextlib.suppress(AttributeError):  # a Subscription with __slots__: keep all
-        subscription.put = put  # type: ignore[method-assign]
-    return subscription
 
 
 def _one_line(exc: BaseException) -> str:

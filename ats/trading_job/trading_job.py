@@ -12,7 +12,6 @@ import dataclasses
 import traceback
 from collections import deque
 from collections.abc import Callable, Coroutine
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -40,6 +39,7 @@ from ats.trading_job.job_config import JobConfig
 from ats.trading_job.metrics import compute_metrics
 from ats.trading_job.order_rate import OrderRateLimiter
 from ats.trading_job.risk import RiskGuard
+from ats.trading_job.status import JobStatus
 from ats.trading_job.watchdog import JobFrozen, guarding_here
 from ats.utils.plugins import PluginLoader, plugin_code
 from ats.utils.redaction import redact
@@ -80,19 +80,6 @@ def _overlay_label(indicator: Any, output: str) -> str:
     )
     suffix = "" if output == "result" else f".{output}"
     return f"{indicator.name}({params}){suffix}"
-
-
-class JobStatus(StrEnum):
-    CREATED = "created"
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
-    FINISHED = "finished"
-    ERROR = "error"
-
-    @property
-    def is_active(self) -> bool:
-        return self in (JobStatus.RUNNING, JobStatus.PAUSED)
 
 
 class TradingJob:
@@ -596,7 +583,7 @@ class TradingJob:
 
     def _set_status(self, status: JobStatus) -> None:
         self.status = status
-        self.bus.publish(JobStatusChanged(self.id, str(status), self.error))
+        self.bus.publish(JobStatusChanged(self.id, status, self.error))
 
     # -- views for front ends (read-only) ----------------------------------------------
     def chart_window(self, size: int = 200) -> ChartWindow:

@@ -277,7 +277,7 @@ class MainScreen(Screen[None]):
             seen = {job_id for job_id, _status in transitions}
             for job in self.manager.jobs:
                 if job.id not in seen and self._last_status.get(job.id) != str(job.status):
-                    transitions.append((job.id, str(job.status)))
+                    transitions.append((job.id, job.status))
         lines = []
         for job_id, status in transitions:
             if job_id in changes.removed:

@@ -1,0 +1,23 @@
+"""The life cycle of a job, as the engine, the events and every front end name it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    ERROR = "error"
+
+    @property
+    def is_active(self) -> bool:
+        return self in (JobStatus.RUNNING, JobStatus.PAUSED)
+
+    @property
+    def is_done(self) -> bool:
+        """Ended, by itself or by a stop: a run that will not go on without a start."""
+        return self in (JobStatus.FINISHED, JobStatus.STOPPED, JobStatus.ERROR)
