@@ -715,10 +715,9 @@ class Journal:
 
         A backtest's curve is rebuilt from its fills at the sampled candles only (the
         full 1M-point curve is not needed for that)."""
-        exchange = job.exchange
-        data = getattr(exchange, "data", None)
-        cursor = getattr(exchange, "cursor", None)
-        if exchange is not None and data is not None and isinstance(cursor, int):
+        exchange, replay = job.exchange, job.capabilities.replay
+        if exchange is not None and replay is not None and replay.data is not None:
+            data, cursor = replay.data, replay.cursor
             if cursor <= 0:
                 return np.empty(0, dtype=np.int64), np.empty(0)
             indices = _sample_indices(cursor, self.equity_points)

@@ -37,10 +37,19 @@ OrderCheck = Callable[[str, OrderSide, float], str | None]
 
 
 class BaseExchange(abc.ABC):
-    """Feeds candles of one symbol to ``on_candle`` and executes the strategy's orders."""
+    """Feeds candles of one symbol to ``on_candle`` and executes the strategy's orders.
+
+    What some exchanges can do besides (replay a file, snapshot, pace a replay) is
+    declared by :mod:`ats.exchanges.capabilities`, and checked once by the job."""
 
     name: ClassVar[str]
     mode: ClassVar[Mode]
+    timeframe_ms: int | None = None
+    """The candle length in ms, once known (the data or the feed says so on connect)."""
+    candle: Candle | None = None
+    """The candle the strategy is handling (the latest closed one)."""
+    first_close: float | None = None
+    """The first close a streaming feed delivered (buy-and-hold of a paper/live run)."""
 
     def __init__(
         self,
@@ -108,9 +117,9 @@ class BaseExchange(abc.ABC):
     def now(self) -> int:
         """Order time in ms: the close of the candle the strategy is handling (exchanges
         keep it in ``candle`` and ``timeframe_ms``), the wall clock before any candle."""
-        candle = getattr(self, "candle", None)
+        candle = self.candle
         if candle is not None and candle.timestamp:
-            return int(candle.timestamp + getattr(self, "timeframe_ms", 0))
+            return int(candle.timestamp + (self.timeframe_ms or 0))
         return int(time.time() * 1000)
 
     @property

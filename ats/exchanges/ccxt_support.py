@@ -6,8 +6,8 @@ kind (:func:`is_retryable`): network trouble, 5xx, timeouts and rate limits are 
 with backoff (rate limits wait out ``Retry-After``); a 400/401/403/404, a filter failure or
 any other refusal is not.
 
-ccxt is imported inside the functions only: importing it costs ~0.5 s and ~100 MB, and
-``ats --help`` or a backtest must never pay that.
+ccxt is imported on first use only (:mod:`ats.exchanges.lazy_ccxt`): importing it costs
+~0.5 s and ~100 MB, and ``ats --help`` or a backtest must never pay that.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from ats.exceptions import ConfigError, ExchangeRefused
 from ats.exchanges import rate_limit
+from ats.exchanges.lazy_ccxt import ccxt, ccxt_module
 
 T = TypeVar("T")
 LogFunction = Callable[[str, str], None]
@@ -45,25 +46,21 @@ def make_client(
     :func:`default_options`). ``enable_rate_limit`` keeps ccxt's client-side throttle
     (off only for loopback tests); the shared :mod:`rate_limit` limiter is always on.
     """
-    import ccxt.async_support as ccxt_async
-
-    exchange_class = getattr(ccxt_async, exchange_id, None)
-    if exchange_class is None or exchange_id not in ccxt_async.exchanges:
-        raise ConfigError(f"exchange: ccxt has no exchange {exchange_id!r}")
+    client_class = _client_class(exchange_id)
     config: dict[str, Any] = {
         "enableRateLimit": enable_rate_limit,
         "timeout": timeout_ms,
         "options": dict(options or {}),
         **(credentials or {}),
     }
-    client = exchange_class(config)
+    client = client_class(config)
     apply_default_options(
         client, set(options or {}), spot=spot, custom_urls=bool(urls), signed=bool(credentials)
     )
     if sandbox:
         try:
             client.set_sandbox_mode(True)
-        except ccxt_async.NotSupported:
+        except ccxt.NotSupported:
             raise ConfigError(f"exchange.params.sandbox: {exchange_id} has no sandbox") from None
     apply_url_overrides(client, urls)
     rate_limit.install(client, rate_limit.limiter_for(exchange_id, rate_limit.api_origin(client)))
@@ -170,21 +167,19 @@ async def retry_transient(
     exchange refuses a request's timestamp (ccxt ``InvalidNonce``, Binance -1021: the
     clocks drifted apart since they were compared), before the retry.
     """
-    import ccxt.async_support as ccxt_async
-
     while True:
         if limiter is not None:
             await limiter.wait(sleep)
         try:
             result = await call()
-        except ccxt_async.OperationFailed as exc:
+        except ccxt.OperationFailed as exc:
             if _is_refused_key(exc):
                 raise
             if not is_retryable(exc):
                 raise refused(what, exc) from None
             if limiter is not None and limiter.remaining() > 0:
                 continue  # 429/418 (or refused before sending): wait out Retry-After
-            if resync_clock is not None and isinstance(exc, ccxt_async.InvalidNonce):
+            if resync_clock is not None and isinstance(exc, ccxt.InvalidNonce):
                 await resync_clock()
             if max_failures is not None and backoff.failures + 1 >= max_failures:
                 backoff.reset()
@@ -201,6 +196,15 @@ async def retry_transient(
             log("INFO", f"{what}: working again after {backoff.failures} failed attempts")
             backoff.reset()
         return result
+
+
+def _client_class(venue: str) -> Any:
+    """ccxt's client class for ``venue`` (an id in ``ccxt.exchanges``); ConfigError if none."""
+    known: list[str] = ccxt.exchanges
+    client_class = getattr(ccxt_module(), venue, None) if venue in known else None
+    if client_class is None:
+        raise ConfigError(f"exchange: ccxt has no exchange {venue!r}")
+    return client_class
 
 
 RETRYABLE_4XX = frozenset({408, 418, 425, 429})
@@ -223,13 +227,9 @@ def is_retryable(exc: BaseException) -> bool:
     firewall refuses fails the same way every time. A timeout (ccxt ``RequestTimeout``,
     also Binance's -1007), a rate limit or a refused timestamp (``InvalidNonce``, -1021:
     compare clocks and retry) stays retryable whatever the status."""
-    import ccxt.async_support as ccxt_async
-
-    if not isinstance(exc, ccxt_async.OperationFailed) or _is_refused_key(exc):
+    if not isinstance(exc, ccxt.OperationFailed) or _is_refused_key(exc):
         return False
-    if isinstance(
-        exc, ccxt_async.RequestTimeout | ccxt_async.DDoSProtection | ccxt_async.InvalidNonce
-    ):
+    if isinstance(exc, ccxt.RequestTimeout | ccxt.DDoSProtection | ccxt.InvalidNonce):
         return True
     status = http_status(exc)
     return status is None or not 400 <= status < 500 or status in RETRYABLE_4XX
@@ -248,9 +248,7 @@ def refused(what: str, exc: BaseException) -> ExchangeRefused:
 def _is_refused_key(exc: BaseException) -> bool:
     """ccxt raises Binance's -2015/-2014 (bad or revoked API key) as DDoSProtection once a
     private call has succeeded; retrying those forever would hide a revoked key."""
-    import ccxt.async_support as ccxt_async
-
     text = str(exc)
-    return isinstance(exc, ccxt_async.DDoSProtection) and (
+    return isinstance(exc, ccxt.DDoSProtection) and (
         '"code":-2015' in text.replace(" ", "") or '"code":-2014' in text.replace(" ", "")
     )

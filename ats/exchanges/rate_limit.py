@@ -28,6 +28,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from ats.exchanges.lazy_ccxt import ccxt
+
 LogFunction = Callable[[str, str], None]
 SleepFunction = Callable[[float], Awaitable[None]]
 
@@ -88,11 +90,7 @@ class AccountLimiter:
     def check(self) -> None:
         """Raise ccxt's ``DDoSProtection`` (marked ``ats_not_sent``) inside a window."""
         if self.remaining() > 0:
-            import ccxt.async_support as ccxt_async
-
-            error = ccxt_async.DDoSProtection(
-                f"{self.name}: not sent: {self.state_text()} (Retry-After)"
-            )
+            error = ccxt.DDoSProtection(f"{self.name}: not sent: {self.state_text()} (Retry-After)")
             error.ats_not_sent = True
             raise error
 

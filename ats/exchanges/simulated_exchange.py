@@ -33,7 +33,8 @@ from ats.state.history_json import HistoryCache
 class SimulatedExchange(BaseExchange):
     """Order API over a :class:`Wallet`, a :class:`MatchingEngine` and a :class:`TradeLedger`."""
 
-    timeframe_ms: int = 60_000
+    DEFAULT_TIMEFRAME_MS = 60_000
+    """Order times before the data or feed has said its candle length."""
 
     def __init__(
         self,
@@ -57,7 +58,7 @@ class SimulatedExchange(BaseExchange):
         self._order_history = HistoryCache(Order.to_dict, lambda order: not order.is_open)
         self._fill_history = HistoryCache(Fill.to_dict, lambda _fill: True)
         self.ledger = TradeLedger(self.market_rules)
-        self.candle = Candle(symbol, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        self.candle: Candle = Candle(symbol, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
         """The latest candle; reused and overwritten in place by the feed."""
         self.engine.order_listeners.append(self._order_changed)
         self.engine.fill_listeners.append(self._filled)
@@ -87,7 +88,7 @@ class SimulatedExchange(BaseExchange):
     @property
     def now(self) -> int:
         """Order time: the close of the candle the strategy is handling."""
-        return self.candle.timestamp + self.timeframe_ms
+        return self.candle.timestamp + (self.timeframe_ms or self.DEFAULT_TIMEFRAME_MS)
 
     def process_candle(self, candle: Candle) -> None:
         """Match open orders against a new closed candle, then hand it to the strategy."""

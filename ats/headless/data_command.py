@@ -44,13 +44,12 @@ def add_parser(commands: Any) -> None:
 
 async def _guarded(download: Any) -> Any:
     """A network failure that outlived the retries becomes one clear line (rerun resumes)."""
-    import ccxt.async_support as ccxt_async
-
     from ats.exceptions import DataError
+    from ats.exchanges.lazy_ccxt import ccxt
 
     try:
         return await download
-    except ccxt_async.BaseError as exc:
+    except ccxt.BaseError as exc:
         from ats.exchanges.ccxt_support import short_error
 
         raise DataError(

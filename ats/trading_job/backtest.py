@@ -15,10 +15,9 @@ async def run_backtest(
     manager = JobManager() if manager is None else manager
     job = manager.create(config)
     if data is not None:
-        load_data = getattr(job.exchange, "load_data", None)
-        if load_data is None:
+        if job.capabilities.replay is None:
             raise TypeError(f"exchange {config.exchange.name} does not take preloaded data")
-        load_data(data)
+        job.capabilities.replay.load_data(data)
     manager.start(job.id)
     await job.wait()
     return job

@@ -123,10 +123,10 @@ class JobManager:
     def set_speed(self, job_id: str, factor: float) -> float:
         """Set a replay feed's pace (1.0 = real time); returns the speed now in force."""
         job = self.get(job_id)
-        set_speed = getattr(job.exchange, "set_speed", None)
-        if set_speed is None:
+        pace = job.capabilities.pace
+        if pace is None:
             raise JobError(f"job {job.config.name} has no adjustable speed (not a replay)")
-        return float(set_speed(factor))
+        return float(pace.set_speed(factor))
 
     def hold_foreground(self, seconds: float) -> None:
         """Let the console go first: running backtests wait at their next checkpoint

@@ -509,9 +509,9 @@ class PersistentJobs:
             fingerprint = self._fingerprint(job)
             if not force and self._written.get(job_id) == fingerprint:
                 return False
-            warm_history = getattr(job.exchange, "warm_history", None)
-            if warm_history is not None:
-                await warm_history()  # the unchanging bulk, encoded off the event loop
+            warming = job.capabilities.history_warming
+            if warming is not None:
+                await warming.warm_history()  # the unchanging bulk, encoded off the loop
             fingerprint = self._fingerprint(job)
             if not force and self._written.get(job_id) == fingerprint:
                 return False

@@ -18,6 +18,7 @@ import numpy as np
 
 from ats.exceptions import ATSError, ConfigError, JobError, PluginError, StateError, UnknownPlugin
 from ats.exchanges.base_exchange import BaseExchange, CandleHandler
+from ats.exchanges.capabilities import NO_CAPABILITIES, Capabilities, Replayable
 from ats.exchanges.data_classes import Candle, Fill, Order, OrderSide
 from ats.exchanges.run_control import CpuShare, RunControl, StopRequested
 from ats.indicators.base_indicator import BaseIndicator
@@ -54,6 +55,8 @@ _CANDLE_FIELDS = ("timestamps", "open", "high", "low", "close", "volume")
 _OVERLAY_WARMUP = 3
 """Overlays are computed over this many extra window lengths so they are warmed up."""
 _MAX_MARKERS = 500
+DEFAULT_TIMEFRAME_MS = 60_000
+"""Annualises the metrics of a job whose exchange never said its candle length."""
 CANDLE_HISTORY = 2_000
 """Candles (and overlay values) kept in memory for charts of streaming jobs."""
 
@@ -102,6 +105,8 @@ class TradingJob:
         self.error: str | None = None
         self.logs: deque[JobLog] = deque(maxlen=log_size)
         self.exchange: BaseExchange | None = None
+        self.capabilities: Capabilities = NO_CAPABILITIES
+        """What the exchange can do besides orders, checked once when it is built."""
         self.strategy: BaseStrategy | None = None
         self.report: dict[str, Any] | None = None
         self.restore_note: str | None = None
@@ -164,6 +169,7 @@ class TradingJob:
         if self.exchange is not None:
             self.exchange.release()  # the previous run: freed now, not by a full GC
         self.exchange = exchange
+        self.capabilities = Capabilities.of(exchange)
         self.strategy = self._set_up(
             lambda: strategy_class(
                 params, self._broker(exchange), log=self.log, loader=self.loader
@@ -224,6 +230,7 @@ class TradingJob:
         if self.exchange is not None:
             self.exchange.release()
         self.exchange = None
+        self.capabilities = NO_CAPABILITIES
         self.strategy = None
 
     @property
@@ -412,16 +419,15 @@ class TradingJob:
     def _run_vectorised(self) -> None:
         exchange, strategy = self.exchange, self.strategy
         assert exchange is not None and strategy is not None
-        run_signals = getattr(exchange, "run_signals", None)
-        data = getattr(exchange, "data", None)
-        if run_signals is None or data is None:
+        replay = self.capabilities.replay
+        if replay is None or replay.data is None:
             raise ConfigError(f"vectorised: exchange {self.config.exchange.name} has no data file")
-        signals = strategy.populate_signals(data)
+        signals = strategy.populate_signals(replay.data)
         if signals is None:
             raise ConfigError(
                 f"vectorised: strategy {self.config.strategy.name} has no populate_signals"
             )
-        run_signals(signals.entries, signals.exits)
+        replay.run_signals(signals.entries, signals.exits)
 
     def _check_order_risk(self, symbol: str, side: OrderSide, value: float) -> str | None:
         assert self.exchange is not None
@@ -448,12 +454,11 @@ class TradingJob:
         bound to precomputed ``series`` on a candle file, else updated candle by candle."""
         exchange, strategy = self.exchange, self.strategy
         assert exchange is not None and strategy is not None
-        bind_series = getattr(exchange, "bind_series", None)
-        data = getattr(exchange, "data", None)
-        if bind_series is not None and data is not None:
-            exchange.clear_series()  # type: ignore[attr-defined]
-            for indicator, output, values in series or _compute_series(strategy, data):
-                bind_series(indicator, output, values)
+        replay = self.capabilities.replay
+        if replay is not None and replay.data is not None:
+            replay.clear_series()
+            for indicator, output, values in series or _compute_series(strategy, replay.data):
+                replay.bind_series(indicator, output, values)
             exchange.set_on_candle(self._with_daily_loss_check(strategy.on_candle))
         else:
             exchange.set_on_candle(self._streaming_handler(strategy))
@@ -462,12 +467,12 @@ class TradingJob:
         """:meth:`_bind_strategy` with the indicators computed in a worker thread: over a
         million candles that is tens of ms the console's loop would otherwise freeze for
         (``compute`` reads only the input arrays, never the indicator's state)."""
-        strategy, data = self.strategy, getattr(self.exchange, "data", None)
+        strategy, replay = self.strategy, self.capabilities.replay
         assert strategy is not None
-        if data is None or not hasattr(self.exchange, "bind_series"):
+        if replay is None or replay.data is None:
             self._bind_strategy()
             return
-        self._bind_strategy(await asyncio.to_thread(_compute_series, strategy, data))
+        self._bind_strategy(await asyncio.to_thread(_compute_series, strategy, replay.data))
 
     def _with_daily_loss_check(self, handler: CandleHandler) -> CandleHandler:
         """Value the account every candle only when a daily loss limit asks for it."""
@@ -640,9 +645,8 @@ class TradingJob:
         if self.strategy is not None:
             snapshot["strategy_state"] = self.strategy.state.to_dict()
             snapshot["indicators"] = [ind.get_state() for ind in self.strategy.indicators]
-        exchange_snapshot = getattr(self.exchange, "snapshot", None)
-        if exchange_snapshot is not None:
-            snapshot["exchange"] = exchange_snapshot()
+        if self.capabilities.snapshots is not None:
+            snapshot["exchange"] = self.capabilities.snapshots.snapshot()
         return snapshot
 
     def restore(self, snapshot: dict[str, Any]) -> None:
@@ -653,10 +657,9 @@ class TradingJob:
         self.build()
         assert self.strategy is not None and self.exchange is not None
         if snapshot.get("exchange") is not None:
-            restore_exchange = getattr(self.exchange, "restore", None)
-            if restore_exchange is None:
+            if self.capabilities.snapshots is None:
                 raise StateError(f"exchange {self.config.exchange.name} cannot restore state")
-            restore_exchange(snapshot["exchange"])
+            self.capabilities.snapshots.restore(snapshot["exchange"])
         if snapshot.get("strategy_state") is not None:
             self.strategy.state = self.strategy.State.from_dict(snapshot["strategy_state"])
         indicator_states = snapshot.get("indicators") or []
@@ -668,10 +671,8 @@ class TradingJob:
     # -- results -------------------------------------------------------------------------
     def equity_curve(self) -> tuple[np.ndarray, np.ndarray]:
         """(timestamps ms, equity) so far: exact for backtests, sampled for live feeds."""
-        exchange_curve = getattr(self.exchange, "equity_curve", None)
-        if exchange_curve is not None:
-            timestamps, equity = exchange_curve()
-            return timestamps, equity
+        if self.capabilities.replay is not None:
+            return self.capabilities.replay.equity_curve()
         if not self._equity_samples:
             return np.empty(0, dtype=np.int64), np.empty(0)
         times, values = zip(*self._equity_samples, strict=True)
@@ -696,7 +697,7 @@ class TradingJob:
             "trades": [trade.to_dict() for trade in trades],
         }
         if len(equity):
-            closes = _closes(exchange, len(equity))
+            closes = _closes(exchange, self.capabilities.replay, len(equity))
             quote = _quote(exchange)
             fees = sum(
                 fill.fee * (fill.price if fill.fee_currency != quote else 1.0)
@@ -707,7 +708,7 @@ class TradingJob:
                 equity=equity,
                 trades=trades,
                 fees_paid=fees,
-                timeframe_ms=int(getattr(exchange, "timeframe_ms", 60_000)),
+                timeframe_ms=int(exchange.timeframe_ms or DEFAULT_TIMEFRAME_MS),
                 first_price=closes[0],
                 last_price=closes[1],
             ).to_dict()
@@ -732,10 +733,9 @@ def _quote(exchange: BaseExchange) -> str:
     return exchange.symbol.split("/")[1]
 
 
-def _closes(exchange: BaseExchange, count: int) -> tuple[float, float]:
+def _closes(exchange: BaseExchange, replay: Replayable | None, count: int) -> tuple[float, float]:
     """First and last close of the replayed/streamed period, for buy-and-hold."""
-    data = getattr(exchange, "data", None)
-    if data is not None:
-        return float(data.close[0]), float(data.close[count - 1])
-    first = getattr(exchange, "first_close", None) or exchange.last_price(exchange.symbol) or 0.0
+    if replay is not None and replay.data is not None:
+        return float(replay.data.close[0]), float(replay.data.close[count - 1])
+    first = exchange.first_close or exchange.last_price(exchange.symbol) or 0.0
     return float(first), float(exchange.last_price(exchange.symbol) or 0.0)

@@ -35,6 +35,12 @@ class CandleFeed(abc.ABC):
     def progress(self) -> Progress:
         return Progress()
 
+    @property
+    def connection_state(self) -> str | None:
+        """A short note while the feed's connection is held back (see
+        :attr:`BaseExchange.connection_state`); None when all is well."""
+        return None
+
     def snapshot(self) -> dict[str, object]:
         return {}
 

@@ -87,6 +87,7 @@ from ats.exchanges.exchanges.ccxt.tracking import (
     status_of,
 )
 from ats.exchanges.feeds.ccxt_feed import CcxtFeed
+from ats.exchanges.lazy_ccxt import ccxt
 from ats.exchanges.market_rules import MarketRules
 from ats.exchanges.rate_limit import AccountLimiter, limiter_of
 from ats.exchanges.run_control import RunControl
@@ -136,14 +137,14 @@ class Exchange(BaseExchange):
         self.refuse_orders_on_history(self.feed)
         self.client: Any = None
         self.limiter: AccountLimiter | None = None
-        self.timeframe_ms = 60_000
+        self.timeframe_ms: int = 60_000
         self.orders: dict[str, Order] = {}
         self.tracking: dict[str, Tracking] = {}
         self.fills: list[Fill] = []
         self.ledger = TradeLedger()
         self.balances: dict[str, Balance] = {}
-        self.candle: Candle | None = None
-        self.first_close: float | None = None
+        self.candle = None
+        self.first_close = None
         self.handled = 0
         """Candles handed to the strategy (tests and progress use it)."""
         self.order_retry_seconds = _number(config, "order_retry_seconds", 60.0)
@@ -166,8 +167,6 @@ class Exchange(BaseExchange):
     async def connect(self) -> None:
         """Private client from env credentials, markets, reconcile a restored book, balances,
         then the feed. An API key the exchange refuses is a ConfigError (no traceback)."""
-        import ccxt.async_support as ccxt_async
-
         credentials = load_credentials(self.config, self.exchange_id)
         if self.client is None:
             self.client = make_client(
@@ -199,7 +198,7 @@ class Exchange(BaseExchange):
                 await self.reconcile()
             else:
                 await self._sync_balances(limit)
-        except (ccxt_async.AuthenticationError, ccxt_async.PermissionDenied) as exc:
+        except (ccxt.AuthenticationError, ccxt.PermissionDenied) as exc:
             key_env, secret_env, _ = env_names(self.config, self.exchange_id)
             raise ConfigError(
                 f"the exchange refused the API key from {key_env}/{secret_env}: "
@@ -265,15 +264,13 @@ class Exchange(BaseExchange):
         """Before a candle: let in-flight requests settle, then refresh open orders and
         balances. After ``sync_max_failures`` transient failures it goes on with the last
         known view (and says so) rather than stall the strategy."""
-        import ccxt.async_support as ccxt_async
-
         await self._settle(control)
         sleep = control.sleep if control is not None else asyncio.sleep
         try:
             for order in self.get_open_orders():
                 await self._refresh(order, sleep)
             await self._sync_balances(self.sync_max_failures, sleep)
-        except ccxt_async.OperationFailed as exc:
+        except ccxt.OperationFailed as exc:
             self.log(
                 "WARNING",
                 f"sync failed ({type(exc).__name__}: {short_error(exc)}); "
@@ -314,11 +311,9 @@ class Exchange(BaseExchange):
     async def _refresh_balances(self) -> None:
         """After a placement, fill or cancel, so the strategy does not size from stale
         balances (and the journal and snapshots show the exchange's holds)."""
-        import ccxt.async_support as ccxt_async
-
         try:
             await self._sync_balances(self.sync_max_failures)
-        except ccxt_async.OperationFailed as exc:  # the sync before the next candle retries
+        except ccxt.OperationFailed as exc:  # the sync before the next candle retries
             self.log("WARNING", f"balance refresh failed: {type(exc).__name__}: {short_error(exc)}")
 
     async def _call(
@@ -344,13 +339,11 @@ class Exchange(BaseExchange):
     async def _resync_clock(self) -> None:
         """Compare clocks with the exchange again: ccxt signs with the difference it
         measured at ``load_markets`` (``adjustForTimeDifference``), which drifts."""
-        import ccxt.async_support as ccxt_async
-
         if not (self.client.options or {}).get("adjustForTimeDifference"):
             return
         try:
             difference = await self.client.load_time_difference()
-        except ccxt_async.BaseError as exc:
+        except ccxt.BaseError as exc:
             self.log("WARNING", f"could not read the exchange's clock: {type(exc).__name__}")
             return
         self.log(
@@ -396,15 +389,13 @@ class Exchange(BaseExchange):
 
     def _request(self, order: Order) -> tuple[dict[str, Any] | None, str]:
         """ccxt create_order arguments rounded to the market, or None and why not."""
-        import ccxt.async_support as ccxt_async
-
         if order.type not in (OrderType.MARKET, OrderType.LIMIT):
             return None, f"{order.type} orders are not supported live yet"
         if len(order.client_order_id) > MAX_CLIENT_ID:
             return None, f"client order id longer than {MAX_CLIENT_ID} characters"
         try:
             return self._rounded_request(order)
-        except ccxt_async.BaseError as exc:
+        except ccxt.BaseError as exc:
             return None, f"{type(exc).__name__}: {short_error(exc)}"
 
     def _rounded_request(self, order: Order) -> tuple[dict[str, Any] | None, str]:
@@ -464,23 +455,21 @@ class Exchange(BaseExchange):
         unknown (a timeout, a 5xx, Binance's -1007 "execution status unknown": the order
         is then looked up by client order id, never blindly resent); True if the exchange
         certainly refused the request (rate limit)."""
-        import ccxt.async_support as ccxt_async
-
         if self.limiter is not None:
             await self.limiter.wait()  # never into a Retry-After window or a ban
         track = self.tracking[order.id]
         track.sending, track.send_attempts = True, track.send_attempts + 1
         try:
             info = await self.client.create_order(order.symbol, **request)
-        except ccxt_async.OperationFailed as exc:
+        except ccxt.OperationFailed as exc:
             if not is_retryable(exc):
                 self._reject(order, exc)
                 return None
             self._log_send_failure(order, exc)
-            if isinstance(exc, ccxt_async.InvalidNonce):  # refused for its timestamp
+            if isinstance(exc, ccxt.InvalidNonce):  # refused for its timestamp
                 await self._resync_clock()
-            return isinstance(exc, ccxt_async.DDoSProtection | ccxt_async.InvalidNonce)
-        except ccxt_async.InvalidOrder as exc:
+            return isinstance(exc, ccxt.DDoSProtection | ccxt.InvalidNonce)
+        except ccxt.InvalidOrder as exc:
             if "duplicate" not in str(exc).lower():
                 self._finish(
                     order, OrderStatus.REJECTED, f"{type(exc).__name__}: {short_error(exc)}"
@@ -488,7 +477,7 @@ class Exchange(BaseExchange):
                 return None
             self._log_send_failure(order, exc)  # an earlier attempt of ours is open there
             return False
-        except ccxt_async.BaseError as exc:
+        except ccxt.BaseError as exc:
             self._reject(order, exc)
             return None
         finally:
@@ -554,8 +543,6 @@ class Exchange(BaseExchange):
         self, order: Order, max_failures: int | None = None, sleep: Sleep | None = None
     ) -> dict[str, Any] | None:
         """The exchange's view of ``order`` by client order id, or None if it has none."""
-        import ccxt.async_support as ccxt_async
-
         params = {"clientOrderId": order.client_order_id}
         try:
             info: dict[str, Any] = await self._call(
@@ -564,7 +551,7 @@ class Exchange(BaseExchange):
                 max_failures,
                 sleep,
             )
-        except ccxt_async.OrderNotFound:
+        except ccxt.OrderNotFound:
             return None
         return info
 
@@ -577,8 +564,6 @@ class Exchange(BaseExchange):
     async def _cancel(self, order: Order, reason: str | None = None) -> None:
         """Cancel by client order id once its placement settled, then adopt the exchange's
         view (a cancel whose response was lost still ends in the right state)."""
-        import ccxt.async_support as ccxt_async
-
         placing = self._placing.get(order.id)
         if placing is not None:
             await asyncio.wait({placing})
@@ -592,11 +577,11 @@ class Exchange(BaseExchange):
                 lambda: self.client.cancel_order(None, order.symbol, params=params),
                 self.sync_max_failures,
             )
-        except ccxt_async.BaseError as exc:  # e.g. already filled: the look-up tells
+        except ccxt.BaseError as exc:  # e.g. already filled: the look-up tells
             self.log("WARNING", f"cancel {order.id}: {type(exc).__name__}: {short_error(exc)}")
         try:
             info = await self._lookup(order, self.sync_max_failures)
-        except ccxt_async.OperationFailed:
+        except ccxt.OperationFailed:
             return  # the sync before the next candle looks again
         if info is not None:
             await self._adopt(order, info)
@@ -633,8 +618,6 @@ class Exchange(BaseExchange):
 
     async def _new_fills(self, order: Order) -> list[Fill]:
         """Record the order's trades not seen yet (fee and maker/taker from the exchange)."""
-        import ccxt.async_support as ccxt_async
-
         track = self.tracking[order.id]
         try:
             trades = await self._call(
@@ -642,7 +625,7 @@ class Exchange(BaseExchange):
                 lambda: self.client.fetch_order_trades(track.exchange_id, order.symbol),
                 self.sync_max_failures,
             )
-        except ccxt_async.OperationFailed as exc:
+        except ccxt.OperationFailed as exc:
             self.log("WARNING", f"order {order.id}: fills not fetched yet ({type(exc).__name__})")
             return []
         fills = []
@@ -659,8 +642,6 @@ class Exchange(BaseExchange):
 
     async def _fee_value(self, fill: Fill) -> float:
         """A fee in a third asset (BNB) valued in quote at the exchange's price now."""
-        import ccxt.async_support as ccxt_async
-
         asset, quote = fill.fee_currency, split_symbol(fill.symbol)[1]
         pair = f"{asset}/{quote}"
         try:
@@ -668,7 +649,7 @@ class Exchange(BaseExchange):
                 f"price of {pair}", lambda: self.client.fetch_ticker(pair), self.sync_max_failures
             )
             price = float(ticker.get("last") or ticker.get("close") or 0.0)
-        except ccxt_async.BaseError as exc:
+        except ccxt.BaseError as exc:
             price = 0.0
             self.log("WARNING", f"price of {pair}: {type(exc).__name__}: {short_error(exc)}")
         if price > 0:
@@ -752,8 +733,6 @@ class Exchange(BaseExchange):
     async def _adopt_orphans(self, limit: int) -> None:
         """Orders with one of our client id prefixes that the book does not have: placed
         after the last snapshot, before a crash. Adopted so no position goes unseen."""
-        import ccxt.async_support as ccxt_async
-
         if not (self.client.has or {}).get("fetchOrders"):
             return
         since = self.candle.timestamp if self.candle is not None else None
@@ -761,7 +740,7 @@ class Exchange(BaseExchange):
             infos = await self._call(
                 "list recent orders", lambda: self.client.fetch_orders(self.symbol, since), limit
             )
-        except ccxt_async.BaseError as exc:
+        except ccxt.BaseError as exc:
             self.log("WARNING", f"could not list recent orders: {type(exc).__name__}")
             return
         for info in infos:

@@ -12,6 +12,7 @@ from typing import Any
 from ats.exceptions import ConfigError
 from ats.exchanges.base_exchange import LogFunction
 from ats.exchanges.base_fees import BaseFees
+from ats.exchanges.capabilities import Paced
 from ats.exchanges.data_classes import Progress
 from ats.exchanges.feeds.base_feed import CandleFeed
 from ats.exchanges.run_control import RunControl
@@ -49,7 +50,7 @@ class Exchange(SimulatedExchange):
         super().__init__(symbol=symbol, fees=fees, balances=balances, config=config, log=log)
         self.feed = make_feed(symbol, config, self.log)
         self.refuse_orders_on_history(self.feed)
-        self.first_close: float | None = None
+        self.first_close = None
 
     async def load_inputs(self) -> None:
         if self.config.get("feed", "replay") == "replay":
@@ -73,19 +74,17 @@ class Exchange(SimulatedExchange):
             self.process_candle(candle)
 
     def set_speed(self, factor: float) -> float:
-        set_speed = getattr(self.feed, "set_speed", None)
-        if set_speed is None:
+        if not isinstance(self.feed, Paced):
             raise ConfigError("this feed runs in real time; its speed cannot change")
-        return float(set_speed(factor))
+        return float(self.feed.set_speed(factor))
 
     @property
     def speed(self) -> float | None:
-        return getattr(self.feed, "speed", None)
+        return self.feed.speed if isinstance(self.feed, Paced) else None
 
     @property
     def connection_state(self) -> str | None:
-        state = getattr(self.feed, "connection_state", None)
-        return state if isinstance(state, str) else None
+        return self.feed.connection_state
 
     @property
     def progress(self) -> Progress:
