@@ -19,6 +19,7 @@ from ats.trading_job.events import Filled, JobProgress, JobReport, JobStatusChan
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus
+from ats.trading_job.view_builder import candle_window
 
 
 def _replay_config(speed: float = 0.0) -> dict:  # type: ignore[type-arg]
@@ -90,7 +91,7 @@ async def test_paper_replay_gives_the_same_trades_as_back_trading() -> None:
     assert backtest.report and paper.report
     assert backtest.report["trades"] == paper.report["trades"]
     assert paper.report["final_equity"] == pytest.approx(backtest.report["final_equity"], rel=1e-12)
-    window = paper.chart_window(100)
+    window = candle_window(paper, 100)
     assert len(window.close) == 100 and "sma(50)" in window.overlays
     assert not math.isnan(window.overlays["sma(200)"][-1])
 

@@ -7,11 +7,12 @@ timestamps in integer milliseconds since the Unix epoch (UTC).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from ats.utils.symbols import split_symbol
 
 
 class OrderSide(StrEnum):
@@ -37,15 +38,6 @@ class OrderStatus(StrEnum):
     @property
     def is_final(self) -> bool:
         return self not in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
-
-
-@functools.lru_cache(maxsize=1024)  # called several times per order (bench/backtest_speed.py)
-def split_symbol(symbol: str) -> tuple[str, str]:
-    """``"BTC/USDT"`` -> ``("BTC", "USDT")``; a clear error for anything else."""
-    base, sep, quote = symbol.partition("/")
-    if not sep or not base or not quote or "/" in quote:
-        raise ValueError(f"symbol must look like BASE/QUOTE (e.g. BTC/USDT), got {symbol!r}")
-    return base, quote.split(":")[0]
 
 
 def ms_to_datetime(timestamp: int) -> datetime:

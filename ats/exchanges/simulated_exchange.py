@@ -161,6 +161,9 @@ class SimulatedExchange(BaseExchange):
     def get_fills(self) -> list[Fill]:
         return list(self.engine.fills)
 
+    def fill_count(self) -> int:
+        return len(self.engine.fills)
+
     def last_price(self, symbol: str) -> float | None:
         return self.candle.close if self.candle.timestamp else None
 

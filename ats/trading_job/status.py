@@ -16,8 +16,3 @@ class JobStatus(StrEnum):
     @property
     def is_active(self) -> bool:
         return self in (JobStatus.RUNNING, JobStatus.PAUSED)
-
-    @property
-    def is_done(self) -> bool:
-        """Ended, by itself or by a stop: a run that will not go on without a start."""
-        return self in (JobStatus.FINISHED, JobStatus.STOPPED, JobStatus.ERROR)

@@ -8,7 +8,6 @@ callbacks into events on the bus, and confines any strategy exception to this jo
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import traceback
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -51,31 +50,14 @@ EQUITY_SAMPLES = 100_000
 """Equity samples kept for streaming jobs (paper/live); older ones are dropped."""
 
 
-_CANDLE_FIELDS = ("timestamps", "open", "high", "low", "close", "volume")
-_OVERLAY_WARMUP = 3
-"""Overlays are computed over this many extra window lengths so they are warmed up."""
-_MAX_MARKERS = 500
 DEFAULT_TIMEFRAME_MS = 60_000
 """Annualises the metrics of a job whose exchange never said its candle length."""
 CANDLE_HISTORY = 2_000
 """Candles (and overlay values) kept in memory for charts of streaming jobs."""
 
 
-@dataclasses.dataclass
-class ChartWindow:
-    """What a chart of a job needs; arrays are aligned on ``timestamps`` (ms)."""
-
-    timestamps: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, np.int64))
-    open: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))
-    high: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))
-    low: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))
-    close: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))
-    overlays: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    markers: list[tuple[int, float, str]] = dataclasses.field(default_factory=list)
-    """Fills in the window as (timestamp, price, side)."""
-
-
-def _overlay_label(indicator: Any, output: str) -> str:
+def overlay_label(indicator: BaseIndicator, output: str) -> str:
+    """``sma(50)``, ``bbands(20,2).upper``: how an indicator output is named on charts."""
     params = ",".join(
         f"{value:g}" if isinstance(value, float) else str(value)
         for key, value in indicator.config.items()
@@ -104,6 +86,8 @@ class TradingJob:
         self.status = JobStatus.CREATED
         self.error: str | None = None
         self.logs: deque[JobLog] = deque(maxlen=log_size)
+        self.log_count = 0
+        """Lines logged since the job was created (the newest kept is number count - 1)."""
         self.exchange: BaseExchange | None = None
         self.capabilities: Capabilities = NO_CAPABILITIES
         """What the exchange can do besides orders, checked once when it is built."""
@@ -496,7 +480,7 @@ class TradingJob:
 
         history = self._overlay_history
         outputs = [
-            (indicator, output, _overlay_label(indicator, output))
+            (indicator, output, overlay_label(indicator, output))
             for indicator, _ in indicators
             for output in indicator.outputs
         ]
@@ -584,50 +568,24 @@ class TradingJob:
     def log(self, level: str, message: str) -> None:
         event = JobLog(self.id, level, redact(message))  # masks registered secret values
         self.logs.append(event)
+        self.log_count += 1
         self.bus.publish(event)
 
     def _set_status(self, status: JobStatus) -> None:
         self.status = status
         self.bus.publish(JobStatusChanged(self.id, status, self.error))
 
-    # -- views for front ends (read-only) ----------------------------------------------
-    def chart_window(self, size: int = 200) -> ChartWindow:
-        """The last ``size`` candles seen, with indicator overlays and fill markers."""
-        exchange, strategy = self.exchange, self.strategy
-        window = ChartWindow()
-        if exchange is None:
-            return window
-        data = getattr(exchange, "data", None)
-        if data is not None:
-            stop = int(getattr(exchange, "cursor", 0))
-            start = max(stop - size, 0)
-            columns = {name: getattr(data, name) for name in _CANDLE_FIELDS}
-            window.timestamps = data.timestamps[start:stop]
-            for name in ("open", "high", "low", "close"):
-                setattr(window, name, getattr(data, name)[start:stop])
-            if strategy is not None and stop > start:
-                warm_start = max(start - _OVERLAY_WARMUP * size, 0)
-                for indicator in strategy.indicators:
-                    arrays = [columns[source][warm_start:stop] for source in indicator.inputs]
-                    for output, values in indicator.compute(*arrays).items():
-                        window.overlays[_overlay_label(indicator, output)] = values[
-                            start - warm_start :
-                        ]
-        elif self._candles:
-            recent = list(self._candles)[-size:]
-            window.timestamps = np.array([c.timestamp for c in recent], dtype=np.int64)
-            for name in ("open", "high", "low", "close"):
-                setattr(window, name, np.array([getattr(c, name) for c in recent]))
-            for label, history in self._overlay_history.items():
-                window.overlays[label] = np.array(list(history)[-len(recent) :])
-        if len(window.timestamps):
-            first = int(window.timestamps[0])
-            window.markers = [
-                (fill.timestamp, fill.price, str(fill.side))
-                for fill in exchange.get_fills()[-_MAX_MARKERS:]
-                if fill.timestamp >= first
-            ]
-        return window
+    # -- what a chart of a streaming job draws (see ats.trading_job.view_builder) ----------
+    def recent_candles(self, count: int) -> list[Candle]:
+        """The last ``count`` streamed candles kept (paper and live jobs)."""
+        return list(self._candles)[-count:] if count > 0 else []
+
+    def overlay_history(self, count: int) -> dict[str, list[float]]:
+        """The last ``count`` values of each indicator output, by overlay label."""
+        return {
+            label: list(history)[-count:] if count > 0 else []
+            for label, history in self._overlay_history.items()
+        }
 
     # -- persistence ---------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

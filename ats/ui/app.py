@@ -1,7 +1,11 @@
 """The ATS console application and ``run_console()``, the ``ats`` command's default.
 
 The app owns the JobManager it is given (or a fresh one), the theme registry and the UI
-settings file. Three optional hooks connect it to the persistence layer:
+settings file. Its screens never touch the manager: they drive jobs through
+:attr:`AtsApp.control`, a :class:`~ats.trading_job.control.JobControl` (in process here,
+over the manager), by job id and read-model views. The manager itself is only used for
+the process's own life cycle: the stop deadline on quit. Three optional hooks connect it
+to the persistence layer:
 
 - ``on_start`` (async) runs once the console is up, before the demo check: restore and
   resume saved jobs there (it must run on the console's own event loop); the one-line
@@ -32,6 +36,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
+from rich.console import RenderableType
 from textual import events
 from textual.app import App
 from textual.binding import Binding
@@ -39,8 +44,10 @@ from textual.driver import Driver
 from textual.message import Message
 
 from ats.exceptions import ATSError
+from ats.trading_job.control import JobControl
 from ats.trading_job.job_config import JobConfig, parse_job_config
 from ats.trading_job.job_manager import JobManager
+from ats.trading_job.local_control import LocalJobControl
 from ats.trading_job.stop_deadline import DEFAULT_DEADLINE_S, NamesFunction, StopDeadline
 from ats.ui import textual_cycles
 from ats.ui.commands import JobCommands
@@ -148,6 +155,10 @@ class AtsApp(App[int]):
         super().__init__()
         textual_cycles.install()
         self.manager = manager if manager is not None else JobManager()
+        self.control: JobControl = LocalJobControl(self.manager)
+        """What the screens drive jobs through (by id, reading views)."""
+        self.closing = False
+        """:meth:`exit` was called: the screens stop delivering updates."""
         self.demo = demo
         self.start_demo = start_demo
         self.settings_path = Path(settings_path) if settings_path is not None else None
@@ -231,7 +242,7 @@ class AtsApp(App[int]):
                 log.exception("start-up hook failed")
                 self.notify(f"{type(exc).__name__}: {exc}", title="Start-up", severity="error")
         self.started = True
-        self.ensure_demo_jobs()
+        await self.ensure_demo_jobs()
         if self._tune_runtime if self._tune_runtime is not None else not self.is_headless:
             tune_runtime()
             self.set_interval(MALLOC_TRIM_EVERY, self._trim_native_memory)
@@ -239,29 +250,31 @@ class AtsApp(App[int]):
     def _trim_native_memory(self) -> None:
         self.run_worker(native_memory.trim, thread=True, group="malloc-trim", exit_on_error=False)
 
-    def ensure_demo_jobs(self) -> None:
+    async def ensure_demo_jobs(self) -> None:
         """First start with no jobs: a finished-in-a-blink backtest and a paced replay.
 
         Called by the main screen when it mounts and by ``on_mount`` after ``on_start``
         (which may restore saved jobs): whichever comes last decides, once.
         """
-        if not self.demo or self._demo_done or not self.started or len(self.manager):
+        if not self.demo or self._demo_done or not self.started:
+            return
+        if await self.control.job_ids():
             return
         self._demo_done = True
         from ats.demo import demo_backtest_config
 
         try:
-            backtest = self.manager.create(demo_backtest_config())
+            backtest: str | None = await self.control.create(demo_backtest_config())
         except ATSError as exc:
             self.notify(f"demo backtest unavailable: {exc}", severity="warning")
             backtest = None
         try:
-            self.manager.create(demo_replay_config())
+            await self.control.create(demo_replay_config())
         except ATSError as exc:  # the paper exchange may not be installed yet
             log.info("demo replay job unavailable: %s", exc)
         if backtest is not None and self.start_demo:
             with contextlib.suppress(ATSError):
-                self.manager.start(backtest.id)
+                await self.control.start(backtest)
 
     # -- responsiveness --------------------------------------------------------------------
     async def on_event(self, event: events.Event) -> None:
@@ -273,7 +286,7 @@ class AtsApp(App[int]):
         for a moment, so those turns are not each queued behind every backtest's slice.
         """
         if isinstance(event, events.Key):
-            self.manager.hold_foreground(FOREGROUND_HOLD)
+            self.control.hold_foreground(FOREGROUND_HOLD)
         await super().on_event(event)
 
     # -- quitting --------------------------------------------------------------------------
@@ -290,7 +303,7 @@ class AtsApp(App[int]):
                 self.before_stop()
             except Exception:
                 log.exception("before-stop hook failed")
-        running = [job for job in self.manager if job.status.is_active]
+        running = [view for view in await self.control.jobs() if view.status.is_active]
         if running:
             self.notify(
                 f"Stopping {len(running)} job(s) (at most {self.stop.deadline_s:g}s)…",
@@ -309,6 +322,15 @@ class AtsApp(App[int]):
         self._save_settings()
         self._remove_signal_handlers()
         self.exit(code, return_code=code)
+
+    def exit(
+        self,
+        result: int | None = None,
+        return_code: int = 0,
+        message: RenderableType | None = None,
+    ) -> None:
+        self.closing = True
+        super().exit(result, return_code, message)
 
     def get_driver_class(self) -> type[Driver]:
         return _stop_aware(super().get_driver_class())
@@ -400,6 +422,7 @@ def run_console(
     try:
         result = app.run()
     except Exception:
+        log.exception("the console crashed")
         traceback.print_exc(file=sys.stderr)
         return 1
     if app.return_code:

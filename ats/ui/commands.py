@@ -58,12 +58,12 @@ def palette_commands(screen: MainScreen) -> list[PaletteCommand]:
                 f"Theme: {name}", "Switch to this colour theme", partial(_set_theme, app, name)
             )
         )
-    for job in screen.manager.jobs:
+    for job in screen.job_views:
         commands.append(
             PaletteCommand(
-                f"Select job: {job.config.name}",
-                f"{job.config.strategy.name} on {job.config.symbol} ({job.status})",
-                partial(_select_job, screen, job.id),
+                f"Select job: {job.name}",
+                f"{job.strategy} on {job.symbol} ({job.status})",
+                partial(_select_job, screen, job.job_id),
             )
         )
     return commands

@@ -9,20 +9,18 @@ the start-up hook word them the same way.
 
 from __future__ import annotations
 
-from ats.trading_job.trading_job import TradingJob
+from ats.trading_job.views import JobView
 
 
-def exchange_label(job: TradingJob) -> str:
+def exchange_label(job: JobView) -> str:
     """``ccxt (binance)``: the plugin plus, when it names one, the venue behind it."""
-    spec = job.config.exchange
-    venue = spec.params.get("exchange")
-    return f"{spec.name} ({venue})" if isinstance(venue, str) and venue else spec.name
+    return f"{job.exchange} ({job.venue})" if job.venue else job.exchange
 
 
-def live_start_question(job: TradingJob) -> str:
+def live_start_question(job: JobView) -> str:
     return (
-        f"Start LIVE trading job {job.config.name} on {exchange_label(job)} "
-        f"{job.config.symbol}? It places real orders with real money."
+        f"Start LIVE trading job {job.name} on {exchange_label(job)} "
+        f"{job.symbol}? It places real orders with real money."
     )
 
 

@@ -52,6 +52,7 @@ from ats.exchanges.run_control import RunControl
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus, TradingJob
+from ats.trading_job.view_builder import view_of
 from ats.ui.job_view import job_row
 from ats.utils.plugins import default_loader
 
@@ -166,7 +167,7 @@ async def test_a_ban_stops_every_request_until_its_end_and_shows_in_the_job_row(
         fake.advance(1)
         await wait_for(lambda: paper.exchange.connection_state is not None)  # type: ignore[union-attr]
         banned_at = time.monotonic()
-        row = job_row(paper)
+        row = job_row(view_of(paper))
         assert row.connection is not None
         assert re.fullmatch(r"banned until \d\d:\d\d:\d\d", row.connection)
         requests = len(fake.requests)
@@ -174,7 +175,7 @@ async def test_a_ban_stops_every_request_until_its_end_and_shows_in_the_job_row(
         assert len(fake.requests) == requests  # nothing at all during the ban
         await wait_for(lambda: feed.count >= WARMUP + 1)
         assert time.monotonic() - banned_at >= 0.5
-        assert job_row(paper).connection is None
+        assert job_row(view_of(paper)).connection is None
         fake.advance(1)
         await wait_for(lambda: feed.count >= WARMUP + 2)
         manager.stop(paper.id)

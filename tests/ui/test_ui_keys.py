@@ -72,7 +72,7 @@ async def test_chart_zoom_scroll_and_equity_keys(make_app: Callable[..., AtsApp]
         await run_all(manager)
         screen = main_screen(app)
         chart = screen.chart
-        await wait_for(pilot, lambda: chart.job is not None)
+        await wait_for(pilot, lambda: chart.job_id is not None)
         await press(pilot, "c")
         await press(pilot, "right_square_bracket", "right_square_bracket")
         assert chart.factor == 4

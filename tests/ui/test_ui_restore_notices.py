@@ -17,6 +17,7 @@ from ui_helpers import press, screen_text, wait_for, write_candles
 from ats.state.snapshot_store import SnapshotStore
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.persistence import PersistentJobs
+from ats.trading_job.view_builder import view_of
 from ats.ui.app import AtsApp
 from ats.ui.job_view import job_row
 from ats.ui.launch import console_hooks
@@ -83,7 +84,7 @@ async def test_the_console_says_what_was_restored_from_where(
             for m in messages
         )
         assert all(options.get("severity") == "warning" for _, options in notices)
-        row = job_row(manager.get(job_id))
+        row = job_row(view_of(manager.get(job_id)))
         assert row.note is not None and row.note.startswith("resumed from the previous good")
         await wait_for(pilot, lambda: "resumed from the previous" in screen_text(app))
         await press(pilot, "q")

@@ -13,6 +13,7 @@ import pytest
 from job_configs import backtest_config
 from ui_helpers import press, wait_for
 
+from ats.trading_job import view_builder
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus
 from ats.ui import app as app_module
@@ -53,15 +54,15 @@ async def test_job_error_shows_in_its_row_and_log(
 
 
 async def test_a_failing_chart_view_does_not_crash_the_console(
-    make_app: Callable[..., AtsApp],
+    make_app: Callable[..., AtsApp], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     manager = JobManager()
     job = manager.create(backtest_config(name="alpha"))
 
-    def broken(size: int = 200) -> Any:
+    def broken(job: Any, size: int = 200) -> Any:
         raise RuntimeError("engine bug")
 
-    job.chart_window = broken  # type: ignore[method-assign]
+    monkeypatch.setattr(view_builder, "candle_window", broken)
     app = make_app(manager)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = main_screen(app)

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 from job_configs import backtest_config
 
+from ats.trading_job.change_feed import Changes, EventPump
 from ats.trading_job.events import EventBus, JobLog, JobProgress, JobStatusChanged
 from ats.trading_job.job_manager import JobManager
+from ats.trading_job.view_builder import candle_window, chart_window, equity_curve, view_of
 from ats.ui import job_view
-from ats.ui.event_pump import Changes, EventPump
 from ats.ui.settings import UISettings
 from ats.ui.widgets.jobs_table import COLUMNS, columns_for
 
@@ -58,7 +59,7 @@ async def test_pump_flags_unknown_jobs_as_structure_changes() -> None:
 async def test_views_of_a_finished_backtest() -> None:
     manager = JobManager()
     job = manager.create(backtest_config(name="views"))
-    row = job_view.job_row(job)
+    row = job_view.job_row(view_of(job))
     assert (row.status, row.progress, row.equity, row.position) == (
         "created",
         "",
@@ -67,39 +68,39 @@ async def test_views_of_a_finished_backtest() -> None:
     )
     manager.start(job.id)
     await manager.wait(job.id)
-    row = job_view.job_row(job)
+    row = job_view.job_row(view_of(job))
     assert row.market == "BTC/USDT 3s" and row.progress == "100%"
     assert row.pnl_pct is not None and round(row.pnl_pct, 2) == -3.79
 
-    view = job_view.candle_view(job, bars=50, factor=4)
+    view = chart_window(job, bars=50, factor=4)
     assert len(view) == 50 and view.factor == 4
-    window = job.chart_window(200)
+    window = candle_window(job, 200)
     assert view.high[-1] == window.high[-4:].max() and view.low[-1] == window.low[-4:].min()
     assert view.open[-1] == window.open[-4] and view.close[-1] == window.close[-1]
     assert len(view.overlays) == 2  # the two SMAs, whatever the engine calls them
     assert all(len(values) == len(view) for values in view.overlays.values())
-    back = job_view.candle_view(job, bars=50, factor=1, offset=10)
+    back = chart_window(job, bars=50, factor=1, offset=10)
     assert back.timestamps[-1] == window.timestamps[-11]
 
-    wide = job_view.candle_view(job, bars=120, factor=64)  # markers fall in their bar
+    wide = chart_window(job, bars=120, factor=64)  # markers fall in their bar
     xs, prices = wide.buys
     assert xs and all(0 <= x < len(wide) for x in xs)
     assert all(wide.low[x] <= p <= wide.high[x] for x, p in zip(xs, prices, strict=True))
 
-    equity = job_view.equity_view(job, points=100)
+    equity = equity_curve(job, points=100)
     assert len(equity) == 100 and np.isclose(equity.equity[-1], 9620.99, atol=0.01)
-    metrics = job_view.metrics_view(job)
+    metrics = job_view.metrics_view(view_of(job))
     assert metrics.title.startswith("Report") and len(metrics.rows) > 20
 
 
 def test_views_of_a_job_without_exchange_are_empty() -> None:
     manager = JobManager()
     job = manager.add_failed(backtest_config(name="broken"), "broken-1", "boom")
-    assert job_view.job_row(job).error == "boom"
-    assert len(job_view.candle_view(job, 50)) == 0
-    assert len(job_view.equity_view(job, 50)) == 0
-    assert job_view.account_view(job).orders == ()
-    assert job_view.metrics_view(job).error == "boom"
+    assert job_view.job_row(view_of(job)).error == "boom"
+    assert len(chart_window(job, 50)) == 0
+    assert len(equity_curve(job, 50)) == 0
+    assert job_view.account_view(view_of(job)).orders == ()
+    assert job_view.metrics_view(view_of(job)).error == "boom"
 
 
 def test_columns_fit_the_terminal() -> None:

@@ -3,24 +3,26 @@
 The strategy picker lists built-in and ``custom_modules`` strategies (broken ones too,
 marked, so a trader sees why their strategy is missing). Parameter inputs are generated
 from the strategy's pydantic ``Params``. Validation runs the same code the engine runs
-(the strategy's ``validate_config``, ``parse_job_config``, ``JobManager.create``), and
-every error is shown inline under the field it names; the form stays open until the job
-is valid.
+(the strategy's ``validate_config``, the candle file check, ``parse_job_config``, the
+job's creation), all asked through the app's JobControl, and every error is shown inline
+under the field it names; the form stays open until the job is valid.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
@@ -28,14 +30,17 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select
 
 from ats.exceptions import ATSError, ConfigError
-from ats.exchanges.data_classes import split_symbol
-from ats.exchanges.exchanges.back_trading.candle_data import CandleDataError, check_candle_file
-from ats.trading_job.job_config import parse_job_config
-from ats.trading_job.job_manager import JobManager
-from ats.trading_job.trading_job import TradingJob
+from ats.trading_job.job_config import JobConfig, parse_job_config
+from ats.trading_job.views import ParamField, PluginInfo
 from ats.ui.keys import FORM_KEYS, bindings
 from ats.ui.tcss import tcss_path
 from ats.utils.config_files import parse_yaml_value
+from ats.utils.symbols import split_symbol
+
+if TYPE_CHECKING:
+    from ats.trading_job.control import JobControl
+
+logger = logging.getLogger(__name__)
 
 _TIMEFRAME = re.compile(r"^\d+[smhdwM]$")
 _FIELD_OF_LOCATION = {
@@ -52,23 +57,15 @@ FILE_EXCHANGES = ("back_trading", "paper")
 
 
 @dataclass(frozen=True, slots=True)
-class ParamField:
-    name: str
-    default: Any
-    description: str
-    required: bool
+class FormChoices:
+    """What the form offers, asked of the JobControl before it opens."""
 
-
-def strategy_fields(strategy_class: type) -> list[ParamField]:
-    """The strategy's parameters, from its pydantic ``Params`` model."""
-    params_model = getattr(strategy_class, "Params", None)
-    fields = getattr(params_model, "model_fields", {}) or {}
-    result = []
-    for name, info in fields.items():
-        required = info.is_required()
-        default = None if required else info.get_default(call_default_factory=True)
-        result.append(ParamField(name, default, info.description or "", required))
-    return result
+    strategies: list[PluginInfo]
+    exchanges: list[PluginInfo]
+    fees: list[PluginInfo]
+    data_files: list[str]
+    job_count: int
+    """Jobs there are now (a new job's default name is ``job-<count + 1>``)."""
 
 
 def parse_value(text: str) -> Any:
@@ -100,18 +97,6 @@ def format_value(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
-def data_suggestions() -> list[str]:
-    from ats.demo import DEMO_DATA
-
-    folders = {DEMO_DATA.parent, Path.cwd() / "data"}
-    files = {str(DEMO_DATA)}
-    for folder in folders:
-        if folder.is_dir():
-            for pattern in ("*.csv", "*.parquet", "*.csv.gz"):
-                files.update(str(path) for path in folder.glob(pattern))
-    return sorted(files)
-
-
 class JobFormScreen(ModalScreen[str | None]):
     """Returns the created/edited job's id, or None when cancelled."""
 
@@ -121,17 +106,52 @@ class JobFormScreen(ModalScreen[str | None]):
         Binding("ctrl+enter", "submit", "Save", show=False),
     ]
 
-    def __init__(self, manager: JobManager, job: TradingJob | None = None) -> None:
+    def __init__(
+        self,
+        control: JobControl,
+        choices: FormChoices,
+        *,
+        job_id: str | None = None,
+        config: JobConfig | None = None,
+    ) -> None:
+        """Open it with :meth:`prepare`; ``job_id`` and its ``config`` to edit a job."""
         super().__init__()
-        self.manager = manager
-        self.job = job
+        self.control = control
+        self.choices = choices
+        self.job_id = job_id
+        self.config = config
         self.errors: dict[str, str] = {}
-        self._strategies = manager.loader.available("strategies")
-        self._exchanges = manager.loader.available("exchanges")
-        self._fees = manager.loader.available("fees")
+        self._strategies = _errors(choices.strategies)
+        self._exchanges = _errors(choices.exchanges)
+        self._fees = _errors(choices.fees)
+        self._custom = {
+            (kind, plugin.name)
+            for kind, plugins in (
+                ("strategies", choices.strategies),
+                ("exchanges", choices.exchanges),
+                ("fees", choices.fees),
+            )
+            for plugin in plugins
+            if plugin.custom
+        }
         self._param_fields: list[ParamField] = []
         self._params_generation = 0
         self._params_strategy: str | None = None
+
+    @classmethod
+    async def prepare(
+        cls, control: JobControl, *, job_count: int, job_id: str | None = None
+    ) -> JobFormScreen:
+        """A form for a new job, or to edit ``job_id`` (JobError if it is gone)."""
+        config = await control.job_config(job_id) if job_id is not None else None
+        choices = FormChoices(
+            strategies=await control.plugins("strategies"),
+            exchanges=await control.plugins("exchanges"),
+            fees=await control.plugins("fees"),
+            data_files=await control.data_files(),
+            job_count=job_count,
+        )
+        return cls(control, choices, job_id=job_id, config=config)
 
     # -- layout ----------------------------------------------------------------------------
     def _row(self, field: str, label: str, widget: Widget) -> ComposeResult:
@@ -144,7 +164,7 @@ class JobFormScreen(ModalScreen[str | None]):
         options = []
         for name, error in plugins.items():
             label = name
-            if self.manager.loader.is_custom(kind, name):
+            if (kind, name) in self._custom:
                 label += "  (custom)"
             if error:
                 label += "  ✖ broken"
@@ -152,7 +172,7 @@ class JobFormScreen(ModalScreen[str | None]):
         return options
 
     def compose(self) -> ComposeResult:
-        config = self.job.config if self.job is not None else None
+        config = self.config
         title = f"Edit job {config.name}" if config else "New job"
         strategy = config.strategy.name if config else self._default_strategy()
         exchange = config.exchange.name if config else "back_trading"
@@ -171,7 +191,7 @@ class JobFormScreen(ModalScreen[str | None]):
                     "name",
                     "Name",
                     Input(
-                        config.name if config else f"job-{len(self.manager) + 1}",
+                        config.name if config else f"job-{self.choices.job_count + 1}",
                         id="f-name",
                         compact=True,
                     ),
@@ -205,7 +225,7 @@ class JobFormScreen(ModalScreen[str | None]):
                         str(params.get("data", DEMO_DATA)),
                         id="f-data",
                         compact=True,
-                        suggester=SuggestFromList(data_suggestions(), case_sensitive=False),
+                        suggester=SuggestFromList(self.choices.data_files, case_sensitive=False),
                     ),
                 )
                 yield from self._row(
@@ -261,9 +281,9 @@ class JobFormScreen(ModalScreen[str | None]):
                 return name
         return next(iter(self._strategies), "")
 
-    def on_mount(self) -> None:
-        values = self.job.config.strategy.params if self.job is not None else {}
-        self._build_params(self._selected_strategy(), values)
+    async def on_mount(self) -> None:
+        values = self.config.strategy.params if self.config is not None else {}
+        await self._build_params(self._selected_strategy(), values)
         self._update_visibility()
         self.query_one("#f-name", Input).focus()
 
@@ -276,7 +296,7 @@ class JobFormScreen(ModalScreen[str | None]):
         value = self.query_one(widget_id, Select).value
         return value if isinstance(value, str) else None
 
-    def _build_params(self, strategy: str | None, values: dict[str, Any]) -> None:
+    async def _build_params(self, strategy: str | None, values: dict[str, Any]) -> None:
         container = self.query_one("#f-params", Vertical)
         container.remove_children()
         self._param_fields = []
@@ -288,14 +308,16 @@ class JobFormScreen(ModalScreen[str | None]):
         if error:
             self._show_errors({"strategy": error})
             return
+        generation = self._params_generation
         try:
-            strategy_class = self.manager.loader.load("strategies", strategy)
+            fields = await self.control.strategy_params(strategy)
         except ATSError as exc:
             self._show_errors({"strategy": str(exc)})
             return
-        self._param_fields = strategy_fields(strategy_class)
+        if generation != self._params_generation:
+            return  # another strategy was chosen meanwhile
+        self._param_fields = fields
         rows: list[Widget] = []
-        generation = self._params_generation
         for field in self._param_fields:
             given = values.get(field.name)
             if field.required:
@@ -330,11 +352,11 @@ class JobFormScreen(ModalScreen[str | None]):
         self.query_one("#row-speed").display = is_paper
 
     @on(Select.Changed, "#f-strategy")
-    def _strategy_changed(self, event: Select.Changed) -> None:
+    async def _strategy_changed(self, event: Select.Changed) -> None:
         strategy = self._selected_strategy()
         if strategy != self._params_strategy:  # not the initial value being announced
             self._clear_errors()
-            self._build_params(strategy, {})
+            await self._build_params(strategy, {})
 
     @on(Select.Changed, "#f-exchange")
     def _exchange_changed(self, event: Select.Changed) -> None:
@@ -376,7 +398,7 @@ class JobFormScreen(ModalScreen[str | None]):
         )
         try:
             return self.query_one(label_id, Label)
-        except Exception:
+        except NoMatches:  # a field of a strategy no longer shown: under the strategy
             return self.query_one("#error-strategy", Label)
 
     def _input_for(self, field: str) -> Widget | None:
@@ -401,13 +423,13 @@ class JobFormScreen(ModalScreen[str | None]):
             return None
         try:
             return self.query_one(selector)
-        except Exception:
+        except NoMatches:
             return None
 
     def _value(self, widget_id: str) -> str:
         return self.query_one(widget_id, Input).value.strip()
 
-    def collect(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    async def collect(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
         """The raw job config from the fields, or the per-field errors."""
         errors: dict[str, str] = {}
         name = self._value("#f-name")
@@ -435,20 +457,17 @@ class JobFormScreen(ModalScreen[str | None]):
         elif self._exchanges.get(exchange):
             errors["exchange"] = str(self._exchanges[exchange])
         base_params: dict[str, Any] = {}
-        if self.job is not None and self.job.config.exchange.name == exchange:
-            base_params = dict(self.job.config.exchange.params)
+        if self.config is not None and self.config.exchange.name == exchange:
+            base_params = dict(self.config.exchange.params)
         exchange_params = dict(base_params)
         if exchange in FILE_EXCHANGES:
             data = self._value("#f-data")
             if not data:
                 errors["data"] = "a candle file (CSV or Parquet) is required"
-            elif not Path(data).expanduser().is_file():
-                errors["data"] = f"no such file: {data}"
             else:
-                try:  # the header and first rows now; the whole file when the job loads it
-                    check_candle_file(Path(data).expanduser())
-                except CandleDataError as exc:
-                    errors["data"] = str(exc)
+                problem = await self.control.check_data_file(data)
+                if problem is not None:
+                    errors["data"] = problem
             exchange_params["data"] = str(Path(data).expanduser()) if data else data
         if exchange == "paper":
             exchange_params.setdefault("feed", "replay")
@@ -493,10 +512,10 @@ class JobFormScreen(ModalScreen[str | None]):
             errors["fee_params"] = str(exc)
             fee_params = {}
         if strategy and not errors.get("strategy"):
-            errors.update(self._check_params(strategy, params))
+            errors.update(await self._check_params(strategy, params))
         if errors:
             return None, errors
-        balances = dict(self.job.config.balances) if self.job is not None else {}
+        balances = dict(self.config.balances) if self.config is not None else {}
         balances[quote] = cash
         raw: dict[str, Any] = {
             "name": name,
@@ -506,14 +525,13 @@ class JobFormScreen(ModalScreen[str | None]):
             "strategy": {"name": strategy, "params": params},
             "fees": {"name": fees, "params": fee_params},
         }
-        if self.job is not None and self.job.config.mode is not None:
-            raw["mode"] = self.job.config.mode
+        if self.config is not None and self.config.mode is not None:
+            raw["mode"] = self.config.mode
         return raw, {}
 
-    def _check_params(self, strategy: str, params: dict[str, Any]) -> dict[str, str]:
+    async def _check_params(self, strategy: str, params: dict[str, Any]) -> dict[str, str]:
         try:
-            strategy_class: Any = self.manager.loader.load("strategies", strategy)
-            strategy_class.validate_config(params)
+            await self.control.check_strategy_params(strategy, params)
         except ATSError as exc:
             return {self._field_of(str(exc)): _message_of(str(exc))}
         return {}
@@ -532,43 +550,49 @@ class JobFormScreen(ModalScreen[str | None]):
             return "fee_params"
         return _FIELD_OF_LOCATION.get(parts[0], "form")
 
-    def action_submit(self) -> None:
+    async def action_submit(self) -> None:
         self._clear_errors()
-        raw, errors = self.collect()
+        raw, errors = await self.collect()
         if raw is None:
             self._show_errors(errors)
             return
         try:
             config = parse_job_config(raw, source="form")
-            if self.job is None:
-                job = self.manager.create(config)
+            if self.job_id is None:
+                job_id = await self.control.create(config)
             else:
-                job = self.manager.edit(self.job.id, config)
+                job_id = await self.control.edit(self.job_id, config)
         except ATSError as exc:
             text = str(exc).removeprefix("form: ")
             field = self._field_of(text)
             self._show_errors({field: _message_of(text) if field != "form" else text})
             return
-        except Exception as exc:
+        except Exception as exc:  # an engine bug: shown on the form, logged with its stack
+            logger.exception("saving the job form failed (job %s)", self.job_id)
             self._show_errors({"form": f"{type(exc).__name__}: {exc}"})
             return
-        self.dismiss(job.id)
+        self.dismiss(job_id)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
     @on(Button.Pressed, "#save")
-    def _save_pressed(self) -> None:
-        self.action_submit()
+    async def _save_pressed(self) -> None:
+        await self.action_submit()
 
     @on(Button.Pressed, "#cancel")
     def _cancel_pressed(self) -> None:
         self.action_cancel()
 
     @on(Input.Submitted)
-    def _input_submitted(self, event: Input.Submitted) -> None:
+    async def _input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.action_submit()
+        await self.action_submit()
+
+
+def _errors(plugins: list[PluginInfo]) -> dict[str, str | None]:
+    """Plugin name -> why it is broken (None when it loads), in the control's order."""
+    return {plugin.name: plugin.error for plugin in plugins}
 
 
 def _quote(symbol: str) -> str:

@@ -1,17 +1,19 @@
 """The main screen: jobs table on top; chart, log, orders and metrics of the selected job.
 
-Data flow: the :class:`~ats.ui.event_pump.EventPump` summarises bus events and calls
-:meth:`MainScreen.apply_changes` at most ~10 times a second; the screen pushes plain view
-data down into the widgets. Widgets send messages up (selection, filter edits) and never
-call the JobManager themselves; every job command is issued here and its errors are
-shown as notifications, never raised into Textual.
+Data flow: the app's :class:`~ats.trading_job.control.JobControl` watches the jobs and
+calls :meth:`MainScreen.apply_changes` with a coalesced summary at most ~10 times a
+second; the screen asks the control for the views of the jobs that changed and pushes
+them down into the widgets. The screen keeps job ids and the latest views, never a job.
+Widgets send messages up (selection, filter edits); every job command is issued here
+and its errors are shown as notifications, never raised into Textual.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from textual import work
@@ -23,12 +25,12 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 
-from ats.exceptions import ATSError
-from ats.trading_job.events import JobLog
-from ats.trading_job.live_mode import is_live
-from ats.trading_job.trading_job import TradingJob
+from ats.exceptions import ATSError, JobError
+from ats.trading_job.change_feed import Changes
+from ats.trading_job.control import JobControl, Watch
+from ats.trading_job.status import JobStatus
+from ats.trading_job.views import JobView, LogLine
 from ats.ui import job_view
-from ats.ui.event_pump import Changes, EventPump
 from ats.ui.keys import MAIN_KEYS, bindings
 from ats.ui.live_safety import (
     kill_switch_question,
@@ -46,8 +48,9 @@ from ats.ui.widgets.metrics import MetricsPanel
 from ats.ui.widgets.panel_tabs import PanelTabs
 
 if TYPE_CHECKING:
-    from ats.trading_job.job_manager import JobManager
     from ats.ui.app import AtsApp
+
+logger = logging.getLogger(__name__)
 
 Panel = Literal["jobs", "chart", "orders", "log", "metrics"]
 NARROW_WIDTH = 120
@@ -63,6 +66,8 @@ STATUS_LINES = 50
 
 
 WidgetT = TypeVar("WidgetT", bound=Widget)
+FAILED: Any = object()
+"""What :meth:`MainScreen._command` returns when the command failed (and was shown)."""
 
 
 class LeftColumn(Vertical):
@@ -85,12 +90,14 @@ class MainScreen(Screen[None]):
         self.selected_job_id: str | None = None
         self.active_panel: Panel = "chart"
         self.narrow: bool | None = None
-        self._pump: EventPump | None = None
+        self._watch: Watch | None = None
         self._select_timer: Timer | None = None
         self._last_select = 0.0
         self._shown_ids: set[str] = set()
-        self._status_lines: dict[str, deque[JobLog]] = {}
-        self._last_status: dict[str, str] = {}
+        self._views: dict[str, JobView] = {}
+        """The latest view of every job shown, in the manager's order."""
+        self._status_lines: dict[str, deque[LogLine]] = {}
+        self._last_status: dict[str, JobStatus] = {}
         self._stale_panels: set[str] = set()
         self._widgets: dict[type[Widget], Widget] = {}
         self.applied = 0
@@ -101,17 +108,20 @@ class MainScreen(Screen[None]):
         return self.app  # type: ignore[return-value]
 
     @property
-    def manager(self) -> JobManager:
-        return self.ats_app.manager
+    def control(self) -> JobControl:
+        return self.ats_app.control
 
     @property
-    def selected_job(self) -> TradingJob | None:
+    def selected_view(self) -> JobView | None:
+        """The latest view of the selected job."""
         if self.selected_job_id is None:
             return None
-        try:
-            return self.manager.get(self.selected_job_id)
-        except ATSError:
-            return None
+        return self._views.get(self.selected_job_id)
+
+    @property
+    def job_views(self) -> list[JobView]:
+        """The latest view of every job shown, in order (the palette lists them)."""
+        return list(self._views.values())
 
     def compose(self) -> ComposeResult:
         yield JobsTable(id="jobs")
@@ -157,25 +167,25 @@ class MainScreen(Screen[None]):
             found = self._widgets[kind] = self.query_one(kind)
         return found  # type: ignore[return-value]
 
-    def on_mount(self) -> None:
-        self._pump = EventPump(
-            self.manager.bus,
+    async def on_mount(self) -> None:
+        self.chart.control = self.log_view.control = self.control
+        self._watch = self.control.watch(
             self.apply_changes,
             known=lambda job_id: job_id in self._shown_ids,
-            alive=lambda: self.is_attached and self.app.is_running and not self.app._exit,
+            alive=lambda: self.is_attached and self.app.is_running and not self.ats_app.closing,
         )
-        self._pump.start()  # subscribe before the demo jobs publish their first events
+        self._watch.start()  # subscribe before the demo jobs publish their first events
         self.log_view.extra_lines = lambda job_id: self._status_lines.get(job_id, ())
-        self.ats_app.ensure_demo_jobs()
+        await self.ats_app.ensure_demo_jobs()
         self._apply_layout(self.app.size.width, self.app.size.height)
-        self.refresh_rows()
+        await self.refresh_rows()
         self.table.focus()
         self.set_interval(1.0 / PANEL_HZ, self._refresh_stale_panels)
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
 
     async def on_unmount(self) -> None:
-        if self._pump is not None:
-            await self._pump.stop()
+        if self._watch is not None:
+            await self._watch.stop()
 
     # -- layout ----------------------------------------------------------------------------
     def on_resize(self, event: Resize) -> None:
@@ -208,43 +218,47 @@ class MainScreen(Screen[None]):
             container = self._widget(kind)
             if container.display != shown:
                 container.display = shown
-        job = self.selected_job
-        self._widget(PanelTabs).show(self.active_panel, job.error if job else None)
+        view = self.selected_view
+        self._widget(PanelTabs).show(self.active_panel, view.error if view else None)
 
     # -- data down -------------------------------------------------------------------------
-    def refresh_rows(self) -> None:
+    def _keep(self, views: list[JobView]) -> None:
+        for view in views:
+            if view.job_id in self._views:
+                self._views[view.job_id] = view
+
+    async def refresh_rows(self) -> None:
         """Rebuild every row (job added/removed); keeps the selection if it still exists."""
-        jobs = self.manager.jobs
-        self._shown_ids = {job.id for job in jobs}
-        self.table.show_rows([job_view.job_row(job) for job in jobs])
+        views = await self.control.jobs()
+        self._views = {view.job_id: view for view in views}
+        self._shown_ids = set(self._views)
+        self.table.show_rows([job_view.job_row(view) for view in views])
         if self.selected_job_id not in self._shown_ids:
             self.selected_job_id = None
-        if self.selected_job_id is None and jobs:
-            self.table.select_job(jobs[0].id)
-            self._select(self.table.selected_job or jobs[0].id)
-        elif not jobs:
-            self._select(None)
+        if self.selected_job_id is None and views:
+            self.table.select_job(views[0].job_id)
+            await self._select(self.table.selected_job or views[0].job_id)
+        elif not views:
+            await self._select(None)
 
-    def apply_changes(self, changes: Changes) -> None:
-        """One coalesced batch of bus events (called by the pump, ≤ 10 Hz)."""
+    async def apply_changes(self, changes: Changes) -> None:
+        """One coalesced batch of job changes (delivered by the watch, ≤ 10 Hz)."""
         self.applied += 1
-        status_lines = self._record_statuses(changes)
+        status_lines = await self._record_statuses(changes)
         if changes.resync:
             changes.rows.update(self._shown_ids)
             if self.selected_job_id is not None:
                 for kind in (changes.candles, changes.account, changes.logs):
                     kind.add(self.selected_job_id)
-            if {job.id for job in self.manager.jobs} != self._shown_ids:
+            if set(await self.control.job_ids()) != self._shown_ids:
                 changes.structure = True
         if changes.structure or changes.removed:
-            self.refresh_rows()
-        else:
-            for job_id in changes.rows:
-                try:
-                    job = self.manager.get(job_id)
-                except ATSError:
-                    continue
-                self.table.update_row(job_view.job_row(job))
+            await self.refresh_rows()
+        elif changes.rows:
+            views = await self.control.views(changes.rows)
+            self._keep(views)
+            for view in views:
+                self.table.update_row(job_view.job_row(view))
         selected = self.selected_job_id
         if selected is None:
             return
@@ -255,36 +269,48 @@ class MainScreen(Screen[None]):
         if selected in changes.rows or selected in changes.reports:
             self._stale_panels.add("metrics")
         if selected in changes.logs:
-            self.log_view.sync()
+            await self.log_view.sync()
         if status_lines:
-            self.log_view.append(status_lines)
+            self.log_view.append(status_lines, selected)
         if selected in changes.statuses:
             self._show_active_panel()
             self._update_title()  # the timeframe is known once the data has loaded
 
-    def _refresh_stale_panels(self) -> None:
+    async def _refresh_stale_panels(self) -> None:
         """Account and metrics redraw a Rich table each: a few times a second is plenty."""
         stale, self._stale_panels = self._stale_panels, set()
+        if not stale or self.selected_job_id is None:
+            return
+        view = await self._fresh_view(self.selected_job_id)
         if "account" in stale:
-            self.account.refresh_view()
+            self.account.show(view)
         if "metrics" in stale:
-            self.metrics.refresh_view()
+            self.metrics.show(view)
 
-    def _record_statuses(self, changes: Changes) -> list[JobLog]:
+    async def _fresh_view(self, job_id: str) -> JobView | None:
+        """The job's view now (kept for the palette and title); None if it is gone."""
+        try:
+            view = await self.control.job(job_id)
+        except JobError:
+            return None
+        self._keep([view])
+        return view
+
+    async def _record_statuses(self, changes: Changes) -> list[LogLine]:
         """Status transitions become log lines (bounded per job) so the log tells the story."""
         transitions = [(event.job_id, event.status) for event in changes.status_events]
         if changes.resync:  # some transitions may be lost: compare with what we last saw
             seen = {job_id for job_id, _status in transitions}
-            for job in self.manager.jobs:
-                if job.id not in seen and self._last_status.get(job.id) != str(job.status):
-                    transitions.append((job.id, job.status))
+            for view in await self.control.jobs():
+                if view.job_id not in seen and self._last_status.get(view.job_id) != view.status:
+                    transitions.append((view.job_id, view.status))
         lines = []
         for job_id, status in transitions:
             if job_id in changes.removed:
                 continue
             self._last_status[job_id] = status
-            level = "ERROR" if status == "error" else "INFO"
-            line = JobLog(job_id, level, f"● {status}", time.time())
+            level = "ERROR" if status is JobStatus.ERROR else "INFO"
+            line = LogLine(-1, time.time(), level, f"● {status}")
             kept = self._status_lines.setdefault(job_id, deque(maxlen=STATUS_LINES))
             kept.append(line)
             if job_id == self.selected_job_id:
@@ -309,74 +335,75 @@ class MainScreen(Screen[None]):
                 SELECT_SETTLE, lambda: self._select(self.table.selected_job)
             )
 
-    def _select(self, job_id: str | None) -> None:
+    async def _select(self, job_id: str | None) -> None:
         self._last_select = time.monotonic()
         self.selected_job_id = job_id
-        job = self.selected_job
-        self.chart.set_job(job)
-        self.log_view.set_job(job)
-        self.account.set_job(job)
-        self.metrics.set_job(job)
+        view = await self._fresh_view(job_id) if job_id is not None else None
+        if job_id != self.selected_job_id:
+            return  # another selection came first
+        self.chart.set_job(job_id)
+        self.account.set_job(job_id, view)
+        self.metrics.set_job(job_id, view)
         self._update_title()
         self._show_active_panel()
+        await self.log_view.set_job(job_id)
 
     def _update_title(self) -> None:
-        job = self.selected_job
-        title = escape(f"Chart (c) · {job_view.job_title(job)}" if job else "Chart (c)")
+        view = self.selected_view
+        title = escape(f"Chart (c) · {job_view.job_title(view)}" if view else "Chart (c)")
         if self.chart.border_title != title:
             self.chart.border_title = title
 
     def _restyle(self) -> None:
         """Colours baked into rows and panels follow the new theme."""
         self.table.restyle()
-        self.log_view.rebuild()
-        self.account.set_job(None)
-        self.account.set_job(self.selected_job)
-        self.metrics.refresh_view(force=True)
+        rebuild: Callable[[], Coroutine[None, None, None]] = self.log_view.rebuild
+        self.run_worker(rebuild, group="log-rebuild", exit_on_error=False)  # type: ignore[arg-type]
+        self.account.show(self.selected_view, force=True)
+        self.metrics.show(self.selected_view, force=True)
         self._widget(PanelTabs).refresh_tabs()
 
     # -- commands --------------------------------------------------------------------------
-    def _command(self, what: str, command: Callable[[], Any]) -> Any:
-        """Run a JobManager command; failures become a notification, never an exception."""
+    async def _command(
+        self, what: str, command: Callable[[], Awaitable[Any]], job_id: str | None = None
+    ) -> Any:
+        """Run a job command; failures become a notification (and :data:`FAILED`), never
+        an exception. An unexpected one (an engine bug) is logged with the job id too."""
         try:
-            return command()
+            return await command()
         except ATSError as exc:
             self.notify(str(exc), title=what, severity="error")
         except Exception as exc:
+            logger.exception("%s failed (job %s)", what, job_id)
             self.notify(f"{type(exc).__name__}: {exc}", title=what, severity="error")
-        return None
+        return FAILED
 
-    def _require_job(self) -> TradingJob | None:
+    async def _require_job(self) -> JobView | None:
         """The job under the table's cursor: commands act on what the user sees."""
         job_id = self.table.cursor_job
-        job = None
-        if job_id is not None:
-            try:
-                job = self.manager.get(job_id)
-            except ATSError:
-                job = None
-        if job is None:
+        view = await self._fresh_view(job_id) if job_id is not None else None
+        if view is None:
             self.notify("No job selected — press n to create one", severity="warning")
-        return job
+        return view
 
-    def action_toggle_job(self) -> None:
-        job = self._require_job()
+    async def action_toggle_job(self) -> None:
+        job = await self._require_job()
         if job is None:
             return
-        if not job.status.is_active and is_live(job):
+        if not job.status.is_active and job.live:
             self._confirm_live_start(job)
             return
-        self._command("Start/stop", lambda: self.manager.toggle(job.id))
+        await self._command("Start/stop", lambda: self.control.toggle(job.job_id), job.job_id)
 
-    def _confirm_live_start(self, job: TradingJob) -> None:
+    def _confirm_live_start(self, job: JobView) -> None:
         """Real orders never go out without an explicit yes naming job, venue and symbol."""
         from ats.ui.screens.confirm import ConfirmScreen
 
-        job_id, name = job.id, job.config.name
+        job_id, name = job.job_id, job.name
 
-        def answered(yes: bool | None) -> None:
+        async def answered(yes: bool | None) -> None:
             if yes:
-                self._command("Start live job", lambda: self.manager.start(job_id))
+                await self._command("Start live job", lambda: self.control.start(job_id), job_id)
             else:
                 self.notify(f"{name} not started", title="Live trading")
 
@@ -384,22 +411,22 @@ class MainScreen(Screen[None]):
             ConfirmScreen(live_start_question(job), confirm="Trade live"), answered
         )
 
-    def action_kill_switch(self) -> None:
+    async def action_kill_switch(self) -> None:
         """Cancel every live order after a yes; jobs keep running (``K``)."""
         from ats.ui.screens.confirm import ConfirmScreen
 
-        live = self._live_job_count()
+        live = await self._live_job_count()
         if not live:
             self.notify("No live job: no order to cancel", title="Kill switch")
             return
 
-        def answered(yes: bool | None) -> None:
+        async def answered(yes: bool | None) -> None:
             if not yes:
                 return
-            cancelled = self._command("Kill switch", self.manager.kill_switch)
-            if cancelled is not None:
+            cancelled = await self._command("Kill switch", self.control.kill_switch)
+            if cancelled is not FAILED:
                 self.notify(
-                    kill_switch_result(int(cancelled), self._live_job_count()),
+                    kill_switch_result(int(cancelled), await self._live_job_count()),
                     title="Kill switch",
                     severity="warning",
                 )
@@ -407,100 +434,114 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(ConfirmScreen(kill_switch_question(live), confirm="Kill"), answered)
 
-    def _live_job_count(self) -> int:
+    async def _live_job_count(self) -> int:
         """Jobs the kill switch acts on: built and trading in live mode."""
-        return sum(1 for job in self.manager.jobs if job.exchange is not None and is_live(job))
+        return sum(1 for view in await self.control.jobs() if view.built and view.live)
 
-    def action_pause_job(self) -> None:
-        job = self._require_job()
+    async def action_pause_job(self) -> None:
+        job = await self._require_job()
         if job is not None:
-            self._command("Pause/resume", lambda: self.manager.toggle_pause(job.id))
+            await self._command(
+                "Pause/resume", lambda: self.control.toggle_pause(job.job_id), job.job_id
+            )
 
-    def action_reload_job(self) -> None:
-        job = self._require_job()
+    async def action_reload_job(self) -> None:
+        job = await self._require_job()
         if job is None:
             return
-        if self._command("Reload", lambda: self.manager.reload(job.id)) is not None:
-            self.notify(f"{job.config.name}: strategy reloaded, state kept", title="Reload")
-            self.account.refresh_view()
+        done = await self._command("Reload", lambda: self.control.reload(job.job_id), job.job_id)
+        if done is not FAILED:
+            self.notify(f"{job.name}: strategy reloaded, state kept", title="Reload")
+            if job.job_id == self.selected_job_id:
+                self.account.show(await self._fresh_view(job.job_id))
 
-    def action_speed(self, factor: float) -> None:
-        job = self._require_job()
+    async def action_speed(self, factor: float) -> None:
+        job = await self._require_job()
         if job is None:
             return
-        current = job_view.replay_speed(job)
-        set_speed = getattr(self.manager, "set_speed", None)
-        if current is None or set_speed is None:
-            self.notify(f"{job.config.name} is not a replay job", severity="warning")
+        current = job.speed
+        if current is None:
+            self.notify(f"{job.name} is not a replay job", severity="warning")
             return
         low, high = SPEED_LIMITS
         if current <= 0:  # "as fast as possible": only slowing down means anything
             if factor >= 1:
-                self.notify(f"{job.config.name} already replays at full speed", title="Speed")
+                self.notify(f"{job.name} already replays at full speed", title="Speed")
                 return
             current = high / factor
         speed = min(max(current * factor, low), high)
-        result = self._command("Speed", lambda: set_speed(job.id, speed))
-        if result is not None:
+        result = await self._command(
+            "Speed", lambda: self.control.set_speed(job.job_id, speed), job.job_id
+        )
+        if result is not FAILED:
             shown = job_view.format_speed(float(result))
-            self.notify(f"{job.config.name}: replay speed {shown}", title="Speed")
-            self.table.update_row(job_view.job_row(job))
+            self.notify(f"{job.name}: replay speed {shown}", title="Speed")
+            view = await self._fresh_view(job.job_id)
+            if view is not None:
+                self.table.update_row(job_view.job_row(view))
 
-    def action_new_job(self) -> None:
+    async def action_new_job(self) -> None:
         from ats.ui.screens.job_form import JobFormScreen
 
-        self.app.push_screen(JobFormScreen(self.manager), self._after_form)
+        form = await JobFormScreen.prepare(self.control, job_count=len(self._views))
+        self.app.push_screen(form, self._after_form)
 
-    def action_edit_job(self) -> None:
+    async def action_edit_job(self) -> None:
         from ats.ui.screens.job_form import JobFormScreen
 
-        job = self._require_job()
+        job = await self._require_job()
         if job is None:
             return
         if job.status.is_active:
-            self.notify(f"Stop {job.config.name} (s) before editing it", severity="warning")
+            self.notify(f"Stop {job.name} (s) before editing it", severity="warning")
             return
-        self.app.push_screen(JobFormScreen(self.manager, job), self._after_form)
+        try:
+            form = await JobFormScreen.prepare(
+                self.control, job_count=len(self._views), job_id=job.job_id
+            )
+        except JobError as exc:
+            self.notify(str(exc), title="Edit", severity="error")
+            return
+        self.app.push_screen(form, self._after_form)
 
-    def _after_form(self, job_id: str | None) -> None:
+    async def _after_form(self, job_id: str | None) -> None:
         if job_id is None:
             return
-        self.refresh_rows()
+        await self.refresh_rows()
         self.table.select_job(job_id)
-        self._select(job_id)
-        # The job object may have been replaced (edit): re-point every panel.
-        job = self.selected_job
-        for widget in (self.chart, self.log_view, self.account, self.metrics):
-            widget.set_job(None)
-            widget.set_job(job)
+        await self._select(job_id)
+        # The job may have been rebuilt (edit): every panel reads it afresh.
+        view = self.selected_view
+        self.chart.set_job(None)
+        self.chart.set_job(job_id)
+        self.account.set_job(None)
+        self.account.set_job(job_id, view)
+        self.metrics.set_job(None)
+        self.metrics.set_job(job_id, view)
+        await self.log_view.set_job(None)
+        await self.log_view.set_job(job_id)
 
-    def action_delete_job(self) -> None:
+    async def action_delete_job(self) -> None:
         from ats.ui.screens.confirm import ConfirmScreen
 
-        job = self._require_job()
+        job = await self._require_job()
         if job is None:
             return
         running = " It is running and will be stopped first." if job.status.is_active else ""
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._delete(job.id)
+                self._delete(job.job_id)
 
         self.app.push_screen(
-            ConfirmScreen(f"Delete job {job.config.name}?{running}", confirm="Delete"), answered
+            ConfirmScreen(f"Delete job {job.name}?{running}", confirm="Delete"), answered
         )
 
     @work(exclusive=False, group="delete")
     async def _delete(self, job_id: str) -> None:
-        try:
-            await self.manager.delete(job_id)
-        except ATSError as exc:
-            self.notify(str(exc), title="Delete", severity="error")
-            return
-        except Exception as exc:
-            self.notify(f"{type(exc).__name__}: {exc}", title="Delete", severity="error")
-            return
-        self.refresh_rows()
+        done = await self._command("Delete", lambda: self.control.delete(job_id), job_id)
+        if done is not FAILED:
+            await self.refresh_rows()
 
     def action_focus_panel(self, panel: Panel) -> None:
         if panel == "jobs":
@@ -530,11 +571,11 @@ class MainScreen(Screen[None]):
             self._show_active_panel()
         self.query_one(FilterBar).open(target, current)
 
-    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
+    async def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
         if message.target == "jobs":
             self.table.set_filter(message.text)
         else:
-            self.log_view.set_filter(message.text)
+            await self.log_view.set_filter(message.text)
 
     def on_filter_bar_closed(self, message: FilterBar.Closed) -> None:
         (self.table if message.target == "jobs" else self.log_view).focus()

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from ats.trading_job.trading_job import TradingJob
+from ats.trading_job.views import JobView
 from ats.ui import job_view
 from ats.ui.job_view import AccountView
 from ats.ui.tcss import load_tcss
@@ -17,14 +17,15 @@ ORDER_COLUMNS = ("Side", "Type", "Amount", "Price", "Filled", "Status", "Id")
 
 
 class AccountPanel(Vertical):
-    """Set the job with :meth:`set_job`, push new data with :meth:`refresh_view`."""
+    """Set the job with :meth:`set_job`, push its latest view with :meth:`show`."""
 
     DEFAULT_CSS = load_tcss(__file__)
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.border_title = "Orders (o)"
-        self._job: TradingJob | None = None
+        self._job_id: str | None = None
+        self._job_view: JobView | None = None
         self._view: AccountView | None = None
 
     def compose(self) -> ComposeResult:
@@ -37,23 +38,38 @@ class AccountPanel(Vertical):
         table = self.query_one("#orders-table", DataTable)
         for label in ORDER_COLUMNS:
             table.add_column(label, key=label.lower())
-        self.refresh_view()
+        self._show_view()
 
     @property
     def orders_table(self) -> DataTable[str | Text]:
         return self.query_one("#orders-table", DataTable)
 
-    def set_job(self, job: TradingJob | None) -> None:
-        if job is not self._job:
-            self._job = job
-            self._view = None
-            self.refresh_view()
+    @property
+    def job_id(self) -> str | None:
+        return self._job_id
 
-    def refresh_view(self) -> None:
-        """Re-read the job's account; cheap when nothing changed."""
+    def set_job(self, job_id: str | None, view: JobView | None = None) -> None:
+        """Show another job (its view, when the caller has it; else empty until
+        :meth:`show`)."""
+        if job_id != self._job_id:
+            self._job_id = job_id
+            self._job_view = view if view is not None and view.job_id == job_id else None
+            self._view = None
+            self._show_view()
+
+    def show(self, view: JobView | None, *, force: bool = False) -> None:
+        """The job's latest view; cheap when what it shows did not change."""
+        if view is not None and view.job_id != self._job_id:
+            return  # another job was selected meanwhile
+        self._job_view = view
+        if force:
+            self._view = None
+        self._show_view()
+
+    def _show_view(self) -> None:
         if not self.is_mounted:
             return
-        view = job_view.account_view(self._job)
+        view = job_view.account_view(self._job_view)
         if view == self._view:
             return
         previous, self._view = self._view, view

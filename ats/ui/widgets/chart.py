@@ -3,26 +3,30 @@ the equity curve; zoom/scroll by keys when focused.
 
 A plotext frame costs ~20-30 ms of pure Python (figure + ANSI parsing), far too long to
 run on the event loop that also handles keys. So the chart works in two steps: on the
-loop, :meth:`ChartView.redraw` only gathers plain data from the job (a few ms); a worker
-thread turns it into ready-made :class:`~textual.strip.Strip` lines; the loop then swaps
-them in. Redraws happen on a slow timer (``CHART_HZ``), only while visible and stale, and
-repaints (focus, borders) reuse the cached lines.
+loop, :meth:`ChartView.redraw` only asks the job control for the window it shows (a
+read-model view, a few ms); a worker thread turns it into ready-made
+:class:`~textual.strip.Strip` lines; the loop then swaps them in. Redraws happen on a
+slow timer (``CHART_HZ``), only while visible and stale, and repaints (focus, borders)
+reuse the cached lines.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from rich.console import Console
 from rich.text import Text
 from textual.app import RenderResult
-from textual.color import Color
+from textual.color import Color, ColorParseError
 from textual.events import Resize
 from textual.markup import escape
 from textual.strip import Strip
@@ -30,10 +34,16 @@ from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from ats.trading_job.trading_job import TradingJob
-from ats.ui import job_view
+from ats.exceptions import JobError
+from ats.trading_job.views import MAX_CHART_CANDLES
+from ats.ui.job_view import view_failed
 from ats.ui.keys import CHART_KEYS, bindings
 from ats.ui.tcss import load_tcss
+
+if TYPE_CHECKING:
+    from ats.trading_job.control import JobControl
+
+logger = logging.getLogger(__name__)
 
 CHART_HZ = 4.0
 FACTORS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
@@ -49,7 +59,7 @@ RGB = tuple[int, int, int]
 def _rgb(value: str | None, fallback: str) -> RGB:
     try:
         return Color.parse(value or fallback).rgb
-    except Exception:
+    except ColorParseError:  # a theme variable that is not a colour
         return Color.parse(fallback).rgb
 
 
@@ -198,7 +208,9 @@ class ChartView(PlotextPlot, can_focus=True):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.border_title = "Chart (c)"
-        self._job: TradingJob | None = None
+        self.control: JobControl | None = None
+        """Where the chart's windows come from (set by the screen)."""
+        self._job_id: str | None = None
         self.mode: ChartMode = "candles"
         self._zoom = 0
         self._offset = 0
@@ -214,8 +226,8 @@ class ChartView(PlotextPlot, can_focus=True):
 
     # -- attributes down -------------------------------------------------------------------
     @property
-    def job(self) -> TradingJob | None:
-        return self._job
+    def job_id(self) -> str | None:
+        return self._job_id
 
     @property
     def factor(self) -> int:
@@ -231,9 +243,9 @@ class ChartView(PlotextPlot, can_focus=True):
         """Why there is no plot (no job, no data, an error), or None when plotted."""
         return None if self._plotted else self._message
 
-    def set_job(self, job: TradingJob | None) -> None:
-        if job is not self._job:
-            self._job = job
+    def set_job(self, job_id: str | None) -> None:
+        if job_id != self._job_id:
+            self._job_id = job_id
             self._offset = 0
             self.redraw()
 
@@ -252,7 +264,7 @@ class ChartView(PlotextPlot, can_focus=True):
 
     def action_scroll(self, direction: int) -> None:
         step = max(self._bars() // 4, 1)
-        limit = max(job_view.MAX_CHART_CANDLES // self.factor - self._bars(), 0)
+        limit = max(MAX_CHART_CANDLES // self.factor - self._bars(), 0)
         self._offset = min(max(self._offset + direction * step, 0), limit)
         self.redraw()
 
@@ -291,7 +303,7 @@ class ChartView(PlotextPlot, can_focus=True):
         }
 
     def redraw(self) -> None:
-        """Gather the job's current data (bounded, a few ms) and draw it off the loop."""
+        """Ask for the job's current window (bounded, a few ms) and draw it off the loop."""
         self._stale = False
         if not self.is_mounted:
             return
@@ -301,17 +313,30 @@ class ChartView(PlotextPlot, can_focus=True):
         width, height = self.size
         if width < 12 or height < 5:
             return
+        frame: Callable[[], Coroutine[None, None, None]] = partial(  # a coroutine only if run
+            self._frame, width, height, self._generation
+        )
+        self.run_worker(
+            frame,  # type: ignore[arg-type]  # textual cannot infer an async callable's result
+            exclusive=True,
+            group="chart-gather",
+            exit_on_error=False,
+        )
+
+    async def _frame(self, width: int, height: int, generation: int) -> None:
+        """Gather on the loop (the control answers at once in process), then plot."""
         try:
-            spec = self._gather(width, height)
-        except Exception as exc:  # gathering must never take the console down
+            spec = await self._gather(width, height)
+        except JobError:  # deleted meanwhile: the screen selects another job
             spec = None
-            self._message = f"chart error: {type(exc).__name__}: {exc}"
+            self._message = "No job selected"
+        if generation != self._generation:
+            return  # a newer frame is on its way
         if spec is None:
             self._plotted = False
             self._lines_key = None
             self.refresh()
             return
-        generation = self._generation
         self.run_worker(
             lambda: self._draw(spec, generation),
             thread=True,
@@ -324,9 +349,10 @@ class ChartView(PlotextPlot, can_focus=True):
         """Worker thread: plotext + ANSI parsing, then hand the lines to the loop."""
         try:
             lines = build_lines(spec)
-        except Exception as exc:
-            message = f"chart error: {type(exc).__name__}: {exc}"
-            with contextlib.suppress(RuntimeError):
+        except Exception as exc:  # plotext on data it does not expect: say so, keep going
+            logger.warning("job %s: drawing the chart failed", self._job_id, exc_info=exc)
+            message = view_failed("chart", f"{type(exc).__name__}: {exc}")
+            with contextlib.suppress(RuntimeError):  # the app closed meanwhile
                 self.app.call_from_thread(self._failed, generation, message)
             return
         if not get_current_worker().is_cancelled:
@@ -358,7 +384,7 @@ class ChartView(PlotextPlot, can_focus=True):
         if subtitle != self.border_subtitle:
             self.border_subtitle = subtitle
 
-    def _gather(self, width: int, height: int) -> ChartSpec | None:
+    async def _gather(self, width: int, height: int) -> ChartSpec | None:
         """Plain data for the next frame, or None (and a message) when there is none."""
         variables = self.app.theme_variables
         spec = ChartSpec(
@@ -369,37 +395,46 @@ class ChartView(PlotextPlot, can_focus=True):
             colours=self._colours(),
             mode=self.mode,
         )
-        job = self._job
+        job_id, control = self._job_id, self.control
+        if job_id is None or control is None:
+            self._message = "No job selected"
+            return None
         if self.mode == "equity":
-            view = job_view.equity_view(job, max(width * 2, 20))
-            if not len(view):
-                self._message = view.error or (
-                    "No job selected" if job is None else "No equity yet — press s to start"
+            curve = await control.equity_curve(job_id, max(width * 2, 20))
+            if not len(curve):
+                self._message = (
+                    view_failed("equity curve", curve.error)
+                    if curve.error
+                    else "No equity yet — press s to start"
                 )
                 return None
-            spec.equity = view.equity.tolist()
-            spec.baseline = job_view.initial_equity(job) if job is not None else None
-            spec.ticks = _ticks(view.timestamps, width)
+            spec.equity = list(curve.equity)
+            spec.baseline = curve.initial_equity
+            spec.ticks = _ticks(np.asarray(curve.timestamps, dtype=np.int64), width)
             return spec
-        candles = job_view.candle_view(job, self._bars(), self.factor, self._offset)
-        if not len(candles):
-            self._message = candles.error or (
-                "No job selected" if job is None else "No candles yet — press s to start"
+        window = await control.chart_window(job_id, self._bars(), self.factor, self._offset)
+        if not len(window):
+            self._message = (
+                view_failed("chart", window.error)
+                if window.error
+                else "No candles yet — press s to start"
             )
             return None
-        spec.open = candles.open.tolist()
-        spec.high = candles.high.tolist()
-        spec.low = candles.low.tolist()
-        spec.close = candles.close.tolist()
-        for label, values in list(candles.overlays.items())[:MAX_OVERLAYS]:
+        spec.open = list(window.open)
+        spec.high = list(window.high)
+        spec.low = list(window.low)
+        spec.close = list(window.close)
+        for label, line in list(window.overlays.items())[:MAX_OVERLAYS]:
+            values = np.asarray(line, dtype=np.float64)
             finite = np.isfinite(values)
             if finite.any():
                 spec.overlays.append(
                     (label, np.nonzero(finite)[0].tolist(), values[finite].tolist())
                 )
-        spec.buys, spec.sells = candles.buys, candles.sells
-        spec.ticks = _ticks(candles.timestamps, width)
-        spec.x_max = max(self._bars() - 0.5, len(candles) - 0.5)
+        spec.buys = (list(window.buys[0]), list(window.buys[1]))
+        spec.sells = (list(window.sells[0]), list(window.sells[1]))
+        spec.ticks = _ticks(np.asarray(window.timestamps, dtype=np.int64), width)
+        spec.x_max = max(self._bars() - 0.5, len(window) - 0.5)
         return spec
 
     # -- rendering -------------------------------------------------------------------------

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import RichLog
 
-from ats.trading_job.events import JobLog
-from ats.trading_job.trading_job import TradingJob
+from ats.exceptions import JobError
+from ats.trading_job.views import LogLine, LogPage
 from ats.ui.job_view import LEVELS, level_rank
 from ats.ui.keys import LOG_KEYS, bindings
 from ats.ui.tcss import load_tcss
 
+if TYPE_CHECKING:
+    from ats.trading_job.control import JobControl
+
 MAX_LINES = 1_000
-"""Lines kept on screen; the job itself keeps its own bounded ``logs`` deque."""
+"""Lines kept on screen; the job itself keeps its own bounded log."""
 REBUILD_LINES = 300
 """Lines re-rendered when the job, filter or level changes (keeps that fast)."""
 LEVEL_STYLES = {
@@ -31,7 +36,8 @@ def _local_clock(moment: float) -> str:
 
 
 class LogView(RichLog, can_focus=True):
-    """Shows one job's log; :meth:`append` adds new lines, filtered."""
+    """Shows one job's log, read through ``control``; :meth:`append` adds the console's
+    own lines, filtered."""
 
     DEFAULT_CSS = load_tcss(__file__)
     BINDINGS = bindings(LOG_KEYS)
@@ -53,18 +59,22 @@ class LogView(RichLog, can_focus=True):
             highlight=False,
         )
         self.border_title = "Log (l)"
-        self._job: TradingJob | None = None
+        self.control: JobControl | None = None
+        """Where the job's log lines come from (set by the screen)."""
+        self._job_id: str | None = None
         self._filter = ""
         self._min_level = 0
         self._clock = clock
         self._styles: dict[str, str] = {}
-        self._last_entry: JobLog | None = None
-        self.extra_lines: Callable[[str], Iterable[JobLog]] = lambda job_id: ()
+        self._last_seq: int | None = None
+        """The job's last log line shown (its seq), None before any."""
+        self._reading = asyncio.Lock()
+        self.extra_lines: Callable[[str], Iterable[LogLine]] = lambda job_id: ()
         """Console-side lines (status changes) merged by time into the job's own log."""
 
     @property
-    def job(self) -> TradingJob | None:
-        return self._job
+    def job_id(self) -> str | None:
+        return self._job_id
 
     @property
     def filter_text(self) -> str:
@@ -74,79 +84,88 @@ class LogView(RichLog, can_focus=True):
     def min_level(self) -> str:
         return LEVELS[self._min_level]
 
-    def set_job(self, job: TradingJob | None) -> None:
-        if job is not self._job:
-            self._job = job
-            self.rebuild()
+    async def set_job(self, job_id: str | None) -> None:
+        if job_id != self._job_id:
+            self._job_id = job_id
+            await self.rebuild()
 
-    def set_filter(self, text: str) -> None:
+    async def set_filter(self, text: str) -> None:
         text = text.strip()
         if text != self._filter:
             self._filter = text
-            self.rebuild()
+            await self.rebuild()
 
-    def action_cycle_level(self) -> None:
+    async def action_cycle_level(self) -> None:
         self._min_level = (self._min_level + 1) % len(LEVELS)
-        self.rebuild()
+        await self.rebuild()
 
-    def _accepts(self, entry: JobLog) -> bool:
+    def _accepts(self, entry: LogLine) -> bool:
         if level_rank(entry.level) < self._min_level:
             return False
         return not self._filter or self._filter.lower() in entry.message.lower()
 
-    def append(self, entries: Iterable[JobLog]) -> None:
-        """Add console-side lines (status changes) of the current job."""
-        job = self._job
-        if job is None:
+    def append(self, entries: Iterable[LogLine], job_id: str) -> None:
+        """Add console-side lines (status changes) of ``job_id`` if it is shown."""
+        if job_id != self._job_id:
             return
         for entry in entries:
-            if entry.job_id == job.id and self._accepts(entry):
+            if self._accepts(entry):
                 self.write(self._line(entry))
 
-    def sync(self) -> None:
+    async def sync(self) -> None:
         """Show the job's log lines added since the last look.
 
-        Reads the job's own bounded deque rather than bus events, so a flood of events
+        Reads the job's own bounded log rather than bus events, so a flood of events
         (which the bus drops) can never lose a line; only when the last line shown has
-        rotated out of the deque is the whole view rebuilt.
+        rotated out of the job's log is the whole view rebuilt.
         """
-        job = self._job
-        if job is None:
+        job_id = self._job_id
+        if job_id is None or self.control is None:
             return
-        entries = list(job.logs)
-        last = self._last_entry
-        if last is None:
-            new = entries
-        else:
-            for index in range(len(entries) - 1, -1, -1):
-                if entries[index] is last:
-                    new = entries[index + 1 :]
-                    break
-            else:
-                self.rebuild()
+        async with self._reading:
+            page = await self._page(job_id, self._last_seq)
+            if page is None or job_id != self._job_id:
                 return
-        if new:
-            self._last_entry = new[-1]
-            for entry in new[-REBUILD_LINES:]:
-                if self._accepts(entry):
-                    self.write(self._line(entry))
+            if page.gap:
+                self._show_all(job_id, page.lines)
+                return
+            new = page.lines
+            if new:
+                self._last_seq = new[-1].seq
+                for entry in new[-REBUILD_LINES:]:
+                    if self._accepts(entry):
+                        self.write(self._line(entry))
 
-    def rebuild(self) -> None:
+    async def rebuild(self) -> None:
         """Re-render the tail of the job's own bounded log with the current filters."""
         self._styles = self._resolve_styles()
         self.clear()
         self._update_subtitle()
-        self._last_entry = None
-        job = self._job
-        if job is None:
+        self._last_seq = None
+        job_id = self._job_id
+        if job_id is None or self.control is None:
             return
-        entries = list(job.logs)
-        self._last_entry = entries[-1] if entries else None
-        extra = list(self.extra_lines(job.id))
+        async with self._reading:
+            page = await self._page(job_id, None)
+            if page is not None and job_id == self._job_id:
+                self._show_all(job_id, page.lines)
+
+    async def _page(self, job_id: str, after: int | None) -> LogPage | None:
+        assert self.control is not None
+        try:
+            return await self.control.logs(job_id, after)
+        except JobError:  # deleted meanwhile: the screen moves on at its next update
+            return None
+
+    def _show_all(self, job_id: str, lines: Iterable[LogLine]) -> None:
+        self.clear()
+        entries = list(lines)
+        self._last_seq = entries[-1].seq if entries else None
+        extra = list(self.extra_lines(job_id))
         if extra:
             entries = sorted(entries + extra, key=lambda entry: entry.time)
-        lines = [entry for entry in entries if self._accepts(entry)]
-        for entry in lines[-REBUILD_LINES:]:
+        shown = [entry for entry in entries if self._accepts(entry)]
+        for entry in shown[-REBUILD_LINES:]:
             self.write(self._line(entry))
 
     def _update_subtitle(self) -> None:
@@ -164,7 +183,7 @@ class LogView(RichLog, can_focus=True):
         styles["ERROR"] = f"bold {styles['ERROR']}".strip()
         return styles
 
-    def _line(self, entry: JobLog) -> Text:
+    def _line(self, entry: LogLine) -> Text:
         level = entry.level.upper()
         style = self._styles.get(level, "")
         line = Text.assemble(

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.widgets import Static
 
-from ats.trading_job.trading_job import TradingJob
+from ats.trading_job.views import JobView
 from ats.ui import job_view
 from ats.ui.job_view import MetricsView
 from ats.ui.tcss import load_tcss
@@ -21,32 +21,48 @@ def _height(view: MetricsView) -> tuple[int, bool]:
 
 
 class MetricsPanel(VerticalScroll, can_focus=True):
-    """Set the job with :meth:`set_job`; :meth:`refresh_view` re-reads it."""
+    """Set the job with :meth:`set_job`; :meth:`show` its latest view."""
 
     DEFAULT_CSS = load_tcss(__file__)
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.border_title = "Metrics (m)"
-        self._job: TradingJob | None = None
+        self._job_id: str | None = None
+        self._job_view: JobView | None = None
         self._view: MetricsView | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="metrics-body")
 
     def on_mount(self) -> None:
-        self.refresh_view()
+        self._show_view()
 
-    def set_job(self, job: TradingJob | None) -> None:
-        if job is not self._job:
-            self._job = job
+    @property
+    def job_id(self) -> str | None:
+        return self._job_id
+
+    def set_job(self, job_id: str | None, view: JobView | None = None) -> None:
+        if job_id != self._job_id:
+            self._job_id = job_id
+            self._job_view = view if view is not None and view.job_id == job_id else None
             self._view = None
-            self.refresh_view()
+            self._show_view()
 
-    def refresh_view(self, *, force: bool = False) -> None:
+    def show(self, view: JobView | None, *, force: bool = False) -> None:
+        if view is not None and view.job_id != self._job_id:
+            return  # another job was selected meanwhile
+        self._job_view = view
+        self._show_view(force=force)
+
+    def _show_view(self, *, force: bool = False) -> None:
         if not self.is_mounted:
             return
-        view = job_view.metrics_view(self._job)
+        view = (
+            job_view.metrics_view(self._job_view)
+            if self._job_view is not None or self._job_id is None
+            else job_view.MetricsView("Loading…")
+        )
         if view == self._view and not force:
             return
         previous, self._view = self._view, view

@@ -841,6 +841,9 @@ class Exchange(BaseExchange):
     def get_fills(self) -> list[Fill]:
         return list(self.fills)
 
+    def fill_count(self) -> int:
+        return len(self.fills)
+
     def last_price(self, symbol: str) -> float | None:
         return self.candle.close if self.candle is not None else None
 

@@ -1,21 +1,25 @@
-"""Bus events in, at most ~10 coalesced UI updates a second out.
+"""Bus events in, at most ~10 coalesced updates a second out: what front ends watch.
 
 Jobs can publish thousands of events a second (a full-speed backtest fills on every
 crossover). The pump drains the bounded subscription queue in one asyncio task, folds
-everything into a :class:`Changes` summary (which jobs changed, in what way, plus the new
-log lines, themselves bounded), and hands one summary per refresh period to a callback.
-Widgets therefore redraw at a bounded rate however busy the jobs are, and key presses
-never queue behind a flood of per-event redraws.
+everything into a :class:`Changes` summary (which jobs changed, in what way, plus the
+status transitions, themselves bounded), and hands one summary per refresh period to a
+callback. A front end then re-reads the views of the jobs that changed
+(:class:`~ats.trading_job.control.JobControl`), so widgets redraw at a bounded rate
+however busy the jobs are, and key presses never queue behind a flood of per-event
+redraws. ``Changes`` is plain data (sets of job ids and status events): the control API
+can send the same summaries over a socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ats.trading_job.events import (
@@ -35,6 +39,9 @@ from ats.trading_job.events import (
 
 log = logging.getLogger(__name__)
 
+
+Deliver = Callable[["Changes"], Awaitable[None] | None]
+"""Takes one summary; may be a coroutine function (awaited before the next one)."""
 REFRESH_HZ = 10.0
 QUEUE_SIZE = 5_000
 """Events buffered between two drains; beyond that the bus drops the oldest."""
@@ -112,7 +119,7 @@ class EventPump:
     def __init__(
         self,
         bus: EventBus,
-        deliver: Callable[[Changes], None],
+        deliver: Deliver,
         *,
         known: Callable[[str], bool] = lambda job_id: True,
         alive: Callable[[], bool] = lambda: True,
@@ -177,10 +184,12 @@ class EventPump:
                 if not self._alive():
                     break  # the screen went away (app closing): nobody to deliver to
                 try:
-                    self._deliver(changes)
+                    delivered = self._deliver(changes)
+                    if inspect.isawaitable(delivered):
+                        await delivered
                     resync = False
-                except Exception:  # a widget bug must not stop future updates
-                    log.exception("UI refresh failed; resynchronising")
+                except Exception:  # a front end's bug must not stop future updates
+                    log.exception("refresh failed; resynchronising")
                     resync = True
                 self.delivered += 1
         finally:
