@@ -158,13 +158,15 @@ class AccountView:
     unrealized: float | None = None
     balances: tuple[tuple[str, str, str, str], ...] = ()
     orders: tuple[OrderRow, ...] = ()
+    error: str | None = None
+    """Shown instead of the account when it could not be read (see :func:`view_failed`)."""
 
 
 def account_view(view: JobView | None) -> AccountView:
     if view is None or not view.built:
         return AccountView()
     if view.account_error is not None:
-        return AccountView(position=view_failed("account", view.account_error))
+        return AccountView(error=view_failed("account", view.account_error))
     base = view.base
     position = view.position
     if position is not None and position.amount and not position.is_flat:

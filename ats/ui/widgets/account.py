@@ -78,8 +78,10 @@ class AccountPanel(Vertical):
         if previous is None or previous.orders != view.orders:
             self._fill_orders(view)
 
-    def _summary(self, view: AccountView) -> Table:
+    def _summary(self, view: AccountView) -> Table | Text:
         variables = self.app.theme_variables
+        if view.error is not None:  # wrapped over the summary's lines, in the error colour
+            return Text(view.error, style=f"bold {variables.get('error', '')}".strip())
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column("key", style="bold", no_wrap=True, min_width=9)
         table.add_column("value", overflow="ellipsis", no_wrap=True, ratio=1)
