@@ -210,9 +210,13 @@ class BaseExchange(abc.ABC):
             status=OrderStatus.REJECTED, reason=reason,
         )  # fmt: skip
         self.log("WARNING", f"order rejected before sending: {reason}")
+        self._notify(order)
+        return order
+
+    def _notify(self, order: Order) -> None:
+        """Tell the order listeners (the job) that ``order`` changed."""
         for listener in self.order_listeners:
             listener(order)
-        return order
 
     @abc.abstractmethod
     def _submit_order(

@@ -69,6 +69,18 @@ class Candle:
             self.symbol, self.timestamp, self.open, self.high, self.low, self.close, self.volume
         )
 
+    def to_row(self) -> list[Any]:
+        """``[symbol, timestamp, open, high, low, close, volume]``: how snapshots keep it."""
+        return [
+            self.symbol, self.timestamp, self.open, self.high, self.low, self.close, self.volume,
+        ]  # fmt: skip
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> Candle:
+        """The candle :meth:`to_row` wrote (numbers from JSON made ints and floats)."""
+        symbol, timestamp, *values = row
+        return cls(symbol, int(timestamp), *map(float, values))
+
 
 @dataclass(slots=True)
 class Order:

@@ -198,7 +198,7 @@ class SimulatedExchange(BaseExchange):
             "fills": self._fill_history.encode(self.engine.fills),
             "next_order_id": self.engine.peek_next_id(),
             "market_rules": self.market_rules.to_dict(),
-            "candle": None if not self.candle.timestamp else _candle_to_list(self.candle),
+            "candle": None if not self.candle.timestamp else self.candle.to_row(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -220,8 +220,7 @@ class SimulatedExchange(BaseExchange):
             )
             self.ledger.on_fill(fill)
         if data.get("candle"):
-            symbol, *values = data["candle"]
-            self.candle = Candle(symbol, int(values[0]), *map(float, values[1:]))
+            self.candle = Candle.from_row(data["candle"])
             self.ledger.mark(self.symbol, self.candle.close)
 
 
@@ -232,15 +231,3 @@ def _slippage_bps(config: dict[str, Any]) -> float:
             f"exchange.params.slippage_bps: must be a number in [0, 10000), got {value!r}"
         )
     return float(value)
-
-
-def _candle_to_list(candle: Candle) -> list[Any]:
-    return [
-        candle.symbol,
-        candle.timestamp,
-        candle.open,
-        candle.high,
-        candle.low,
-        candle.close,
-        candle.volume,
-    ]

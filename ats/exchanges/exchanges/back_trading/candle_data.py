@@ -162,7 +162,7 @@ class _Source:
         return f"{self.label} {self.unit} {row + self.first}"
 
     def error(self, row: int, message: str) -> CandleDataError:
-        return CandleDataError(_one_line(f"{self.at(row)}: {message}"))
+        return CandleDataError(one_line(f"{self.at(row)}: {message}"))
 
 
 @dataclass(slots=True)
@@ -457,7 +457,7 @@ def _read_csv_text(
                 f"{source.label} line {match.group(1)}: expected {len(header)} fields "
                 f"like the header, found {match.group(2)}"
             ) from exc
-        raise CandleDataError(_one_line(f"{source.label}: cannot parse CSV: {exc}")) from exc
+        raise CandleDataError(one_line(f"{source.label}: cannot parse CSV: {exc}")) from exc
     raw = {c: frame[pos[c]] for c in names}
     return _columns_from_series(raw, names)
 
@@ -473,7 +473,7 @@ def _load_parquet(path: Path) -> CandleData:
         names = _pick_columns(header, str(path))
         table = pa_pq.read_table(path, columns=list(names.values()))
     except (pa.ArrowException, OSError) as exc:
-        raise CandleDataError(_one_line(f"{path}: cannot read Parquet file: {exc}")) from exc
+        raise CandleDataError(one_line(f"{path}: cannot read Parquet file: {exc}")) from exc
     if table.num_rows == 0:
         raise CandleDataError(f"{path}: file is empty (no candles)")
     raw = {c: table.column(name).to_pandas() for c, name in names.items()}
@@ -867,8 +867,3 @@ def _quote(value: Any, limit: int = 40) -> str:
     text = value if isinstance(value, str) else str(value)
     shown = "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit * 4]) + "'"
     return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
-
-
-def _one_line(message: str) -> str:
-    """One printable line of bounded length (library errors can span several)."""
-    return one_line(message)

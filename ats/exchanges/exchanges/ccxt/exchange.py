@@ -92,7 +92,7 @@ from ats.exchanges.market_rules import MarketRules
 from ats.exchanges.rate_limit import AccountLimiter, limiter_of
 from ats.exchanges.run_control import RunControl
 from ats.exchanges.trade_ledger import TradeLedger
-from ats.utils.settings import redact
+from ats.utils.redaction import redact
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -679,10 +679,6 @@ class Exchange(BaseExchange):
             self.log("WARNING", f"order {order.id} canceled: {reason}")
         self._notify(order)
 
-    def _notify(self, order: Order) -> None:
-        for listener in self.order_listeners:
-            listener(order)
-
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -775,7 +771,7 @@ class Exchange(BaseExchange):
             "balances": {a: [b.free, b.used] for a, b in self.balances.items()},
             "asset_prices": dict(self.asset_prices),
             "market_rules": self.market_rules.to_dict(),
-            "candle": None if candle is None else _candle_row(candle),
+            "candle": None if candle is None else candle.to_row(),
             "first_close": self.first_close,
             "handled": self.handled,
             "feed": self.feed.snapshot(),
@@ -804,8 +800,7 @@ class Exchange(BaseExchange):
             for asset, (free, used) in (data.get("balances") or {}).items()
         }
         if data.get("candle"):
-            symbol, timestamp, *values = data["candle"]
-            self.candle = Candle(symbol, int(timestamp), *map(float, values))
+            self.candle = Candle.from_row(data["candle"])
             self.ledger.mark(self.symbol, self.candle.close)
         self.first_close = data.get("first_close")
         self.handled = int(data.get("handled") or 0)
@@ -852,15 +847,3 @@ class Exchange(BaseExchange):
         progress = self.feed.progress
         progress.timestamp = self.candle.timestamp if self.candle else None
         return progress
-
-
-def _candle_row(candle: Candle) -> list[Any]:
-    return [
-        candle.symbol,
-        candle.timestamp,
-        candle.open,
-        candle.high,
-        candle.low,
-        candle.close,
-        candle.volume,
-    ]
