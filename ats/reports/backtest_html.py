@@ -66,11 +66,12 @@ class BacktestChart:
     @classmethod
     def from_job(cls, job: TradingJob) -> BacktestChart:
         """From a finished backtest job (the console's chart view of all its candles)."""
-        exchange, report = job.exchange, job.report
-        data = getattr(exchange, "data", None)
-        if exchange is None or data is None or report is None:
+        from ats.trading_job.view_builder import candle_window
+
+        exchange, report, replay = job.exchange, job.report, job.capabilities.replay
+        if exchange is None or replay is None or replay.data is None or report is None:
             raise ValueError(f"job {job.config.name}: an HTML report needs a finished backtest")
-        window = job.chart_window(size=max(int(getattr(exchange, "cursor", 0)), 1))
+        window = candle_window(job, size=max(replay.cursor, 1))
         times, equity = job.equity_curve()
         if len(times) != len(window.timestamps):
             raise ValueError(f"job {job.config.name}: equity and candles do not line up")
