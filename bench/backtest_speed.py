@@ -34,7 +34,7 @@ def peak_rss_mb() -> float:
 
 
 def run_ats(count: int, repeat: int, *, vectorised: bool = False) -> dict[str, Any]:
-    from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+    from ats.data.candles import CandleData
     from ats.trading_job.backtest import run_backtest
     from ats.trading_job.job_config import parse_job_config
     from ats.trading_job.watchdog import install

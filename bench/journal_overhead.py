@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ats.data.candles import CandleData
 from ats.database.journal import Journal
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
 from ats.trading_job.job_config import JobConfig, parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import TradingJob

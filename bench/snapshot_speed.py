@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ats.data.candles import CandleData
 from ats.exchanges.data_classes import Candle
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
 from ats.exchanges.simulated_exchange import SimulatedExchange
 from ats.state.snapshot_store import SnapshotStore
 from ats.trading_job.job_config import parse_job_config

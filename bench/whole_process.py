@@ -67,7 +67,8 @@ print(time.perf_counter() - began)
 
 def make_csv(count: int) -> Path:
     """The generated candles as CSV, written once per size into the temp directory."""
-    from ats.exchanges.exchanges.back_trading.candle_data import CandleData, save_candles_csv
+    from ats.data.candle_writer import save_candles_csv
+    from ats.data.candles import CandleData
     from ats.utils.synthetic_candles import make_candles
 
     path = Path(tempfile.gettempdir()) / "ats-bench" / f"candles-{count}.csv"

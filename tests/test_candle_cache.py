@@ -15,13 +15,10 @@ import pytest
 
 from ats.data import candle_cache
 from ats.data.candle_cache import CandleCache, default_cache, load_candles_cached
+from ats.data.candle_readers import load_candles
+from ats.data.candle_writer import save_candles_csv
+from ats.data.candles import CandleData, CandleDataError
 from ats.exceptions import ConfigError
-from ats.exchanges.exchanges.back_trading.candle_data import (
-    CandleData,
-    CandleDataError,
-    load_candles,
-    save_candles_csv,
-)
 from ats.utils.synthetic_candles import make_candles
 
 COLUMNS = ("timestamps", "open", "high", "low", "close", "volume")

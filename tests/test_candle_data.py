@@ -1,4 +1,4 @@
-"""Tests for the back-trading candle loader (ats.exchanges.exchanges.back_trading.candle_data)."""
+"""Tests for the back-trading candle loader (ats.data.candles)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ats.exchanges.exchanges.back_trading.candle_data import (
-    CandleData,
-    CandleDataError,
-    load_candles,
-    ms_to_timeframe,
-    save_candles_csv,
-    timeframe_to_ms,
-)
+from ats.data.candle_readers import load_candles
+from ats.data.candle_writer import save_candles_csv
+from ats.data.candles import CandleData, CandleDataError
+from ats.data.timeframes import ms_to_timeframe, timeframe_to_ms
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "BTC_USDT_3s_2022-05-12.csv"
 T0 = 1_652_313_600_000  # 2022-05-12 00:00:00 UTC in ms

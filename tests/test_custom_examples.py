@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import talib
 
+from ats.data.candle_readers import load_candles
 from ats.demo import DEMO_DATA
-from ats.exchanges.exchanges.back_trading.candle_data import load_candles
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from fake_exchange import FakeBinance
 
-from ats.exchanges.exchanges.back_trading.candle_data import load_candles
+from ats.data.candle_readers import load_candles
 from ats.trading_job.backtest import run_backtest
 from ats.trading_job.job_config import parse_job_config
 from ats.utils.synthetic_candles import make_candles

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from ats.cli import main
+from ats.data.candle_readers import load_candles
 from ats.demo import DEMO_DATA
-from ats.exchanges.exchanges.back_trading.candle_data import load_candles
 from ats.reports import backtest_html
 from ats.reports.sweep_html import heatmap_grid, sweep_html, write_sweep_html
 

@@ -15,8 +15,8 @@ import pytest
 from backtesting import Strategy
 from backtesting.lib import FractionalBacktest, crossover
 
+from ats.data.candle_readers import load_candles
 from ats.demo import DEMO_DATA
-from ats.exchanges.exchanges.back_trading.candle_data import load_candles
 from ats.trading_job.backtest import run_backtest
 from ats.trading_job.job_config import parse_job_config
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ats.data.candle_readers import load_candles
+from ats.data.candles import CandleData
 from ats.demo import DEMO_DATA
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData, load_candles
 from ats.trading_job.backtest import run_backtest
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData, load_candles
+from ats.data.candle_readers import load_candles
+from ats.data.candles import CandleData
 
 __all__ = ["CACHE_FORMAT", "CandleCache", "default_cache", "load_candles_cached"]
 

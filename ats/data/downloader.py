@@ -105,7 +105,7 @@ def last_row_on_disk(path: Path) -> tuple[int, str] | None:
             os.fsync(handle.fileno())
     if data[:end].count(b"\n") <= 1:
         return None
-    from ats.exchanges.exchanges.back_trading.candle_data import load_candles
+    from ats.data.candle_readers import load_candles
 
     timestamp = int(load_candles(path).timestamps[-1])
     line = data[:end].rstrip(b"\n").rsplit(b"\n", 1)[-1].decode() + "\n"

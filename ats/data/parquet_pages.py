@@ -50,7 +50,7 @@ class ParquetPages:
         last part, or ``out``), or None. An existing ``out`` is validated like a
         backtest's file first (DataError naming it): a download never extends a file
         that will not load."""
-        from ats.exchanges.exchanges.back_trading.candle_data import load_candles
+        from ats.data.candle_readers import load_candles
 
         newest: list[Any] | None = None
         if self.out.exists():
@@ -108,7 +108,8 @@ class ParquetPages:
         import pyarrow as pa
         import pyarrow.parquet as pa_pq
 
-        from ats.exchanges.exchanges.back_trading.candle_data import CandleDataError, load_candles
+        from ats.data.candle_readers import load_candles
+        from ats.data.candles import CandleDataError
 
         parts = self._part_files()
         if not parts:

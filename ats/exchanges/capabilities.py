@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
+    from ats.data.candles import CandleData
     from ats.exchanges.base_exchange import BaseExchange
-    from ats.exchanges.exchanges.back_trading.candle_data import CandleData
 
 
 @runtime_checkable

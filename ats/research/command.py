@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+    from ats.data.candles import CandleData
     from ats.research.executor import TrialExecutor
     from ats.research.journal import TrialJournal
     from ats.research.search import Search
@@ -127,8 +127,8 @@ async def optimize(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ats.data.candle_cache import load_candles_cached
+    from ats.data.candles import CandleDataError
     from ats.exceptions import ConfigError, DataError
-    from ats.exchanges.exchanges.back_trading.candle_data import CandleDataError
     from ats.research.executor import open_executor
     from ats.research.journal import JOURNAL_NAME, TrialJournal, file_identity
     from ats.research.report import SweepPrinter

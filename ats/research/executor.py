@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+from ats.data.candles import CandleData
 from ats.research.trial import TrialResult, TrialTask
 from ats.trading_job.job_config import JobConfig
 

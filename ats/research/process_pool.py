@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from multiprocessing import shared_memory
 from pathlib import Path
 
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+from ats.data.candles import CandleData
 from ats.research.fork_server import fork_server_context
 from ats.research.shared_candles import CandleHandle, SharedCandles, attach
 from ats.research.trial import TrialResult, TrialTask, run_trial

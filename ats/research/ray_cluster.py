@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ats.data.candles import CandleData
 from ats.exceptions import ConfigError
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
 from ats.research.trial import TrialResult, TrialTask, run_trial
 from ats.trading_job.job_config import JobConfig
 from ats.utils.plugins import PluginLoader

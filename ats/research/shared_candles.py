@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+from ats.data.candles import CandleData
 
 _COLUMNS: tuple[tuple[str, type[np.generic]], ...] = (
     ("timestamps", np.int64),

@@ -11,9 +11,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from ats.data.candles import CandleData
 from ats.exceptions import ATSError
 from ats.exchanges.data_classes import split_symbol
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
 from ats.research.space import Params
 from ats.trading_job.backtest import run_backtest
 from ats.trading_job.job_config import JobConfig, parse_job_config

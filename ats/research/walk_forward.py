@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from ats.data.candles import CandleData
+from ats.data.timeframes import timeframe_to_ms
 from ats.exceptions import ATSError, ConfigError
 from ats.exchanges.data_classes import Trade
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData, timeframe_to_ms
 from ats.research.events import WindowTested
 from ats.research.executor import TrialExecutor
 from ats.research.journal import TrialJournal

@@ -38,8 +38,8 @@ from ats.utils.plugins import PluginLoader, default_loader, plugin_code
 from ats.utils.validation import format_validation_error
 
 if TYPE_CHECKING:
+    from ats.data.candles import CandleData
     from ats.exchanges.base_exchange import BaseExchange, LogFunction
-    from ats.exchanges.exchanges.back_trading.candle_data import CandleData
     from ats.indicators.base_indicator import BaseIndicator
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+from ats.data.candles import CandleData
 from ats.trading_job.job_config import JobConfig
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import TradingJob

@@ -103,10 +103,8 @@ class LocalJobControl:
         return sorted(files)
 
     async def check_data_file(self, path: str) -> str | None:
-        from ats.exchanges.exchanges.back_trading.candle_data import (
-            CandleDataError,
-            check_candle_file,
-        )
+        from ats.data.candle_readers import check_candle_file
+        from ats.data.candles import CandleDataError
 
         file = Path(path).expanduser()
         if not file.is_file():

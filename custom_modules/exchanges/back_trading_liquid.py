@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+from ats.data.candles import CandleData
 from ats.exchanges.exchanges.back_trading.exchange import Exchange as BackTrading
 
 

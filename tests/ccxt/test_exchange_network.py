@@ -41,10 +41,10 @@ from test_paper_ccxt import (
     wavy_candles,
 )
 
+from ats.data.candle_readers import load_candles
 from ats.data.downloader import download_candles
 from ats.exceptions import ConfigError, ExchangeRefused
 from ats.exchanges.data_classes import OrderStatus
-from ats.exchanges.exchanges.back_trading.candle_data import load_candles
 from ats.exchanges.exchanges.ccxt.exchange import Exchange
 from ats.exchanges.feeds.ccxt_feed import CcxtFeed
 from ats.exchanges.rate_limit import limiter_for

@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 from fake_exchange import FakeBinance
 
+from ats.data.candle_writer import save_candles_csv
+from ats.data.candles import CandleData
 from ats.exceptions import ConfigError
 from ats.exchanges.data_classes import Candle
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData, save_candles_csv
 from ats.exchanges.feeds.ccxt_feed import CcxtFeed
 from ats.exchanges.market_rules import MarketRules
 from ats.exchanges.run_control import RunControl, StopRequested

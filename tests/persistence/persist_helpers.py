@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData, save_candles_csv
+from ats.data.candle_writer import save_candles_csv
+from ats.data.candles import CandleData
 from ats.state.snapshot_store import SnapshotStore
 from ats.utils.settings import Settings
 

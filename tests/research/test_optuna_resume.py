@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ats.exchanges.exchanges.back_trading.candle_data import load_candles
+from ats.data.candle_readers import load_candles
 from ats.research.constraints import parse_constraint
 from ats.research.events import SweepFinished
 from ats.research.journal import TrialJournal

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+from ats.data.candles import CandleData
 from ats.research.shared_candles import CandleHandle, SharedCandles, attach
 from ats.utils.synthetic_candles import make_candles
 

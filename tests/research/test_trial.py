@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+from ats.data.candles import CandleData
 from ats.research.trial import TrialTask, run_trial
 from ats.trading_job.job_config import parse_job_config
 from ats.utils.plugins import PluginLoader

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from research_helpers import optimize
 
+from ats.data.candle_readers import load_candles
 from ats.exceptions import ConfigError
-from ats.exchanges.exchanges.back_trading.candle_data import load_candles
 from ats.research.walk_forward import WalkForwardPlan, parse_walk_forward, plan_windows
 from ats.trading_job.backtest import run_backtest
 from ats.trading_job.job_config import parse_job_config

@@ -11,9 +11,9 @@ import asyncio
 from pathlib import Path
 
 from ats.data.candle_cache import load_candles_cached
+from ats.data.candles import CandleData
 from ats.exceptions import ConfigError
 from ats.exchanges.data_classes import Candle, Progress
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
 from ats.exchanges.feeds.base_feed import CandleFeed
 from ats.exchanges.run_control import RunControl
 

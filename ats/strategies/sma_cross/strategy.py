@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 
+from ats.data.candles import CandleData
 from ats.exchanges.data_classes import Candle
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
 from ats.state.simple_state import SimpleState
 from ats.strategies.base_strategy import BaseStrategy, Signals, StrategyParams
 

@@ -20,15 +20,12 @@ from typing import Any
 import numpy as np
 
 from ats.data.candle_cache import load_candles_cached
+from ats.data.candles import CandleData, CandleDataError
 from ats.exceptions import ConfigError, DataError
 from ats.exchanges.base_exchange import LogFunction
 from ats.exchanges.base_fees import BaseFees
 from ats.exchanges.data_classes import Progress, split_symbol
 from ats.exchanges.equity_curve import equity_curve
-from ats.exchanges.exchanges.back_trading.candle_data import (
-    CandleData,
-    CandleDataError,
-)
 from ats.exchanges.run_control import RunControl
 from ats.exchanges.simulated_exchange import SimulatedExchange
 
