@@ -16,16 +16,15 @@ from typing import Any
 import numpy as np
 
 from ats.exceptions import ATSError, ConfigError, JobError, PluginError, StateError, UnknownPlugin
-from ats.exchanges.base_exchange import BaseExchange, CandleHandler
-from ats.exchanges.capabilities import NO_CAPABILITIES, Capabilities, Replayable
-from ats.exchanges.data_classes import Candle, Fill, Order, OrderSide
+from ats.exchanges.base_exchange import BaseExchange
+from ats.exchanges.capabilities import NO_CAPABILITIES, Capabilities
+from ats.exchanges.data_classes import Fill, Order, OrderSide
 from ats.exchanges.run_control import CpuShare, RunControl, StopRequested
-from ats.indicators.base_indicator import BaseIndicator
 from ats.strategies.base_strategy import BaseStrategy
 from ats.strategies.broker import Broker
+from ats.trading_job.candle_handlers import bind_strategy, bind_strategy_off_loop
 from ats.trading_job.events import (
     BalanceChanged,
-    CandleClosed,
     ConnectionChanged,
     EventBus,
     Filled,
@@ -36,35 +35,17 @@ from ats.trading_job.events import (
     OrderUpdated,
 )
 from ats.trading_job.job_config import JobConfig
-from ats.trading_job.metrics import compute_metrics
 from ats.trading_job.order_rate import OrderRateLimiter
 from ats.trading_job.risk import RiskGuard
+from ats.trading_job.run_report import build_report
 from ats.trading_job.status import JobStatus
+from ats.trading_job.stream_history import StreamHistory
 from ats.trading_job.watchdog import JobFrozen, guarding_here
 from ats.utils.plugins import PluginLoader, plugin_code
 from ats.utils.redaction import redact
 
 PROGRESS_INTERVAL = 0.2
 """Seconds between progress events while a job runs (bounded event rate)."""
-EQUITY_SAMPLES = 100_000
-"""Equity samples kept for streaming jobs (paper/live); older ones are dropped."""
-
-
-DEFAULT_TIMEFRAME_MS = 60_000
-"""Annualises the metrics of a job whose exchange never said its candle length."""
-CANDLE_HISTORY = 2_000
-"""Candles (and overlay values) kept in memory for charts of streaming jobs."""
-
-
-def overlay_label(indicator: BaseIndicator, output: str) -> str:
-    """``sma(50)``, ``bbands(20,2).upper``: how an indicator output is named on charts."""
-    params = ",".join(
-        f"{value:g}" if isinstance(value, float) else str(value)
-        for key, value in indicator.config.items()
-        if not (key == "source" and value == "close")
-    )
-    suffix = "" if output == "result" else f".{output}"
-    return f"{indicator.name}({params}){suffix}"
 
 
 class TradingJob:
@@ -96,9 +77,8 @@ class TradingJob:
         self.restore_note: str | None = None
         """Why this run was restored from an older snapshot than its latest (which could
         not be used); every front end shows it until the job is run afresh."""
-        self._equity_samples: deque[tuple[int, float]] = deque(maxlen=EQUITY_SAMPLES)
-        self._candles: deque[Candle] = deque(maxlen=CANDLE_HISTORY)
-        self._overlay_history: dict[str, deque[float]] = {}
+        self.history = StreamHistory()
+        """What a streaming run keeps of its recent candles, indicators and equity."""
         self.cpu_share = CpuShare()
         """The event-loop budget this job's CPU-bound loop shares (the manager's)."""
         self._control = RunControl(self.cpu_share)
@@ -162,7 +142,7 @@ class TradingJob:
         )
         self.report = None
         self.restore_note = None
-        self._equity_samples.clear()
+        self.history.clear_equity()
 
     def _plugin_class(self, kind: str, name: str) -> Any:
         """The plugin class; an unknown name is reported with the config field."""
@@ -299,7 +279,7 @@ class TradingJob:
                 new_indicator.set_state(old_indicator.get_state())
         self.strategy = new
         if self.status.is_active:
-            self._bind_strategy()
+            bind_strategy(self)
         self.log("INFO", f"strategy {self.config.strategy.name} reloaded, state kept")
 
     async def wait(self) -> None:
@@ -327,7 +307,7 @@ class TradingJob:
             if self.config.vectorised:
                 self._run_vectorised()
             else:
-                await self._bind_strategy_off_loop()
+                await bind_strategy_off_loop(self)
                 await exchange.run(self._control)
         except StopRequested:
             final = JobStatus.ERROR if self.frozen else JobStatus.STOPPED
@@ -433,76 +413,6 @@ class TradingJob:
         self.log("ERROR", details.rstrip() if details else message)
         return JobStatus.ERROR
 
-    def _bind_strategy(self, series: list[Series] | None = None) -> None:
-        """Point the exchange at the current strategy, with its indicators kept current:
-        bound to precomputed ``series`` on a candle file, else updated candle by candle."""
-        exchange, strategy = self.exchange, self.strategy
-        assert exchange is not None and strategy is not None
-        replay = self.capabilities.replay
-        if replay is not None and replay.data is not None:
-            replay.clear_series()
-            for indicator, output, values in series or _compute_series(strategy, replay.data):
-                replay.bind_series(indicator, output, values)
-            exchange.set_on_candle(self._with_daily_loss_check(strategy.on_candle))
-        else:
-            exchange.set_on_candle(self._streaming_handler(strategy))
-
-    async def _bind_strategy_off_loop(self) -> None:
-        """:meth:`_bind_strategy` with the indicators computed in a worker thread: over a
-        million candles that is tens of ms the console's loop would otherwise freeze for
-        (``compute`` reads only the input arrays, never the indicator's state)."""
-        strategy, replay = self.strategy, self.capabilities.replay
-        assert strategy is not None
-        if replay is None or replay.data is None:
-            self._bind_strategy()
-            return
-        self._bind_strategy(await asyncio.to_thread(_compute_series, strategy, replay.data))
-
-    def _with_daily_loss_check(self, handler: CandleHandler) -> CandleHandler:
-        """Value the account every candle only when a daily loss limit asks for it."""
-        if self.config.risk.max_daily_loss is None:
-            return handler
-        exchange, check_equity = self.exchange, self.risk.check_equity
-        assert exchange is not None
-
-        def handle(candle: Candle) -> None:
-            check_equity(candle.timestamp, exchange.equity())
-            handler(candle)
-
-        return handle
-
-    def _streaming_handler(self, strategy: BaseStrategy) -> CandleHandler:
-        indicators = [(ind, ind.inputs) for ind in strategy.indicators]
-        on_candle = strategy.on_candle
-        check_daily_loss = self.risk.check_equity
-        exchange = self.exchange
-        assert exchange is not None
-
-        history = self._overlay_history
-        outputs = [
-            (indicator, output, overlay_label(indicator, output))
-            for indicator, _ in indicators
-            for output in indicator.outputs
-        ]
-
-        def handle(candle: Candle) -> None:
-            for indicator, sources in indicators:
-                indicator.update(*[getattr(candle, source) for source in sources])
-            for indicator, output, label in outputs:
-                values = history.get(label)
-                if values is None:
-                    values = history[label] = deque(maxlen=CANDLE_HISTORY)
-                values.append(getattr(indicator, output))
-            on_candle(candle)
-            equity = exchange.equity()
-            check_daily_loss(candle.timestamp, equity)
-            kept = candle.copy()
-            self._candles.append(kept)
-            self._equity_samples.append((candle.timestamp, equity))
-            self.bus.publish(CandleClosed(self.id, kept))
-
-        return handle
-
     async def _report_progress(self) -> None:
         while True:
             await asyncio.sleep(PROGRESS_INTERVAL)
@@ -575,18 +485,6 @@ class TradingJob:
         self.status = status
         self.bus.publish(JobStatusChanged(self.id, status, self.error))
 
-    # -- what a chart of a streaming job draws (see ats.trading_job.view_builder) ----------
-    def recent_candles(self, count: int) -> list[Candle]:
-        """The last ``count`` streamed candles kept (paper and live jobs)."""
-        return list(self._candles)[-count:] if count > 0 else []
-
-    def overlay_history(self, count: int) -> dict[str, list[float]]:
-        """The last ``count`` values of each indicator output, by overlay label."""
-        return {
-            label: list(history)[-count:] if count > 0 else []
-            for label, history in self._overlay_history.items()
-        }
-
     # -- persistence ---------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to resume this job: config, status, strategy and indicator
@@ -631,69 +529,8 @@ class TradingJob:
         """(timestamps ms, equity) so far: exact for backtests, sampled for live feeds."""
         if self.capabilities.replay is not None:
             return self.capabilities.replay.equity_curve()
-        if not self._equity_samples:
-            return np.empty(0, dtype=np.int64), np.empty(0)
-        times, values = zip(*self._equity_samples, strict=True)
-        return np.asarray(times, dtype=np.int64), np.asarray(values, dtype=np.float64)
+        return self.history.equity_curve()
 
     def build_report(self) -> dict[str, Any]:
-        """Final equity, metrics and round-trip trades (JSON-ready)."""
-        exchange = self.exchange
-        assert exchange is not None
-        timestamps, equity = self.equity_curve()
-        trades = exchange.get_trades()
-        report: dict[str, Any] = {
-            "job": self.config.name,
-            "strategy": self.config.strategy.name,
-            "params": self.config.strategy.params,
-            "symbol": self.config.symbol,
-            "mode": self.mode,
-            "status": str(self.status),
-            "candles": len(equity),
-            "final_equity": exchange.equity(),
-            "metrics": None,
-            "trades": [trade.to_dict() for trade in trades],
-        }
-        if len(equity):
-            closes = _closes(exchange, self.capabilities.replay, len(equity))
-            quote = _quote(exchange)
-            fees = sum(
-                fill.fee * (fill.price if fill.fee_currency != quote else 1.0)
-                for fill in exchange.get_fills()
-            )
-            report["metrics"] = compute_metrics(
-                timestamps=timestamps,
-                equity=equity,
-                trades=trades,
-                fees_paid=fees,
-                timeframe_ms=int(exchange.timeframe_ms or DEFAULT_TIMEFRAME_MS),
-                first_price=closes[0],
-                last_price=closes[1],
-            ).to_dict()
-        return report
-
-
-Series = tuple[BaseIndicator, str, np.ndarray]
-"""(indicator, output name, one value per candle)."""
-
-
-def _compute_series(strategy: BaseStrategy, data: Any) -> list[Series]:
-    return [
-        (indicator, output, values)
-        for indicator in strategy.indicators
-        for output, values in indicator.compute(
-            *[getattr(data, source) for source in indicator.inputs]
-        ).items()
-    ]
-
-
-def _quote(exchange: BaseExchange) -> str:
-    return exchange.symbol.split("/")[1]
-
-
-def _closes(exchange: BaseExchange, replay: Replayable | None, count: int) -> tuple[float, float]:
-    """First and last close of the replayed/streamed period, for buy-and-hold."""
-    if replay is not None and replay.data is not None:
-        return float(replay.data.close[0]), float(replay.data.close[count - 1])
-    first = exchange.first_close or exchange.last_price(exchange.symbol) or 0.0
-    return float(first), float(exchange.last_price(exchange.symbol) or 0.0)
+        """Final equity, metrics and round-trip trades (JSON-ready; see run_report)."""
+        return build_report(self)

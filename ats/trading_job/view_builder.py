@@ -18,7 +18,7 @@ import numpy as np
 from ats.data.timeframes import format_timeframe
 from ats.exchanges.data_classes import Fill, Order, Trade
 from ats.trading_job.live_mode import is_live
-from ats.trading_job.trading_job import overlay_label
+from ats.trading_job.stream_history import overlay_label
 from ats.trading_job.views import (
     MAX_CHART_CANDLES,
     BalanceView,
@@ -251,14 +251,14 @@ def candle_window(job: TradingJob, size: int = 200) -> CandleWindow:
                     label = overlay_label(indicator, output)
                     window.overlays[label] = values[start - warm_start :]
     else:
-        recent = job.recent_candles(size)
+        recent = job.history.recent_candles(size)
         if recent:
             window.timestamps = np.array([c.timestamp for c in recent], dtype=np.int64)
             window.open = np.array([c.open for c in recent])
             window.high = np.array([c.high for c in recent])
             window.low = np.array([c.low for c in recent])
             window.close = np.array([c.close for c in recent])
-            for label, history in job.overlay_history(len(recent)).items():
+            for label, history in job.history.overlays(len(recent)).items():
                 window.overlays[label] = np.array(history)
     if len(window.timestamps):
         first = int(window.timestamps[0])

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import yaml
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -32,28 +30,24 @@ from textual.widgets import Button, Input, Label, Select
 from ats.exceptions import ATSError, ConfigError
 from ats.trading_job.job_config import JobConfig, parse_job_config
 from ats.trading_job.views import ParamField, PluginInfo
+from ats.ui.form_fields import (
+    FILE_EXCHANGES,
+    TIMEFRAME,
+    field_of,
+    format_value,
+    message_of,
+    parse_pairs,
+    parse_value,
+    quote_of,
+)
 from ats.ui.keys import FORM_KEYS, bindings
 from ats.ui.tcss import tcss_path
-from ats.utils.config_files import parse_yaml_value
 from ats.utils.symbols import split_symbol
 
 if TYPE_CHECKING:
     from ats.trading_job.control import JobControl
 
 logger = logging.getLogger(__name__)
-
-_TIMEFRAME = re.compile(r"^\d+[smhdwM]$")
-_FIELD_OF_LOCATION = {
-    "name": "name",
-    "symbol": "symbol",
-    "balances": "cash",
-    "mode": "exchange",
-    "exchange": "exchange",
-    "fees": "fees",
-    "strategy": "strategy",
-}
-FILE_EXCHANGES = ("back_trading", "paper")
-"""Exchanges that read a candle file (paper only with ``feed: replay``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,35 +60,6 @@ class FormChoices:
     data_files: list[str]
     job_count: int
     """Jobs there are now (a new job's default name is ``job-<count + 1>``)."""
-
-
-def parse_value(text: str) -> Any:
-    """A parameter typed by the user: YAML scalars, so ``50`` is an int, ``0.1`` a float.
-
-    Within the bounds of every config (no aliases, bounded depth): ConfigError else."""
-    return parse_yaml_value(text, source="value")
-
-
-def parse_pairs(text: str) -> dict[str, Any]:
-    """``"rate=0.001 maker=0.0002"`` -> ``{"rate": 0.001, "maker": 0.0002}``."""
-    result: dict[str, Any] = {}
-    for item in text.replace(",", " ").split():
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"expected key=value, got {item!r}")
-        try:
-            result[key.strip()] = parse_value(value.strip())
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-    return result
-
-
-def format_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
 class JobFormScreen(ModalScreen[str | None]):
@@ -178,7 +143,7 @@ class JobFormScreen(ModalScreen[str | None]):
         exchange = config.exchange.name if config else "back_trading"
         params = config.exchange.params if config else {}
         symbol = config.symbol if config else "BTC/USDT"
-        quote = _quote(symbol)
+        quote = quote_of(symbol)
         cash = config.balances.get(quote, 0.0) if config else 10_000.0
         fees = config.fees if config else None
         from ats.demo import DEMO_DATA
@@ -448,7 +413,7 @@ class JobFormScreen(ModalScreen[str | None]):
                 try:
                     params[field.name] = parse_value(text)
                 except ConfigError as exc:
-                    errors[f"param:{field.name}"] = _message_of(str(exc))
+                    errors[f"param:{field.name}"] = message_of(str(exc))
             elif field.required:
                 errors[f"param:{field.name}"] = "required"
         exchange = self._selected("#f-exchange")
@@ -480,7 +445,7 @@ class JobFormScreen(ModalScreen[str | None]):
                 errors["speed"] = "a positive number, e.g. 20 (times real time)"
         timeframe = self._value("#f-timeframe")
         if timeframe:
-            if not _TIMEFRAME.match(timeframe):
+            if not TIMEFRAME.match(timeframe):
                 errors["timeframe"] = "like 1m, 5m, 1h or 1d"
             exchange_params["timeframe"] = timeframe
         else:
@@ -533,22 +498,11 @@ class JobFormScreen(ModalScreen[str | None]):
         try:
             await self.control.check_strategy_params(strategy, params)
         except ATSError as exc:
-            return {self._field_of(str(exc)): _message_of(str(exc))}
+            return {self._field_of(str(exc)): message_of(str(exc))}
         return {}
 
     def _field_of(self, message: str) -> str:
-        """Which form field an engine error names (``strategy.params.fast: …``)."""
-        location = message.split(": ", 1)[0] if ": " in message else ""
-        parts = location.split(".")
-        if parts[:2] == ["strategy", "params"]:
-            if len(parts) > 2 and any(f.name == parts[2] for f in self._param_fields):
-                return f"param:{parts[2]}"
-            return "strategy"
-        if parts[:1] == ["exchange"] and len(parts) > 1 and parts[1] in ("data", "speed"):
-            return parts[1]
-        if parts[:1] == ["fees"]:
-            return "fee_params"
-        return _FIELD_OF_LOCATION.get(parts[0], "form")
+        return field_of(message, {field.name for field in self._param_fields})
 
     async def action_submit(self) -> None:
         self._clear_errors()
@@ -565,7 +519,7 @@ class JobFormScreen(ModalScreen[str | None]):
         except ATSError as exc:
             text = str(exc).removeprefix("form: ")
             field = self._field_of(text)
-            self._show_errors({field: _message_of(text) if field != "form" else text})
+            self._show_errors({field: message_of(text) if field != "form" else text})
             return
         except Exception as exc:  # an engine bug: shown on the form, logged with its stack
             logger.exception("saving the job form failed (job %s)", self.job_id)
@@ -593,18 +547,3 @@ class JobFormScreen(ModalScreen[str | None]):
 def _errors(plugins: list[PluginInfo]) -> dict[str, str | None]:
     """Plugin name -> why it is broken (None when it loads), in the control's order."""
     return {plugin.name: plugin.error for plugin in plugins}
-
-
-def _quote(symbol: str) -> str:
-    try:
-        return split_symbol(symbol)[1]
-    except ValueError:
-        return "USDT"
-
-
-def _message_of(text: str) -> str:
-    """``"strategy.params.fast: must be…"`` -> ``"must be…"``."""
-    location, sep, message = text.partition(": ")
-    if sep and " " not in location:
-        return message
-    return text

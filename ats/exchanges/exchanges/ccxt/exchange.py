@@ -37,6 +37,12 @@ Params: those of :class:`CcxtFeed` (``exchange``, ``timeframe``, ``urls``, ``opt
   (the rest are settled by :meth:`reconcile` at the next connect).
 
 Stop orders are not supported live yet and are rejected with that reason.
+
+This module is kept as one piece on purpose (it is over 600 lines): sending, looking up
+after a lost response, adopting, filling, cancelling and reconciling all read and change
+the same book (``orders``, ``tracking``, ``fills``, balances) between await points, and
+the rules above hold only across all of them together. Split into mixins, each part
+would still reach into that shared state, and the invariants would be harder to see.
 """
 
 from __future__ import annotations
