@@ -117,3 +117,47 @@ def test_data_is_a_low_layer() -> None:
             if _under(module, DATA_FORBIDDEN) and not _under(module, allowed):
                 wrong.append(f"{name}:{line} imports {module}")
     assert not wrong, wrong
+
+
+LOGGING_CALLS = {"exception", "error", "warning", "info", "debug", "log"}
+
+
+def _broad(node: ast.expr | None) -> bool:
+    if node is None:
+        return True
+    if isinstance(node, ast.Tuple):
+        return any(_broad(item) for item in node.elts)
+    return isinstance(node, ast.Name) and node.id in {"Exception", "BaseException"}
+
+
+def _logs_or_raises(handler: ast.ExceptHandler) -> bool:
+    for node in (child for statement in handler.body for child in ast.walk(statement)):
+        if isinstance(node, ast.Raise):
+            return True
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in LOGGING_CALLS
+        ):
+            return True
+    return False
+
+
+def test_broad_excepts_in_the_ui_log_what_they_caught() -> None:
+    """A view or command that fails is logged (and shown as a marker or notification),
+    never swallowed into a blank pane: every broad ``except`` in ats/ui re-raises or
+    logs; ``contextlib.suppress(Exception)`` is not used there at all."""
+    silent = []
+    for name, path in _modules("ui"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ExceptHandler) and _broad(node.type):
+                if not _logs_or_raises(node):
+                    silent.append(f"{name}:{node.lineno}")
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "suppress"
+                and any(_broad(arg) for arg in node.args)
+            ):
+                silent.append(f"{name}:{node.lineno} suppress")
+    assert not silent, silent
