@@ -1,6 +1,9 @@
 """The Textual console: the product's face.
 
-It drives jobs only through :class:`~ats.trading_job.job_manager.JobManager` commands and
-its event bus, and reads jobs through :mod:`ats.ui.job_view`, so nothing here knows how an
-order gets filled.
+It keeps job ids, draws the read model's views (:mod:`ats.trading_job.views`, formatted by
+:mod:`ats.ui.job_view`) and sends commands, all through one
+:class:`~ats.trading_job.control.JobControl` (``AtsApp.control``), so nothing here knows
+how an order gets filled, and the same screens can drive a job manager in another
+process. Only ``app.py`` and ``launch.py`` see the JobManager, to build that control and
+to own the process's life cycle.
 """
