@@ -23,7 +23,7 @@ from typing import Any
 
 from ats.alerts.config import AlertConfig
 from ats.alerts.service import AlertService
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+from ats.data.candles import CandleData
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.utils.settings import Settings

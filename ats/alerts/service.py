@@ -96,18 +96,10 @@ class AlertService:
         """A subscription that only queues what alerts read: the events of every candle,
         order change and log line would cost a queue put on the job's hot path for
         nothing (bench/alert_overhead.py), as the persistence's status watch does."""
-        subscription = self.manager.bus.subscribe(QUEUE_SIZE)
-        wanted = set(_EVENTS)
+        wanted: list[type[JobEvent]] = list(_EVENTS)
         if self.config.summary_at is not None:
-            wanted.add(JobProgress)
-        keep = subscription.put
-
-        def put(event: JobEvent) -> None:
-            if type(event) in wanted:
-                keep(event)
-
-        subscription.put = put  # type: ignore[method-assign]
-        return subscription
+            wanted.append(JobProgress)
+        return self.manager.bus.subscribe(QUEUE_SIZE, kinds=wanted)
 
     async def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
         """Read the last events, send the last batch at once, and give the worker at most
