@@ -1,4 +1,4 @@
-"""Tests for the back-trading candle loader (ats.data.candles)."""
+"""Tests for candle files: readers, checks and writer (ats.data.candles and its siblings)."""
 
 from __future__ import annotations
 
