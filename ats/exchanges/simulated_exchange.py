@@ -29,6 +29,8 @@ from ats.exchanges.trade_ledger import TradeLedger
 from ats.exchanges.wallet import Wallet
 from ats.state.history_json import HistoryCache
 
+_REJECTED = OrderStatus.REJECTED  # asked per order event: a constant, not an enum lookup
+
 
 class SimulatedExchange(BaseExchange):
     """Order API over a :class:`Wallet`, a :class:`MatchingEngine` and a :class:`TradeLedger`."""
@@ -69,7 +71,7 @@ class SimulatedExchange(BaseExchange):
         self.engine.fill_listeners.clear()
 
     def _order_changed(self, order: Order) -> None:
-        if order.status is OrderStatus.REJECTED:
+        if order.status is _REJECTED:
             self.log("WARNING", f"order {order.id} rejected: {order.reason}")
         for listener in self.order_listeners:
             listener(order)

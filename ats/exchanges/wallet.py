@@ -68,13 +68,13 @@ class Wallet:
             raise ValueError(f"hold amount must not be negative, got {amount}")
         if order_id in self._holds:
             raise ValueError(f"order {order_id} already holds funds")
-        free = self.free(asset)
+        free = self._free.get(asset, 0.0)
         if amount > free:
             raise InsufficientFunds(
                 f"insufficient {asset}: order needs {amount:.8g}, free is {free:.8g}"
             )
         self._free[asset] = free - amount
-        self._used[asset] = self.used(asset) + amount
+        self._used[asset] = self._used.get(asset, 0.0) + amount
         self._holds[order_id] = (asset, amount)
 
     def release(self, order_id: str) -> float:
@@ -83,22 +83,23 @@ class Wallet:
         if held is None:
             return 0.0
         asset, amount = held
-        self._free[asset] = self.free(asset) + amount
+        self._free[asset] = self._free.get(asset, 0.0) + amount
         self._reduce_used(asset, amount)
         return amount
 
     def _reduce_used(self, asset: str, amount: float) -> None:
-        remaining = self.used(asset) - amount
+        remaining = self._used.get(asset, 0.0) - amount
         # Holds are summed in a different order than they are removed; snap float residue.
-        self._used[asset] = 0.0 if not self._holds_on(asset) or remaining < 0 else remaining
-
-    def _holds_on(self, asset: str) -> bool:
-        # A plain loop: twice per fill, and any() over a generator cost four times as much
-        # for the one or two holds there are (bench/backtest_speed.py, vectorised).
-        for held_asset, _ in self._holds.values():  # noqa: SIM110 - see above
+        if remaining < 0:
+            self._used[asset] = 0.0
+            return
+        # A plain loop, inline: twice per fill, and any() over a generator cost four times
+        # as much for the one or two holds there are (bench/backtest_speed.py, vectorised).
+        for held_asset, _ in self._holds.values():
             if held_asset == asset:
-                return True
-        return False
+                self._used[asset] = remaining
+                return
+        self._used[asset] = 0.0
 
     # -- settlement ----------------------------------------------------------------------
     def can_pay(self, order_id: str, asset: str, amount: float) -> bool:
@@ -121,21 +122,25 @@ class Wallet:
         """
         if pay_amount < 0 or receive_amount < 0:
             raise ValueError("fill amounts must not be negative")
-        if not self.can_pay(order_id, pay_asset, pay_amount):
+        # can_pay() spelled out: once per fill (bench/backtest_speed.py)
+        free = self._free
+        held = self._holds.get(order_id)
+        on_hold = held[1] if held is not None and held[0] == pay_asset else None
+        available = free.get(pay_asset, 0.0) + (0.0 if on_hold is None else on_hold)
+        if not (pay_amount <= available or _is_dust(pay_amount - available, pay_amount)):
             raise InsufficientFunds(
                 f"insufficient {pay_asset} at fill: needs {pay_amount:.8g}, "
                 f"free {self.free(pay_asset):.8g}"
             )
-        held = self._holds.get(order_id)
         from_hold = 0.0
-        if held and held[0] == pay_asset:
-            from_hold = min(pay_amount, held[1])
-            self._holds[order_id] = (pay_asset, held[1] - from_hold)
+        if on_hold is not None:
+            from_hold = min(pay_amount, on_hold)
+            self._holds[order_id] = (pay_asset, on_hold - from_hold)
             self._reduce_used(pay_asset, from_hold)
         from_free = pay_amount - from_hold
         if from_free > 0:
-            self._free[pay_asset] = max(self.free(pay_asset) - from_free, 0.0)
-        self._free[receive_asset] = self.free(receive_asset) + receive_amount
+            free[pay_asset] = max(free.get(pay_asset, 0.0) - from_free, 0.0)
+        free[receive_asset] = free.get(receive_asset, 0.0) + receive_amount
 
     def charge(self, asset: str, amount: float) -> None:
         """Pay a fee in an asset the fill does not trade (e.g. BNB) from free balance."""

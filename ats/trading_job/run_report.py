@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ats.exchanges.base_exchange import BaseExchange
 from ats.exchanges.capabilities import Replayable
+from ats.exchanges.data_classes import trade_dicts
 from ats.trading_job.metrics import compute_metrics
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def build_report(job: TradingJob) -> dict[str, Any]:
         "candles": len(equity),
         "final_equity": exchange.equity(),
         "metrics": None,
-        "trades": [trade.to_dict() for trade in trades],
+        "trades": trade_dicts(trades),
     }
     if len(equity):
         closes = _closes(exchange, job.capabilities.replay, len(equity))

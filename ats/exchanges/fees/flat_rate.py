@@ -22,6 +22,14 @@ class FlatRate(BaseFees):
     def calculate(
         self, size: float, price: float, order_type: OrderType, side: OrderSide
     ) -> FeeQuote:
-        if self._currency(self.charged_in, side) == "base":
+        # a buy's fee in what it receives (base) when charged_in is "received"
+        if side is OrderSide.BUY and self.charged_in == "received":
             return FeeQuote(abs(size) * self.rate, "base")
         return FeeQuote(abs(size) * price * self.rate, "quote")
+
+    def linear_quote_rate(self, order_type: OrderType, side: OrderSide) -> float | None:
+        if type(self).calculate is not FlatRate.calculate:
+            return None  # a subclass computes its fees its own way
+        if side is OrderSide.BUY and self.charged_in == "received":
+            return None
+        return self.rate

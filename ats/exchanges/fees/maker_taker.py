@@ -24,6 +24,14 @@ class MakerTaker(BaseFees):
         self, size: float, price: float, order_type: OrderType, side: OrderSide
     ) -> FeeQuote:
         rate = self.maker if order_type is OrderType.LIMIT else self.taker
-        if self._currency(self.charged_in, side) == "base":
+        # a buy's fee in what it receives (base) when charged_in is "received"
+        if side is OrderSide.BUY and self.charged_in == "received":
             return FeeQuote(abs(size) * rate, "base")
         return FeeQuote(abs(size) * price * rate, "quote")
+
+    def linear_quote_rate(self, order_type: OrderType, side: OrderSide) -> float | None:
+        if type(self).calculate is not MakerTaker.calculate:
+            return None  # a subclass computes its fees its own way
+        if side is OrderSide.BUY and self.charged_in == "received":
+            return None
+        return self.maker if order_type is OrderType.LIMIT else self.taker

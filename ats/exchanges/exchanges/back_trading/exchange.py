@@ -24,10 +24,12 @@ from ats.data.candles import CandleData, CandleDataError
 from ats.exceptions import ConfigError, DataError
 from ats.exchanges.base_exchange import LogFunction
 from ats.exchanges.base_fees import BaseFees
-from ats.exchanges.data_classes import Progress, split_symbol
+from ats.exchanges.data_classes import OrderSide, OrderType, Progress, split_symbol
 from ats.exchanges.equity_curve import equity_curve
 from ats.exchanges.run_control import RunControl
 from ats.exchanges.simulated_exchange import SimulatedExchange
+
+_BUY, _SELL, _MARKET = OrderSide.BUY, OrderSide.SELL, OrderType.MARKET  # per order: constants
 
 # Adaptive chunking: each chunk aims at the run control's share of an event-loop turn.
 _MIN_CHUNK, _MAX_CHUNK = 64, 65_536
@@ -179,15 +181,16 @@ class Exchange(SimulatedExchange):
         start = self.cursor
         entry_rows = _SignalRows(data, np.flatnonzero(entries[start:]) + start)
         exit_rows = _SignalRows(data, np.flatnonzero(exits[start:]) + start)
-        wallet, symbol = self.wallet, self.symbol
+        wallet, symbol, candle, match = self.wallet, self.symbol, self.candle, self.engine.match
+        submit = self.submit_order
         e = x = 0  # positions in entry_rows / exit_rows
         while e < len(entry_rows) and wallet.free(quote) > 0:
             entry = entry_rows.index[e]
-            entry_rows.set_candle(self.candle, e)
-            order = self.submit_order(symbol, "buy", "market", 0.0, quote_amount=wallet.free(quote))
+            entry_rows.set_candle(candle, e)
+            order = submit(symbol, _BUY, _MARKET, 0.0, quote_amount=wallet.free(quote))
             if entry + 1 >= size or not order.is_open:
                 break
-            self.engine.match(*entry_rows.next_open(e))
+            match(*entry_rows.next_open(e))
             if wallet.total(base) <= 0:
                 e += 1
                 continue
@@ -195,11 +198,11 @@ class Exchange(SimulatedExchange):
             if x >= len(exit_rows):
                 break
             exit_ = exit_rows.index[x]
-            exit_rows.set_candle(self.candle, x)
-            self.submit_order(symbol, "sell", "market", wallet.free(base))
+            exit_rows.set_candle(candle, x)
+            submit(symbol, _SELL, _MARKET, wallet.free(base))
             if exit_ + 1 >= size:
                 break
-            self.engine.match(*exit_rows.next_open(x))
+            match(*exit_rows.next_open(x))
             e = bisect.bisect_left(entry_rows.index, exit_ + 1, e)
 
     def _visit_every_signal(self, entries: np.ndarray, exits: np.ndarray) -> None:
@@ -220,9 +223,9 @@ class Exchange(SimulatedExchange):
                 free_quote = wallet.free(quote)
                 if not free_quote > 0:
                     continue
-                order = self.submit_order(symbol, "buy", "market", 0.0, quote_amount=free_quote)
+                order = self.submit_order(symbol, _BUY, _MARKET, 0.0, quote_amount=free_quote)
             elif is_exit[k] and position.sellable > 0:
-                order = self.submit_order(symbol, "sell", "market", position.sellable)
+                order = self.submit_order(symbol, _SELL, _MARKET, position.sellable)
             else:
                 continue
             if index + 1 < size and order.is_open:
