@@ -55,7 +55,8 @@ def window_means(x: FloatArray, n: int) -> FloatArray:
     The same sums as the streaming loop: recomputed left to right at ``t = n-1, 2n-1, ...``
     and carried by ``x[t] - x[t-n]`` in between (a cumsum restarted every ``n`` steps).
     The recomputed windows are the consecutive blocks ``x[k*n:(k+1)*n]``, so they are a
-    reshaped view, and all the work happens in two buffers: the SMA pair of sma_cross's
+    reshaped view, and both left-to-right passes go column by column when the rows are
+    short (:func:`~ats.indicators._kernels.row_sums`): the SMA pair of sma_cross's
     ``populate_signals`` was a sixth of bench/backtest_speed.py's vectorised figure.
     """
     size = x.shape[0]
@@ -65,14 +66,12 @@ def window_means(x: FloatArray, n: int) -> FloatArray:
     first = n - 1
     m = size - first
     rows = -(-m // n)
-    scratch = out[: rows * n].reshape(rows, n)  # rows * n <= size; refilled below
-    np.cumsum(x[: rows * n].reshape(rows, n), axis=1, out=scratch)
     grid = np.empty(rows * n, dtype=np.float64)
     grid[m:] = 0.0  # the last run's padding
     np.subtract(x[n:], x[: size - n], out=grid[1:m])  # x[t] - x[t - n] for t = n .. size-1
     runs = grid.reshape(rows, n)
-    runs[:, 0] = scratch[:, -1]  # the recomputed window sums
-    np.cumsum(runs, axis=1, out=runs)
+    runs[:, 0] = k.row_sums(x[: rows * n].reshape(rows, n))  # the recomputed window sums
+    k.accumulate_rows(runs)
     out[:first] = np.nan
     np.divide(grid[:m], n, out=out[first:])
     return out
