@@ -31,13 +31,15 @@ def equity_curve(
     quote_delta = [initial_balances.get(quote, 0.0)]
     base_delta = [initial_balances.get(base, 0.0)]
     fill_times: list[int] = []
+    buy = OrderSide.BUY
     for fill in fills:
-        sign = 1.0 if fill.side is OrderSide.BUY else -1.0
-        quote_change = -sign * fill.cost
+        sign = 1.0 if fill.side is buy else -1.0
+        quote_change = -sign * (fill.amount * fill.price)  # fill.cost
         base_change = sign * fill.amount
-        if fill.fee_currency == quote:
+        fee_currency = fill.fee_currency
+        if fee_currency == quote:
             quote_change -= fill.fee
-        elif fill.fee_currency == base:
+        elif fee_currency == base:
             base_change -= fill.fee
         quote_delta.append(quote_change)
         base_delta.append(base_change)
@@ -54,6 +56,7 @@ def equity_curve(
     base_totals = np.cumsum(base_changes)
     lands = np.searchsorted(timestamps, times, side="left")
     steps = np.diff(lands, prepend=0, append=len(timestamps))  # candles after 0, 1, ... fills
-    quote_series = np.repeat(quote_totals, steps)
-    base_series = np.repeat(base_totals, steps)
-    return np.asarray(quote_series + base_series * closes, dtype=np.float64)
+    equity = np.repeat(base_totals, steps)  # quote + base * close, in one buffer
+    np.multiply(equity, closes, out=equity)
+    np.add(equity, np.repeat(quote_totals, steps), out=equity)
+    return equity

@@ -41,7 +41,7 @@ timeframe_ms`` the number of candles per 365-day year):
   exposed if some trade has ``entry_time <= t < exit_time`` (an open trade: until the end).
   The exit candle is *not* counted -- the position is gone by its close. backtesting.py counts
   ``EntryBar..ExitBar`` inclusive, i.e. one candle more per trade. Computed with
-  ``np.searchsorted`` + a difference array, O(n + k log n).
+  ``np.searchsorted`` and the union of the trades' candle ranges, O(k log n).
 * ``buy_and_hold_return_pct = (last_price / first_price - 1) * 100``.
 
 Division by zero anywhere gives NaN / inf instead of an exception; :meth:`Metrics.to_dict`
@@ -148,8 +148,14 @@ def _max_drawdown(timestamps: np.ndarray, equity: np.ndarray) -> tuple[float, in
     """(max drawdown [%], longest underwater duration [ms]) in a few vectorised passes."""
     running_max = np.maximum.accumulate(equity)
     with np.errstate(divide="ignore", invalid="ignore"):
-        drawdown = np.where(running_max > 0, equity / running_max - 1.0, 0.0)
-    max_dd_pct = float(drawdown.min()) * 100.0 if drawdown.size else 0.0
+        if running_max[0] > 0 and not math.isnan(running_max[-1]):
+            # Every running max is positive: the drawdowns are ``equity / running_max -
+            # 1``, and subtracting 1 keeps their order (rounding is monotonic), so the
+            # least of them is the least ratio less 1: two passes fewer over the curve.
+            max_dd_pct = (float((equity / running_max).min()) - 1.0) * 100.0
+        else:
+            drawdown = np.where(running_max > 0, equity / running_max - 1.0, 0.0)
+            max_dd_pct = float(drawdown.min()) * 100.0
 
     # Samples at a running high; the underwater stretches lie between consecutive ones.
     peaks = np.flatnonzero(equity >= running_max)
@@ -166,9 +172,8 @@ def _max_drawdown(timestamps: np.ndarray, equity: np.ndarray) -> tuple[float, in
 def _exposure_pct(timestamps: np.ndarray, trades: Sequence[Trade]) -> float:
     """Percent of candles with ``entry_time <= t < exit_time`` for some trade.
 
-    Each trade becomes an index range ``[lo, hi)`` via ``searchsorted``; a +1/-1 difference
-    array summed cumulatively gives how many trades cover each candle, without a Python loop
-    over candles (overlapping trades are counted once).
+    Each trade becomes an index range ``[lo, hi)`` via ``searchsorted``; the length of
+    their union is the count (overlapping trades are counted once).
     """
     n = timestamps.size
     if n == 0 or not trades:
@@ -181,8 +186,14 @@ def _exposure_pct(timestamps: np.ndarray, trades: Sequence[Trade]) -> float:
     )
     lo = np.searchsorted(timestamps, entries, side="left")
     hi = np.maximum(np.searchsorted(timestamps, exits, side="left"), lo)
-    delta = np.bincount(lo, minlength=n + 1) - np.bincount(hi, minlength=n + 1)
-    covered = np.count_nonzero(np.cumsum(delta[:n]) > 0)
+    # Work per trade, not per candle (a difference array over 1M candles was a tenth of
+    # bench/backtest_speed.py's report): sorted by start, each range adds what reaches
+    # past the end of every earlier one.
+    order = np.argsort(lo, kind="stable")
+    lo, hi = lo[order], hi[order]
+    reached = np.maximum.accumulate(hi)
+    earlier_end = np.concatenate(([0], reached[:-1]))
+    covered = int(np.maximum(hi - np.maximum(lo, earlier_end), 0).sum())
     return 100.0 * float(covered) / n
 
 
@@ -234,17 +245,26 @@ def compute_metrics(
     max_dd_pct, max_dd_duration = _max_drawdown(ts, eq)
 
     periods_per_year = MS_PER_YEAR / timeframe_ms
+    # The returns, their deviations and squares reuse two buffers, and the mean is taken
+    # once: numpy's std and mean do these very operations (the same sums), with a new
+    # million-sample array for each (bench/backtest_speed.py's report).
     with np.errstate(divide="ignore", invalid="ignore"):
-        returns = eq[1:] / eq[:-1] - 1.0
-    if returns.size >= 2:
-        mean_r = float(returns.mean())
-        std_r = float(returns.std(ddof=1))
+        returns = np.divide(eq[1:], eq[:-1])
+        returns -= 1.0
+    count = returns.size
+    mean_r = float(returns.mean()) if count else NAN
+    scratch = np.empty_like(returns)
+    if count >= 2:
+        np.subtract(returns, mean_r, out=scratch)
+        np.multiply(scratch, scratch, out=scratch)
+        std_r = math.sqrt(float(scratch.sum()) / (count - 1))  # returns.std(ddof=1)
         sharpe = NAN if std_r == 0 else mean_r / std_r * math.sqrt(periods_per_year)
     else:
-        mean_r = float(returns.mean()) if returns.size else NAN
         sharpe = NAN
-    if returns.size:
-        downside = math.sqrt(float(np.mean(np.minimum(returns, 0.0) ** 2)))
+    if count:
+        np.minimum(returns, 0.0, out=scratch)
+        np.multiply(scratch, scratch, out=scratch)
+        downside = math.sqrt(float(scratch.mean()))
         sortino = _ratio(mean_r, downside) * math.sqrt(periods_per_year)
     else:
         sortino = NAN
