@@ -136,7 +136,9 @@ class Wallet:
         if on_hold is not None:
             from_hold = min(pay_amount, on_hold)
             self._holds[order_id] = (pay_asset, on_hold - from_hold)
-            self._reduce_used(pay_asset, from_hold)
+            # _reduce_used(), knowing that this order still holds pay_asset
+            remaining = self._used.get(pay_asset, 0.0) - from_hold
+            self._used[pay_asset] = 0.0 if remaining < 0 else remaining
         from_free = pay_amount - from_hold
         if from_free > 0:
             free[pay_asset] = max(free.get(pay_asset, 0.0) - from_free, 0.0)
