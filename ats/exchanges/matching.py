@@ -330,10 +330,10 @@ class MatchingEngine:
         order.last_update = timestamp
         self.open_orders.pop(order_id, None)
         wallet.release(order_id)
-        for listener in self.order_listeners:
-            listener(order)
-        for listener in self.fill_listeners:
-            listener(fill, order)
+        for order_listener in self.order_listeners:
+            order_listener(order)
+        for fill_listener in self.fill_listeners:
+            fill_listener(fill, order)
 
     @staticmethod
     def _third_asset_value(fee: FeeQuote, currency: str) -> float:
