@@ -44,9 +44,11 @@ class BaseFees(abc.ABC):
         """``r`` when :meth:`calculate` is exactly ``FeeQuote(abs(size) * price * r,
         "quote")`` for this kind of fill, else None (the default, always safe).
 
-        The engine then sizes an all-in market buy without a ``calculate`` call per step
-        of its search: same steps, same amount to the last bit, a third of the time per
-        order in bench/backtest_speed.py's vectorised run.
+        The engine then books a fill's fee, and sizes an all-in market buy, without a
+        ``calculate`` call (and a FeeQuote) per fill and per step of its search: the same
+        arithmetic, so the same figures to the last bit, in a third less time per order
+        in bench/backtest_speed.py's vectorised run. A plugin that overrides ``calculate``
+        must override this too, or leave it returning None.
         """
         return None
 

@@ -259,10 +259,11 @@ class MatchingEngine:
         # Once per fill, so written with locals (bench/backtest_speed.py): same arithmetic.
         base, quote = split_symbol(order.symbol)
         side = order.side
+        rate = self.fees.linear_quote_rate(order.type, side)
         if order.quote_amount is None:
             amount = order.remaining
         else:
-            amount, refused = self._amount_for_budget(order, price)
+            amount, refused = self._amount_for_budget(order, price, rate)
             if refused is not None:
                 self._close(order, _REJECTED, timestamp, refused)
                 return
@@ -273,17 +274,22 @@ class MatchingEngine:
         else:
             pay, receive = amount, cost
             pay_asset, receive_asset = base, quote
-        fee = self.fees.calculate(amount, price, order.type, side)
+        fee: FeeQuote | None = None
+        if rate is None:
+            fee = self.fees.calculate(amount, price, order.type, side)
+            fee_amount, fee_currency = fee.amount, fee.currency
+            if fee_currency == "quote":
+                fee_currency = quote
+            elif fee_currency == "base":
+                fee_currency = base
+        else:  # what calculate() would say, without the call (see linear_quote_rate)
+            fee_amount, fee_currency = abs(amount) * price * rate, quote
         rules = self.rules
-        fee_amount = fee.amount if rules.fee_step is None else rules.round_fee(fee.amount)
-        fee_currency = fee.currency
-        if fee_currency == "quote":
-            fee_currency = quote
-        elif fee_currency == "base":
-            fee_currency = base
+        if rules.fee_step is not None:
+            fee_amount = rules.round_fee(fee_amount)
         fee_value: float | None = None
         wallet = self.wallet
-        if fee_currency != base and fee_currency != quote:
+        if fee is not None and fee_currency != base and fee_currency != quote:
             fee_value = self._third_asset_value(fee, fee_currency)
             if wallet.free(fee_currency) < fee_amount:
                 # As on Binance: without enough of the fee asset, the fee is taken from
@@ -343,7 +349,9 @@ class MatchingEngine:
             )
         return fee.value
 
-    def _amount_for_budget(self, order: Order, price: float) -> tuple[float, str | None]:
+    def _amount_for_budget(
+        self, order: Order, price: float, rate: float | None
+    ) -> tuple[float, str | None]:
         """The amount a market buy with a quote budget gets at ``price``, or why none.
 
         With market rules, as the exchange computes it: the budget less room for the fee,
@@ -358,8 +366,7 @@ class MatchingEngine:
             cost = rules.budget_cost(budget, self.fees.budget_rate())
             amount = rules.budget_amount(cost, price)
             return amount, rules.check(order.type, amount, None, price)
-        rate = self.fees.linear_quote_rate(order.type, order.side)
-        if rate is not None:
+        if rate is not None:  # the fee's linear_quote_rate()
             amount = _largest_affordable_at_rate(budget, price, rate)
         else:
             amount = self._largest_affordable(budget, order, price)
