@@ -38,6 +38,7 @@ _SEARCH_FLAGS = (
     "fee",
     "slippage_bps",
     "vectorised",
+    "per_candle",
     "method",
     "trials",
     "seed",
@@ -72,6 +73,16 @@ def add_parser(commands: Any, add_backtest_flags: Callable[..., None]) -> None:
             action.help = "write every trial and the best as JSON"
         if action.dest == "html":
             action.help = "write the sweep as one interactive page (heatmap, trials table)"
+        if action.dest == "vectorised":
+            action.help = (
+                "run every trial through the strategy's populate_signals (the default when "
+                "it has one, then with the best trial checked per candle)"
+            )
+    optimize.add_argument(
+        "--per-candle",
+        action="store_true",
+        help="run every trial through on_candle, even if the strategy has populate_signals",
+    )
     optimize.add_argument("--method", choices=("grid", "optuna"), default="grid")
     optimize.add_argument("--trials", type=int, default=100, help="optuna: number of trials")
     optimize.add_argument("--seed", type=int, default=0, help="optuna: sampler seed")
@@ -202,7 +213,8 @@ async def _run(
             data_identity=data_identity,
             publish=publish,
         )
-    return await run_search(
+    window = Window(0, len(data))
+    outcome = await run_search(
         sweep_id=sweep_id,
         name=f"optimize {search.base.strategy.name}",
         description=search.description(data_identity, loader),
@@ -210,8 +222,15 @@ async def _run(
         objective=search.objective,
         executor=executor,
         journal=journal,
-        window=Window(0, len(data)),
+        window=window,
         publish=publish,
+    )
+    if not search.check_per_candle:
+        return outcome
+    from ats.research.signals_check import check_best_per_candle
+
+    return await check_best_per_candle(
+        outcome, search, data, window, loader=loader, sweep_id=sweep_id, publish=publish
     )
 
 
@@ -282,6 +301,8 @@ def _search(args: argparse.Namespace, loader: PluginLoader) -> Search:
         return load_search_spec(args.spec, loader)
     if not args.strategy or not args.data:
         raise ConfigError("ats optimize needs --strategy and --data (or a SPEC.yaml)")
+    if args.vectorised and args.per_candle:
+        raise ConfigError("--vectorised and --per-candle: choose one path for the trials")
     from ats.cli import backtest_config, parse_param
 
     dimensions, fixed = [], {}
@@ -305,4 +326,5 @@ def _search(args: argparse.Namespace, loader: PluginLoader) -> Search:
         batch=args.batch,
         objective=Objective.parse(args.objective, args.direction),
         walk_forward=args.walk_forward,
+        vectorised=True if args.vectorised else False if args.per_candle else None,
     )

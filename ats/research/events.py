@@ -10,10 +10,13 @@ journal.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ats.research.trial import TrialResult
 from ats.trading_job.events import JobEvent
+
+if TYPE_CHECKING:
+    from ats.research.signals_check import Check
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +62,11 @@ class WindowTested(JobEvent):
     windows: int
     in_sample: TrialResult | None
     out_of_sample: TrialResult | None
+
+
+@dataclass(frozen=True, slots=True)
+class BestChecked(JobEvent):
+    """A sweep on ``populate_signals``: its best trial re-run per candle."""
+
+    strategy: str
+    check: Check

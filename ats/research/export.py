@@ -5,7 +5,8 @@ each row ``{"trial", "params", "final_equity", "trades", "metrics"}`` (plus ``"e
 for a failed trial): the figures of ``ats backtest --json`` with those parameters. A
 walk-forward's JSON has one entry per window with the in-sample (best training) and
 out-of-sample (test) rows side by side, the stitched out-of-sample metrics and its
-equity curve.
+equity curve. A search that ran ``populate_signals`` by default also lists under
+``per_candle_check`` the best trials it re-ran per candle and whether they agreed.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from ats.utils.finite_json import null_non_finite
 
 
 def search_json(outcome: SearchOutcome, objective: Objective) -> dict[str, Any]:
-    return {
+    payload = {
         "objective": objective.metric,
         "direction": objective.direction,
         "trials": [trial.to_json() for trial in outcome.trials],
         "best": outcome.best.to_json() if outcome.best else None,
     }
+    if outcome.checks:  # trials on populate_signals, the best re-run per candle
+        payload["per_candle_check"] = [check.to_json() for check in outcome.checks]
+    return payload
 
 
 def walk_forward_json(

@@ -7,6 +7,7 @@ as a console would, so it doubles as the reference for what those events carry.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -22,7 +23,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ats.research.events import SweepFinished, SweepStarted, TrialFinished, WindowTested
+from ats.research.events import (
+    BestChecked,
+    SweepFinished,
+    SweepStarted,
+    TrialFinished,
+    WindowTested,
+)
 from ats.research.objective import Objective
 from ats.research.sweep import SearchOutcome
 from ats.research.trial import TrialResult
@@ -90,6 +97,23 @@ class SweepPrinter:
                 f"{event.done} trials in {event.seconds:.1f} s: {event.computed} computed"
                 + (f", {reused} from the journal" if reused else "")
             )
+        elif isinstance(event, BestChecked):
+            check = event.check
+            trial = f"trial {check.signals.number} ({format_params(check.signals.params)})"
+            if check.identical:
+                self._progress.console.print(
+                    f"checked per candle: {escape(trial)} has the same figures with "
+                    "on_candle as with populate_signals"
+                )
+            else:  # a warning even with --quiet
+                print(
+                    f"warning: strategy {event.strategy}: populate_signals and on_candle "
+                    f"disagree on {trial}: final equity "
+                    f"{format_value(check.signals.final_equity)} vs "
+                    f"{format_value(check.per_candle.final_equity)} per candle; the "
+                    "per-candle figures are used (--per-candle runs every trial that way)",
+                    file=sys.stderr,
+                )
         elif isinstance(event, WindowTested):
             chosen, tested = event.in_sample, event.out_of_sample
             self._progress.console.print(

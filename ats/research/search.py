@@ -18,6 +18,7 @@ from ats.research.constraints import Constraint, parse_constraint
 from ats.research.methods import GridMethod, OptunaMethod, SearchMethod
 from ats.research.objective import Objective
 from ats.research.space import Dimension, ParamSpace
+from ats.strategies.base_strategy import BaseStrategy
 from ats.trading_job.job_config import JobConfig
 from ats.utils.plugins import PluginLoader
 
@@ -42,10 +43,19 @@ class Search:
     walk_forward: str | None = None
     workers: int | None = None
     ray: str | None = None
+    check_per_candle: bool = False
+    """The trials run the strategy's ``populate_signals`` because it has one (nobody
+    asked for either path): the best trial is then re-run per candle and compared
+    (:mod:`ats.research.signals_check`)."""
 
     @property
     def data_path(self) -> Path:
         return Path(self.base.exchange.params["data"])
+
+    @property
+    def per_candle_base(self) -> JobConfig:
+        """The base job run candle by candle through ``on_candle``."""
+        return self.base.model_copy(update={"vectorised": False})
 
     def make_method(self) -> SearchMethod:
         if self.method == "grid":
@@ -85,9 +95,15 @@ def build_search(
     dimensions: Sequence[Dimension],
     constraints: Sequence[str],
     loader: PluginLoader,
+    *,
+    vectorised: bool | None = None,
     **options: Any,
 ) -> Search:
-    """Check the pieces against each other and the strategy, then assemble the search."""
+    """Check the pieces against each other and the strategy, then assemble the search.
+
+    ``vectorised``: True runs every trial through the strategy's ``populate_signals``,
+    False through ``on_candle``; None (nobody asked) the first when the strategy has one.
+    """
     if base.exchange.name != "back_trading" or "data" not in base.exchange.params:
         raise ConfigError("a search runs backtests: the job needs exchange back_trading with data")
     if not dimensions:
@@ -95,7 +111,8 @@ def build_search(
     names = [dimension.name for dimension in dimensions]
     if len(set(names)) != len(names):
         raise ConfigError(f"a parameter is searched twice: {', '.join(names)}")
-    fields = loader.strategy_class(base.strategy.name).Params.model_fields
+    strategy_class = loader.strategy_class(base.strategy.name)
+    fields = strategy_class.Params.model_fields
     for name in names:
         if name not in fields:
             raise ConfigError(
@@ -103,10 +120,25 @@ def build_search(
                 f"(it has {', '.join(fields)})"
             )
     parsed = tuple(parse_constraint(text, names) for text in constraints)
-    search = Search(base=base, space=ParamSpace(tuple(dimensions)), constraints=parsed, **options)
+    by_default = vectorised is None and offers_signals(strategy_class)
+    if vectorised is not None or by_default:
+        base = base.model_copy(update={"vectorised": vectorised or by_default})
+    search = Search(
+        base=base,
+        space=ParamSpace(tuple(dimensions)),
+        constraints=parsed,
+        check_per_candle=by_default,
+        **options,
+    )
     if search.trials < 1 or search.batch < 1:
         raise ConfigError("--trials and --batch must be at least 1")
     return search
+
+
+def offers_signals(strategy_class: type[BaseStrategy]) -> bool:
+    """Whether the strategy has a vectorised twin of ``on_candle`` (``populate_signals``):
+    its sweeps then run several times faster (README: "Optimising")."""
+    return strategy_class.populate_signals is not BaseStrategy.populate_signals
 
 
 def _source_hash(loader: PluginLoader, strategy: str) -> str:

@@ -129,6 +129,8 @@ def load_search_spec(path: Path, loader: PluginLoader) -> Search:
             walk_forward=spec.walk_forward,
             workers=spec.workers,
             ray=spec.ray,
+            # a job that says ``vectorised:`` chose its path; else populate_signals if any
+            vectorised=base.vectorised if "vectorised" in base.model_fields_set else None,
         )
     except ConfigError as exc:
         message = str(exc)

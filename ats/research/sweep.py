@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from ats.research.events import SweepFinished, SweepStarted, TrialFinished
 from ats.research.executor import TrialExecutor
@@ -22,6 +22,9 @@ from ats.research.objective import Objective
 from ats.research.trial import TrialResult, TrialTask
 from ats.trading_job.events import JobEvent
 
+if TYPE_CHECKING:
+    from ats.research.signals_check import Check
+
 Publish = Callable[[JobEvent], None]
 
 
@@ -30,6 +33,8 @@ class SearchOutcome:
     trials: list[TrialResult]
     """Every trial, in trial order."""
     best: TrialResult | None
+    checks: list[Check] = field(default_factory=list)
+    """Best trials re-run per candle (a sweep on ``populate_signals`` by default)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,4 +112,9 @@ def run_trial(
         job = asyncio.run(backtest_trial(base, data, task, loader))
     except ATSError as exc:
         return TrialResult(task.number, task.params, None, 0, None, str(exc))
-    return result_of(task, job)
+    try:
+        return result_of(task, job)
+    finally:
+        # Its orders, fills and trades go now, by reference counting, rather than wait in
+        # reference cycles for a full collection to walk them (bench/optimize_speed.py).
+        job.discard()

@@ -152,6 +152,18 @@ async def run_walk_forward(
             publish=publish,
             window_index=plan.index,
         )
+        if search.check_per_candle:
+            from ats.research.signals_check import check_best_per_candle
+
+            outcome = await check_best_per_candle(
+                outcome,
+                search,
+                data,
+                plan.train,
+                loader=loader,
+                sweep_id=sweep_id,
+                publish=publish,
+            )
         tested: TrialResult | None = None
         if outcome.best is None:  # nothing to trade: the window stays out of the market
             stop = plan.test.stop
@@ -160,8 +172,10 @@ async def run_walk_forward(
             curves.append((data.timestamps[start:stop], np.full(stop - start, flat)))
         else:
             task = TrialTask(plan.index, outcome.best.params, plan.test.start, plan.test.stop, cash)
+            # Out of sample, the per-candle figures (one backtest a window) are the truth.
+            base = search.per_candle_base if search.check_per_candle else search.base
             try:
-                job = await backtest_trial(search.base, data, task, loader)
+                job = await backtest_trial(base, data, task, loader)
             except ATSError as exc:
                 raise ConfigError(f"walk-forward window {plan.index + 1}: {exc}") from None
             tested = result_of(task, job)
