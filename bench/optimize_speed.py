@@ -8,12 +8,13 @@ seed; next-open fills, 0.1% fee per side, 10,000 USDT, maximising the final equi
 engine runs in its own child process:
 
 * ATS: the whole ``ats optimize`` command (start-up, reading the Parquet file, the worker
-  pool, every trial), once per ``--workers`` value, each with an empty state directory so
-  no trial comes from the journal;
+  pool, every trial, and re-running the best trial per candle to check it), once per
+  ``--workers`` value, each with an empty state directory so no trial comes from the
+  journal. By default the trials run sma_cross's ``populate_signals`` (it has one);
 * backtesting.py 0.6.6: only the ``FractionalBacktest.optimize`` call (its pool uses every
   core), not its imports or building its DataFrame.
 
-ATS also runs the same sweep with ``--vectorised`` (the strategy's ``populate_signals``,
+ATS also runs the same sweep with ``--per-candle`` (every trial through ``on_candle``,
 same trades). Printed: each time, the best parameters and final equity of each (they must
 agree), the ratios backtesting.py / ATS with the most workers, and the scaling from the
 fewest workers to the most.
@@ -41,7 +42,7 @@ SLOW = range(60, 260, 20)
 CASH, FEE = 10_000.0, 0.001
 
 
-def run_ats(data: Path, workers: int, vectorised: bool = False) -> dict[str, Any]:
+def run_ats(data: Path, workers: int, per_candle: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as state:
         out = Path(state) / "sweep.json"
         command = [
@@ -66,7 +67,7 @@ def run_ats(data: Path, workers: int, vectorised: bool = False) -> dict[str, Any
             "--json",
             str(out),
             "--quiet",
-            *(["--vectorised"] if vectorised else []),
+            *(["--per-candle"] if per_candle else []),
         ]
         began = time.perf_counter()
         subprocess.run(command, check=True, env={**os.environ, "ATS_SAVED_STATES_DIR": state})
@@ -74,11 +75,12 @@ def run_ats(data: Path, workers: int, vectorised: bool = False) -> dict[str, Any
         sweep = json.loads(out.read_text())
     best = sweep["best"]
     return {
-        "engine": f"ats optimize --workers {workers}" + (" --vectorised" if vectorised else ""),
+        "engine": f"ats optimize --workers {workers}" + (" --per-candle" if per_candle else ""),
         "seconds": seconds,
         "trials": len(sweep["trials"]),
         "best": best["params"],
         "final_equity": best["final_equity"],
+        "checked": sweep.get("per_candle_check"),
     }
 
 
@@ -150,11 +152,11 @@ def main() -> None:
     parser.add_argument("--candles", type=int, default=200_000)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts for ATS")
     parser.add_argument("--engine", choices=("ats", "backtesting_py"), help="internal")
-    parser.add_argument("--vectorised", action="store_true", help="internal")
+    parser.add_argument("--per-candle", action="store_true", help="internal")
     parser.add_argument("--data", type=Path, help="internal")
     args = parser.parse_args()
     if args.engine == "ats":
-        print(json.dumps(run_ats(args.data, int(args.workers), args.vectorised)))
+        print(json.dumps(run_ats(args.data, int(args.workers), args.per_candle)))
         return
     if args.engine == "backtesting_py":
         print(json.dumps(run_backtesting_py(args.candles)))
@@ -165,25 +167,29 @@ def main() -> None:
     counts = sorted({int(n) for n in args.workers.split(",")})
     ours = [child(["--engine", "ats", "--data", str(data), "--workers", str(n)]) for n in counts]
     most = ["--engine", "ats", "--data", str(data), "--workers", str(counts[-1])]
-    vectorised = child([*most, "--vectorised"])
+    per_candle = child([*most, "--per-candle"])
     peer = child(["--engine", "backtesting_py", "--candles", str(args.candles)])
     grid = len(FAST) * len(SLOW)
     print(f"{args.candles:,} one-minute candles, sma_cross grid of {grid}, objective final equity")
-    for result in [*ours, vectorised, peer]:
+    for result in [*ours, per_candle, peer]:
         print(
             f"  {result['engine']:<32} {result['seconds']:8.2f} s  {result['trials']} trials"
             f"  best {result['best']}  final equity {result['final_equity']:,.4f}"
         )
+    for result in ours:
+        checks = result["checked"] or []
+        agree = bool(checks) and all(check["identical"] for check in checks)
+        print(f"  {result['engine']}: best trial re-run per candle, identical: {agree}")
     fastest = ours[-1]
-    same = all(result["best"] == peer["best"] for result in [*ours, vectorised])
+    same = all(result["best"] == peer["best"] for result in [*ours, per_candle])
     drift = abs(fastest["final_equity"] / peer["final_equity"] - 1)
     print(f"  same best parameters: {same}; final equity difference {drift:.1e} (relative)")
     print(
         f"  ratio backtesting.py / {fastest['engine']}: {peer['seconds'] / fastest['seconds']:.2f}x"
     )
     print(
-        f"  ratio backtesting.py / {vectorised['engine']}: "
-        f"{peer['seconds'] / vectorised['seconds']:.2f}x"
+        f"  ratio backtesting.py / {per_candle['engine']}: "
+        f"{peer['seconds'] / per_candle['seconds']:.2f}x"
     )
     if len(ours) > 1:
         print(
