@@ -1,4 +1,5 @@
-"""ccxt (~0.5 s, ~100 MB) is imported only when a paper/live job or a download needs it."""
+"""ccxt (~0.5 s, ~100 MB) is imported only when a paper/live job or a download needs it,
+pandas only when a candle file is parsed."""
 
 from __future__ import annotations
 
@@ -85,3 +86,29 @@ def test_the_console_with_its_demo_jobs_does_not_import_ccxt(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "['backtest', 'paper'] False"
     assert sorted(path.name for path in (tmp_path / "state").glob("*.json"))  # saved
+
+
+PANDAS_PROBE = """
+import sys
+from ats.cli import main
+code = main({argv!r})
+print(code, "pandas" in sys.modules)
+"""
+
+
+def test_a_backtest_on_cached_candles_does_not_import_pandas(tmp_path: Path) -> None:
+    """pandas is ~0.15 s of the whole process (bench/whole_process.py): only parsing a
+    candle file needs it, and the second run reads the candle cache."""
+    argv = ["backtest", "--strategy", "sma_cross", "--data", str(DEMO_DATA), "--quiet"]
+    env = {"ATS_CANDLE_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", PANDAS_PROBE.format(argv=argv)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
+        for _ in range(2)
+    ]
+    assert [run.stdout.strip().splitlines()[-1] for run in runs] == ["0 True", "0 False"]

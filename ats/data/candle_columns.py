@@ -15,10 +15,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 
 from ats.data.candles import (
     PRICE_COLUMNS,
@@ -29,7 +28,13 @@ from ats.data.candles import (
     format_ms,
 )
 from ats.data.timeframes import timeframe_to_ms
+from ats.utils.lazy_module import LazyModule
 from ats.utils.validation import one_line
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # only parsing text or frames needs it, not cached candles (bench/whole_process.py)
+    pd = LazyModule("pandas")
 
 NUMBER_RE = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 

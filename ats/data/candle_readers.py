@@ -12,10 +12,9 @@ import gzip
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ats.data.candle_columns import (
     NUMBER_RE,
@@ -32,7 +31,13 @@ from ats.data.candle_columns import (
     validated,
 )
 from ats.data.candles import PARQUET_SUFFIXES, VALUE_COLUMNS, CandleData, CandleDataError
+from ats.utils.lazy_module import LazyModule
 from ats.utils.validation import one_line
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # only parsing text or frames needs it, not cached candles (bench/whole_process.py)
+    pd = LazyModule("pandas")
 
 __all__ = ["check_candle_file", "load_candles"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ats.data.candle_columns import (
     Columns,
@@ -23,6 +23,12 @@ from ats.data.candle_columns import (
     validated,
 )
 from ats.data.candles import CSV_HEADER, TIME_COLUMNS, VALUE_COLUMNS, CandleData
+from ats.utils.lazy_module import LazyModule
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # only parsing text or frames needs it, not cached candles (bench/whole_process.py)
+    pd = LazyModule("pandas")
 
 __all__ = ["save_candles_csv"]
 

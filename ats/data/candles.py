@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
 from ats.data.timeframes import ms_to_timeframe
 from ats.exceptions import DataError
+from ats.utils.lazy_module import LazyModule
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # only parsing text or frames needs it, not cached candles (bench/whole_process.py)
+    pd = LazyModule("pandas")
 
 __all__ = [
     "CSV_HEADER",
