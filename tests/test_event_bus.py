@@ -48,3 +48,16 @@ def test_statuses_travel_as_the_enum() -> None:
     event = JobStatusChanged("a", "finished")  # type: ignore[arg-type]
     assert event.status is JobStatus.FINISHED
     assert JobStatusChanged("a", JobStatus.ERROR, "boom").status is JobStatus.ERROR
+
+
+def test_jobs_can_ask_whether_anyone_reads_a_kind() -> None:
+    bus = EventBus()
+    assert not bus.wants(JobLog) and not bus.wants(JobProgress)
+    logs = bus.subscribe(kinds=[JobLog])
+    assert bus.wants(JobLog) and not bus.wants(JobProgress)
+    everything = bus.listen(lambda event: None)
+    assert bus.wants(JobProgress) and bus.wants(JobEvent)
+    everything.close()
+    assert bus.wants(JobLog) and not bus.wants(JobProgress)
+    logs.close()
+    assert not bus.wants(JobLog)

@@ -69,7 +69,10 @@ class HeadlessRunner:
     async def run(self, job_ids: Iterable[str], *, show_reports: bool = False) -> None:
         from ats.headless.report import render_report
 
-        subscription = self.manager.bus.subscribe()
+        # Only what _show() prints: the jobs then skip building order and fill events.
+        subscription = self.manager.bus.subscribe(
+            kinds=(JobProgress, JobStatusChanged, JobLog, JobReport)
+        )
         own_signals = not self.stop.installed
         if own_signals:
             self.stop.install_signals()

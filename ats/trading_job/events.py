@@ -194,13 +194,18 @@ class EventBus:
             self._subscriptions.remove(subscription)
             self._routes.clear()
 
-    @property
-    def has_subscribers(self) -> bool:
-        """False in sweeps and benches: per-order events need not even be built."""
-        return bool(self._subscriptions)
+    def wants(self, kind: type[JobEvent]) -> bool:
+        """Whether anyone receives events of ``kind``: False in sweeps and benches, and
+        for the order and fill events ``ats backtest`` does not read, so those need not
+        even be built (asked three times per order: one dict lookup once routed;
+        bench/backtest_speed.py, bench/whole_process.py)."""
+        return bool(self._handlers(kind))
 
     def publish(self, event: JobEvent) -> None:
-        kind = type(event)
+        for handler in self._handlers(type(event)):
+            handler(event)
+
+    def _handlers(self, kind: type[JobEvent]) -> tuple[Handler, ...]:
         handlers = self._routes.get(kind)
         if handlers is None:
             handlers = self._routes[kind] = tuple(
@@ -208,8 +213,7 @@ class EventBus:
                 for subscriber in self._subscriptions
                 if subscriber.kinds is None or issubclass(kind, subscriber.kinds)
             )
-        for handler in handlers:
-            handler(event)
+        return handlers
 
 
 def _kinds(kinds: Iterable[type[JobEvent]] | None) -> Kinds | None:

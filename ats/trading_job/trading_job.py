@@ -433,23 +433,25 @@ class TradingJob:
             self.bus.publish(ConnectionChanged(self.id, connection))
 
     # -- exchange callbacks ----------------------------------------------------------------
-    # Without subscribers (sweeps, bench/backtest_speed.py) the events are not built: the
-    # order copy and the balances dict were a fifth of the vectorised path's time.
+    # Events nobody reads (sweeps, bench/backtest_speed.py; ``ats backtest`` reads only
+    # progress, status, logs and the report) are not built: the order copy and the
+    # balances dict were a fifth of the vectorised path's time.
     def _order_changed(self, order: Order) -> None:
-        if self.bus.has_subscribers:
+        if self.bus.wants(OrderUpdated):
             self.bus.publish(OrderUpdated(self.id, order.copy()))
         strategy = self.strategy
         if (
             strategy is not None
-            and order.status.is_final
             and type(strategy).on_order_update is not BaseStrategy.on_order_update
+            and order.status.is_final
         ):  # a hook's copy costs only strategies that have the hook (bench/backtest_speed.py)
             self._call_strategy(strategy.on_order_update, order.copy())  # the strategy's own
 
     def _filled(self, fill: Fill, order: Order) -> None:
-        assert self.exchange is not None
-        if self.bus.has_subscribers:
-            self.bus.publish(Filled(self.id, fill))
+        bus = self.bus
+        if bus.wants(Filled):
+            bus.publish(Filled(self.id, fill))
+        if bus.wants(BalanceChanged):
             self._balances_changed()
         strategy = self.strategy
         if strategy is not None and type(strategy).on_fill is not BaseStrategy.on_fill:
