@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 from dataclasses import fields
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -67,3 +70,15 @@ def test_order_round_trips_through_json(order: Order) -> None:
 @given(fills)
 def test_fill_round_trips_through_json(fill: Fill) -> None:
     assert Fill.from_dict(json.loads(json.dumps(fill.to_dict()))) == fill
+
+
+def test_a_fill_is_built_field_by_field_and_stays_frozen() -> None:
+    names = [field.name for field in dataclasses.fields(Fill)]
+    assert list(inspect.signature(Fill).parameters) == names
+    values = ["7", "BTC/USDT", OrderSide.SELL, 0.5, 30_000.0, 0.25, "BNB", 60_000, False, 15.0]
+    by_position, by_name = Fill(*values), Fill(**dict(zip(names, values, strict=True)))
+    assert by_position == by_name and [getattr(by_name, n) for n in names] == values
+    assert Fill(*values[:-1]).fee_in_quote is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        by_name.fee = 0.0  # type: ignore[misc]
+    assert dataclasses.replace(by_name, fee=1.0).fee == 1.0

@@ -8,7 +8,7 @@ timestamps in integer milliseconds since the Unix epoch (UTC).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -263,6 +263,50 @@ class Fill:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fill:
         return cls(**{**data, "side": OrderSide(data["side"])})
+
+
+def _fill_init_through_slots() -> None:
+    """Give :class:`Fill` an ``__init__`` that stores through its slots directly.
+
+    A frozen dataclass' generated ``__init__`` goes through ``object.__setattr__`` once
+    per field, which made a Fill cost as much as the rest of its fill's bookkeeping in
+    bench/backtest_speed.py. The slot descriptors' own setters do the same stores (the
+    instance stays frozen: ``fill.x = ...`` still raises) in half the time.
+    """
+    (
+        set_order_id, set_symbol, set_side, set_amount, set_price,
+        set_fee, set_fee_currency, set_timestamp, set_taker, set_fee_in_quote,
+    ) = [getattr(Fill, field.name).__set__ for field in fields(Fill)]  # fmt: skip
+
+    def __init__(
+        self: Fill,
+        order_id: str,
+        symbol: str,
+        side: OrderSide,
+        amount: float,
+        price: float,
+        fee: float,
+        fee_currency: str,
+        timestamp: int,
+        taker: bool,
+        fee_in_quote: float | None = None,
+    ) -> None:
+        set_order_id(self, order_id)
+        set_symbol(self, symbol)
+        set_side(self, side)
+        set_amount(self, amount)
+        set_price(self, price)
+        set_fee(self, fee)
+        set_fee_currency(self, fee_currency)
+        set_timestamp(self, timestamp)
+        set_taker(self, taker)
+        set_fee_in_quote(self, fee_in_quote)
+
+    __init__.__qualname__ = "Fill.__init__"
+    Fill.__init__ = __init__  # type: ignore[method-assign]
+
+
+_fill_init_through_slots()
 
 
 @dataclass(slots=True)
