@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -160,6 +161,7 @@ def main() -> None:
     if args.engine:
         print(json.dumps(ENGINES[args.engine](args.candles, args.repeat)))
         return
+    load_before = os.getloadavg()[0]  # the machine may be shared: say how busy
     results = [child(engine, args.candles, args.repeat) for engine in ENGINES]
     ours, peer, vectorised = results
     print(f"{args.candles:,} one-minute candles, sma_cross({FAST},{SLOW}), best of {args.repeat}")
@@ -176,6 +178,7 @@ def main() -> None:
     )
     drift = abs(ours["final_equity"] / peer["final_equity"] - 1)
     print(f"  final equity difference: {drift:.2e} (relative)")
+    print(f"  load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
 
 
 if __name__ == "__main__":

@@ -163,6 +163,7 @@ def main() -> None:
         return
     from ats.utils.synthetic_candles import cached_parquet
 
+    load_before = os.getloadavg()[0]  # the machine may be shared: say how busy
     data = cached_parquet(args.candles)
     counts = sorted({int(n) for n in args.workers.split(",")})
     ours = [child(["--engine", "ats", "--data", str(data), "--workers", str(n)]) for n in counts]
@@ -196,6 +197,7 @@ def main() -> None:
             f"  scaling {ours[0]['engine']} -> {fastest['engine']}: "
             f"{ours[0]['seconds'] / fastest['seconds']:.2f}x"
         )
+    print(f"  load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
 
 
 if __name__ == "__main__":

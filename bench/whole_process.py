@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--candles", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]  # the machine may be shared: say how busy
     data = make_csv(args.candles)
     with tempfile.TemporaryDirectory(prefix="ats-whole-process-") as scratch:
         env = {**os.environ, "ATS_CANDLE_CACHE_DIR": str(Path(scratch) / "cache")}
@@ -147,6 +148,7 @@ def main() -> None:
         f"{ours['final_equity']:,.2f} vs {float(peer_equity):,.2f}"
     )
     print(f"  ratio backtesting.py / ATS: {peer / ats:.2f}x (vectorised {peer / vectorised:.2f}x)")
+    print(f"  load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
 
 
 if __name__ == "__main__":
