@@ -14,10 +14,10 @@ engine runs in its own child process:
 * backtesting.py 0.6.6: only the ``FractionalBacktest.optimize`` call (its pool uses every
   core), not its imports or building its DataFrame.
 
-ATS also runs the same sweep with ``--per-candle`` (every trial through ``on_candle``,
+ATS also runs the same sweeps with ``--per-candle`` (every trial through ``on_candle``,
 same trades). Printed: each time, the best parameters and final equity of each (they must
-agree), the ratios backtesting.py / ATS with the most workers, and the scaling from the
-fewest workers to the most.
+agree), the ratios backtesting.py / ATS with the most workers, and the scaling of each
+path from the fewest workers to the most.
 """
 
 from __future__ import annotations
@@ -167,14 +167,17 @@ def main() -> None:
     data = cached_parquet(args.candles)
     counts = sorted({int(n) for n in args.workers.split(",")})
     ours = [child(["--engine", "ats", "--data", str(data), "--workers", str(n)]) for n in counts]
-    most = ["--engine", "ats", "--data", str(data), "--workers", str(counts[-1])]
-    per_candle = child([*most, "--per-candle"])
+    per_candles = [
+        child(["--engine", "ats", "--data", str(data), "--workers", str(n), "--per-candle"])
+        for n in counts
+    ]
+    per_candle = per_candles[-1]
     peer = child(["--engine", "backtesting_py", "--candles", str(args.candles)])
     grid = len(FAST) * len(SLOW)
     print(f"{args.candles:,} one-minute candles, sma_cross grid of {grid}, objective final equity")
-    for result in [*ours, per_candle, peer]:
+    for result in [*ours, *per_candles, peer]:
         print(
-            f"  {result['engine']:<32} {result['seconds']:8.2f} s  {result['trials']} trials"
+            f"  {result['engine']:<38} {result['seconds']:8.2f} s  {result['trials']} trials"
             f"  best {result['best']}  final equity {result['final_equity']:,.4f}"
         )
     for result in ours:
@@ -182,7 +185,7 @@ def main() -> None:
         agree = bool(checks) and all(check["identical"] for check in checks)
         print(f"  {result['engine']}: best trial re-run per candle, identical: {agree}")
     fastest = ours[-1]
-    same = all(result["best"] == peer["best"] for result in [*ours, per_candle])
+    same = all(result["best"] == peer["best"] for result in [*ours, *per_candles])
     drift = abs(fastest["final_equity"] / peer["final_equity"] - 1)
     print(f"  same best parameters: {same}; final equity difference {drift:.1e} (relative)")
     print(
@@ -193,10 +196,11 @@ def main() -> None:
         f"{peer['seconds'] / per_candle['seconds']:.2f}x"
     )
     if len(ours) > 1:
-        print(
-            f"  scaling {ours[0]['engine']} -> {fastest['engine']}: "
-            f"{ours[0]['seconds'] / fastest['seconds']:.2f}x"
-        )
+        for runs in (ours, per_candles):
+            print(
+                f"  scaling {runs[0]['engine']} -> {runs[-1]['engine']}: "
+                f"{runs[0]['seconds'] / runs[-1]['seconds']:.2f}x"
+            )
     print(f"  load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
 
 
