@@ -56,7 +56,8 @@ def equity_curve(
     base_totals = np.cumsum(base_changes)
     lands = np.searchsorted(timestamps, times, side="left")
     steps = np.diff(lands, prepend=0, append=len(timestamps))  # candles after 0, 1, ... fills
-    equity = np.repeat(base_totals, steps)  # quote + base * close, in one buffer
+    # quote + base * close in one buffer, not three (bench/backtest_speed.py)
+    equity = np.repeat(base_totals, steps)
     np.multiply(equity, closes, out=equity)
     np.add(equity, np.repeat(quote_totals, steps), out=equity)
     return equity
