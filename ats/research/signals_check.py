@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ats.exchanges.exchanges.back_trading.candle_data import CandleData
+from ats.data.candles import CandleData
 from ats.research.events import BestChecked
 from ats.research.search import Search
 from ats.research.sweep import Publish, SearchOutcome, Window
