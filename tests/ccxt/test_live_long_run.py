@@ -173,4 +173,9 @@ async def test_thirty_round_trips_against_an_unfriendly_exchange_keep_the_books(
         assert ex.candle is not None
         change = float(account_value(fake, ex.candle.close) - start_value)
         pnl = sum(trade.pnl for trade in ex.get_trades())
+        print(  # the figures of the closing note (pytest -s)
+            f"long run: {closed} round trips, {fake.limits.rate_limited} answers 429, "
+            f"{len(fake.errors)} errors served, fee assets {sorted(fee_assets)}, "
+            f"violations {len(fake.violations)}, P&L {pnl:.8f} vs value change {change:.8f}"
+        )
         assert pnl == pytest.approx(change, rel=1e-8)
