@@ -10,7 +10,7 @@ from ats.trading_job.job_manager import JobManager
 
 def persistence_hooks(manager: JobManager, state_dir: Path) -> dict[str, Any]:
     """AtsApp keyword arguments that save ``manager``'s jobs under ``state_dir``."""
-    from ats.trading_job.persistence import PersistentJobs
+    from ats.persistence.persistent_jobs import PersistentJobs
     from ats.ui.launch import console_hooks
     from ats.utils.settings import Settings
 

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ats.state.snapshot_store import SnapshotStore
+from ats.persistence.snapshot_store import SnapshotStore
 from ats.utils.synthetic_candles import cached_parquet
 
 TARGET_SECONDS = 2.0

@@ -21,10 +21,10 @@ from pathlib import Path
 from ats.data.candles import CandleData
 from ats.exchanges.data_classes import Candle
 from ats.exchanges.simulated_exchange import SimulatedExchange
-from ats.state.snapshot_store import SnapshotStore
+from ats.persistence.persistent_jobs import PersistentJobs
+from ats.persistence.snapshot_store import SnapshotStore
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
-from ats.trading_job.persistence import PersistentJobs
 from ats.utils.settings import Settings
 from ats.utils.synthetic_candles import make_candles
 

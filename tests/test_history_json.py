@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ats.demo import demo_backtest_config
-from ats.state.history_json import EncodedHistory, HistoryCache, canonical_json
+from ats.persistence.canonical_json import canonical_json
 from ats.trading_job.job_manager import JobManager
+from ats.utils.encoded_history import EncodedHistory, HistoryCache
 
 
 def plain(payload: Any) -> str:

@@ -51,7 +51,7 @@ CONSOLE_PROBE = """
 import asyncio, sys
 from pathlib import Path
 from ats.trading_job.job_manager import JobManager
-from ats.trading_job.persistence import PersistentJobs
+from ats.persistence.persistent_jobs import PersistentJobs
 from ats.ui.app import AtsApp
 from ats.ui.launch import console_hooks
 from ats.utils.settings import Settings

@@ -14,7 +14,7 @@ from persistence.persist_helpers import settings_for, write_candles
 from ats.cli import build_parser, main
 from ats.headless.jobs_command import _add, run_saved_jobs
 from ats.headless.live_guard import LiveNotConfirmed
-from ats.state.snapshot_store import SnapshotStore
+from ats.persistence.snapshot_store import SnapshotStore
 from ats.trading_job.job_config import parse_job_config
 
 

@@ -27,7 +27,7 @@ from ats.exchanges.market_rules import MarketRules
 from ats.exchanges.matching import MatchingEngine
 from ats.exchanges.trade_ledger import TradeLedger
 from ats.exchanges.wallet import Wallet
-from ats.state.history_json import HistoryCache
+from ats.utils.encoded_history import HistoryCache
 
 _REJECTED = OrderStatus.REJECTED  # asked per order event: a constant, not an enum lookup
 
@@ -195,7 +195,7 @@ class SimulatedExchange(BaseExchange):
         """Everything needed to resume: wallet, orders, fills and the latest candle."""
         return {
             "wallet": self.wallet.to_dict(),
-            # Finished orders and fills never change: encoded once (ats.state.history_json).
+            # Finished orders and fills never change: encoded once (ats.utils.encoded_history).
             "orders": self._order_history.encode(list(self.engine.orders.values())),
             "fills": self._fill_history.encode(self.engine.fills),
             "next_order_id": self.engine.peek_next_id(),

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ats.database.journal import Journal
-    from ats.state.snapshot_store import Candidate, SnapshotStore
+    from ats.persistence.persistent_jobs import PersistentJobs
+    from ats.persistence.snapshot_store import Candidate, SnapshotStore
     from ats.trading_job.job_manager import JobManager
-    from ats.trading_job.persistence import PersistentJobs
     from ats.trading_job.stop_deadline import StopDeadline
     from ats.utils.settings import Settings
 
@@ -88,9 +88,9 @@ async def run_saved_jobs(
 
     from ats.alerts.service import alert_service, alerts_running, warn_on_stderr
     from ats.headless.live_guard import require_yes_live, saved_live_jobs
-    from ats.state.snapshot_store import SnapshotStore
+    from ats.persistence.persistent_jobs import PersistentJobs
+    from ats.persistence.snapshot_store import SnapshotStore
     from ats.trading_job.job_manager import JobManager
-    from ats.trading_job.persistence import PersistentJobs
     from ats.trading_job.stop_deadline import StopDeadline
     from ats.trading_job.watchdog import WatchdogLimits, install
     from ats.utils.plugins import PluginLoader
@@ -349,7 +349,7 @@ def _position_line(payload: dict[str, Any]) -> str | None:
 
 
 def _store(settings: Settings) -> SnapshotStore:
-    from ats.state.snapshot_store import SnapshotStore
+    from ats.persistence.snapshot_store import SnapshotStore
 
     return SnapshotStore(settings.saved_states_dir)
 
@@ -412,7 +412,7 @@ async def _list(settings: Settings, *, as_json: bool) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ats.trading_job.persistence import holder_pid
+    from ats.persistence.directory_lock import holder_pid
 
     rows = [item.summary() for item in _load_saved(settings)]
     if as_json:
@@ -551,7 +551,7 @@ async def _delete(settings: Settings, wanted: str) -> int:
 
     from ats.database.journal import Journal
     from ats.exceptions import JobError, StateError
-    from ats.trading_job.persistence import holder_pid
+    from ats.persistence.directory_lock import holder_pid
 
     item = _resolve(_load_saved(settings), wanted)
     pid = holder_pid(settings.saved_states_dir) if settings.saved_states_dir.is_dir() else None
@@ -573,11 +573,11 @@ async def _delete(settings: Settings, wanted: str) -> int:
 
 def _add(settings: Settings, config_path: Path, new_id: str | None, *, start: bool) -> int:
     from ats.exceptions import ATSError, JobError, naming
-    from ats.state.snapshot_store import check_job_id
+    from ats.persistence.directory_lock import holder_pid, unwritable_error
+    from ats.persistence.snapshot_store import check_job_id
     from ats.trading_job.events import EventBus
     from ats.trading_job.job_config import load_job_config
     from ats.trading_job.job_manager import new_job_id
-    from ats.trading_job.persistence import holder_pid, unwritable_error
     from ats.trading_job.trading_job import TradingJob
     from ats.trading_job.watchdog import WatchdogLimits, install
     from ats.utils.plugins import PluginLoader

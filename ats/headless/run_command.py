@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ats.persistence.persistent_jobs import PersistentJobs
     from ats.trading_job.job_config import JobConfig
     from ats.trading_job.job_manager import JobManager
-    from ats.trading_job.persistence import PersistentJobs
     from ats.trading_job.stop_deadline import StopDeadline
     from ats.trading_job.trading_job import TradingJob
     from ats.utils.settings import Settings
@@ -57,10 +57,10 @@ async def run_config_files(
     locked; a live config without ``yes_live`` is refused the same way."""
     from ats.alerts.service import alert_service, alerts_running, warn_on_stderr
     from ats.headless.live_guard import require_yes_live
+    from ats.persistence.persistent_jobs import PersistentJobs
     from ats.trading_job.job_config import load_job_config
     from ats.trading_job.job_manager import JobManager
     from ats.trading_job.live_mode import is_live_config
-    from ats.trading_job.persistence import PersistentJobs
     from ats.trading_job.stop_deadline import StopDeadline
     from ats.trading_job.watchdog import WatchdogLimits, install
     from ats.utils.plugins import PluginLoader
@@ -165,7 +165,7 @@ async def _run(
 
 def _job_ids(paths: list[Path], configs: list[JobConfig], given: list[str] | None) -> list[str]:
     from ats.exceptions import ConfigError
-    from ats.state.snapshot_store import check_job_id
+    from ats.persistence.snapshot_store import check_job_id
 
     if given:
         if len(given) != len(paths):

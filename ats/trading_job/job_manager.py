@@ -76,7 +76,7 @@ class JobManager:
         return job
 
     def add_restored(self, job: TradingJob) -> TradingJob:
-        """Register a job rebuilt from saved state (see ats.trading_job.persistence)."""
+        """Register a job rebuilt from saved state (see ats.persistence.persistent_jobs)."""
         if job.id in self._jobs:
             raise JobError(f"a job with id {job.id!r} already exists")
         self._add(job)

@@ -1,6 +1,6 @@
 """``ats`` with no arguments: the console, with every job saved and resumed.
 
-Wires :class:`~ats.trading_job.persistence.PersistentJobs` into the console's hooks:
+Wires :class:`~ats.persistence.persistent_jobs.PersistentJobs` into the console's hooks:
 saved jobs are restored on the console's own event loop (``on_start``), jobs stopped by a
 quit are remembered as running (``before_stop``) and snapshotted once stopped
 (``on_quit``). Two things are decided here rather than in the app:
@@ -24,9 +24,10 @@ from typing import TypedDict
 
 from ats.alerts.service import AlertService, alert_service
 from ats.exceptions import ConfigError
+from ats.persistence.directory_lock import holder_pid, state_dir_unwritable
+from ats.persistence.persistent_jobs import PersistentJobs
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.live_mode import is_live
-from ats.trading_job.persistence import PersistentJobs, holder_pid, state_dir_unwritable
 from ats.trading_job.watchdog import WatchdogLimits, install
 from ats.ui.live_safety import HELD_MESSAGE
 from ats.utils.config_files import load_json_file

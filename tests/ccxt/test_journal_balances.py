@@ -30,9 +30,9 @@ from test_paper_ccxt import feed_params, job_config, wait_for
 from ats.database.journal import Journal
 from ats.exchanges.data_classes import OrderStatus, OrderType
 from ats.exchanges.exchanges.ccxt.exchange import Exchange
+from ats.persistence.persistent_jobs import PersistentJobs
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
-from ats.trading_job.persistence import PersistentJobs
 from ats.trading_job.trading_job import TradingJob
 from ats.utils.plugins import PluginLoader
 

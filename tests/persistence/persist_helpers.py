@@ -15,7 +15,7 @@ import numpy as np
 
 from ats.data.candle_writer import save_candles_csv
 from ats.data.candles import CandleData
-from ats.state.snapshot_store import SnapshotStore
+from ats.persistence.snapshot_store import SnapshotStore
 from ats.utils.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

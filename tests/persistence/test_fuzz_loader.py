@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from job_configs import backtest_config
 from persist_helpers import settings_for, write_candles
 
-from ats.state.snapshot_store import SnapshotStore
+from ats.persistence.persistent_jobs import PersistentJobs
+from ats.persistence.snapshot_store import SnapshotStore
 from ats.trading_job.job_manager import JobManager
-from ats.trading_job.persistence import PersistentJobs
 from ats.trading_job.trading_job import JobStatus, TradingJob
 
 JOB_ID = "fuzz-1"

@@ -11,8 +11,8 @@ from job_configs import backtest_config
 from persist_helpers import write_candles
 
 from ats.cli import main
-from ats.state.snapshot_store import SnapshotStore
-from ats.trading_job.persistence import DirectoryLock
+from ats.persistence.directory_lock import DirectoryLock
+from ats.persistence.snapshot_store import SnapshotStore
 
 
 @pytest.fixture

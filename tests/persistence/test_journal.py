@@ -11,7 +11,7 @@ import pytest
 from job_configs import backtest_config
 from persist_helpers import write_candles
 
-from ats.database import journal as journal_module
+from ats.database import migrations as journal_module
 from ats.database import schema
 from ats.database.journal import FillCommitted, Journal, JournalCorrupt
 from ats.exceptions import StateError

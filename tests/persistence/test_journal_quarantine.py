@@ -15,9 +15,9 @@ from persist_helpers import ats_env, read_payload, run_ats, settings_for, write_
 
 from ats.database.journal import Journal
 from ats.headless.jobs_command import _add
-from ats.state.snapshot_store import SnapshotStore
+from ats.persistence.persistent_jobs import PersistentJobs
+from ats.persistence.snapshot_store import SnapshotStore
 from ats.trading_job.job_manager import JobManager
-from ats.trading_job.persistence import PersistentJobs
 
 JOBS = ("first", "second")
 

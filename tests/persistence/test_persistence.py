@@ -12,10 +12,11 @@ import pytest
 from job_configs import backtest_config
 from persist_helpers import make_candles, read_payload, settings_for, write_candles
 
-from ats.state.snapshot_store import SnapshotStore
+from ats.persistence.directory_lock import StateDirLocked
+from ats.persistence.persistent_jobs import PersistentJobs
+from ats.persistence.snapshot_store import SnapshotStore
 from ats.trading_job.backtest import run_backtest
 from ats.trading_job.job_manager import JobManager
-from ats.trading_job.persistence import PersistentJobs, StateDirLocked
 from ats.trading_job.trading_job import JobStatus, TradingJob
 
 

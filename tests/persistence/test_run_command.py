@@ -29,9 +29,9 @@ from persist_helpers import (
 from ats.cli import main
 from ats.database.journal import Journal
 from ats.headless.run_command import config_job_id
-from ats.state.snapshot_store import SnapshotStore
+from ats.persistence.directory_lock import DirectoryLock
+from ats.persistence.snapshot_store import SnapshotStore
 from ats.trading_job.backtest import run_backtest
-from ats.trading_job.persistence import DirectoryLock
 
 
 @pytest.fixture

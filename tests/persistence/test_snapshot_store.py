@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from ats.exceptions import StateError
-from ats.state import snapshot_store
-from ats.state.snapshot_store import SnapshotStore, checksum, decode
+from ats.persistence import snapshot_store
+from ats.persistence.snapshot_store import SnapshotStore, checksum, decode
 
 PAYLOAD: dict[str, Any] = {
     "job_id": "job-1",

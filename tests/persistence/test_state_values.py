@@ -17,8 +17,8 @@ from persist_helpers import ats_env, run_ats, settings_for, write_candles
 
 from ats.exceptions import StateError
 from ats.headless.jobs_command import _add
+from ats.persistence.snapshot_store import SnapshotStore
 from ats.state.simple_state import SimpleState, StateValueError
-from ats.state.snapshot_store import SnapshotStore
 
 
 class Counts(SimpleState):

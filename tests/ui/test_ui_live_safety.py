@@ -21,10 +21,10 @@ from ui_helpers import press, type_text, wait_for
 
 from ats.exchanges.data_classes import OrderStatus
 from ats.exchanges.exchanges.ccxt.exchange import Exchange
-from ats.state.snapshot_store import SnapshotStore
+from ats.persistence.persistent_jobs import PersistentJobs
+from ats.persistence.snapshot_store import SnapshotStore
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
-from ats.trading_job.persistence import PersistentJobs
 from ats.trading_job.trading_job import JobStatus, TradingJob
 from ats.ui.app import AtsApp
 from ats.ui.commands import palette_commands

@@ -19,9 +19,9 @@ from job_configs import backtest_config
 from textual.widgets import Input
 from ui_helpers import focus_on, press, replay_config, type_text, wait_for
 
-from ats.state.snapshot_store import SnapshotStore
+from ats.persistence.persistent_jobs import PersistentJobs
+from ats.persistence.snapshot_store import SnapshotStore
 from ats.trading_job.job_manager import JobManager
-from ats.trading_job.persistence import PersistentJobs
 from ats.trading_job.trading_job import JobStatus
 from ats.ui.app import AtsApp
 from ats.ui.launch import (
@@ -192,7 +192,7 @@ def test_console_refuses_a_state_dir_held_by_another_process(tmp_path: Path) -> 
             "-c",
             "import asyncio, sys\n"
             "from ats.trading_job.job_manager import JobManager\n"
-            "from ats.trading_job.persistence import PersistentJobs\n"
+            "from ats.persistence.persistent_jobs import PersistentJobs\n"
             "from ats.utils.settings import Settings\n"
             "async def main():\n"
             f"    p = PersistentJobs(JobManager(), Settings(saved_states_dir={str(state)!r}))\n"

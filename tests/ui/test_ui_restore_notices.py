@@ -14,9 +14,9 @@ from typing import Any
 from job_configs import backtest_config
 from ui_helpers import press, screen_text, wait_for, write_candles
 
-from ats.state.snapshot_store import SnapshotStore
+from ats.persistence.persistent_jobs import PersistentJobs
+from ats.persistence.snapshot_store import SnapshotStore
 from ats.trading_job.job_manager import JobManager
-from ats.trading_job.persistence import PersistentJobs
 from ats.trading_job.view_builder import view_of
 from ats.ui.app import AtsApp
 from ats.ui.job_view import job_row

@@ -15,7 +15,7 @@ from reliability.stuck_jobs import custom_modules, replay, save_jobs, stuck
 from test_ui_tmux import Console, saved_statuses
 from test_ui_tmux import pytestmark as tmux_marks
 
-from ats.trading_job.persistence import holder_pid
+from ats.persistence.directory_lock import holder_pid
 
 pytestmark = tmux_marks  # skipped without tmux, like the other tmux tests
 DEADLINE = 2.0

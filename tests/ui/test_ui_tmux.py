@@ -187,7 +187,7 @@ def test_start_sh_demo_replay_and_clean_exit(tmux: Tmux) -> None:
 
 def saved_statuses(state: Path) -> dict[str, str]:
     """Job name -> the status its snapshot will resume with."""
-    from ats.state.snapshot_store import SnapshotStore
+    from ats.persistence.snapshot_store import SnapshotStore
 
     store = SnapshotStore(state)
     statuses = {}

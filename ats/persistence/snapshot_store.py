@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ats.exceptions import StateError
-from ats.state import history_json
+from ats.persistence import canonical_json as canonical
 from ats.utils.settings import redact
 
 FORMAT = "ats-snapshot"
@@ -72,8 +72,8 @@ def check_job_id(job_id: str) -> str:
 def canonical_json(payload: Any) -> str:
     """The exact text the checksum covers: compact, keys in their (insertion) order, which
     parsing keeps, so a reformatted file still verifies. NaN/inf are refused. History
-    already encoded by an exchange is reused, not encoded again (ats.state.history_json)."""
-    return history_json.canonical_json(payload)
+    already encoded by an exchange is reused, not encoded again (ats.utils.encoded_history)."""
+    return canonical.canonical_json(payload)
 
 
 def checksum(payload: Any) -> str:

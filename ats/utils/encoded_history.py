@@ -1,18 +1,21 @@
-"""Snapshot history encoded once: fills and finished orders never change again.
+"""History encoded once: fills and finished orders never change again.
 
 A long backtest holds tens of thousands of orders and fills, and every snapshot (each
 status change, every 30 s, on quit) used to turn all of them into dicts and JSON again
 on the event loop: half a second per job at 40k orders. :class:`HistoryCache` keeps the
-canonical JSON text of the items that can no longer change, and hands out an
+compact JSON text of the items that can no longer change, and hands out an
 :class:`EncodedHistory`, a plain list of all the dicts (any reader sees an ordinary list)
-that also carries that text. :func:`canonical_json` then encodes only what is new;
-its output is byte-for-byte ``json.dumps(payload, separators=(",", ":"), allow_nan=False)``
-(tests/test_history_json.py checks this), so checksums and readers are unchanged.
+that also carries that text. The snapshot encoder
+(:func:`ats.persistence.canonical_json.canonical_json`) then encodes only what is new.
+
+Why here, below the exchanges, and not in ``ats.persistence``: the exchange keeps the
+cache (it alone knows which items are final, and warms it in a worker thread while it
+runs), so the type must be importable by the engine; persistence only reads it. It knows
+nothing of snapshots, files or jobs: a list of dicts with some of its JSON made already.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -23,8 +26,10 @@ T = TypeVar("T")
 _SEPARATORS = (",", ":")
 
 
-def _dumps(value: Any) -> str:
-    # Sliced: this runs in worker threads next to the console's loop (ats.utils.json_slices).
+def compact_json(value: Any) -> str:
+    """``json.dumps(value, separators=(",", ":"), allow_nan=False)``, byte for byte (the
+    snapshot checksum covers this text). Sliced: it runs in worker threads next to the
+    console's loop (:mod:`ats.utils.json_slices`)."""
     return sliced_dumps(value, separators=_SEPARATORS, allow_nan=False)
 
 
@@ -40,8 +45,8 @@ class EncodedHistory(list[dict[str, Any]]):
         self.frozen_text = frozen_text
 
     def to_json(self) -> str:
-        """``_dumps(list(self))``, re-encoding only the items after the frozen ones."""
-        rest = _dumps(self[self.frozen :])[1:-1] if len(self) > self.frozen else ""
+        """``compact_json(list(self))``, re-encoding only the items after the frozen ones."""
+        rest = compact_json(self[self.frozen :])[1:-1] if len(self) > self.frozen else ""
         return "[" + ",".join(part for part in (self.frozen_text, rest) if part) + "]"
 
 
@@ -81,7 +86,7 @@ class HistoryCache(Generic[T]):
     def encode_final(self, items: Sequence[T]) -> str:
         """The text of ``items``, all final. Reads nothing but the items, which can no
         longer change: safe in a worker thread. Hand the result to :meth:`adopt`."""
-        return _dumps([self._to_dict(item) for item in items])[1:-1] if items else ""
+        return compact_json([self._to_dict(item) for item in items])[1:-1] if items else ""
 
     def adopt(self, start: int, count: int, text: str) -> None:
         """Append the text :meth:`encode_final` made of ``count`` items from ``start``;
@@ -99,35 +104,3 @@ class HistoryCache(Generic[T]):
         if end > done:
             self.adopt(done, end - done, self.encode_final(items[done:end]))
         return EncodedHistory([self._to_dict(item) for item in items], self._count, self._text)
-
-
-def canonical_json(payload: Any) -> str:
-    """Compact JSON with keys in insertion order and NaN refused, reusing the text of
-    every :class:`EncodedHistory` found as a value in (nested) dicts."""
-    marker = f"\x00ats-history-{uuid.uuid4().hex}-"
-    found: list[EncodedHistory] = []
-    light = _swap(payload, marker, found)
-    text = _dumps(light)
-    for index, history in enumerate(found):
-        text = text.replace(_dumps(f"{marker}{index}"), history.to_json(), 1)
-    return text
-
-
-def _swap(value: Any, marker: str, found: list[EncodedHistory]) -> Any:
-    """``value`` with each EncodedHistory under a dict key replaced by a unique string
-    (dicts on the way are copied, nothing else is touched or walked)."""
-    if not isinstance(value, dict):
-        return value
-    swapped: dict[Any, Any] | None = None
-    for key, item in value.items():
-        if isinstance(item, EncodedHistory):
-            replacement: Any = f"{marker}{len(found)}"
-            found.append(item)
-        elif isinstance(item, dict):
-            replacement = _swap(item, marker, found)
-        else:
-            continue
-        if swapped is None:
-            swapped = dict(value)
-        swapped[key] = replacement
-    return value if swapped is None else swapped

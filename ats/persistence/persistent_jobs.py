@@ -34,111 +34,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import fcntl
 import logging
-import os
 import sqlite3
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-from ats.database.journal import Journal, JournalCorrupt, is_corruption, quarantine
+from ats.database.journal import Journal
 from ats.exceptions import ATSError, JobError, PluginError, StateError
 from ats.exchanges.simulated_exchange import SimulatedExchange
-from ats.state.integrity import check_simulated_account
-from ats.state.snapshot_store import FILE_MODE, Candidate, SnapshotStore, check_job_id
+from ats.persistence.directory_lock import DirectoryLock, unwritable_error
+from ats.persistence.integrity import check_simulated_account
+from ats.persistence.journal_keeper import JournalKeeper
+from ats.persistence.snapshot_payload import (
+    RESUME_STATUSES,
+    build_payload,
+    encode_payload,
+    fingerprint,
+)
+from ats.persistence.snapshot_store import Candidate, SnapshotStore, check_job_id
 from ats.trading_job.events import JobRemoved, JobStatusChanged, Subscription
 from ats.trading_job.job_config import JobConfig, PluginSpec, parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus, TradingJob
 from ats.utils.finite_json import finite
-from ats.utils.settings import Settings, redact, redact_data, scrub_config
+from ats.utils.settings import Settings, redact
 
 logger = logging.getLogger(__name__)
 
-RESUME_STATUSES = ("running", "paused")
-LOCK_FILE = ".lock"
 _WATCH_INTERVAL = 0.05
-
-
-class StateDirLocked(StateError):
-    """Another ATS process is using this saved_states directory."""
-
-
-class StateDirUnwritable(StateError):
-    """Nothing can be saved in the saved_states directory (full, read-only, immutable)."""
-
-
-def unwritable_error(directory: Path, exc: OSError) -> StateDirUnwritable:
-    """One line naming the directory, the reason and what to do about it."""
-    reason = exc.strerror or str(exc)
-    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    advice = "free some space" if full else "make it writable"
-    return StateDirUnwritable(
-        f"cannot save in {directory}: {reason}; {advice} or set ATS_SAVED_STATES_DIR to "
-        "another directory"
-    )
-
-
-def state_dir_unwritable(directory: Path) -> str | None:
-    """Why nothing could be saved in ``directory``, else None (a probe file is written)."""
-    try:
-        SnapshotStore(directory).check_writable()
-    except OSError as exc:
-        return str(unwritable_error(directory, exc))
-    return None
-
-
-class DirectoryLock:
-    """An exclusive ``flock`` on ``<saved_states>/.lock``: two ATS processes writing the
-    same snapshots and journal would corrupt each other's resume state."""
-
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / LOCK_FILE
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            pid = holder_pid(self.path.parent)
-            who = f" (pid {pid})" if pid else ""
-            raise StateDirLocked(
-                f"{self.path.parent} is in use by another ATS process{who}; stop it first or "
-                f"set ATS_SAVED_STATES_DIR to another directory"
-            ) from None
-        with contextlib.suppress(OSError):  # the pid only names the holder: a full disk
-            os.ftruncate(fd, 0)  # is found (and said) after stale temp files are removed
-            os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)
-            os.close(self._fd)
-            self._fd = None
-
-
-def holder_pid(directory: Path) -> int | None:
-    """The pid of the ATS process holding ``directory``'s lock, or None if it is free."""
-    path = directory / LOCK_FILE
-    if not path.exists():
-        return None
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            text = path.read_text().strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
 
 
 class PersistentJobs:
@@ -148,7 +71,6 @@ class PersistentJobs:
         self.manager = manager
         self.settings = settings or Settings()
         self.store = SnapshotStore(self.settings.saved_states_dir)
-        self.journal: Journal | None = None
         self.restored: list[TradingJob] = []
         self._lock = DirectoryLock(self.settings.saved_states_dir)
         self.notices: list[str] = []
@@ -157,7 +79,9 @@ class PersistentJobs:
         self.unsaved: dict[str, str] = {}
         """Jobs whose latest snapshot could not be written (a full or read-only disk),
         with the reason; a job leaves it when a snapshot of it is written again."""
-        self._journal_note: str | None = None
+        self._journal = JournalKeeper(
+            manager, self.settings, before_commit=self._snapshot_before_commit, notices=self.notices
+        )
         self._resume: dict[str, str] = {}
         self._shutdown: dict[str, str] | None = None
         self._unloadable: dict[str, TradingJob] = {}
@@ -194,7 +118,7 @@ class PersistentJobs:
             except OSError as exc:
                 raise unwritable_error(directory, exc) from None
             if self.settings.journal_enabled:
-                await self._open_journal()
+                await self._journal.open()
             self._subscription = self.manager.bus.subscribe(
                 100_000, kinds=(JobStatusChanged, JobRemoved)
             )
@@ -210,7 +134,7 @@ class PersistentJobs:
                 # must not lose the record of that start.
                 await self.journal.flush()
         except BaseException:
-            await self._close_journal()
+            await self._journal.close()
             self._lock.release()
             raise
         self._opened = True
@@ -220,55 +144,10 @@ class PersistentJobs:
         ]
         return self.restored
 
-    async def _open_journal(self) -> None:
-        """Open (and attach) the journal; a damaged one is moved aside for a fresh one."""
-        try:
-            journal = await self._new_journal().open()
-        except JournalCorrupt as exc:
-            self._quarantine_journal(exc.detail)
-            journal = await self._new_journal().open()
-        except OSError as exc:
-            raise unwritable_error(self.settings.journal_file.parent, exc) from None
-        journal.attach(self.manager, before_commit=self._snapshot_before_commit)
-        self.journal = journal
-
-    def _new_journal(self) -> Journal:
-        return Journal(
-            self.settings.journal_file,
-            flush_interval=self.settings.journal_flush_ms / 1000,
-            log_rows_per_job=self.settings.journal_log_rows,
-            equity_points=self.settings.journal_equity_points,
-        )
-
-    def _quarantine_journal(self, detail: str) -> None:
-        path = self.settings.journal_file
-        moved = quarantine(path)
-        self._journal_note = (
-            f"journal {path} is damaged ({detail}); moved to {moved.name} and started "
-            "afresh from the snapshots (nothing in them is lost)"
-        )
-        self.notices.append(self._journal_note)
-        logger.info(self._journal_note)
-
-    async def _reconcile(self, job: TradingJob) -> dict[str, int]:
-        """:meth:`Journal.reconcile`; a journal found damaged only now (reading it says
-        "malformed") is moved aside, and the jobs restored so far are written anew."""
-        assert self.journal is not None
-        try:
-            return await self.journal.reconcile(job)
-        except sqlite3.DatabaseError as exc:
-            if not is_corruption(exc):  # e.g. a full disk: the snapshot is what counts
-                job.log("WARNING", f"journal not brought up to date: {exc}")
-                return {}
-            await self._close_journal()
-            self._quarantine_journal(str(exc))
-            await self._open_journal()
-            assert self.journal is not None
-            for restored in self.manager:  # the job itself is not added yet
-                restored.log("WARNING", str(self._journal_note))
-                if restored.id not in self._unloadable:
-                    await self.journal.reconcile(restored)
-            return await self.journal.reconcile(job)
+    @property
+    def journal(self) -> Journal | None:
+        """The open journal (None when disabled, or before :meth:`open`)."""
+        return self._journal.journal
 
     async def start(self) -> list[str]:
         """:meth:`open` then :meth:`resume`: the console's start-up hook. Returns the ids of
@@ -384,7 +263,7 @@ class PersistentJobs:
         elif saved != "created":
             job.status = JobStatus(saved)
         if self.journal is not None:
-            counts = await self._reconcile(job)
+            counts = await self._journal.reconcile(job, self._unloadable)
             if counts.get("dropped") or counts.get("added"):
                 job.log(
                     "INFO",
@@ -395,8 +274,8 @@ class PersistentJobs:
         progress = job.exchange.progress if job.exchange is not None else None
         where = f" at candle {progress.done:,}" if progress is not None and progress.done else ""
         job.log("INFO", f"restored from snapshot saved at {candidate.saved_at}{where} ({saved})")
-        if self._journal_note is not None:
-            job.log("WARNING", self._journal_note)
+        if self._journal.note is not None:
+            job.log("WARNING", self._journal.note)
         if primary:
             self._written[job.id] = self._fingerprint(job)
 
@@ -418,8 +297,8 @@ class PersistentJobs:
             )
         job = self.manager.add_failed(config, job_id, redact(error))
         self._unloadable[job_id] = job
-        if self._journal_note is not None:
-            job.log("WARNING", self._journal_note)
+        if self._journal.note is not None:
+            job.log("WARNING", self._journal.note)
         return job
 
     @staticmethod
@@ -451,38 +330,19 @@ class PersistentJobs:
 
     def _payload(self, job: TradingJob) -> dict[str, Any]:
         """:meth:`payload` with the report as the job has it (NaN metrics and all)."""
-        payload = job.snapshot()
-        config, masked = scrub_config(payload["config"])
-        payload["config"] = config
-        if masked and job.id not in self._warned_config:
+        return build_payload(job, self._status_to_save(job), self._warn_masked)
+
+    def _warn_masked(self, job: TradingJob, masked: list[str]) -> None:
+        if job.id not in self._warned_config:
             self._warned_config.add(job.id)
             job.log(
                 "WARNING",
                 f"{', '.join(masked)}: looks like a credential; it is not saved. Put it in .env "
                 f"and reference it by name (e.g. api_key_env: BINANCE_API_KEY)",
             )
-        if payload.get("error"):
-            payload["error"] = redact(payload["error"])
-        if job.restore_note:
-            payload["restore_note"] = redact(job.restore_note)
-        payload["status"] = status = self._status_to_save(job)
-        # A job saved to resume gets a fresh report when it ends; skipping the partial one
-        # keeps quitting fast (it holds every trade).
-        keep_report = job.report and status not in RESUME_STATUSES
-        payload["report"] = redact_data(job.report) if keep_report else None
-        return payload
 
     def _encode(self, job_id: str, payload: dict[str, Any]) -> bytes:
-        """The file's bytes for a :meth:`_payload`. Reads nothing but ``payload`` (and the
-        job's report, which never changes once made): a worker thread may do it.
-
-        The encoder refuses NaN/inf, so a report holding some (the Sharpe of a flat curve)
-        is made finite and encoded again; a finite one is encoded once, not checked first."""
-        try:
-            return self.store.encode(job_id, payload)
-        except ValueError:
-            payload["report"] = finite(payload["report"])
-            return self.store.encode(job_id, payload)
+        return encode_payload(self.store, job_id, payload)
 
     def _status_to_save(self, job: TradingJob) -> str:
         if job.frozen or job.status is JobStatus.ERROR:
@@ -549,27 +409,7 @@ class PersistentJobs:
         self.unsaved[job.id] = reason
 
     def _fingerprint(self, job: TradingJob) -> tuple[Any, ...]:
-        """Changes whenever the job's saved state would: a candle, an order, a fill, a
-        balance (a live account's holds), a status. Encoding a big job costs tens of ms,
-        so unchanged jobs are skipped."""
-        exchange = job.exchange
-        if exchange is None:
-            return (self._status_to_save(job), job.error, id(job.config), None)
-        progress = exchange.progress
-        orders = exchange.get_orders()
-        return (
-            self._status_to_save(job),
-            job.error,
-            id(job.config),
-            id(exchange),
-            progress.done,
-            progress.timestamp,
-            len(exchange.get_fills()),
-            len(orders),
-            sum(1 for order in orders if order.is_open),
-            tuple((b.asset, b.free, b.used) for b in exchange.get_balances().values()),
-            job.report is not None,
-        )
+        return fingerprint(job, self._status_to_save(job))
 
     async def snapshot_all(self, *, force: bool = False) -> None:
         """Snapshot every job whose state changed since its last snapshot (or all)."""
@@ -721,13 +561,8 @@ class PersistentJobs:
                 except sqlite3.Error as exc:  # the snapshots say it too: not fatal
                     logger.info("journal: statuses not recorded: %s", exc)
         finally:
-            await self._close_journal()
+            await self._journal.close()
             self._lock.release()
-
-    async def _close_journal(self) -> None:
-        if self.journal is not None:
-            await self.journal.close()
-            self.journal = None
 
     async def __aenter__(self) -> PersistentJobs:
         await self.open()
@@ -743,15 +578,3 @@ def _one_line(exc: BaseException) -> str:
     if not isinstance(exc, ATSError):  # a bare "division by zero" needs its type
         message = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return redact(message)
-
-
-__all__ = [
-    "RESUME_STATUSES",
-    "DirectoryLock",
-    "PersistentJobs",
-    "StateDirLocked",
-    "StateDirUnwritable",
-    "holder_pid",
-    "state_dir_unwritable",
-    "unwritable_error",
-]

@@ -1,0 +1,101 @@
+"""Reading the journal: what ``ats jobs`` and the console ask of it (rows as dicts)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiosqlite
+
+from ats.exceptions import StateError
+
+
+class JournalQueries:
+    """The read side of :class:`~ats.database.journal.Journal` (also on a read-only one)."""
+
+    _db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StateError("journal is not open")
+        return self._db
+
+    async def jobs(self) -> list[dict[str, Any]]:
+        return await self._rows(
+            "SELECT j.job_id, j.name, j.mode, j.status, j.error, j.created_at, j.updated_at, "
+            "(SELECT COUNT(*) FROM fills f WHERE f.job_id = j.job_id) AS fills, "
+            "(SELECT COUNT(*) FROM orders o WHERE o.job_id = j.job_id "
+            " AND o.status IN ('open', 'partially_filled')) AS open_orders "
+            "FROM jobs j ORDER BY j.created_at"
+        )
+
+    async def job(self, job_id: str) -> dict[str, Any] | None:
+        rows = await self._rows("SELECT * FROM jobs WHERE job_id = ?", job_id)
+        if not rows:
+            return None
+        row = rows[0]
+        row["config"] = json.loads(row["config"])
+        row["report"] = json.loads(row["report"]) if row["report"] else None
+        return row
+
+    async def orders(self, job_id: str) -> list[dict[str, Any]]:
+        return await self._rows(
+            "SELECT * FROM orders WHERE job_id = ? ORDER BY created_ms, "
+            "CAST(order_id AS INTEGER), order_id",
+            job_id,
+        )
+
+    async def order_history(self, job_id: str) -> list[dict[str, Any]]:
+        return await self._rows("SELECT * FROM order_status WHERE job_id = ? ORDER BY id", job_id)
+
+    async def fills(self, job_id: str) -> list[dict[str, Any]]:
+        return await self._rows("SELECT * FROM fills WHERE job_id = ? ORDER BY seq", job_id)
+
+    async def trades(self, job_id: str) -> list[dict[str, Any]]:
+        return await self._rows("SELECT * FROM trades WHERE job_id = ? ORDER BY idx", job_id)
+
+    async def balances(self, job_id: str) -> list[dict[str, Any]]:
+        return await self._rows("SELECT * FROM balances WHERE job_id = ? ORDER BY asset", job_id)
+
+    async def equity(self, job_id: str) -> list[dict[str, Any]]:
+        return await self._rows(
+            "SELECT timestamp_ms, equity FROM equity WHERE job_id = ? ORDER BY timestamp_ms",
+            job_id,
+        )
+
+    async def logs(self, job_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+        if limit is None:
+            return await self._rows("SELECT * FROM logs WHERE job_id = ? ORDER BY id", job_id)
+        rows = await self._rows(
+            "SELECT * FROM logs WHERE job_id = ? ORDER BY id DESC LIMIT ?", job_id, limit
+        )
+        return rows[::-1]
+
+    async def export(self, job_id: str) -> dict[str, Any] | None:
+        """Everything journaled about a job, as JSON-ready data."""
+        job = await self.job(job_id)
+        if job is None:
+            return None
+        return {
+            "job": job,
+            "orders": await self.orders(job_id),
+            "order_history": await self.order_history(job_id),
+            "fills": await self.fills(job_id),
+            "trades": await self.trades(job_id),
+            "balances": await self.balances(job_id),
+            "equity": await self.equity(job_id),
+            "logs": await self.logs(job_id),
+        }
+
+    async def _rows(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        cursor = await self.db.execute(sql, params)
+        try:
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+        finally:
+            await cursor.close()
+
+    async def _scalar(self, sql: str, *params: Any) -> Any:
+        rows = list(await self.db.execute_fetchall(sql, params))
+        return rows[0][0] if rows else None
