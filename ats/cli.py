@@ -17,8 +17,11 @@ from ats.exceptions import ATSError, ConfigError
 
 if TYPE_CHECKING:
     from ats.trading_job.job_config import JobConfig
+    from ats.utils.settings import Settings
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE = 0, 1, 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+"""ats.utils.app_log.LEVELS (not imported here: ``ats --help`` stays instant)."""
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -57,6 +60,18 @@ def add_backtest_flags(parser: argparse.ArgumentParser, *, required: bool = True
     parser.add_argument("--quiet", action="store_true", help="no progress bar or report")
 
 
+def add_log_level_flag(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=default,
+        help="lowest level written to the application log, logs/ats.log beside the "
+        "saved_states directory (default INFO); headless, WARNING and above also go "
+        "to stderr",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ats", description="ATS: backtest, paper-trade and trade live from one console."
@@ -70,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="confirm that headless live jobs (mode: live) may trade real money; "
         "without it --no-ui and run refuse to start them",
     )
+    add_log_level_flag(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     backtest = commands.add_parser("backtest", help="backtest a strategy on a candle file")
@@ -99,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,  # keeps 'ats --yes-live run ...' working too
         help="confirm that jobs with mode: live may trade real money",
     )
+    add_log_level_flag(run, default=argparse.SUPPRESS)
 
     from ats.headless import data_command
 
@@ -117,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        settings = _configure_logging(args)
         if args.command == "backtest":
             return asyncio.run(_backtest(args))
         if args.command == "optimize":
@@ -155,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_run_jobs([demo_backtest_config()], None))
         from ats.ui.launch import launch_console
 
-        return launch_console()  # saves and resumes jobs (saved_states/)
+        return launch_console(settings)  # saves and resumes jobs (saved_states/)
     except ATSError as exc:
         from ats.utils.validation import one_line
 
@@ -163,6 +181,30 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_JOB_FAILED
+
+
+def _configure_logging(args: argparse.Namespace) -> Settings | None:
+    """The application log (ats.utils.app_log): a file for the commands that run saved
+    jobs (the console, ``--no-ui``, ``run``), echoed one line per WARNING to stderr
+    except under the console; the other commands only echo. Returns the settings read
+    to place the file (None for the other commands)."""
+    import logging
+    import os
+
+    from ats.utils import app_log
+
+    level = args.log_level or app_log.DEFAULT_LEVEL
+    console = args.command is None and not args.no_ui
+    if args.command not in (None, "run"):
+        app_log.configure(None, level=level, echo=True)
+        return None
+    from ats.utils.settings import Settings
+
+    settings = Settings()
+    app_log.configure(settings.log_file, level=level, echo=not console)
+    what = f"ats {args.command}" if args.command else "ats --no-ui" if args.no_ui else "ats"
+    logging.getLogger("ats").info("%s started (pid %d)", what, os.getpid())
+    return settings
 
 
 def _check_flags(args: argparse.Namespace) -> None:

@@ -257,15 +257,18 @@ async def run_phase(
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     from ats.trading_job.watchdog import install
     from ats.ui.app import AtsApp
+    from ats.utils.runtime_tuning import tune_runtime
 
+    if args.tune:
+        tune_runtime()  # as ats.ui.launch does: before the watchdog thread and any job
     install()  # jobs guarded by the loop watchdog, as in ats.ui.launch
     data = cached_parquet(args.candles)
     manager = JobManager()
     state = tempfile.TemporaryDirectory(prefix="ats-bench-state-")
     # The real console (ats.ui.launch) has its journal and snapshots on.
     hooks = persistence_hooks(manager, Path(state.name)) if args.persistence else {}
-    # Like run_console: runtime tuned for latency; no demo, settings kept in memory.
-    app = AtsApp(manager, demo=False, settings_path=None, tune_runtime=True, **hooks)
+    # Like run_console: the C heap trimmed; no demo, settings kept in memory.
+    app = AtsApp(manager, demo=False, settings_path=None, trim_native_memory=args.tune, **hooks)
     plan = key_plan(args.keys, 8, SEED)
     results: dict[str, Any] = {
         "keys_per_phase": len(plan),
@@ -387,6 +390,12 @@ if __name__ == "__main__":
         dest="persistence",
         action="store_false",
         help="without the journal and snapshots the real console has",
+    )
+    parser.add_argument(
+        "--no-tune",
+        dest="tune",
+        action="store_false",
+        help="Python's default GC, switch interval and malloc (ats.utils.runtime_tuning)",
     )
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the figures as JSON")
     arguments = parser.parse_args()

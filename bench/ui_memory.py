@@ -132,13 +132,18 @@ def buffer_sizes(app: Any, manager: JobManager) -> dict[str, int]:
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     from ats.ui.app import AtsApp
+    from ats.utils.runtime_tuning import tune_runtime
 
+    if not args.no_tune:
+        tune_runtime()  # as ats.ui.launch does: before any job or thread exists
     modules = Path(tempfile.mkdtemp(prefix="ats-bench-modules-"))
     state = tempfile.TemporaryDirectory(prefix="ats-bench-state-")
     manager = JobManager(loader=chatty_loader(modules))
     # The real console (ats.ui.launch) has its journal and snapshots on.
     hooks = persistence_hooks(manager, Path(state.name)) if args.persistence else {}
-    app = AtsApp(manager, demo=False, settings_path=None, tune_runtime=not args.no_tune, **hooks)
+    app = AtsApp(
+        manager, demo=False, settings_path=None, trim_native_memory=not args.no_tune, **hooks
+    )
     samples: list[tuple[float, float, int]] = []
     subscription = manager.bus.subscribe(1_000)
     seen = 0

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import logging
 import os
 import sys
@@ -64,10 +63,9 @@ StartHook = Callable[[], Awaitable[Iterable[str] | None]]
 """Restores saved jobs; returns one-line notices to show (e.g. a journal set aside)."""
 StopHook = Callable[[], object]
 DEMO_REPLAY_SPEED = 20.0
-SWITCH_INTERVAL = 0.001
-FULL_GC_EVERY = 1000
 MALLOC_TRIM_EVERY = 60.0
-"""Seconds between handing the C heap's free pages back to the OS (ats.utils.native_memory)."""
+"""Seconds between handing the C heap's free pages back to the OS (ats.utils.native_memory;
+bench/ui_memory.py)."""
 FOREGROUND_HOLD = 0.08
 """Seconds running backtests step aside after each key press."""
 
@@ -90,31 +88,6 @@ def demo_replay_config() -> JobConfig:
         },
         source="demo",
     )
-
-
-def tune_runtime() -> None:
-    """Process-wide settings for an interactive console next to CPU-heavy jobs, running
-    for days.
-
-    - ``gc.freeze()`` after start-up: the ~200k objects of Textual, pandas and friends
-      leave the collector's sight;
-    - a full collection every ``FULL_GC_EVERY`` young (generation 1) ones instead of
-      every 10: one costs ~0.5 us per live object (backtests keep tens of thousands of
-      orders, fills and trades), 50-300 ms with the loop stopped, and Python's default
-      ran one every second or two under load (bench/ui_latency.py). Rare full
-      collections are safe because little cyclic garbage is left for them: finished
-      runs are freed by reference counting (``BaseExchange.release``) and so are drawn
-      lines (:mod:`ats.ui.textual_cycles`); bench/ui_memory.py checks that RSS stays flat;
-    - a 1 ms thread switch interval: the chart's drawing thread and the jobs' worker
-      threads hand the GIL back to the event loop quickly instead of after 5 ms;
-    - two malloc arenas instead of one per worker thread (the app also trims the C heap
-      every ``MALLOC_TRIM_EVERY`` seconds): RSS stays flat (bench/ui_memory.py).
-    """
-    native_memory.limit_arenas(2)
-    gc.freeze()
-    young, middle, _full = gc.get_threshold()
-    gc.set_threshold(young, middle, FULL_GC_EVERY)
-    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 class AtsApp(App[int]):
@@ -144,13 +117,15 @@ class AtsApp(App[int]):
         handle_signals: bool | None = None,
         start_demo: bool = True,
         log_clock: Callable[[float], str] | None = None,
-        tune_runtime: bool | None = None,
+        trim_native_memory: bool | None = None,
     ) -> None:
         """``settings_path=None`` keeps the theme choice in memory only; ``owns_process``
         (the ``ats`` command) lets a stop past its deadline end the process.
 
-        ``handle_signals`` and ``tune_runtime`` default to "when not headless", so tests
-        never touch process-wide state; ``log_clock`` formats log times (snapshots pin it).
+        ``handle_signals`` and ``trim_native_memory`` default to "when not headless", so
+        tests never touch process-wide state; ``log_clock`` formats log times (snapshots
+        pin it). The process-wide tuning itself runs before the app exists
+        (:func:`ats.utils.runtime_tuning.tune_runtime`, from ats.ui.launch).
         """
         super().__init__()
         textual_cycles.install()
@@ -168,7 +143,7 @@ class AtsApp(App[int]):
         self.before_stop = before_stop
         self.log_clock = log_clock
         self._handle_signals = handle_signals
-        self._tune_runtime = tune_runtime
+        self._trim_native_memory = trim_native_memory
         self.stop = StopDeadline(
             self.manager,
             deadline_s=stop_deadline_s,
@@ -243,11 +218,11 @@ class AtsApp(App[int]):
                 self.notify(f"{type(exc).__name__}: {exc}", title="Start-up", severity="error")
         self.started = True
         await self.ensure_demo_jobs()
-        if self._tune_runtime if self._tune_runtime is not None else not self.is_headless:
-            tune_runtime()
-            self.set_interval(MALLOC_TRIM_EVERY, self._trim_native_memory)
+        trim = self._trim_native_memory
+        if trim if trim is not None else not self.is_headless:
+            self.set_interval(MALLOC_TRIM_EVERY, self._trim_heap)
 
-    def _trim_native_memory(self) -> None:
+    def _trim_heap(self) -> None:
         self.run_worker(native_memory.trim, thread=True, group="malloc-trim", exit_on_error=False)
 
     async def ensure_demo_jobs(self) -> None:

@@ -1,6 +1,7 @@
 """``ats`` with no arguments: the console, with every job saved and resumed.
 
-Wires :class:`~ats.persistence.persistent_jobs.PersistentJobs` into the console's hooks:
+Tunes the process for the console first (:func:`~ats.utils.runtime_tuning.tune_runtime`),
+then wires :class:`~ats.persistence.persistent_jobs.PersistentJobs` into the console's hooks:
 saved jobs are restored on the console's own event loop (``on_start``), jobs stopped by a
 quit are remembered as running (``before_stop``) and snapshotted once stopped
 (``on_quit``). Two things are decided here rather than in the app:
@@ -32,6 +33,7 @@ from ats.trading_job.watchdog import WatchdogLimits, install
 from ats.ui.live_safety import HELD_MESSAGE
 from ats.utils.config_files import load_json_file
 from ats.utils.plugins import PluginLoader
+from ats.utils.runtime_tuning import tune_runtime
 from ats.utils.settings import Settings
 
 EXIT_LOCKED = 2
@@ -52,6 +54,7 @@ def launch_console(settings: Settings | None = None) -> int:
     if busy is not None:
         print(f"ats: error: {busy}", file=sys.stderr)
         return EXIT_LOCKED
+    tune_runtime()  # before any thread (the watchdog's, the journal's) or job exists
     install(WatchdogLimits.from_settings(settings))  # jobs share the console's loop
     manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
     alerts = alert_service(manager, settings)  # a bad ATS_ALERT_* setting: one line, now

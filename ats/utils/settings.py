@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     """Colour themes of your own (``*.toml``), on top of the bundled ones."""
     data_dir: Path = Path(workspace.DATA)
     """Candle files: where ``ats init`` puts the demo's and ``ats data download`` writes."""
+    log_dir: Path | None = None
+    """The application log (``ats.log``, rotated); defaults to ``logs/`` beside
+    saved_states_dir (see ats.utils.app_log)."""
     watchdog_backtest_s: float = Field(default=10.0, ge=0, allow_inf_nan=False)
     """Seconds a backtest may hold the event loop at a stretch before it is interrupted
     and put in error (0 = never); see ats.trading_job.watchdog."""
@@ -139,6 +142,12 @@ class Settings(BaseSettings):
     def journal_file(self) -> Path:
         assert self.journal_path is not None  # set by the validator
         return self.journal_path
+
+    @property
+    def log_file(self) -> Path:
+        from ats.utils.app_log import LOG_FILE_NAME, default_log_dir
+
+        return (self.log_dir or default_log_dir(self.saved_states_dir)) / LOG_FILE_NAME
 
     def secret(self, env_name: str) -> SecretStr:
         """The value of the environment (or ``.env``) setting ``env_name``.
