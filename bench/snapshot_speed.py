@@ -22,6 +22,7 @@ from ats.data.candles import CandleData
 from ats.exchanges.data_classes import Candle
 from ats.exchanges.simulated_exchange import SimulatedExchange
 from ats.persistence.persistent_jobs import PersistentJobs
+from ats.persistence.restore import restore_job
 from ats.persistence.snapshot_store import SnapshotStore
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
@@ -101,7 +102,7 @@ async def main() -> None:
             (candidate, *_) = store.candidates(job.id)
             assert candidate.payload is not None, candidate.error
             mark = timed("read + decode + validate", began)
-            restored = persistence._restore(job.id, candidate.payload)
+            restored = restore_job(manager, job.id, candidate.payload)
             mark = timed("restore + integrity checks", mark)
             timings.setdefault("load total", []).append(mark - began)
             assert restored.exchange is not None

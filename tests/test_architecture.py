@@ -57,18 +57,20 @@ def test_no_module_is_over_600_lines_unless_it_says_why() -> None:
 
 
 BROAD = {"Exception", "BaseException"}
-LOGGING_CALLS = {"exception", "error", "warning", "info", "debug", "log", "log_caught"}
-"""A handler that calls one of these (``logger.exception``, ``job.log``...) says what it
-caught."""
+LOGGING_CALLS = {"exception", "error", "warning", "info", "debug", "log", "_fail"}
+"""A handler that calls one of these (``logger.exception``, ``job.log``, or any method
+named ``*log*``, like ``_log_caught``) says what it caught; ``TradingJob._fail`` puts the
+error in the job's log and the application log."""
 SILENT_BY_DESIGN = {
     # (module, function): why it neither narrows nor logs. Both run as the process ends
     # with os._exit, perhaps from the watchdog thread while the loop is stuck: a log
     # write could wait forever on a lock the stuck thread holds; the exit line says it.
     ("trading_job/watchdog.py", "_deadline_passed"),
-    ("trading_job/stop_deadline.py", "exit_now"),
     ("trading_job/stop_deadline.py", "_deadline_line"),
     ("trading_job/stop_deadline.py", "_exit"),
     ("persistence/persistent_jobs.py", "unsaved_jobs"),
+    # Not caught: thrown on into the job's coroutine by the watchdog's stepping wrapper.
+    ("trading_job/watchdog.py", "_stepped"),
 }
 
 
@@ -88,7 +90,7 @@ def _says_or_raises(body: list[ast.stmt]) -> bool:
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
-                and node.func.attr in LOGGING_CALLS
+                and (node.func.attr in LOGGING_CALLS or "log" in node.func.attr)
             ):
                 return True
     return False

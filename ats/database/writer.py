@@ -30,6 +30,7 @@ from ats.database.schema import JOB_TABLES, RUN_TABLES
 from ats.database.sources import JobSource
 from ats.exceptions import JobError, StateError
 from ats.trading_job.events import JobReport, Listener
+from ats.utils.app_log import SHOWN
 from ats.utils.finite_json import finite_json
 from ats.utils.settings import redact_data
 
@@ -200,7 +201,8 @@ class JournalWriter:
         """Say it once per failure (a full disk fails every batch), in the log of each job
         it holds back (the front ends show job logs; stderr stays for one-line verdicts)."""
         if message != self._failing:
-            logger.info("%s (jobs %s)", message, ", ".join(sorted(batch.job_ids())))
+            jobs = ", ".join(sorted(batch.job_ids()))
+            logger.warning("%s (jobs %s)", message, jobs, extra=SHOWN)  # in their logs
             self._failing, self._warned = message, set()
         if self._manager is None:
             return

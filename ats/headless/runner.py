@@ -23,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ats.exceptions import JobError
 from ats.trading_job.events import (
     JobEvent,
     JobLog,
@@ -155,7 +156,7 @@ class HeadlessRunner:
     def _name(self, job_id: str) -> str:
         try:
             return self.manager.get(job_id).config.name
-        except Exception:
+        except JobError:  # removed meanwhile
             return job_id
 
     # -- signals -------------------------------------------------------------------------

@@ -41,10 +41,9 @@ from typing import Any
 
 from ats.database.journal import Journal
 from ats.exceptions import ATSError, JobError, PluginError, StateError
-from ats.exchanges.simulated_exchange import SimulatedExchange
 from ats.persistence.directory_lock import DirectoryLock, unwritable_error
-from ats.persistence.integrity import check_simulated_account
 from ats.persistence.journal_keeper import JournalKeeper
+from ats.persistence.restore import one_line_error, restore_job, saved_config, unknown_config
 from ats.persistence.snapshot_payload import (
     RESUME_STATUSES,
     build_payload,
@@ -53,9 +52,9 @@ from ats.persistence.snapshot_payload import (
 )
 from ats.persistence.snapshot_store import Candidate, SnapshotStore, check_job_id
 from ats.trading_job.events import JobRemoved, JobStatusChanged, Subscription
-from ats.trading_job.job_config import JobConfig, PluginSpec, parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus, TradingJob
+from ats.utils.app_log import SHOWN
 from ats.utils.finite_json import finite
 from ats.utils.settings import Settings, redact
 
@@ -188,12 +187,12 @@ class PersistentJobs:
         try:
             return await self._load(job_id)
         except Exception as exc:
-            logger.exception("restoring job %s failed", job_id)
+            logger.exception("restoring job %s failed", job_id, extra=SHOWN)  # job in error
             try:
                 return self.manager.get(job_id)
             except JobError:
                 return await self._keep_failed(
-                    job_id, None, f"restore failed: {type(exc).__name__}: {_one_line(exc)}"
+                    job_id, None, f"restore failed: {type(exc).__name__}: {one_line_error(exc)}"
                 )
 
     async def _load(self, job_id: str) -> TradingJob:
@@ -208,25 +207,23 @@ class PersistentJobs:
                 continue
             config_data = config_data or candidate.payload["config"]
             try:
-                job = self._restore(job_id, candidate.payload)
+                job = restore_job(self.manager, job_id, candidate.payload)
             except PluginError as exc:
                 return await self._keep_failed(job_id, config_data, f"cannot restore: {exc}")
             except Exception as exc:  # whatever the file makes the code trip over
-                problems.append(f"{candidate.path.name} unusable: {_one_line(exc)}")
+                problems.append(f"{candidate.path.name} unusable: {one_line_error(exc)}")
+                logger.warning(
+                    "job %s: snapshot %s unusable",
+                    job_id,
+                    candidate.path.name,
+                    exc_info=exc,
+                    extra=SHOWN,  # the restore notice and the job's log say it
+                )
                 continue
             await self._adopt(job, candidate, problems)
             return job
         reasons = "; ".join(problems) or "no snapshot file"
         return await self._keep_failed(job_id, config_data, f"no usable snapshot: {reasons}")
-
-    def _restore(self, job_id: str, payload: dict[str, Any]) -> TradingJob:
-        config = parse_job_config(payload["config"], source=f"snapshot of job {job_id}")
-        job = TradingJob(job_id, config, bus=self.manager.bus, loader=self.manager.loader)
-        job.restore(payload)
-        if isinstance(job.exchange, SimulatedExchange):
-            check_simulated_account(job.exchange)
-        job.report = payload.get("report")
-        return job
 
     async def _adopt(self, job: TradingJob, candidate: Candidate, problems: list[str]) -> None:
         payload = candidate.payload
@@ -282,33 +279,18 @@ class PersistentJobs:
     async def _keep_failed(
         self, job_id: str, config_data: dict[str, Any] | None, error: str
     ) -> TradingJob:
-        config = self._config_for_failed(job_id, config_data)
+        config = saved_config(job_id, config_data)
         if config is None and self.journal is not None:
             try:
                 row = await self.journal.job(job_id)
             except sqlite3.DatabaseError:  # damaged: the config stays unknown
                 row = None
-            config = self._config_for_failed(job_id, row["config"] if row else None)
-        if config is None:
-            config = JobConfig(
-                name=job_id[:64],
-                exchange=PluginSpec(name="unknown"),
-                strategy=PluginSpec(name="unknown"),
-            )
-        job = self.manager.add_failed(config, job_id, redact(error))
+            config = saved_config(job_id, row["config"] if row else None)
+        job = self.manager.add_failed(config or unknown_config(job_id), job_id, redact(error))
         self._unloadable[job_id] = job
         if self._journal.note is not None:
             job.log("WARNING", self._journal.note)
         return job
-
-    @staticmethod
-    def _config_for_failed(job_id: str, data: Any) -> JobConfig | None:
-        if not isinstance(data, dict):
-            return None
-        try:
-            return parse_job_config(data, source=f"saved job {job_id}")
-        except ATSError:
-            return None
 
     # -- saving --------------------------------------------------------------------------
     def unsaved_message(self) -> str | None:
@@ -385,7 +367,7 @@ class PersistentJobs:
                     # a finished backtest's report and history (~40 ms) leaves the loop.
                     data = await asyncio.to_thread(self._encode, job_id, payload)
             except (ValueError, TypeError, StateError) as exc:  # e.g. a list in the state
-                reason = _one_line(exc)  # changed in place to hold what cannot be saved
+                reason = one_line_error(exc)  # changed in place to hold what cannot be saved
                 self._not_saved(job, reason, f"snapshot failed: {reason}")
                 return False
             try:
@@ -449,7 +431,13 @@ class PersistentJobs:
                 self.store.write(job.id, self._encode(job.id, self._payload(job)))
                 self._written[job.id] = fingerprint
             except Exception as exc:
-                failed.append(f"{job.config.name} ({job.id}): {_one_line(exc)}")
+                failed.append(f"{job.config.name} ({job.id}): {one_line_error(exc)}")
+                logger.error(
+                    "job %s: last snapshot before exit failed",
+                    job.id,
+                    exc_info=exc,
+                    extra=SHOWN,  # the exit line names the job
+                )
         return failed
 
     async def _snapshot_before_commit(self, job_ids: set[str]) -> None:
@@ -494,16 +482,16 @@ class PersistentJobs:
                 for job_id in changed:
                     await self.snapshot(job_id)
             except Exception:  # keep watching: the next change must still be saved
-                logger.exception("saving a changed job failed")
+                logger.exception("saving changed job(s) %s failed", ", ".join(changed))
 
     async def _periodic(self) -> None:
         while not self._stop.is_set():
             await self._pause(self.settings.snapshot_interval_s)
-            if not self._stop.is_set():
+            for job in self.manager if not self._stop.is_set() else []:
                 try:
-                    await self.snapshot_all()
-                except Exception:
-                    logger.exception("periodic snapshot failed")
+                    await self.snapshot(job.id)
+                except Exception:  # the other jobs are still saved
+                    logger.exception("job %s: periodic snapshot failed", job.id)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep that ends early on close (loops are never cancelled mid-write)."""
@@ -572,9 +560,3 @@ class PersistentJobs:
         await self.close()
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    message = text[0] if text else ""
-    if not isinstance(exc, ATSError):  # a bare "division by zero" needs its type
-        message = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    return redact(message)

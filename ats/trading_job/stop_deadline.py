@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -39,6 +40,9 @@ from typing import Any, NoReturn
 from ats.exceptions import JobError
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.watchdog import LoopWatchdog, installed, mark_bookkeeping
+from ats.utils.app_log import SHOWN
+
+logger = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 DEFAULT_DEADLINE_S = 10.0
@@ -188,8 +192,9 @@ class StopDeadline:
         if self.save_now is not None:
             try:
                 failed = self.save_now()
-            except Exception as exc:
+            except Exception as exc:  # on the loop (call_soon): logging cannot hang here
                 failed = [f"every job ({type(exc).__name__}: {exc})"]
+                logger.error("last snapshots before exit failed", exc_info=exc, extra=SHOWN)
         if failed:
             self._exit(f"ats: {reason}: exiting now; not saved: {', '.join(failed)}", 1)
         self._exit(f"ats: {reason}: exiting now; state saved", 0)

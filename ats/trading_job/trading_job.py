@@ -8,6 +8,7 @@ callbacks into events on the bus, and confines any strategy exception to this jo
 from __future__ import annotations
 
 import asyncio
+import logging
 import traceback
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -41,8 +42,12 @@ from ats.trading_job.run_report import build_report
 from ats.trading_job.status import JobStatus
 from ats.trading_job.stream_history import StreamHistory
 from ats.trading_job.watchdog import JobFrozen, guarding_here
+from ats.utils.app_log import JOB_LOGGER_NAME
 from ats.utils.plugins import PluginLoader, plugin_code
 from ats.utils.redaction import redact
+
+job_logger = logging.getLogger(JOB_LOGGER_NAME)
+"""A job's errors, and exceptions caught in its run, in the application log."""
 
 PROGRESS_INTERVAL = 0.2
 """Seconds between progress events while a job runs (bounded event rate)."""
@@ -341,7 +346,7 @@ class TradingJob:
             if not self._take_abort():  # the stop deadline cut the disconnect short
                 raise
         except Exception as exc:
-            self.log("WARNING", f"disconnect failed: {type(exc).__name__}: {exc}")
+            self._log_caught("WARNING", "disconnect failed", exc)
         self._publish_progress()
         if final is JobStatus.STOPPED and not self._report_on_stop:
             return final
@@ -353,7 +358,7 @@ class TradingJob:
             if not self._take_abort():
                 raise
         except Exception as exc:  # a report must never take the job down with it
-            self.log("WARNING", f"report failed: {type(exc).__name__}: {exc}")
+            self._log_caught("WARNING", "report failed", exc)
         return final
 
     def _take_abort(self) -> bool:
@@ -482,6 +487,16 @@ class TradingJob:
         self.logs.append(event)
         self.log_count += 1
         self.bus.publish(event)
+        if level == "ERROR":  # kept in the application log too, with the job's id
+            job_logger.error("job %s (%s): %s", self.id, self.config.name, event.message)
+
+    def _log_caught(self, level: str, what: str, exc: BaseException) -> None:
+        """An exception the run caught and goes on from: one line in the job's log, the
+        traceback in the application log."""
+        self.log(level, f"{what}: {type(exc).__name__}: {exc}")
+        job_logger.log(
+            logging.getLevelName(level), "job %s: %s", self.id, redact(what), exc_info=exc
+        )
 
     def _set_status(self, status: JobStatus) -> None:
         self.status = status

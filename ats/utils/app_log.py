@@ -30,6 +30,12 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_LEVEL = "INFO"
+JOB_LOGGER_NAME = "ats.jobs"
+"""What a job says in its own log that the application log keeps too (its errors). Not
+echoed to stderr: the front ends show job logs already."""
+SHOWN: dict[str, object] = {"shown": True}
+"""``logger.warning(..., extra=SHOWN)``: the front end tells the user the same thing (a job's
+log line, a notice, the exit line), so it is not echoed to stderr again."""
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _OURS = "_ats_app_log"
 
@@ -69,6 +75,10 @@ class OneLine(logging.Formatter):
         return f"ats: {record.levelname.lower()}: {message}"
 
 
+def _not_shown(record: logging.LogRecord) -> bool:
+    return not (getattr(record, "shown", False) or record.name.startswith(JOB_LOGGER_NAME))
+
+
 def configure(
     log_file: Path | None, *, level: str = DEFAULT_LEVEL, echo: bool = False
 ) -> Path | None:
@@ -95,6 +105,7 @@ def configure(
         stderr = logging.StreamHandler(sys.stderr)
         stderr.setLevel(max(numeric, logging.WARNING))
         stderr.setFormatter(OneLine())
+        stderr.addFilter(_not_shown)
         handlers.append(stderr)
     if not handlers:
         handlers.append(logging.NullHandler())  # never Python's last-resort stderr
