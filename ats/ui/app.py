@@ -118,6 +118,7 @@ class AtsApp(App[int]):
         start_demo: bool = True,
         log_clock: Callable[[float], str] | None = None,
         trim_native_memory: bool | None = None,
+        log_file: Path | None = None,
     ) -> None:
         """``settings_path=None`` keeps the theme choice in memory only; ``owns_process``
         (the ``ats`` command) lets a stop past its deadline end the process.
@@ -144,6 +145,8 @@ class AtsApp(App[int]):
         self.log_clock = log_clock
         self._handle_signals = handle_signals
         self._trim_native_memory = trim_native_memory
+        self.log_file = log_file
+        """The application log (ats.utils.app_log), shown on the help screen."""
         self.stop = StopDeadline(
             self.manager,
             deadline_s=stop_deadline_s,
@@ -375,6 +378,7 @@ def run_console(
     save_now: NamesFunction | None = None,
     stop_deadline_s: float = DEFAULT_DEADLINE_S,
     settings_path: Path | str | None = DEFAULT_SETTINGS_PATH,
+    log_file: Path | None = None,
 ) -> int:
     """Run the console until quit. 0 on a clean quit, non-zero if anything crashed.
 
@@ -393,6 +397,7 @@ def run_console(
         stop_deadline_s=stop_deadline_s,
         owns_process=True,
         settings_path=settings_path,
+        log_file=log_file,
     )
     try:
         result = app.run()

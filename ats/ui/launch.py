@@ -63,6 +63,7 @@ def launch_console(settings: Settings | None = None) -> int:
         manager,
         settings_path=ui_settings_path(directory),
         stop_deadline_s=settings.stop_deadline_s,
+        log_file=settings.log_file,
         **console_hooks(persistence, alerts),
     )
     unsaved = persistence.unsaved_message()  # the disk filled up while it ran

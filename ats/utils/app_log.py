@@ -21,6 +21,7 @@ import logging.handlers
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 LOG_DIR_NAME = "logs"
 LOG_FILE_NAME = "ats.log"
@@ -75,6 +76,19 @@ class OneLine(logging.Formatter):
         return f"ats: {record.levelname.lower()}: {message}"
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a line is logged (like logging's own
+    last resort), not to the stream that was there when the log was configured."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _not_shown(record: logging.LogRecord) -> bool:
     return not (getattr(record, "shown", False) or record.name.startswith(JOB_LOGGER_NAME))
 
@@ -102,7 +116,7 @@ def configure(
         file.setFormatter(logging.Formatter(_FORMAT))
         handlers.append(file)
     if echo:
-        stderr = logging.StreamHandler(sys.stderr)
+        stderr = _Stderr()
         stderr.setLevel(max(numeric, logging.WARNING))
         stderr.setFormatter(OneLine())
         stderr.addFilter(_not_shown)

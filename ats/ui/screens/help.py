@@ -22,10 +22,11 @@ NOTE = (
     "Keys apply to the job highlighted in the jobs table. "
     "Chart and log keys work when that panel is focused (c, l)."
 )
+DEFAULT_LOG = "logs/ats.log beside the saved_states directory (ATS_LOG_DIR moves it)"
 
 
-def keys_renderable(key_style: str) -> RenderableType:
-    """All key groups as one Rich renderable."""
+def keys_renderable(key_style: str, log_file: str = DEFAULT_LOG) -> RenderableType:
+    """All key groups as one Rich renderable, and where the application log is."""
     table = Table.grid(padding=(0, 2))
     table.add_column("key", style=key_style, no_wrap=True, min_width=6)
     table.add_column("what")
@@ -35,7 +36,8 @@ def keys_renderable(key_style: str) -> RenderableType:
         table.add_row(Text(title, style="bold"), "")
         for spec in specs:
             table.add_row(Text(spec.label), Text(spec.help))
-    return Group(table, Text(""), Text(NOTE, style="dim"))
+    log = Text(f"Application log (warnings, job errors): {log_file}", style="dim")
+    return Group(table, Text(""), Text(NOTE, style="dim"), log)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -61,7 +63,9 @@ class HelpScreen(ModalScreen[None]):
         if self._theme != self.app.theme:
             self._theme = self.app.theme
             accent = self.app.theme_variables.get("accent", "")
-            self.query_one("#help-keys", Static).update(keys_renderable(f"bold {accent}"))
+            log_file = getattr(self.app, "log_file", None) or DEFAULT_LOG
+            keys = keys_renderable(f"bold {accent}", str(log_file))
+            self.query_one("#help-keys", Static).update(keys)
 
     def action_close(self) -> None:
         self.dismiss(None)
