@@ -260,6 +260,11 @@ class BatchBuilder:
         job = self._job(job_id)
         if job is None:
             return
+        if isinstance(job.exchange, ReplayedAccount) and job.exchange.data is None:
+            # Restarted before this report was journaled: the new run has no candles yet
+            # and the report's run is gone; its equity samples stay as they were.
+            logger.debug("job %s: run replaced before its report; equity curve kept", job_id)
+            return
         try:
             timestamps, equity = self._sampled_curve(job)
         except Exception:  # a report without a curve is still worth keeping
