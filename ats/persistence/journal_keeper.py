@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 class JournalKeeper:
-    """Owns the open :class:`Journal` of a :class:`~ats.persistence.PersistentJobs`."""
+    """Owns the open :class:`Journal` of one
+    :class:`~ats.persistence.persistent_jobs.PersistentJobs`."""
 
     def __init__(
         self,
