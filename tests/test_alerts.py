@@ -425,7 +425,7 @@ async def test_the_console_sends_alerts_from_its_start_to_its_quit(
     endpoint: Endpoint, tmp_path: Path
 ) -> None:
     """The console's real hooks: alerts listen from before the restore; q's stops go out."""
-    from ats.trading_job.persistence import PersistentJobs
+    from ats.persistence.persistent_jobs import PersistentJobs
     from ats.ui.app import AtsApp
     from ats.ui.launch import console_hooks
     from ats.ui.themes import BUNDLED_THEMES

@@ -125,6 +125,8 @@ class Settings(BaseSettings):
         self.data_dir = home / self.data_dir
         if self.candle_cache_dir is not None:
             self.candle_cache_dir = home / self.candle_cache_dir
+        if self.log_dir is not None:
+            self.log_dir = home / self.log_dir
         if self.journal_path is not None:
             self.journal_path = home / self.journal_path
         else:

@@ -36,9 +36,9 @@ from test_live_ccxt import (
 from test_paper_ccxt import MINUTE, START, WARMUP, job_config, wait_for
 
 from ats.exchanges.exchanges.ccxt.exchange import Exchange
+from ats.persistence.persistent_jobs import PersistentJobs
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
-from ats.trading_job.persistence import PersistentJobs
 from ats.trading_job.trading_job import JobStatus
 
 CANDLES = 460
