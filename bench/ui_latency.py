@@ -268,7 +268,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     # The real console (ats.ui.launch) has its journal and snapshots on.
     hooks = persistence_hooks(manager, Path(state.name)) if args.persistence else {}
     # Like run_console: the C heap trimmed; no demo, settings kept in memory.
-    app = AtsApp(manager, demo=False, settings_path=None, trim_native_memory=args.tune, **hooks)
+    app = AtsApp(manager, demo=False, settings_path=None, tune_runtime=args.tune, **hooks)
     plan = key_plan(args.keys, 8, SEED)
     results: dict[str, Any] = {
         "keys_per_phase": len(plan),

@@ -141,9 +141,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     manager = JobManager(loader=chatty_loader(modules))
     # The real console (ats.ui.launch) has its journal and snapshots on.
     hooks = persistence_hooks(manager, Path(state.name)) if args.persistence else {}
-    app = AtsApp(
-        manager, demo=False, settings_path=None, trim_native_memory=not args.no_tune, **hooks
-    )
+    app = AtsApp(manager, demo=False, settings_path=None, tune_runtime=not args.no_tune, **hooks)
     samples: list[tuple[float, float, int]] = []
     subscription = manager.bus.subscribe(1_000)
     seen = 0

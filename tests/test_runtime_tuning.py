@@ -1,11 +1,14 @@
-"""Issue 13 item 7: the console's runtime tuning happens before any thread or job exists,
-so ``gc.freeze()`` holds only what imports made and the malloc arena limit covers every
-thread (it used to run after the saved jobs were restored and the journal's thread ran)."""
+"""Issue 13 item 7: the console's runtime tuning happens before any thread or job exists.
+The malloc arena limit and the collector's thresholds are set before the first thread
+(ats.ui.launch), and ``gc.freeze()`` runs once the console is mounted but before any job
+is restored (it used to run after the saved jobs were restored and the journal's thread
+ran, freezing those jobs for good)."""
 
 from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,25 @@ def test_ats_tunes_the_runtime_before_the_watchdog_and_the_jobs(
     assert steps == ["tune", "watchdog thread", "job manager", "console"]
 
 
+async def test_the_console_freezes_start_up_objects_before_restoring_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    steps: list[str] = []
+    monkeypatch.setattr(runtime_tuning, "freeze_startup", lambda: steps.append("freeze"))
+
+    async def on_start() -> Iterable[str]:
+        steps.append("restore jobs")
+        return []
+
+    app = app_module.AtsApp(
+        JobManager(), demo=False, settings_path=None, on_start=on_start, tune_runtime=True
+    )
+    async with app.run_test() as pilot:
+        while not app.started:
+            await pilot.pause(0.05)
+    assert steps == ["freeze", "restore jobs"]
+
+
 def test_tune_runtime_sets_the_collector_and_switch_interval(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -49,9 +71,11 @@ def test_tune_runtime_sets_the_collector_and_switch_interval(
     threshold, interval = gc.get_threshold(), sys.getswitchinterval()
     try:
         runtime_tuning.tune_runtime()
-        assert frozen == [True]
         assert gc.get_threshold()[2] == runtime_tuning.FULL_GC_EVERY
         assert sys.getswitchinterval() == pytest.approx(runtime_tuning.SWITCH_INTERVAL)
+        assert frozen == []  # later: once the console is mounted
+        runtime_tuning.freeze_startup()
+        assert frozen == [True]
     finally:
         gc.set_threshold(*threshold)
         sys.setswitchinterval(interval)

@@ -54,7 +54,7 @@ from ats.ui.screens.main import MainScreen
 from ats.ui.settings import DEFAULT_SETTINGS_PATH, UISettings
 from ats.ui.tcss import tcss_path
 from ats.ui.themes import DEFAULT_THEME, FALLBACK_THEME, default_theme_dirs, load_themes
-from ats.utils import native_memory
+from ats.utils import native_memory, runtime_tuning
 
 log = logging.getLogger(__name__)
 
@@ -117,16 +117,18 @@ class AtsApp(App[int]):
         handle_signals: bool | None = None,
         start_demo: bool = True,
         log_clock: Callable[[float], str] | None = None,
-        trim_native_memory: bool | None = None,
+        tune_runtime: bool | None = None,
         log_file: Path | None = None,
     ) -> None:
         """``settings_path=None`` keeps the theme choice in memory only; ``owns_process``
         (the ``ats`` command) lets a stop past its deadline end the process.
 
-        ``handle_signals`` and ``trim_native_memory`` default to "when not headless", so
-        tests never touch process-wide state; ``log_clock`` formats log times (snapshots
-        pin it). The process-wide tuning itself runs before the app exists
-        (:func:`ats.utils.runtime_tuning.tune_runtime`, from ats.ui.launch).
+        ``handle_signals`` and ``tune_runtime`` default to "when not headless", so tests
+        never touch process-wide state; ``log_clock`` formats log times (snapshots pin it).
+        ``tune_runtime`` finishes what :func:`ats.utils.runtime_tuning.tune_runtime` began
+        before any thread existed (ats.ui.launch): once mounted, and before ``on_start``
+        restores any job, what start-up built is frozen out of the collector's sight; the C
+        heap is trimmed every ``MALLOC_TRIM_EVERY`` seconds.
         """
         super().__init__()
         textual_cycles.install()
@@ -144,7 +146,7 @@ class AtsApp(App[int]):
         self.before_stop = before_stop
         self.log_clock = log_clock
         self._handle_signals = handle_signals
-        self._trim_native_memory = trim_native_memory
+        self._tune_runtime = tune_runtime
         self.log_file = log_file
         """The application log (ats.utils.app_log), shown on the help screen."""
         self.stop = StopDeadline(
@@ -212,6 +214,9 @@ class AtsApp(App[int]):
             self.notify(error, title="Theme file skipped", severity="warning")
         if self._handle_signals if self._handle_signals is not None else not self.is_headless:
             self._install_signal_handlers()
+        tune = self._tune_runtime if self._tune_runtime is not None else not self.is_headless
+        if tune:
+            runtime_tuning.freeze_startup()  # the widgets, before any job is restored
         if self.on_start is not None:
             try:
                 for notice in await self.on_start() or ():
@@ -221,8 +226,7 @@ class AtsApp(App[int]):
                 self.notify(f"{type(exc).__name__}: {exc}", title="Start-up", severity="error")
         self.started = True
         await self.ensure_demo_jobs()
-        trim = self._trim_native_memory
-        if trim if trim is not None else not self.is_headless:
+        if tune:
             self.set_interval(MALLOC_TRIM_EVERY, self._trim_heap)
 
     def _trim_heap(self) -> None:

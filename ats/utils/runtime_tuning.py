@@ -1,8 +1,12 @@
 """Process-wide settings for the interactive console next to CPU-heavy jobs, running for
-days. :func:`tune_runtime` runs once, at the start of ``ats`` (ats.ui.launch), before
-any job, thread or journal exists: ``gc.freeze()`` then holds only what imports made
-(not jobs, whose cycles would live forever in the permanent generation), and the malloc
-arena limit applies to every thread.
+days, made in two steps so that neither comes too late:
+
+- :func:`tune_runtime`, at the start of ``ats`` (ats.ui.launch), before any thread exists
+  (the watchdog's, Textual's input thread, the journal's), so the malloc arena limit
+  applies to every thread;
+- :func:`freeze_startup`, once the console is mounted and before it restores any job
+  (``AtsApp.on_mount``): the permanent generation then holds what imports and the
+  console's widgets made, never a job (whose cycles would live there forever).
 
 Each setting names the bench that justifies it; drop one when its bench shows it no
 longer pays.
@@ -25,9 +29,7 @@ MALLOC_ARENAS = 2
 
 
 def tune_runtime() -> None:
-    """- ``gc.freeze()``: the ~200k objects the imports made (Textual, numpy and friends)
-      leave the collector's sight, so a full collection walks only what runs;
-    - a full collection every ``FULL_GC_EVERY`` young (generation 1) ones instead of
+    """- a full collection every ``FULL_GC_EVERY`` young (generation 1) ones instead of
       every 10: one costs ~0.5 us per live object (backtests keep tens of thousands of
       orders, fills and trades), 50-300 ms with the loop stopped, and Python's default
       ran one every second or two under load (bench/ui_latency.py). Rare full
@@ -45,8 +47,15 @@ def tune_runtime() -> None:
     if others:  # a caller's mistake, not the user's: the tuning still mostly works
         logger.warning("runtime tuned with threads already running: %s", ", ".join(others))
     native_memory.limit_arenas(MALLOC_ARENAS)
-    gc.collect()  # what start-up left as garbage is freed, not frozen
-    gc.freeze()
     young, middle, _full = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_GC_EVERY)
     sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+def freeze_startup() -> None:
+    """``gc.freeze()``: what start-up made (~60k objects of Textual, numpy and friends, and
+    ~20k of the console's widgets) leaves the collector's sight, so each full collection
+    walks only what jobs hold, about 12 ms less each (bench/ui_latency.py's loop lag p99).
+    Call it before any job exists: a job frozen with them would never be freed."""
+    gc.collect()  # what start-up left as garbage is freed, not frozen
+    gc.freeze()
