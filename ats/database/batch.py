@@ -260,7 +260,8 @@ class BatchBuilder:
         job = self._job(job_id)
         if job is None:
             return
-        if isinstance(job.exchange, ReplayedAccount) and job.exchange.data is None:
+        replay = job.capabilities.replay
+        if replay is not None and replay.data is None:
             # Restarted before this report was journaled: the new run has no candles yet
             # and the report's run is gone; its equity samples stay as they were.
             logger.debug("job %s: run replaced before its report; equity curve kept", job_id)

@@ -43,8 +43,10 @@ class JournaledAccount(Protocol):
 
 
 class CandleArrays(Protocol):
-    timestamps: np.ndarray
-    close: np.ndarray
+    @property
+    def timestamps(self) -> np.ndarray: ...
+    @property
+    def close(self) -> np.ndarray: ...
 
 
 class ReplayCursor(Protocol):

@@ -558,5 +558,3 @@ class PersistentJobs:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-
