@@ -1,4 +1,16 @@
-"""Structure rules for ats/: import layers (import-linter), module size, visible errors."""
+"""Structure rules for ats/, in one place: import layers (import-linter's contracts in
+pyproject.toml), the console loading no engine, module size, visible errors.
+
+- persistence > journal > engine (trading_job > exchanges), none importing a front end;
+- ``ats/ui`` keeps job ids and formats views: it imports nothing from ``ats.exchanges``
+  and no ``TradingJob``. Only its composition roots (``app.py``, which builds the
+  in-process JobControl, and ``launch.py``, which wires persistence) import the
+  JobManager; loaded without them, the console's screens and widgets do not load the
+  engine at all: what ``ats attach`` will run against a remote job manager;
+- ``ats/data`` (candle files, timeframes, the candle cache) is a low layer: exchanges,
+  strategies and research import it, it imports none of them (the downloader, a ccxt
+  client, may use the exchanges' ccxt support).
+"""
 
 from __future__ import annotations
 
@@ -24,14 +36,46 @@ TOO_LONG_FOR_NOW = {
 
 
 def test_imports_follow_the_layers() -> None:
-    """The contracts in pyproject.toml ([tool.importlinter]): persistence above the
-    journal above the engine, and none of them importing a front end."""
+    """The contracts in pyproject.toml ([tool.importlinter]): the layers above, the
+    console's import rules and ats/data's."""
     lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     assert lint is not None, "import-linter is a test dependency (pyproject.toml)"
     result = subprocess.run(
         [lint, "--no-cache"], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+UI_ROOTS = {"ui/app.py", "ui/launch.py"}
+"""The console's composition roots: they build the JobManager and its JobControl."""
+
+
+def test_the_console_screens_load_without_the_engine() -> None:
+    """At run time, not only by the static import graph: every ui module but the
+    composition roots imported in a fresh interpreter loads no engine module."""
+    modules = [
+        "ats." + name.removesuffix(".py").replace("/", ".")
+        for name, _text in _modules()
+        if name.startswith("ui/") and name not in UI_ROOTS and not name.endswith("__init__.py")
+    ]
+    engine = (
+        "ats.trading_job.trading_job",
+        "ats.trading_job.job_manager",
+        "ats.trading_job.view_builder",
+        "ats.exchanges.base_exchange",
+        "ats.exchanges.exchanges",
+        "ats.strategies",
+        "ats.indicators",
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({engine!r})))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert len(modules) > 15 and result.stdout.strip() == "[]", result.stdout
 
 
 def _modules() -> list[tuple[str, str]]:
@@ -96,34 +140,36 @@ def _says_or_raises(body: list[ast.stmt]) -> bool:
 
 
 def _silent_handlers(name: str, text: str) -> list[str]:
-    """Broad ``except`` blocks (and ``suppress(Exception)``) that neither re-raise nor log."""
-    found = []
-    for function in ast.walk(ast.parse(text)):
-        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        if (name, function.name) in SILENT_BY_DESIGN:
-            continue
-        for node in ast.walk(function):
-            if isinstance(node, ast.ExceptHandler) and _is_broad(node.type):
-                if not _says_or_raises(node.body):
-                    found.append(f"{name}:{node.lineno} in {function.name}()")
-            elif (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "suppress"
-                and any(_is_broad(arg) for arg in node.args)
-            ):
-                found.append(f"{name}:{node.lineno} in {function.name}()")
+    """Broad ``except`` blocks (and ``suppress(Exception)``) that neither re-raise nor log,
+    anywhere in the module (in a function, a class body or at module level)."""
+    found: list[str] = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if (name, node.name) in SILENT_BY_DESIGN:
+                return
+            function = node.name
+        if isinstance(node, ast.ExceptHandler) and _is_broad(node.type):
+            if not _says_or_raises(node.body):
+                found.append(f"{name}:{node.lineno} in {function}")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "suppress"
+            and any(_is_broad(arg) for arg in node.args)
+        ):
+            found.append(f"{name}:{node.lineno} in {function}")
+        for child in ast.iter_child_nodes(node):
+            visit(child, function)
+
+    visit(ast.parse(text), "<module>")
     return found
 
 
-def test_broad_excepts_outside_the_ui_narrow_or_log() -> None:
-    """Errors are visible: a broad ``except`` outside ats/ui/ re-raises or logs what it
-    caught (ats/ui/ is the other half of issue 13)."""
-    silent = [
-        where
-        for name, text in _modules()
-        if not name.startswith("ui/")
-        for where in _silent_handlers(name, text)
-    ]
+def test_broad_excepts_narrow_or_log() -> None:
+    """Errors are visible: a broad ``except`` anywhere in ats/ re-raises or logs what it
+    caught (a view or command that fails in ats/ui is logged and shown as a marker or
+    notification, never swallowed into a blank pane); ``contextlib.suppress(Exception)``
+    is not used outside :data:`SILENT_BY_DESIGN`."""
+    silent = [where for name, text in _modules() for where in _silent_handlers(name, text)]
     assert not silent, silent
