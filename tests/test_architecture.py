@@ -173,3 +173,19 @@ def test_broad_excepts_narrow_or_log() -> None:
     is not used outside :data:`SILENT_BY_DESIGN`."""
     silent = [where for name, text in _modules() for where in _silent_handlers(name, text)]
     assert not silent, silent
+
+
+REDACTION = {"redact", "redact_data", "scrub_config", "secrets_registered", "register_secret"}
+
+
+def test_redaction_is_imported_from_one_place() -> None:
+    """``redact`` and its helpers come from ats.utils.redaction only (ats.utils.settings
+    no longer re-exports them): one path to grep when checking what masks secrets."""
+    elsewhere = []
+    for name, text in _modules():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and node.module != "ats.utils.redaction":
+                wrong = REDACTION & {alias.name for alias in node.names}
+                if wrong and name != "utils/redaction.py":
+                    elsewhere.append(f"{name}:{node.lineno} {node.module} {sorted(wrong)}")
+    assert not elsewhere, elsewhere

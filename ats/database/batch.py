@@ -27,7 +27,7 @@ from ats.exceptions import JobError
 from ats.exchanges.data_classes import Fill, Order
 from ats.exchanges.equity_curve import equity_curve
 from ats.trading_job.events import JobLog, JobProgress, JobRemoved, JobReport, JobStatusChanged
-from ats.utils.settings import redact, scrub_config, secrets_registered
+from ats.utils.redaction import redact, scrub_config, secrets_registered
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import aiosqlite
 from ats.database import rows
 from ats.database.batch import job_row
 from ats.database.sources import JournaledJob
-from ats.utils.settings import redact
+from ats.utils.redaction import redact
 
 
 def quarantine(path: Path) -> Path:

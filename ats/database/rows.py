@@ -14,7 +14,7 @@ from typing import Any
 import aiosqlite
 
 from ats.exchanges.data_classes import Fill, Order, Trade
-from ats.utils.settings import redact
+from ats.utils.redaction import redact
 
 FINAL_STATUSES = ("filled", "canceled", "rejected", "expired")
 

@@ -32,7 +32,7 @@ from ats.exceptions import JobError, StateError
 from ats.trading_job.events import JobReport, Listener
 from ats.utils.app_log import SHOWN
 from ats.utils.finite_json import finite_json
-from ats.utils.settings import redact_data
+from ats.utils.redaction import redact_data
 
 logger = logging.getLogger(__name__)
 

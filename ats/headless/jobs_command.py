@@ -581,7 +581,7 @@ def _add(settings: Settings, config_path: Path, new_id: str | None, *, start: bo
     from ats.trading_job.trading_job import TradingJob
     from ats.trading_job.watchdog import WatchdogLimits, install
     from ats.utils.plugins import PluginLoader
-    from ats.utils.settings import scrub_config
+    from ats.utils.redaction import scrub_config
 
     install(WatchdogLimits.from_settings(settings))  # a setup() that hangs is a plugin error
     config = load_job_config(config_path)

@@ -318,7 +318,7 @@ def _names(fields: list[str]) -> str:
 
 def _saved_form(config: JobConfig) -> dict[str, Any]:
     """A config as its snapshot keeps it (credential-like values masked)."""
-    from ats.utils.settings import scrub_config
+    from ats.utils.redaction import scrub_config
 
     return scrub_config(config.model_dump(mode="json"))[0]
 

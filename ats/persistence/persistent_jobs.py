@@ -56,7 +56,8 @@ from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus, TradingJob
 from ats.utils.app_log import SHOWN
 from ats.utils.finite_json import finite
-from ats.utils.settings import Settings, redact
+from ats.utils.redaction import redact
+from ats.utils.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from ats.persistence.integrity import check_simulated_account
 from ats.trading_job.job_config import JobConfig, PluginSpec, parse_job_config
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import TradingJob
-from ats.utils.settings import redact
+from ats.utils.redaction import redact
 
 
 def restore_job(manager: JobManager, job_id: str, payload: dict[str, Any]) -> TradingJob:

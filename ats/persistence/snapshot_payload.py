@@ -13,7 +13,7 @@ from typing import Any
 from ats.persistence.snapshot_store import SnapshotStore
 from ats.trading_job.trading_job import TradingJob
 from ats.utils.finite_json import finite
-from ats.utils.settings import redact, redact_data, scrub_config
+from ats.utils.redaction import redact, redact_data, scrub_config
 
 RESUME_STATUSES = ("running", "paused")
 

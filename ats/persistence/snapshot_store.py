@@ -35,7 +35,7 @@ from typing import Any
 
 from ats.exceptions import StateError
 from ats.persistence import canonical_json as canonical
-from ats.utils.settings import redact
+from ats.utils.redaction import redact
 
 FORMAT = "ats-snapshot"
 VERSION = 1

@@ -3,9 +3,10 @@
 Exchange credentials are never part of a job config, a snapshot or the journal: a config
 names the environment setting that holds a key (``api_key_env: BINANCE_API_KEY``) and the
 exchange resolves it with :meth:`Settings.secret` when it connects. Every value resolved
-that way (and every secret-looking entry of ``.env``) is registered with :func:`redact`,
-which the job log, the journal and the snapshot writer run text through, so a key that
-leaks into an error message is masked before it is shown or stored.
+that way (and every secret-looking entry of ``.env``) is registered with
+:func:`ats.utils.redaction.redact` (imported from there only), which the job log, the
+journal and the snapshot writer run text through, so a key that leaks into an error
+message is masked before it is shown or stored.
 """
 
 from __future__ import annotations
@@ -21,30 +22,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ats import workspace
 from ats.exceptions import ConfigError
-from ats.utils.redaction import (
-    MASK,
-    SECRET_NAME,
-    literal_secret_params,
-    redact,
-    redact_data,
-    register_secret,
-    scrub_config,
-    secrets_registered,
-)
+from ats.utils.redaction import SECRET_NAME, register_secret
 
-__all__ = [
-    "ENV_FILE",
-    "MASK",
-    "Settings",
-    "literal_secret_params",
-    "redact",
-    "redact_data",
-    "register_env_secrets",
-    "register_secret",
-    "resolve_secret",
-    "scrub_config",
-    "secrets_registered",
-]
+__all__ = ["ENV_FILE", "Settings", "register_env_secrets", "resolve_secret"]
 
 ENV_FILE = workspace.ENV_FILE
 """In the workspace (``$ATS_HOME`` or the current directory, see ats.workspace)."""

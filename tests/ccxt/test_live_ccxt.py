@@ -18,7 +18,7 @@ from ats.exchanges.data_classes import Order, OrderStatus
 from ats.exchanges.exchanges.ccxt.exchange import Exchange
 from ats.exchanges.run_control import RunControl, StopRequested
 from ats.utils.plugins import default_loader
-from ats.utils.settings import redact
+from ats.utils.redaction import redact
 
 KEY_ENV, SECRET_ENV = "LIVE_TEST_API_KEY", "LIVE_TEST_SECRET"
 API_KEY, SECRET = "live-test-key-Zq81", "live-test-secret-Wm47xT"

@@ -8,14 +8,8 @@ from typing import Any
 import pytest
 
 from ats.exceptions import ConfigError
-from ats.utils.settings import (
-    Settings,
-    literal_secret_params,
-    redact,
-    redact_data,
-    resolve_secret,
-    scrub_config,
-)
+from ats.utils.redaction import literal_secret_params, redact, redact_data, scrub_config
+from ats.utils.settings import Settings, resolve_secret
 
 
 @pytest.fixture(autouse=True)

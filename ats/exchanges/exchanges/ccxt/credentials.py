@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ats.exceptions import ConfigError
-from ats.utils.settings import literal_secret_params, resolve_secret
+from ats.utils.redaction import literal_secret_params
+from ats.utils.settings import resolve_secret
 
 LITERAL_KEYS = ("api_key", "apiKey", "secret", "password", "passphrase")
 """Params that would hold a credential itself; rejected even when empty-looking."""
