@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_jobs_command(args)
         if args.no_ui:
-            from ats.headless.jobs_command import run_saved_jobs
+            from ats.headless.resume_saved import run_saved_jobs
 
             code = asyncio.run(run_saved_jobs(yes_live=args.yes_live))  # None: run the demo
             if code is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from persistence.persist_helpers import ats_command, ats_env, run_ats, settings_for, write_candles
 
-from ats.headless.jobs_command import _add
+from ats.headless.job_add import add_job
 from ats.persistence.snapshot_store import SnapshotStore
 
 CRASHING = """
@@ -58,7 +58,7 @@ def saved_state(root: Path) -> dict[str, str]:
         }
         path = root / f"{job_id}.yaml"
         path.write_text(json.dumps(config))  # JSON is YAML
-        assert _add(settings, path, job_id, start=True) == 0
+        assert add_job(settings, path, job_id, start=True) == 0
     store = SnapshotStore(state)
     payload = store.candidates("edited")[0].payload
     assert payload is not None

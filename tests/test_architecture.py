@@ -28,12 +28,6 @@ MAX_LINES = 600
 ONE_PIECE = "one piece"
 """A longer module's docstring says why it must be one piece, in these words."""
 
-TOO_LONG_FOR_NOW = {
-    # Not this helper's area (issue 13); each is split by the helper who owns it, who
-    # then removes it from here (the test fails while a listed module is short enough).
-    "headless/jobs_command.py": "ats jobs sub-commands, one module per command",
-}
-
 
 def test_imports_follow_the_layers() -> None:
     """The contracts in pyproject.toml ([tool.importlinter]): the layers above, the
@@ -92,9 +86,7 @@ def test_no_module_is_over_600_lines_unless_it_says_why() -> None:
         docstring = ast.get_docstring(ast.parse(text)) or ""
         if lines > MAX_LINES and ONE_PIECE not in docstring.lower():
             too_long[name] = lines
-    assert set(too_long) <= set(TOO_LONG_FOR_NOW), sorted(set(too_long) - set(TOO_LONG_FOR_NOW))
-    stale = set(TOO_LONG_FOR_NOW) - set(too_long)
-    assert not stale, f"short enough now: remove from TOO_LONG_FOR_NOW: {sorted(stale)}"
+    assert not too_long, too_long
 
 
 BROAD = {"Exception", "BaseException"}

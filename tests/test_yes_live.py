@@ -12,8 +12,9 @@ from job_configs import backtest_config
 from persistence.persist_helpers import settings_for, write_candles
 
 from ats.cli import build_parser, main
-from ats.headless.jobs_command import _add, run_saved_jobs
+from ats.headless.job_add import add_job
 from ats.headless.live_guard import LiveNotConfirmed
+from ats.headless.resume_saved import run_saved_jobs
 from ats.persistence.snapshot_store import SnapshotStore
 from ats.trading_job.job_config import parse_job_config
 
@@ -88,8 +89,8 @@ def test_no_ui_refuses_a_saved_running_live_job_and_changes_nothing(
     state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = settings_for(state)
-    assert _add(settings, live_yaml(tmp_path), "live-1", start=True) == 0
-    assert _add(settings, backtest_yaml(tmp_path), "bt-1", start=True) == 0
+    assert add_job(settings, live_yaml(tmp_path), "live-1", start=True) == 0
+    assert add_job(settings, backtest_yaml(tmp_path), "bt-1", start=True) == 0
     capsys.readouterr()
     before = files(state)
 
@@ -110,7 +111,7 @@ def test_a_live_job_resumed_from_its_backup_snapshot_is_refused_too(
     """The current snapshot reads as stopped (so the check before the restore passes) but
     cannot be restored; the restore falls back to the previous good copy, saved as
     running, and the check on what was restored refuses it."""
-    assert _add(settings_for(state), live_yaml(tmp_path), "live-1", start=True) == 0
+    assert add_job(settings_for(state), live_yaml(tmp_path), "live-1", start=True) == 0
     store = SnapshotStore(state)
     store.backup_path("live-1").write_bytes(store.path("live-1").read_bytes())
     broken = store.read(store.path("live-1"), "live-1").payload
@@ -131,7 +132,7 @@ def test_a_live_job_resumed_from_its_backup_snapshot_is_refused_too(
 def test_a_live_job_not_saved_as_running_needs_no_flag(
     state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _add(settings_for(state), live_yaml(tmp_path), "live-1", start=False) == 0
+    assert add_job(settings_for(state), live_yaml(tmp_path), "live-1", start=False) == 0
     assert main(["--no-ui"]) == 0  # nothing to resume: nothing live starts
     assert "no saved job to resume" in capsys.readouterr().out
 

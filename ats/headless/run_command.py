@@ -22,17 +22,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ats.headless.exit_codes import EXIT_FAILED, EXIT_OK
+
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ats.persistence.persistent_jobs import PersistentJobs
+    from ats.headless.session import HeadlessSession
     from ats.trading_job.job_config import JobConfig
     from ats.trading_job.job_manager import JobManager
-    from ats.trading_job.stop_deadline import StopDeadline
     from ats.trading_job.trading_job import TradingJob
     from ats.utils.settings import Settings
-
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def config_job_id(path: Path, name: str) -> str:
@@ -55,13 +54,10 @@ async def run_config_files(
     """Run each config as a saved job until they all end or a stop signal arrives (they
     are then saved to resume). Bad input raises an ATSError before anything is opened or
     locked; a live config without ``yes_live`` is refused the same way."""
-    from ats.alerts.service import alert_service, alerts_running, warn_on_stderr
     from ats.headless.live_guard import require_yes_live
-    from ats.persistence.persistent_jobs import PersistentJobs
+    from ats.headless.session import run_session
     from ats.trading_job.job_config import load_job_config
-    from ats.trading_job.job_manager import JobManager
     from ats.trading_job.live_mode import is_live_config
-    from ats.trading_job.stop_deadline import StopDeadline
     from ats.trading_job.watchdog import WatchdogLimits, install
     from ats.utils.plugins import PluginLoader
     from ats.utils.settings import Settings
@@ -78,30 +74,16 @@ async def run_config_files(
     for path, config in pairs:
         with _named(path):
             _probe(config, loader).discard()  # a bad strategy or param fails before any lock
-    manager = JobManager(loader=loader)
-    alerts = alert_service(manager, settings, report=warn_on_stderr)  # a bad setting: now
-    persistence = PersistentJobs(manager, settings)
-    # Signals are handled from before the restore until the last save, as ats --no-ui
-    # does: a first one starts the stop deadline, a second one saves what it can and exits.
-    stop = StopDeadline(
-        manager,
-        deadline_s=settings.stop_deadline_s,
-        unsaved=persistence.unsaved_jobs,
-        save_now=persistence.save_now,
-        owns_process=True,
-    )
-    stop.install_signals()
-    try:
-        again = command + (" --yes-live" if live else "")
-        async with alerts_running(alerts):  # subscribed before the restore
-            return await _run(persistence, stop, console, pairs, ids, again, json_out)
-    finally:
-        stop.remove_signals()
+    again = command + (" --yes-live" if live else "")
+
+    async def body(session: HeadlessSession) -> int:
+        return await _run(session, console, pairs, ids, again, json_out)
+
+    return await run_session(settings, loader, body)
 
 
 async def _run(
-    persistence: PersistentJobs,
-    stop: StopDeadline,
+    session: HeadlessSession,
     console: Console | None,
     pairs: list[tuple[Path, JobConfig]],
     ids: list[str],
@@ -115,38 +97,22 @@ async def _run(
 
     from ats.exceptions import JobError
     from ats.headless.report import render_report
-    from ats.headless.runner import HeadlessRunner
     from ats.trading_job.trading_job import JobStatus
 
     console = console or Console()
-    manager = persistence.manager
-    await persistence.open(only=ids)
-    runner: HeadlessRunner | None = None
-    try:
+    manager = session.manager
+    async with session.restored(only=ids):
         triples = zip(pairs, ids, strict=True)
         plans = [_plan(manager, path, config, job_id) for (path, config), job_id in triples]
         refusals = [plan.refusal for plan in plans if plan.refusal]
         if refusals:  # before any job is created or changed
             raise JobError("; ".join(refusals))
-        for notice in persistence.notices:  # a damaged journal set aside, a job rolled back
-            print(f"ats: warning: {notice}", file=sys.stderr)
+        session.print_notices()
         await _take_up(manager, plans)
         for plan in plans:
             console.print(plan.line, markup=False, highlight=False, soft_wrap=True)
-        runner = HeadlessRunner(
-            manager,
-            console,
-            before_stop=persistence.begin_shutdown,
-            stop=stop,
-            settings=persistence.settings,
-        )
-        await runner.run(ids, show_reports=False)
-    finally:
-        await persistence.close()  # state first, printing after
-    assert runner is not None
-    unsaved = persistence.unsaved_message()
-    if unsaved is not None:
-        print(f"ats: error: {unsaved}", file=sys.stderr)
+        runner = await session.run(console, ids)
+    if session.unsaved():
         return EXIT_FAILED
     jobs = [manager.get(job_id) for job_id in ids]
     if runner.stop_signal is not None:

@@ -42,7 +42,7 @@ from test_live_ccxt import (
 from test_paper_ccxt import LOOPBACK_OPTIONS, WARMUP, job_config, wavy_candles
 
 from ats.database.journal import Journal
-from ats.headless.jobs_command import _add
+from ats.headless.job_add import add_job
 from ats.trading_job.job_config import parse_job_config
 
 pytestmark = pytest.mark.slow  # three real processes, ~15 s
@@ -193,7 +193,7 @@ async def test_kill_9_with_orders_in_flight_resumes_without_resending(
     assert [side for _, side in crosses] == ["buy", "sell"] * 3
     buy1, sell1, buy2, _, buy3, sell3 = (candle for candle, _ in crosses)
     state = tmp_path / "state"
-    assert _add(settings_for(state), write_job_yaml(tmp_path, fake), JOB_ID, start=True) == 0
+    assert add_job(settings_for(state), write_job_yaml(tmp_path, fake), JOB_ID, start=True) == 0
     env = ats_env(state, ATS_SNAPSHOT_INTERVAL_S="0.05", **{KEY_ENV: API_KEY, SECRET_ENV: SECRET})
     saved = Saved(state)
     processes: list[Ats] = []

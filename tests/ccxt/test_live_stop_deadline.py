@@ -15,7 +15,7 @@ from reliability.stuck_jobs import AtsProcess, saved_jobs
 from test_live_ccxt import API_KEY, KEY_ENV, SECRET, SECRET_ENV, live_params, sma_cross_server
 from test_paper_ccxt import WARMUP, job_config
 
-from ats.headless.jobs_command import _add
+from ats.headless.job_add import add_job
 from ats.trading_job.job_config import parse_job_config
 
 JOB_ID = "live-offline"
@@ -30,7 +30,7 @@ async def test_sigterm_ends_a_live_job_whose_exchange_is_unreachable(tmp_path: P
         config = {**job_config(JOB_ID, {"name": "ccxt", "params": params}), "mode": "live"}
         path = tmp_path / "live.yaml"
         path.write_text(parse_job_config(config).to_yaml())
-        assert _add(settings_for(state), path, JOB_ID, start=True) == 0
+        assert add_job(settings_for(state), path, JOB_ID, start=True) == 0
         await fake.go_offline()
         env = ats_env(
             state, ATS_STOP_DEADLINE_S=f"{DEADLINE:g}", **{KEY_ENV: API_KEY, SECRET_ENV: SECRET}

@@ -26,7 +26,7 @@ from persist_helpers import (
     write_candles,
 )
 
-from ats.headless.jobs_command import _add
+from ats.headless.job_add import add_job
 from ats.trading_job.backtest import run_backtest
 
 pytestmark = pytest.mark.slow  # real processes, 10-20 s each
@@ -167,7 +167,7 @@ def test_graceful_stop_of_eight_jobs_saves_them_within_two_seconds(
     ids = [f"job-{index}" for index in range(8)]
     for job_id in ids:
         config = _paper_yaml(tmp_path, replay_dataset, job_id, fast=50, slow=200)
-        assert _add(settings, config, job_id, start=True) == 0
+        assert add_job(settings, config, job_id, start=True) == 0
     timings = []
     for _round in range(2):  # the second start resumes what the first one saved
         before = {job_id: _any_cursor(state, job_id) for job_id in ids}

@@ -28,7 +28,7 @@ from persist_helpers import (
     write_candles,
 )
 
-from ats.headless.jobs_command import _add
+from ats.headless.job_add import add_job
 
 STALE_TEMP = ".j1.json.999999999.0.tmp"
 """A temporary file an earlier, killed run left behind (no such pid)."""
@@ -117,7 +117,7 @@ def _add_jobs(tmp_path: Path, env: dict[str, str], candles: int, count: int) -> 
     ids = [f"j{number}" for number in range(1, count + 1)]
     settings = settings_for(Path(env["ATS_SAVED_STATES_DIR"]))
     for job_id in ids:
-        assert _add(settings, config, job_id, start=True) == 0  # as `ats jobs add --start`
+        assert add_job(settings, config, job_id, start=True) == 0  # as `ats jobs add --start`
     return ids
 
 

@@ -14,7 +14,7 @@ from job_configs import backtest_config
 from persist_helpers import ats_env, read_payload, run_ats, settings_for, write_candles
 
 from ats.database.journal import Journal
-from ats.headless.jobs_command import _add
+from ats.headless.job_add import add_job
 from ats.persistence.persistent_jobs import PersistentJobs
 from ats.persistence.snapshot_store import SnapshotStore
 from ats.trading_job.job_manager import JobManager
@@ -78,7 +78,7 @@ async def test_a_damaged_journal_is_set_aside_and_every_job_runs(tmp_path: Path)
     assert _quick_check(journal) != "ok"  # the damage is real
     config = tmp_path / "job.yaml"
     config.write_text(backtest_config(data, name="new", fast=10, slow=30).to_yaml())
-    assert _add(settings_for(state), config, "new", start=True) == 0  # runs at the next start
+    assert add_job(settings_for(state), config, "new", start=True) == 0  # runs at the next start
     for command in (("jobs", "list"), ("jobs", "show", ids[0])):  # `ats jobs` still works
         result = run_ats(*command, env=env, cwd=tmp_path)
         assert result.returncode == 0 and "Traceback" not in result.stdout + result.stderr

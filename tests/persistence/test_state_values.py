@@ -16,7 +16,7 @@ from job_configs import backtest_config
 from persist_helpers import ats_env, run_ats, settings_for, write_candles
 
 from ats.exceptions import StateError
-from ats.headless.jobs_command import _add
+from ats.headless.job_add import add_job
 from ats.persistence.snapshot_store import SnapshotStore
 from ats.state.simple_state import SimpleState, StateValueError
 
@@ -200,7 +200,7 @@ def break_current_snapshot(state_dir: Path, job_id: str) -> None:
 def test_a_job_resumed_from_its_backup_says_so_in_jobs_list_and_no_ui(tmp_path: Path) -> None:
     env = ats_env(tmp_path / "state")
     job = _backtest_yaml(tmp_path, 3_000)
-    assert _add(settings_for(tmp_path / "state"), job, "rolled", start=True) == 0
+    assert add_job(settings_for(tmp_path / "state"), job, "rolled", start=True) == 0
     assert run_ats("--no-ui", env=env, cwd=tmp_path).returncode == 0  # .bak: the added job
     break_current_snapshot(tmp_path / "state", "rolled")
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from persistence.persist_helpers import ats_command, ats_env, run_ats, settings_for
 
-from ats.headless.jobs_command import _add
+from ats.headless.job_add import add_job
 
 STUCK_STRATEGY = Path(__file__).with_name("stuck_strategy.py")
 
@@ -71,7 +71,7 @@ def save_jobs(state: Path, custom: Path, jobs: dict[str, dict[str, Any]]) -> Non
     for job_id, config in jobs.items():
         path = state.parent / f"{job_id}.yaml"
         path.write_text(json.dumps(config))  # JSON is YAML
-        assert _add(settings, path, job_id, start=True) == 0
+        assert add_job(settings, path, job_id, start=True) == 0
 
 
 def env(state: Path, custom: Path, **settings: str) -> dict[str, str]:

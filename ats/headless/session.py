@@ -1,0 +1,107 @@
+"""One headless session over saved jobs: what ``ats --no-ui`` and ``ats run --no-ui`` share.
+
+Both build a JobManager with alerts and persistence, handle stop signals from before the
+restore until the last save (a first signal starts the stop deadline, a second one saves
+what it can and exits at once), run their jobs with a :class:`HeadlessRunner`, close
+persistence before printing, and fail when a job's latest state could not be saved. What
+differs, which jobs to take up and what to print at the end, is the caller's ``body``.
+
+Only the standard library at module level: ``ats --help`` must stay instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ats.headless.runner import HeadlessRunner
+    from ats.persistence.persistent_jobs import PersistentJobs
+    from ats.trading_job.job_manager import JobManager
+    from ats.trading_job.stop_deadline import StopDeadline
+    from ats.utils.plugins import PluginLoader
+    from ats.utils.settings import Settings
+
+
+@dataclass
+class HeadlessSession:
+    """The saved jobs' manager, their persistence and the stop deadline of one run."""
+
+    persistence: PersistentJobs
+    stop: StopDeadline
+
+    @property
+    def manager(self) -> JobManager:
+        return self.persistence.manager
+
+    @asynccontextmanager
+    async def restored(self, only: Iterable[str] | None = None) -> AsyncIterator[None]:
+        """Persistence open (the saved jobs, or those of ``only``, restored) inside the
+        block; closed at its end whatever happens: state first, printing after."""
+        await self.persistence.open(only=only)
+        try:
+            yield
+        finally:
+            await self.persistence.close()
+
+    def print_notices(self) -> None:
+        """A damaged journal set aside, a job rolled back: one warning line each."""
+        for notice in self.persistence.notices:
+            print(f"ats: warning: {notice}", file=sys.stderr)
+
+    async def run(self, console: Console, job_ids: list[str]) -> HeadlessRunner:
+        """Run ``job_ids`` until they end or a stop signal arrives (saved to resume)."""
+        from ats.headless.runner import HeadlessRunner
+
+        runner = HeadlessRunner(
+            self.manager,
+            console,
+            before_stop=self.persistence.begin_shutdown,
+            stop=self.stop,
+            settings=self.persistence.settings,
+        )
+        await runner.run(job_ids, show_reports=False)
+        return runner
+
+    def unsaved(self) -> bool:
+        """Whether a job's latest state could not be saved (said on stderr)."""
+        message = self.persistence.unsaved_message()
+        if message is not None:
+            print(f"ats: error: {message}", file=sys.stderr)
+        return message is not None
+
+
+async def run_session(
+    settings: Settings,
+    loader: PluginLoader,
+    body: Callable[[HeadlessSession], Awaitable[int]],
+) -> int:
+    """Build the manager, alerts (a bad alert setting fails here, before any lock) and
+    persistence, and run ``body`` with stop signals handled and alerts subscribed before
+    anything is restored."""
+    from ats.alerts.service import alert_service, alerts_running, warn_on_stderr
+    from ats.persistence.persistent_jobs import PersistentJobs
+    from ats.trading_job.job_manager import JobManager
+    from ats.trading_job.stop_deadline import StopDeadline
+
+    manager = JobManager(loader=loader)
+    alerts = alert_service(manager, settings, report=warn_on_stderr)
+    persistence = PersistentJobs(manager, settings)
+    stop = StopDeadline(
+        manager,
+        deadline_s=settings.stop_deadline_s,
+        unsaved=persistence.unsaved_jobs,
+        save_now=persistence.save_now,
+        owns_process=True,
+    )
+    stop.install_signals()
+    try:
+        async with alerts_running(alerts):  # subscribed before the restore
+            return await body(HeadlessSession(persistence, stop))
+    finally:
+        stop.remove_signals()
