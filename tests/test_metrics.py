@@ -7,7 +7,6 @@ import dataclasses
 import json
 import math
 import statistics
-import time
 import warnings
 
 import numpy as np
@@ -590,7 +589,8 @@ def test_profit_factor_matches_backtesting_py_with_equal_stakes() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_one_million_samples_is_fast() -> None:
+def test_one_million_samples_and_10k_trades() -> None:
+    """How fast is bench/metrics_speed.py's."""
     n = 1_000_000
     rng = np.random.default_rng(0)
     ts = np.arange(n, dtype=np.int64) * 60_000
@@ -609,11 +609,6 @@ def test_one_million_samples_is_fast() -> None:
         "first_price": 1.0,
         "last_price": 1.0,
     }
-    best = inf
-    for _ in range(3):
-        t0 = time.perf_counter()
-        m = compute_metrics(**kwargs)  # type: ignore[arg-type]
-        best = min(best, time.perf_counter() - t0)
+    m = compute_metrics(**kwargs)  # type: ignore[arg-type]
     assert m.num_trades == 10_000
     assert m.exposure_pct == pytest.approx(5.0)  # 10k * 5 candles / 1M
-    assert best < 0.25  # target ~0.03 s; generous for slow CI machines

@@ -156,7 +156,7 @@ def _all_progressed(state: Path, before: dict[str, int]) -> bool:
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
-def test_graceful_stop_of_eight_jobs_saves_them_within_two_seconds(
+def test_graceful_stop_of_eight_jobs_saves_them(
     replay_dataset: Path, tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
     """Eight paper jobs on the replay feed (as fast as it goes: they share the loop
@@ -168,7 +168,6 @@ def test_graceful_stop_of_eight_jobs_saves_them_within_two_seconds(
     for job_id in ids:
         config = _paper_yaml(tmp_path, replay_dataset, job_id, fast=50, slow=200)
         assert add_job(settings, config, job_id, start=True) == 0
-    timings = []
     for _round in range(2):  # the second start resumes what the first one saved
         before = {job_id: _any_cursor(state, job_id) for job_id in ids}
         process = subprocess.Popen(
@@ -184,10 +183,8 @@ def test_graceful_stop_of_eight_jobs_saves_them_within_two_seconds(
                 "not every job made progress"
             )
             assert process.poll() is None
-            began = time.monotonic()
             process.send_signal(stop_signal)
-            process.wait(timeout=10)
-            timings.append(time.monotonic() - began)
+            process.wait(timeout=10)  # a hang, not a speed limit: bench/graceful_stop.py
         finally:
             if process.poll() is None:
                 process.kill()
@@ -196,10 +193,6 @@ def test_graceful_stop_of_eight_jobs_saves_them_within_two_seconds(
             payload = read_payload(state, job_id)
             assert payload is not None and payload["status"] == "running"
             assert before[job_id] < _any_cursor(state, job_id) < REPLAY
-    print(f"{stop_signal.name}: exit times {[round(t, 2) for t in timings]}")
-    # Best of two: this 2-core box is shared with other test runs; one slow exit under
-    # CPU contention is noise, two are a regression.
-    assert min(timings) < 2.0, f"{stop_signal.name} with 8 jobs took {timings}"
 
 
 PAPER_CANDLES = 60_000

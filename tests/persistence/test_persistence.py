@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +209,8 @@ async def test_edited_numbers_with_a_fixed_checksum_are_refused(
     await persistence.close()
 
 
-async def test_quit_with_eight_running_jobs_is_fast(tmp_path: Path) -> None:
+async def test_quit_with_eight_running_jobs_saves_them_running(tmp_path: Path) -> None:
+    """How fast is bench/quit_with_jobs.py's (against the 2 s target)."""
     candles = tmp_path / "c1m.parquet"
     make_candles(1_000_000).to_frame().to_parquet(candles)
     state = tmp_path / "state"
@@ -221,10 +221,7 @@ async def test_quit_with_eight_running_jobs_is_fast(tmp_path: Path) -> None:
     for job in jobs:
         await _run_until(job, 1)
     await asyncio.sleep(0.3)
-    began = time.perf_counter()
     await persistence.on_quit()
-    elapsed = time.perf_counter() - began
-    assert elapsed < 2.0, f"quit took {elapsed:.2f}s"
     for job in jobs:
         payload = SnapshotStore.read(state / f"{job.id}.json", job.id).payload
         assert payload is not None and payload["status"] == "running"
