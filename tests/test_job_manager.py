@@ -131,7 +131,11 @@ def test_snapshot_restore_round_trip_mid_run() -> None:
         manager = JobManager()
         job = manager.create(parse_job_config(_replay_config(speed=3_000.0)))
         manager.start(job.id)
-        await asyncio.sleep(0.4)
+        # Mid-run with orders and fills, however loaded the machine (was a fixed 0.4 s).
+        for _ in range(1_000):
+            if job.exchange is not None and job.exchange.get_fills():
+                break
+            await asyncio.sleep(0.01)
         manager.stop(job.id)
         await manager.wait(job.id)
         snapshot = json.loads(json.dumps(job.snapshot()))
