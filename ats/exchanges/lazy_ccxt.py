@@ -8,6 +8,7 @@ time one of its names is looked up.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 from types import ModuleType
@@ -17,6 +18,13 @@ from typing import Any
 @functools.cache
 def ccxt_module() -> ModuleType:
     return importlib.import_module("ccxt.async_support")
+
+
+async def load_ccxt() -> ModuleType:
+    """Import ccxt in a worker thread, so the event loop keeps running meanwhile: on a
+    loaded machine the import took over 2 s, and a live job's loop watchdog (2 s) failed
+    the job in ``connect`` (tests/ccxt/test_run_kill9.py, on main under load)."""
+    return await asyncio.to_thread(ccxt_module)
 
 
 class _LazyCcxt:

@@ -3,6 +3,7 @@ and the table equals an uninterrupted run's."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from research_helpers import optimize
 
@@ -32,6 +34,22 @@ def _journal_rows(journal: Path) -> list[tuple[int, str, int, float]]:
 
 def _shared_blocks() -> set[str]:
     return {name for name in os.listdir("/dev/shm") if name.startswith("psm_")}
+
+
+def _mapped_blocks(pid: int) -> set[str]:
+    """The shared memory blocks ``pid`` and its children have mapped: the sweep's own,
+    not those of a sweep another test (or another test worker) runs at the same time."""
+    processes = [psutil.Process(pid)]
+    processes += processes[0].children(recursive=True)
+    found = set()
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            found |= {
+                Path(region.path).name
+                for region in process.memory_maps()
+                if region.path.startswith("/dev/shm/psm_")
+            }
+    return found
 
 
 def _group_gone(pgid: int, timeout: float) -> bool:
@@ -57,7 +75,6 @@ def test_kill_9_then_rerun_finishes_without_recomputing(
     command += ["--data", str(data), *GRID, "--quiet", "--json", str(out)]
     env = {**os.environ, "ATS_SAVED_STATES_DIR": str(state)}
 
-    blocks_before = _shared_blocks()
     sweep = subprocess.Popen([*command, "--workers", "1"], env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -65,7 +82,7 @@ def test_kill_9_then_rerun_finishes_without_recomputing(
             assert sweep.poll() is None, "the sweep ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        ours = _shared_blocks() - blocks_before
+        ours = _mapped_blocks(sweep.pid)
         sweep.send_signal(signal.SIGKILL)
         sweep.wait()
         assert _group_gone(sweep.pid, 10), "workers outlived their killed parent"

@@ -30,6 +30,7 @@ from ats.exceptions import ConfigError
 from ats.exchanges.ccxt_support import Backoff, is_spot, make_client, retry_transient
 from ats.exchanges.data_classes import Candle, Progress
 from ats.exchanges.feeds.base_feed import CandleFeed
+from ats.exchanges.lazy_ccxt import load_ccxt
 from ats.exchanges.market_rules import MarketRules
 from ats.exchanges.rate_limit import AccountLimiter, limiter_of
 from ats.exchanges.run_control import RunControl
@@ -102,6 +103,7 @@ class CcxtFeed(CandleFeed):
         """Build the ccxt client (no request yet: the first poll loads markets, with retry)."""
         if self.client is not None:
             return
+        await load_ccxt()
         client = make_client(
             self.exchange_id,
             timeout_ms=self.timeout_ms,

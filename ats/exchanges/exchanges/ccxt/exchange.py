@@ -93,7 +93,7 @@ from ats.exchanges.exchanges.ccxt.tracking import (
     status_of,
 )
 from ats.exchanges.feeds.ccxt_feed import CcxtFeed
-from ats.exchanges.lazy_ccxt import ccxt
+from ats.exchanges.lazy_ccxt import ccxt, load_ccxt
 from ats.exchanges.market_rules import MarketRules
 from ats.exchanges.rate_limit import AccountLimiter, limiter_of
 from ats.exchanges.run_control import RunControl
@@ -175,6 +175,7 @@ class Exchange(BaseExchange):
         then the feed. An API key the exchange refuses is a ConfigError (no traceback)."""
         credentials = load_credentials(self.config, self.exchange_id)
         if self.client is None:
+            await load_ccxt()
             self.client = make_client(
                 self.exchange_id,
                 timeout_ms=self.feed.timeout_ms,
