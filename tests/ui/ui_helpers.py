@@ -42,6 +42,10 @@ async def press(pilot: Pilot[object], *keys: str, settle: float = 0.02) -> None:
         char = key if len(key) == 1 else CHARACTERS.get(key)
         pilot.app.post_message(events.Key(key, char))
         await pilot.pause(settle)
+        # The app forwards the key to the focused widget as a new message: wait for the
+        # widgets' queues once more, so a loaded machine (tests in parallel) has handled
+        # it too before the test looks.
+        await pilot.pause(0)
 
 
 async def type_text(pilot: Pilot[object], text: str) -> None:
