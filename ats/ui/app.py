@@ -34,6 +34,7 @@ import termios
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import RenderableType
 from textual import events
@@ -45,9 +46,6 @@ from textual.message import Message
 from ats.exceptions import ATSError
 from ats.trading_job.control import JobControl
 from ats.trading_job.job_config import JobConfig, parse_job_config
-from ats.trading_job.job_manager import JobManager
-from ats.trading_job.local_control import LocalJobControl
-from ats.trading_job.stop_deadline import DEFAULT_DEADLINE_S, NamesFunction, StopDeadline
 from ats.ui import textual_cycles
 from ats.ui.commands import JobCommands
 from ats.ui.screens.main import MainScreen
@@ -55,6 +53,10 @@ from ats.ui.settings import DEFAULT_SETTINGS_PATH, UISettings
 from ats.ui.tcss import tcss_path
 from ats.ui.themes import DEFAULT_THEME, FALLBACK_THEME, default_theme_dirs, load_themes
 from ats.utils import native_memory, runtime_tuning
+
+if TYPE_CHECKING:
+    from ats.trading_job.job_manager import JobManager
+    from ats.trading_job.stop_deadline import NamesFunction, StopDeadline
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ MALLOC_TRIM_EVERY = 60.0
 bench/ui_memory.py)."""
 FOREGROUND_HOLD = 0.08
 """Seconds running backtests step aside after each key press."""
+DEFAULT_DEADLINE_S = 10.0
+"""As ats.trading_job.stop_deadline's (not imported: an attached console loads no engine)."""
 
 
 def demo_replay_config() -> JobConfig:
@@ -96,7 +100,10 @@ class AtsApp(App[int]):
     TITLE = "ATS"
     CSS_PATH = tcss_path(__file__)
     COMMANDS = App.COMMANDS | {JobCommands}
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+d", "detach", "Detach", show=False, priority=True),
+    ]
     MODES = {"main": MainScreen}
     DEFAULT_MODE = "main"
 
@@ -119,9 +126,13 @@ class AtsApp(App[int]):
         log_clock: Callable[[float], str] | None = None,
         tune_runtime: bool | None = None,
         log_file: Path | None = None,
+        control: JobControl | None = None,
     ) -> None:
         """``settings_path=None`` keeps the theme choice in memory only; ``owns_process``
         (the ``ats`` command) lets a stop past its deadline end the process.
+
+        ``control`` attaches the console to jobs run elsewhere (``ats attach``, through
+        the control API): no manager, no engine loaded, and quitting only detaches.
 
         ``handle_signals`` and ``tune_runtime`` default to "when not headless", so tests
         never touch process-wide state; ``log_clock`` formats log times (snapshots pin it).
@@ -132,8 +143,18 @@ class AtsApp(App[int]):
         """
         super().__init__()
         textual_cycles.install()
-        self.manager = manager if manager is not None else JobManager()
-        self.control: JobControl = LocalJobControl(self.manager)
+        self.attached = control is not None
+        """The jobs run in another process: quitting detaches and leaves them running."""
+        self.lost: str | None = None
+        """Attached: why the console had to close (the process went away), one line."""
+        self.manager: JobManager | None = None
+        if control is None:
+            from ats.trading_job.job_manager import JobManager
+            from ats.trading_job.local_control import LocalJobControl
+
+            self.manager = manager if manager is not None else JobManager()
+            control = LocalJobControl(self.manager)
+        self.control: JobControl = control
         """What the screens drive jobs through (by id, reading views)."""
         self.closing = False
         """:meth:`exit` was called: the screens stop delivering updates."""
@@ -149,16 +170,21 @@ class AtsApp(App[int]):
         self._tune_runtime = tune_runtime
         self.log_file = log_file
         """The application log (ats.utils.app_log), shown on the help screen."""
-        self.stop = StopDeadline(
-            self.manager,
-            deadline_s=stop_deadline_s,
-            unsaved=unsaved,
-            save_now=save_now,
-            before_exit=self._give_terminal_back,
-            on_first=self._on_quit_signal,
-            owns_process=owns_process,
-        )
-        """Quitting's deadline; with ``handle_signals`` also SIGINT, SIGTERM and SIGHUP."""
+        self.stop: StopDeadline | None = None
+        """Quitting's deadline; with ``handle_signals`` also SIGINT, SIGTERM and SIGHUP
+        (None when attached: the jobs are not this process's to stop)."""
+        if self.manager is not None:
+            from ats.trading_job.stop_deadline import StopDeadline
+
+            self.stop = StopDeadline(
+                self.manager,
+                deadline_s=stop_deadline_s,
+                unsaved=unsaved,
+                save_now=save_now,
+                before_exit=self._give_terminal_back,
+                on_first=self._on_quit_signal,
+                owns_process=owns_process,
+            )
         self._theme_dirs = list(theme_dirs) if theme_dirs is not None else default_theme_dirs()
         self.ats_themes: list[str] = []
         self.theme_errors: list[str] = []
@@ -272,9 +298,40 @@ class AtsApp(App[int]):
         await super().on_event(event)
 
     # -- quitting --------------------------------------------------------------------------
+    def lose_connection(self, reason: str) -> None:
+        """Attached, the jobs' process went away: close with ``reason`` (exit status 1)."""
+        if self.lost is None:
+            self.lost = reason
+            self.exit(1, return_code=1)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Attached, an ATSError nobody handled means the control API stopped answering
+        (a refused command is handled where it is sent): one line, not a traceback."""
+        if self.attached and isinstance(error, ATSError):
+            log.warning("attached console closing: %s", error)
+            self.lose_connection(str(error))
+            return
+        super()._handle_exception(error)
+
+    async def action_detach(self) -> None:
+        """Close an attached console; the jobs keep running in their process."""
+        if not self.attached:
+            self.notify(
+                "This console runs the jobs itself: q stops and saves them "
+                "(detach is for 'ats attach')",
+                severity="warning",
+            )
+            return
+        self.quitting = True
+        self.exit(0)
+
     async def action_quit(self) -> None:
         """Graceful quit within the stop deadline: stop jobs (cancelling those that do
-        not stop in time), run the save hook, then exit (also ctrl+q and signals)."""
+        not stop in time), run the save hook, then exit (also ctrl+q and signals).
+        Attached, it detaches: the jobs belong to another process."""
+        if self.stop is None:
+            await self.action_detach()
+            return
         if self.quitting:
             return
         self.quitting = True
@@ -321,10 +378,12 @@ class AtsApp(App[int]):
         self._remove_signal_handlers()  # however the app ended (tests end it without q)
 
     def _install_signal_handlers(self) -> None:
-        self.stop.install_signals()
+        if self.stop is not None:
+            self.stop.install_signals()
 
     def _remove_signal_handlers(self) -> None:
-        self.stop.remove_signals()
+        if self.stop is not None:
+            self.stop.remove_signals()
 
     def _on_quit_signal(self, name: str) -> None:
         log.warning("%s: quitting gracefully", name)
@@ -356,7 +415,7 @@ def _stop_aware(base: type[Driver]) -> type[Driver]:
         def process_message(self, message: Message) -> None:
             if isinstance(message, events.Key) and message.key == "ctrl+q":
                 stop = getattr(self._app, "stop", None)
-                if isinstance(stop, StopDeadline):
+                if stop is not None:
                     stop.request()
             super().process_message(message)
 

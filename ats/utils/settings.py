@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     alert_timeout_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     alert_summary_at: str = ""
     """``HH:MM`` (UTC): a daily summary of every alerting job; empty for none."""
+    api_token: SecretStr | None = None
+    """Bearer token of the control API over TCP (``--api-port``), which refuses to start
+    without one; the unix socket needs none (mode 0600). See ats.apis.server."""
 
     @model_validator(mode="after")
     def _place_in_workspace(self) -> Settings:
