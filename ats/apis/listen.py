@@ -126,7 +126,7 @@ def bind(
 
 def bind_for(settings: Settings, options: ApiOptions | None = None) -> Listening:
     """:func:`bind` for the process holding ``settings``' state directory."""
-    from ats.utils.settings import register_secret
+    from ats.utils.redaction import register_secret
 
     token = settings.api_token.get_secret_value() if settings.api_token else None
     if token:

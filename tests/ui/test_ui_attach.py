@@ -118,7 +118,7 @@ async def test_the_console_serves_its_jobs_from_the_restore_until_q(
     """The in-process console, wired as ``ats`` wires it, serves the control API: a
     console attached to it drives its jobs; its ``q`` closes the socket."""
     from ats.apis.listen import socket_path
-    from ats.trading_job.persistence import PersistentJobs
+    from ats.persistence.persistent_jobs import PersistentJobs
     from ats.ui.launch import console_hooks
     from ats.utils.settings import Settings
 
