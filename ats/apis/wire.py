@@ -22,7 +22,7 @@ from ats.apis.operations import Operation
 from ats.exceptions import ATSError
 from ats.trading_job.change_feed import Changes
 from ats.trading_job.events import JobStatusChanged
-from ats.utils.redaction import redact, secrets_registered
+from ats.utils.redaction import redact, scrub_config, secrets_registered
 from ats.utils.validation import format_validation_error, one_line
 
 
@@ -65,6 +65,11 @@ def parse_arguments(operation: Operation, raw: dict[str, Any]) -> dict[str, Any]
 
 
 def dump_answer(operation: Operation, value: Any) -> bytes:
+    """The answer's JSON; a job config with literal credentials in its params (instead
+    of the name of an environment setting) has them masked, as in its snapshot."""
+    if isinstance(value, BaseModel):  # the job config: the one model answer
+        scrubbed, _masked = scrub_config(value.model_dump(mode="json"))
+        return safe(json.dumps(scrubbed).encode())
     return safe(answer_adapter(operation.returns).dump_json(value))
 
 

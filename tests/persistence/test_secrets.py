@@ -49,7 +49,7 @@ class Strategy(BaseStrategy):
 '''
 
 
-def _job(tmp_path: Path, name: str, data: Path, fail_at: int) -> Path:
+def _job(tmp_path: Path, name: str, data: Path, fail_at: int, secret: str = API_SECRET) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(
         textwrap.dedent(
@@ -58,7 +58,7 @@ def _job(tmp_path: Path, name: str, data: Path, fail_at: int) -> Path:
             balances: {{USDT: 10000}}
             exchange:
               name: back_trading
-              params: {{data: {data}, api_key_env: BINANCE_API_KEY, secret: {API_SECRET}}}
+              params: {{data: {data}, api_key_env: BINANCE_API_KEY, secret: {secret}}}
             strategy: {{name: leaky, params: {{fail_at: {fail_at}}}}}
             """
         )
@@ -129,6 +129,8 @@ def test_no_secret_anywhere_and_files_are_private(tmp_path: Path) -> None:
 
 
 API_TOKEN = "api-token-5e8b1c0f9a7d3e2b"
+LITERAL = "literal-secret-in-a-config-only"
+"""In no .env: only the config's ``secret:`` param holds it."""
 
 
 async def test_no_secret_in_any_answer_or_event_of_the_control_api(
@@ -159,7 +161,7 @@ async def test_no_secret_in_any_answer_or_event_of_the_control_api(
     settings = Settings(saved_states_dir=tmp_path / "s")
     manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
     ids = [
-        manager.create(load_job_config(_job(tmp_path, name, data, fail_at))).id
+        manager.create(load_job_config(_job(tmp_path, name, data, fail_at, LITERAL))).id
         for name, fail_at in (("careless", 0), ("crashing", 300))
     ]
     listening = bind_for(settings, ApiOptions(port=0))
@@ -195,9 +197,10 @@ async def test_no_secret_in_any_answer_or_event_of_the_control_api(
                         seen.append(await response.text())
             async with http.post(f"{base}/jobs/{ids[0]}/speed", json={"factor": 2}) as response:
                 seen.append(await response.text())  # an error naming the job
+    assert any('"secret":"***"' in text.replace(" ", "") for text in seen)  # the config
     assert any("authentication failed for key ***" in text for text in seen)
     assert any("connecting with api key ***" in text for text in seen)
     logged = "\n".join(record.getMessage() for record in caplog.records)
-    for secret in (API_KEY, API_SECRET, API_TOKEN):
+    for secret in (API_KEY, API_SECRET, API_TOKEN, LITERAL):
         for text in [*seen, logged]:
             assert secret not in text
