@@ -102,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow a non-loopback --api-host (anyone reaching it can try the token)",
     )
+    parser.add_argument(
+        "--on-hangup",
+        choices=("keep", "stop"),
+        help="when the console's terminal hangs up (ssh or tmux gone): keep the jobs "
+        "running headless, 'ats attach' brings the console back (default), or stop and "
+        "save them (default: ATS_ON_HANGUP, else keep)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     backtest = commands.add_parser("backtest", help="backtest a strategy on a candle file")
@@ -198,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_run_jobs([demo_backtest_config()], None))
         from ats.ui.launch import launch_console
 
-        return launch_console(settings, api=_api_options(args))  # saves and resumes jobs
+        return launch_console(
+            settings, api=_api_options(args), on_hangup=args.on_hangup
+        )  # saves and resumes jobs
     except ATSError as exc:
         from ats.utils.validation import one_line
 

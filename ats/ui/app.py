@@ -16,11 +16,13 @@ to the persistence layer:
 - ``unsaved`` and ``save_now`` (sync) name the jobs not saved yet and make a last
   snapshot attempt, for the stop deadline.
 
-Quitting (``q``, ``ctrl+q``, SIGINT/SIGHUP/SIGTERM) is graceful and bounded: ``before_stop``,
+Quitting (``q``, ``ctrl+q``, SIGINT/SIGTERM) is graceful and bounded: ``before_stop``,
 then running jobs are asked to stop and awaited, then ``on_quit``, then the app exits and
 Textual restores the terminal, all within the stop deadline
 (:mod:`ats.trading_job.stop_deadline`). Past it, or at a second signal, the process ends
-with one line naming what was not saved, after giving the terminal back.
+with one line naming what was not saved, after giving the terminal back. A hang-up
+(SIGHUP, the terminal gone) leaves the jobs running headless, or quits with
+``on_hangup="stop"`` (:mod:`ats.ui.hangup`).
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ from ats.trading_job.control import JobControl
 from ats.trading_job.job_config import JobConfig, parse_job_config
 from ats.ui import textual_cycles
 from ats.ui.commands import JobCommands
+from ats.ui.hangup import Hangup, HangupPolicy
 from ats.ui.screens.main import MainScreen
 from ats.ui.settings import DEFAULT_SETTINGS_PATH, UISettings
 from ats.ui.tcss import tcss_path
+from ats.ui.terminal_loss import hangup_aware
 from ats.ui.themes import DEFAULT_THEME, FALLBACK_THEME, default_theme_dirs, load_themes
 from ats.utils import native_memory, runtime_tuning
 
@@ -127,6 +131,7 @@ class AtsApp(App[int]):
         tune_runtime: bool | None = None,
         log_file: Path | None = None,
         control: JobControl | None = None,
+        on_hangup: HangupPolicy | str = HangupPolicy.KEEP,
     ) -> None:
         """``settings_path=None`` keeps the theme choice in memory only; ``owns_process``
         (the ``ats`` command) lets a stop past its deadline end the process.
@@ -140,6 +145,7 @@ class AtsApp(App[int]):
         before any thread existed (ats.ui.launch): once mounted, and before ``on_start``
         restores any job, what start-up built is frozen out of the collector's sight; the C
         heap is trimmed every ``MALLOC_TRIM_EVERY`` seconds.
+        ``on_hangup``: what SIGHUP (the terminal gone) does, see :mod:`ats.ui.hangup`.
         """
         super().__init__()
         textual_cycles.install()
@@ -170,6 +176,8 @@ class AtsApp(App[int]):
         self._tune_runtime = tune_runtime
         self.log_file = log_file
         """The application log (ats.utils.app_log), shown on the help screen."""
+        self.hangup = Hangup(self, HangupPolicy(on_hangup))
+        """What SIGHUP (the terminal gone) does to the jobs run in this process."""
         self.stop: StopDeadline | None = None
         """Quitting's deadline; with ``handle_signals`` also SIGINT, SIGTERM and SIGHUP
         (None when attached: the jobs are not this process's to stop)."""
@@ -182,8 +190,9 @@ class AtsApp(App[int]):
                 unsaved=unsaved,
                 save_now=save_now,
                 before_exit=self._give_terminal_back,
-                on_first=self._on_quit_signal,
+                on_first=self.quit_on_signal,
                 owns_process=owns_process,
+                on_hangup=self.hangup.on_signal,
             )
         self._theme_dirs = list(theme_dirs) if theme_dirs is not None else default_theme_dirs()
         self.ats_themes: list[str] = []
@@ -372,22 +381,27 @@ class AtsApp(App[int]):
         super().exit(result, return_code, message)
 
     def get_driver_class(self) -> type[Driver]:
-        return _stop_aware(super().get_driver_class())
+        return _stop_aware(hangup_aware(super().get_driver_class()))
 
     def on_unmount(self) -> None:
         self._remove_signal_handlers()  # however the app ended (tests end it without q)
 
     def _install_signal_handlers(self) -> None:
         if self.stop is not None:
+            self.hangup.install()
             self.stop.install_signals()
 
     def _remove_signal_handlers(self) -> None:
         if self.stop is not None:
             self.stop.remove_signals()
 
-    def _on_quit_signal(self, name: str) -> None:
+    def quit_on_signal(self, name: str) -> None:
         log.warning("%s: quitting gracefully", name)
         self.call_later(self.action_quit)
+
+    def terminal_lost(self, reason: str) -> None:
+        """The driver lost the terminal (EIO): as a hang-up (ats.ui.terminal_loss)."""
+        self.hangup.terminal_lost(reason)
 
     def _give_terminal_back(self) -> None:
         """Before the process ends without Textual's own clean-up (a second signal, or
@@ -442,6 +456,7 @@ def run_console(
     stop_deadline_s: float = DEFAULT_DEADLINE_S,
     settings_path: Path | str | None = DEFAULT_SETTINGS_PATH,
     log_file: Path | None = None,
+    on_hangup: HangupPolicy | str = HangupPolicy.KEEP,
 ) -> int:
     """Run the console until quit. 0 on a clean quit, non-zero if anything crashed.
 
@@ -461,6 +476,7 @@ def run_console(
         owns_process=True,
         settings_path=settings_path,
         log_file=log_file,
+        on_hangup=on_hangup,
     )
     try:
         result = app.run()

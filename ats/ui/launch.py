@@ -17,6 +17,7 @@ quit are remembered as running (``before_stop``) and snapshotted once stopped
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable
@@ -40,14 +41,24 @@ from ats.utils.settings import Settings
 if TYPE_CHECKING:
     from ats.apis.listen import ApiOptions, Listening
 
+log = logging.getLogger(__name__)
+
 EXIT_LOCKED = 2
 EXIT_UNSAVED = 1
 OLD_UI_SETTINGS_NAME = "ui.json"
 
 
-def launch_console(settings: Settings | None = None, api: ApiOptions | None = None) -> int:
+def launch_console(
+    settings: Settings | None = None,
+    api: ApiOptions | None = None,
+    on_hangup: str | None = None,
+) -> int:
     """Run the persistent console; its exit status (2 if the state directory is busy or
-    the control API cannot listen as ``api`` asks)."""
+    the control API cannot listen as ``api`` asks).
+
+    ``on_hangup`` (``keep`` or ``stop``, default ``ATS_ON_HANGUP``): see ats.ui.hangup.
+    After a clean quit it says on one line what was saved where.
+    """
     from ats.apis.listen import bind_for
     from ats.ui.app import run_console
 
@@ -68,12 +79,18 @@ def launch_console(settings: Settings | None = None, api: ApiOptions | None = No
         settings_path=ui_settings_path(directory),
         stop_deadline_s=settings.stop_deadline_s,
         log_file=settings.log_file,
+        on_hangup=on_hangup or settings.on_hangup,
         **console_hooks(persistence, alerts, listening),
     )
     unsaved = persistence.unsaved_message()  # the disk filled up while it ran
     if unsaved is not None:
         print(f"ats: error: {unsaved}", file=sys.stderr)
         return code or EXIT_UNSAVED
+    if code == 0:
+        saved = len(list(manager))
+        line = f"ats: stopped; {saved} job(s) saved in {directory} (running ones resume next start)"
+        log.info("%s", line)  # the terminal may be gone (a hang-up): the log has it too
+        print(line, file=sys.stderr)
     return code
 
 

@@ -1,0 +1,96 @@
+"""Issue 11, acceptance 2: ``./start.sh`` in tmux, the replay started, then the tmux
+server killed, so the console's terminal hangs up (SIGHUP, then EOF/EIO on the tty).
+The process keeps running headless and the replay keeps advancing (its snapshots show
+the cursor growing); a stop afterwards saves it to resume. With ``--on-hangup stop`` a
+hang-up stops, saves and exits as before."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from persistence.persist_helpers import read_payload, wait_for
+from test_ui_tmux import Console, saved_statuses
+from test_ui_tmux import pytestmark as tmux_marks
+
+from ats.trading_job.persistence import holder_pid
+
+pytestmark = tmux_marks
+
+
+def _replay_cursor(state: Path) -> int:
+    """Candles the demo replay has done, as its latest snapshot says (-1: none yet)."""
+    from ats.state.snapshot_store import SnapshotStore
+
+    for job_id in SnapshotStore(state).job_ids():
+        payload = read_payload(state, job_id)
+        if payload is not None and payload["config"]["name"] == "demo-replay":
+            return int(payload["exchange"]["feed"]["cursor"])
+    return -1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _start_replay_and_hang_up(console: Console, *args: str) -> int:
+    """The console with the demo replay running; the tmux server killed. Its pid."""
+    (console.work / ".env").write_text("ATS_SNAPSHOT_INTERVAL_S=0.3\n")
+    tmux = console.start(*args)
+    tmux.wait(lambda t: "demo-replay" in t and "finished" in t, 15)
+    tmux.keys("Down")
+    tmux.wait(lambda t: "demo-replay · sma_cross" in t, 5)
+    tmux.keys("s")
+    tmux.wait(lambda t: "running" in t.split("demo-replay", 1)[1][:60], 5)
+    pid = holder_pid(console.state)
+    assert pid is not None and pid > 0
+    assert wait_for(lambda: _replay_cursor(console.state) > 0, timeout=10)
+    console.tmux.kill_server()  # the pty goes away: SIGHUP to the console
+    return pid
+
+
+def test_the_jobs_outlive_a_hang_up_and_a_stop_saves_them(tmp_path: Path) -> None:
+    console = Console(tmp_path)
+    pid = 0
+    try:
+        pid = _start_replay_and_hang_up(console)
+        time.sleep(0.5)
+        assert _alive(pid), "the console exited on the hang-up"
+        before = _replay_cursor(console.state)
+        assert wait_for(lambda: _replay_cursor(console.state) > before + 3, timeout=10), (
+            "the replay stopped advancing after the hang-up"
+        )
+        assert _alive(pid)
+        os.kill(pid, signal.SIGTERM)  # what systemd or 'ats attach' then q does
+        assert wait_for(lambda: not _alive(pid), timeout=15)
+        assert saved_statuses(console.state) == {
+            "demo-sma-cross": "finished",
+            "demo-replay": "running",
+        }
+        assert holder_pid(console.state) is None
+    finally:
+        console.close()
+        if pid and _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_on_hangup_stop_saves_and_exits(tmp_path: Path) -> None:
+    console = Console(tmp_path)
+    pid = 0
+    try:
+        pid = _start_replay_and_hang_up(console, "--on-hangup", "stop")
+        assert wait_for(lambda: not _alive(pid), timeout=15), "still running after SIGHUP"
+        assert saved_statuses(console.state) == {
+            "demo-sma-cross": "finished",
+            "demo-replay": "running",
+        }
+    finally:
+        console.close()
+        if pid and _alive(pid):
+            os.kill(pid, signal.SIGKILL)
