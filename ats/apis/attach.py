@@ -3,8 +3,10 @@
 The very same console (:class:`~ats.ui.app.AtsApp`, one UI code path) runs on a
 :class:`~ats.apis.remote_control.RemoteJobControl` instead of an in-process JobManager:
 everything it shows comes from the same views, every key sends the same command. The
-jobs belong to the other process: ``ctrl+d`` (or ``q``) detaches and leaves them
-running, and so does a dropped ssh connection. Several consoles may attach at once.
+jobs belong to the other process: ``ctrl+d`` detaches and leaves them running, and so
+does a dropped ssh connection. ``q`` does what it does in the console that runs them:
+that process stops every job, saves and exits (POST /api/v1/process/stop), and this
+console closes saying so. Several consoles may attach at once.
 
 No engine module is loaded here: attaching costs the console's own start-up only.
 """
@@ -42,7 +44,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "attach",
         help="open the console on a running ATS (ats --no-ui, or another console); "
-        "ctrl+d detaches and leaves the jobs running",
+        "ctrl+d detaches and leaves the jobs running, q stops and saves them as in the "
+        "console that runs them",
     )
     add_arguments(parser)
     return parser
@@ -94,12 +97,18 @@ async def attach(control: Any, **app_options: Any) -> int:
     from ats.ui.app import AtsApp
 
     app_options.setdefault("settings_path", None)
-    app = AtsApp(control=control, demo=False, **app_options)
+    app = AtsApp(control=control, demo=False, stop_process=control.stop_process, **app_options)
     control.on_lost = app.lose_connection
     try:
         await app.run_async()
     finally:
         await control.close()
+    if app.process_stopping:
+        print(
+            f"ats attach: the ATS at {control.where} is stopping its jobs and saving them "
+            "(running ones resume at its next start)"
+        )
+        return 0
     if app.lost is not None:
         print(f"ats attach: {app.lost}", file=sys.stderr)
         return EXIT_LOST

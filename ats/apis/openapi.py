@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ats.apis.operations import EVENTS_PATH, OPERATIONS, Operation
+from ats.apis.operations import EVENTS_PATH, OPERATIONS, STOP_PROCESS_PATH, Operation
 from ats.apis.wire import answer_adapter, arguments_model
 from ats.trading_job.views import SCHEMA_VERSION
 
@@ -39,6 +39,27 @@ def document() -> dict[str, Any]:
             "summary": "WebSocket: coalesced change summaries (JSON text messages, ≤ 10/s); "
             'the first one names every job. Send {"hold_foreground": seconds} after a key press.',
             "responses": {"101": {"description": "switching to the WebSocket protocol"}},
+        }
+    }
+    paths[STOP_PROCESS_PATH] = {
+        "post": {
+            "operationId": "stop_process",
+            "summary": "Stop every job, save and exit, as on SIGTERM (q in ats attach); "
+            "the event stream ends when the process closes the API",
+            "responses": {
+                "202": {
+                    "description": "stopping: the pid",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"stopping": {"type": "integer"}},
+                            }
+                        }
+                    },
+                },
+                "404": _ERROR,
+            },
         }
     }
     return {

@@ -218,3 +218,5 @@ NOT_OPERATIONS = frozenset({"watch", "hold_foreground"})
 """JobControl members that are not request/answer: they travel on the event stream."""
 EVENTS_PATH = PREFIX + "/events"
 OPENAPI_PATH = PREFIX + "/openapi.json"
+STOP_PROCESS_PATH = PREFIX + "/process/stop"
+"""POST: the process stops every job, saves and exits, as on SIGTERM (``q`` when attached)."""

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ats.apis.operations import BY_NAME, EVENTS_PATH, PREFIX
+from ats.apis.operations import BY_NAME, EVENTS_PATH, PREFIX, STOP_PROCESS_PATH
 from ats.apis.wire import ApiUnavailable, arguments_model, load_answer, load_changes, load_error
 from ats.trading_job.change_feed import Changes, Deliver
 from ats.trading_job.views import (
@@ -234,6 +234,20 @@ class RemoteJobControl:
     async def kill_switch(self) -> int:
         result: int = await self.call("kill_switch")
         return result
+
+    # -- the process --------------------------------------------------------------------------
+    async def stop_process(self) -> int:
+        """Ask the process to stop every job, save and exit (``q`` in ``ats attach``); its
+        pid. The event stream then ends (:attr:`on_lost`) as the process closes the API."""
+        try:
+            async with self.session().post(self.base + STOP_PROCESS_PATH) as response:
+                data = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise self.unreachable(exc) from None
+        if status != 202:
+            raise load_error(status, data)
+        return int(json.loads(data)["stopping"])
 
     # -- changes -----------------------------------------------------------------------------
     def watch(

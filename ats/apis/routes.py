@@ -11,22 +11,32 @@ stream, the OpenAPI document, and the rules every request goes through.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSCloseCode, web
 
 from ats.apis import events, openapi
-from ats.apis.operations import EVENTS_PATH, OPENAPI_PATH, OPERATIONS, Operation
+from ats.apis.operations import (
+    EVENTS_PATH,
+    OPENAPI_PATH,
+    OPERATIONS,
+    STOP_PROCESS_PATH,
+    Operation,
+)
 from ats.apis.wire import BadRequest, dump_answer, dump_error, parse_arguments
 from ats.exceptions import ATSError, JobError
 from ats.trading_job.control import JobControl
 
 log = logging.getLogger(__name__)
 
+STOP_AFTER_S = 0.05
+"""The stop-process answer is sent before the stop begins (it closes the server)."""
 MAX_BODY = 1024 * 1024
 """Bytes a request body may have (a job config is a few kB)."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -37,9 +47,12 @@ def build_app(
     *,
     token: str | None,
     streams: set[web.WebSocketResponse] | None = None,
+    stop_process: Callable[[], object] | None = None,
 ) -> web.Application:
     """The API for ``control``; ``token`` (TCP) is required from every request;
-    ``streams`` collects the open event streams (closed on shutdown)."""
+    ``streams`` collects the open event streams (closed on shutdown). ``stop_process``
+    (the process's owner's graceful stop) is served on :data:`STOP_PROCESS_PATH`;
+    without it that route is a 404."""
     streams = set() if streams is None else streams
     middlewares: list[Any] = [_errors]
     if token is not None:
@@ -55,6 +68,8 @@ def build_app(
             await stream.close(code=WSCloseCode.GOING_AWAY, message=b"ATS is stopping")
 
     app.on_shutdown.append(close_streams)
+    if stop_process is not None:
+        app.router.add_post(STOP_PROCESS_PATH, _stop_handler(stop_process))
     return app
 
 
@@ -125,6 +140,16 @@ def _handler(control: JobControl, operation: Operation) -> Handler:
         arguments.update({name: request.match_info[name] for name in path_params})
         result = await method(**arguments)
         return web.Response(body=dump_answer(operation, result), content_type="application/json")
+
+    return handle
+
+
+def _stop_handler(stop_process: Callable[[], object]) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        log.warning("control API: stop requested (every job stops, is saved, then exit)")
+        # After this answer is on its way: the stop closes this server first.
+        asyncio.get_running_loop().call_later(STOP_AFTER_S, stop_process)
+        return web.json_response({"stopping": os.getpid()}, status=202)
 
     return handle
 

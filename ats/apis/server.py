@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -39,8 +42,11 @@ class ControlServer:
         *,
         max_connections: int = MAX_CONNECTIONS,
         idle_s: float = IDLE_S,
+        stop_process: Callable[[], object] | None = None,
     ) -> None:
         self.control = control
+        self.stop_process = stop_process
+        """The owner's graceful stop (POST /api/v1/process/stop), e.g. :func:`terminate_self`."""
         self.listening = listening
         self.max_connections = max_connections
         self.idle_s = idle_s
@@ -56,7 +62,9 @@ class ControlServer:
         for sock in self.listening.sockets:
             unix = sock.family == socket.AF_UNIX
             token = None if unix else self.listening.token
-            app = build_app(self.control, token=token, streams=self.streams)
+            app = build_app(
+                self.control, token=token, streams=self.streams, stop_process=self.stop_process
+            )
             runner = web.AppRunner(
                 app, access_log=None, keepalive_timeout=self.idle_s, shutdown_timeout=SHUTDOWN_S
             )
@@ -86,11 +94,20 @@ class ControlServer:
         await self.close()
 
 
-async def serve(control: JobControl, listening: Listening) -> ControlServer:
+async def serve(
+    control: JobControl, listening: Listening, stop_process: Callable[[], object] | None = None
+) -> ControlServer:
     """Start serving ``control`` on ``listening``'s sockets; the caller closes it."""
-    server = ControlServer(control, listening)
+    server = ControlServer(control, listening, stop_process=stop_process)
     await server.start()
     return server
+
+
+def terminate_self() -> None:
+    """A stop asked through the API, as SIGTERM: the console and ``ats --no-ui`` both
+    stop every job, save and exit within the stop deadline on it (and the console does
+    so even when it runs headless after a hang-up)."""
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class _Listener(web.BaseSite):

@@ -53,10 +53,13 @@ class HeadlessSession:
         await self.persistence.open(only=only)
         try:
             if self.listening is not None:
-                from ats.apis.server import serve
+                from ats.apis.server import serve, terminate_self
                 from ats.trading_job.local_control import LocalJobControl
 
-                self.server = await serve(LocalJobControl(self.manager), self.listening)
+                # q in an attached console: SIGTERM, which this session handles (stop, save).
+                self.server = await serve(
+                    LocalJobControl(self.manager), self.listening, stop_process=terminate_self
+                )
             yield
         finally:
             if self.server is not None:

@@ -132,6 +132,7 @@ class AtsApp(App[int]):
         log_file: Path | None = None,
         control: JobControl | None = None,
         on_hangup: HangupPolicy | str = HangupPolicy.KEEP,
+        stop_process: QuitHook | None = None,
     ) -> None:
         """``settings_path=None`` keeps the theme choice in memory only; ``owns_process``
         (the ``ats`` command) lets a stop past its deadline end the process.
@@ -146,6 +147,8 @@ class AtsApp(App[int]):
         restores any job, what start-up built is frozen out of the collector's sight; the C
         heap is trimmed every ``MALLOC_TRIM_EVERY`` seconds.
         ``on_hangup``: what SIGHUP (the terminal gone) does, see :mod:`ats.ui.hangup`.
+        ``stop_process`` (attached): what ``q`` does, as in the console that runs the
+        jobs: that process stops them, saves and exits (ctrl+d only detaches).
         """
         super().__init__()
         textual_cycles.install()
@@ -176,6 +179,9 @@ class AtsApp(App[int]):
         self._tune_runtime = tune_runtime
         self.log_file = log_file
         """The application log (ats.utils.app_log), shown on the help screen."""
+        self._stop_process = stop_process
+        self.process_stopping = False
+        """Attached: ``q`` asked the jobs' process to stop, save and exit."""
         self.hangup = Hangup(self, HangupPolicy(on_hangup))
         """What SIGHUP (the terminal gone) does to the jobs run in this process."""
         self.stop: StopDeadline | None = None
@@ -334,12 +340,32 @@ class AtsApp(App[int]):
         self.quitting = True
         self.exit(0)
 
+    async def _stop_attached_process(self) -> None:
+        """``q`` when attached: the process stops its jobs, saves and exits; this console
+        closes once it has said yes (``ats attach`` then says so), before the process
+        closes its API under it."""
+        if self._stop_process is None:
+            await self.action_detach()
+            return
+        if self.process_stopping or self.quitting:
+            return
+        self.process_stopping = True
+        self.notify("Stopping the ATS process: its jobs stop and are saved… (ctrl+d detaches)")
+        try:
+            await self._stop_process()
+        except ATSError as exc:
+            self.process_stopping = False
+            self.notify(str(exc), title="Not stopped", severity="error")
+            return
+        self.quitting = True
+        self.exit(0)
+
     async def action_quit(self) -> None:
         """Graceful quit within the stop deadline: stop jobs (cancelling those that do
         not stop in time), run the save hook, then exit (also ctrl+q and signals).
-        Attached, it detaches: the jobs belong to another process."""
+        Attached, the jobs' process does that (``stop_process``; without one, detach)."""
         if self.stop is None:
-            await self.action_detach()
+            await self._stop_attached_process()
             return
         if self.quitting:
             return

@@ -125,10 +125,11 @@ def console_hooks(
         await open_and_resume(persistence)
         notices = list(persistence.notices)  # a damaged journal set aside, jobs rolled back
         if listening is not None:
-            from ats.apis.server import serve
+            from ats.apis.server import serve, terminate_self
             from ats.trading_job.local_control import LocalJobControl
 
-            servers.append(await serve(LocalJobControl(persistence.manager), listening))
+            control = LocalJobControl(persistence.manager)
+            servers.append(await serve(control, listening, stop_process=terminate_self))
             if listening.socket_error is not None:
                 notices.append(listening.socket_error)
         return notices

@@ -20,7 +20,11 @@ from textual.drivers._writer_thread import WriterThread
 from textual.drivers.linux_driver import LinuxDriver
 from ui_helpers import press, wait_for
 
+from ats.apis.listen import bind
+from ats.apis.remote_control import RemoteJobControl
+from ats.apis.server import ControlServer
 from ats.trading_job.job_manager import JobManager
+from ats.trading_job.local_control import LocalJobControl
 from ats.trading_job.trading_job import JobStatus, TradingJob
 from ats.ui.app import AtsApp, demo_replay_config
 from ats.ui.hangup import status_line
@@ -146,3 +150,42 @@ def test_a_dead_tty_does_not_kill_the_writer_thread() -> None:
     assert done.wait(5), "the writer's queue filled up: the loop would be blocked"
     writer.stop()
     assert errors and all(isinstance(error, OSError) for error in errors)
+
+
+# -- q in an attached console ----------------------------------------------------------------
+async def test_q_in_an_attached_console_asks_the_process_to_stop_and_save(
+    make_app: Callable[..., AtsApp], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``ats attach`` after a hang-up: q does what it does in the console that runs the
+    jobs (the process stops, saves, exits: SIGTERM there, a recorder here); ctrl+d only
+    detaches (test_ui_attach.py)."""
+    manager = JobManager()
+    socket_file = tmp_path_factory.mktemp("hup") / "ats.sock"
+    stops: list[int] = []
+    server = ControlServer(
+        LocalJobControl(manager), bind(socket_file), stop_process=lambda: stops.append(1)
+    )
+    async with server:
+        control = RemoteJobControl(socket_file=socket_file)
+        app = make_app(control=control, stop_process=control.stop_process)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await press(pilot, "q")
+            await wait_for(pilot, lambda: not app.is_running)
+        await control.close()
+        await asyncio.sleep(0.1)  # the stop runs just after the answer
+    assert app.process_stopping and stops == [1]
+
+
+async def test_q_attached_to_a_process_that_cannot_be_stopped_says_so(
+    make_app: Callable[..., AtsApp], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    socket_file = tmp_path_factory.mktemp("hup") / "ats.sock"
+    async with ControlServer(LocalJobControl(JobManager()), bind(socket_file)):
+        control = RemoteJobControl(socket_file=socket_file)
+        app = make_app(control=control, stop_process=control.stop_process)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await press(pilot, "q")
+            await pilot.pause(0.2)
+            assert app.is_running and not app.process_stopping
+            assert any("unknown route" in str(n.message) for n in app._notifications)
+        await control.close()

@@ -1,7 +1,8 @@
 """Issue 11, acceptance 2: ``./start.sh`` in tmux, the replay started, then the tmux
 server killed, so the console's terminal hangs up (SIGHUP, then EOF/EIO on the tty).
 The process keeps running headless and the replay keeps advancing (its snapshots show
-the cursor growing); a stop afterwards saves it to resume. With ``--on-hangup stop`` a
+the cursor growing); ``ats attach`` in a new tmux session shows it running, and ``q``
+there stops the process, which saves the replay to resume. With ``--on-hangup stop`` a
 hang-up stops, saves and exits as before."""
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def _start_replay_and_hang_up(console: Console, *args: str) -> int:
     return pid
 
 
-def test_the_jobs_outlive_a_hang_up_and_a_stop_saves_them(tmp_path: Path) -> None:
+def test_the_jobs_outlive_a_hang_up_and_q_in_ats_attach_stops_and_saves_them(
+    tmp_path: Path,
+) -> None:
     console = Console(tmp_path)
     pid = 0
     try:
@@ -67,12 +70,21 @@ def test_the_jobs_outlive_a_hang_up_and_a_stop_saves_them(tmp_path: Path) -> Non
             "the replay stopped advancing after the hang-up"
         )
         assert _alive(pid)
-        os.kill(pid, signal.SIGTERM)  # what systemd or 'ats attach' then q does
-        assert wait_for(lambda: not _alive(pid), timeout=15)
+
+        tmux = console.start("attach")  # a new ssh session: the console comes back
+        text, _ = tmux.wait(lambda t: "demo-replay" in t and "demo-sma-cross" in t, 15)
+        replay_row = text.split("demo-replay", 1)[1][:60]
+        assert "running" in replay_row, text
+        tmux.keys("q")  # as in the console that runs the jobs: stop, save, exit
+        final, _ = tmux.wait(lambda t: "ATS-EXIT:" in t, 20)
+        assert "ATS-EXIT:0" in final
+        assert "is stopping its jobs and saving them" in final.replace("\n", "")
+        assert wait_for(lambda: not _alive(pid), timeout=15), "the process did not exit"
         assert saved_statuses(console.state) == {
             "demo-sma-cross": "finished",
             "demo-replay": "running",
         }
+        assert _replay_cursor(console.state) > before + 3
         assert holder_pid(console.state) is None
     finally:
         console.close()
