@@ -127,7 +127,7 @@ def test_the_openapi_document_describes_every_operation() -> None:
     ids = {
         spec["operationId"] for methods in document["paths"].values() for spec in methods.values()
     }
-    assert ids == set(BY_NAME) | {"events"}
+    assert ids == set(BY_NAME) | {"events", "stop_process"}
     assert "JobView" in document["components"]["schemas"]
     assert document["paths"]["/api/v1/jobs"]["get"]["responses"]["200"]
 
