@@ -155,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ats.apis import attach
 
     attach.add_parser(commands)
+
+    from ats.web import command as web_command
+
+    web_command.add_parser(commands)
     return parser
 
 
@@ -189,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             from ats.headless.jobs_command import run_jobs_command
 
             return run_jobs_command(args)
+        if args.command == "web":
+            from ats.web import command as web_command
+
+            return web_command.run(args)
         if args.command == "attach":
             from ats.apis import attach
 
