@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from job_configs import backtest_config
@@ -189,3 +190,43 @@ async def test_q_attached_to_a_process_that_cannot_be_stopped_says_so(
             assert app.is_running and not app.process_stopping
             assert any("unknown route" in str(n.message) for n in app._notifications)
         await control.close()
+
+
+# -- the setting and the flag -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "env", "policy"),
+    [
+        ([], {}, "keep"),
+        (["--on-hangup", "stop"], {}, "stop"),
+        ([], {"ATS_ON_HANGUP": "stop"}, "stop"),
+        (["--on-hangup", "keep"], {"ATS_ON_HANGUP": "stop"}, "keep"),
+    ],
+)
+def test_on_hangup_comes_from_the_flag_else_the_setting(
+    argv: list[str],
+    env: dict[str, str],
+    policy: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ats.apis import listen
+    from ats.cli import main
+    from ats.ui import app as app_module
+    from ats.ui import launch
+
+    monkeypatch.chdir(tmp_path)
+    for key in [key for key in os.environ if key.startswith("ATS_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    seen: list[str] = []
+
+    def run_console(manager: object, **options: object) -> int:
+        seen.append(str(options["on_hangup"]))
+        return 0
+
+    monkeypatch.setattr(app_module, "run_console", run_console)
+    monkeypatch.setattr(listen, "bind_for", lambda settings, api: None)  # no socket
+    monkeypatch.setattr(launch, "install", lambda limits: None)  # no watchdog thread
+    assert main(argv) == 0
+    assert seen == [policy]

@@ -2,8 +2,8 @@
 server killed, so the console's terminal hangs up (SIGHUP, then EOF/EIO on the tty).
 The process keeps running headless and the replay keeps advancing (its snapshots show
 the cursor growing); ``ats attach`` in a new tmux session shows it running, and ``q``
-there stops the process, which saves the replay to resume. With ``--on-hangup stop`` a
-hang-up stops, saves and exits as before."""
+there stops the process, which saves the replay to resume. (``--on-hangup stop``: a
+hang-up quits as before, test_ui_robustness.py and test_ui_hangup.py.)"""
 
 from __future__ import annotations
 
@@ -40,10 +40,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _start_replay_and_hang_up(console: Console, *args: str) -> int:
+def _start_replay_and_hang_up(console: Console) -> int:
     """The console with the demo replay running; the tmux server killed. Its pid."""
     (console.work / ".env").write_text("ATS_SNAPSHOT_INTERVAL_S=0.3\n")
-    tmux = console.start(*args)
+    tmux = console.start()
     tmux.wait(lambda t: "demo-replay" in t and "finished" in t, 15)
     tmux.keys("Down")
     tmux.wait(lambda t: "demo-replay · sma_cross" in t, 5)
@@ -86,22 +86,6 @@ def test_the_jobs_outlive_a_hang_up_and_q_in_ats_attach_stops_and_saves_them(
         }
         assert _replay_cursor(console.state) > before + 3
         assert holder_pid(console.state) is None
-    finally:
-        console.close()
-        if pid and _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-
-
-def test_on_hangup_stop_saves_and_exits(tmp_path: Path) -> None:
-    console = Console(tmp_path)
-    pid = 0
-    try:
-        pid = _start_replay_and_hang_up(console, "--on-hangup", "stop")
-        assert wait_for(lambda: not _alive(pid), timeout=15), "still running after SIGHUP"
-        assert saved_statuses(console.state) == {
-            "demo-sma-cross": "finished",
-            "demo-replay": "running",
-        }
     finally:
         console.close()
         if pid and _alive(pid):
