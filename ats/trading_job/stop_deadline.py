@@ -13,6 +13,9 @@ service manager then kills the process with no final snapshot. So a stop has a d
 - at D, if the process is still alive, the watchdog thread prints one line naming the
   jobs whose state could not be saved and ends the process.
 
+A front end may keep running without its terminal on SIGHUP instead (``on_hangup``: the
+console's ``--on-hangup keep``, see ats.ui.hangup); then SIGHUP is not a stop at all.
+
 A second SIGINT/SIGTERM/SIGHUP does not wait: it interrupts job code holding the loop,
 makes a last snapshot attempt and exits (within a second or two at most).
 

@@ -32,6 +32,7 @@ import functools
 import logging
 import os
 import signal
+from collections.abc import Callable
 from typing import IO, Any, Protocol, runtime_checkable
 
 from textual.driver import Driver
@@ -54,7 +55,7 @@ class _TolerantOutput:
     """The driver's output file, where a failed write (EIO: the tty hung up) is a lost
     terminal rather than a dead writer thread blocking the event loop."""
 
-    def __init__(self, file: IO[str], on_error: Any) -> None:
+    def __init__(self, file: IO[str], on_error: Callable[[BaseException], None]) -> None:
         self._file = file
         self._on_error = on_error
 
