@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -71,21 +72,24 @@ class Hangup:
         driver = self.app._driver
         if isinstance(driver, TerminalLossAware):
             driver.lose_terminal()
+        keep = self.policy is HangupPolicy.KEEP and not self.app.quitting
         if self._loop is not None:
+            lost = functools.partial(self.terminal_lost, "SIGHUP", stopping=not keep)
             with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to keep
-                self._loop.call_soon_threadsafe(self.terminal_lost, "SIGHUP")
-        return self.policy is HangupPolicy.KEEP and not self.app.quitting
+                self._loop.call_soon_threadsafe(lost)
+        return keep
 
-    def terminal_lost(self, reason: str) -> None:
-        """On the loop: let go of the tty, then carry on headless or stop and save."""
+    def terminal_lost(self, reason: str, *, stopping: bool = False) -> None:
+        """On the loop: let go of the tty, then carry on headless or stop and save
+        (``stopping``: the signal's own stop does that)."""
         if self.since is not None:
             return
         self.since = time.time()
         driver = self.app._driver
         if isinstance(driver, TerminalLossAware):
             driver.release_terminal()
-        if self.app.quitting:
-            log.warning("%s: the terminal hung up while quitting", reason)
+        if self.app.quitting or stopping:
+            log.warning("%s: the terminal hung up; stopping and saving", reason)
             return
         if self.app.stop is None:  # an attached console: the jobs run elsewhere anyway
             log.warning("%s: the terminal hung up; detaching", reason)
@@ -93,7 +97,7 @@ class Hangup:
             return
         if self.policy is HangupPolicy.STOP:
             log.warning("%s: the terminal hung up; stopping and saving (--on-hangup stop)", reason)
-            self.app.quit_on_signal(reason)  # a no-op if the stop signal already did
+            self.app.quit_on_signal(reason)
             return
         self.app.push_screen(Screen())  # nothing shown: the main screen stops rendering
         log.warning(
