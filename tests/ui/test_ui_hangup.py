@@ -228,5 +228,6 @@ def test_on_hangup_comes_from_the_flag_else_the_setting(
     monkeypatch.setattr(app_module, "run_console", run_console)
     monkeypatch.setattr(listen, "bind_for", lambda settings, api: None)  # no socket
     monkeypatch.setattr(launch, "install", lambda limits: None)  # no watchdog thread
+    monkeypatch.setattr(launch, "tune_runtime", lambda: None)  # the process is pytest's
     assert main(argv) == 0
     assert seen == [policy]

@@ -16,7 +16,7 @@ from persistence.persist_helpers import read_payload, wait_for
 from test_ui_tmux import Console, saved_statuses
 from test_ui_tmux import pytestmark as tmux_marks
 
-from ats.trading_job.persistence import holder_pid
+from ats.persistence.directory_lock import holder_pid
 
 pytestmark = tmux_marks
 
