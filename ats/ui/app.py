@@ -426,8 +426,9 @@ class AtsApp(App[int]):
         self.call_later(self.action_quit)
 
     def terminal_lost(self, reason: str) -> None:
-        """The driver lost the terminal (EIO): as a hang-up (ats.ui.terminal_loss)."""
-        self.hangup.terminal_lost(reason)
+        """The driver lost the terminal (EIO): as a hang-up (ats.ui.terminal_loss), run
+        from the app's message queue (in its context, like any event)."""
+        self.call_later(self.hangup.terminal_lost, reason)
 
     def _give_terminal_back(self) -> None:
         """Before the process ends without Textual's own clean-up (a second signal, or

@@ -74,9 +74,11 @@ class Hangup:
             driver.lose_terminal()
         keep = self.policy is HangupPolicy.KEEP and not self.app.quitting
         if self._loop is not None:
+            # Through the app's message queue, not straight from the loop: the timers and
+            # workers terminal_lost starts need the app's context (Textual's active_app).
             lost = functools.partial(self.terminal_lost, "SIGHUP", stopping=not keep)
             with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to keep
-                self._loop.call_soon_threadsafe(lost)
+                self._loop.call_soon_threadsafe(self.app.call_later, lost)
         return keep
 
     def terminal_lost(self, reason: str, *, stopping: bool = False) -> None:

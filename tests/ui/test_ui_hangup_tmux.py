@@ -23,7 +23,7 @@ pytestmark = tmux_marks
 
 def _replay_cursor(state: Path) -> int:
     """Candles the demo replay has done, as its latest snapshot says (-1: none yet)."""
-    from ats.state.snapshot_store import SnapshotStore
+    from ats.persistence.snapshot_store import SnapshotStore
 
     for job_id in SnapshotStore(state).job_ids():
         payload = read_payload(state, job_id)
@@ -70,6 +70,9 @@ def test_the_jobs_outlive_a_hang_up_and_q_in_ats_attach_stops_and_saves_them(
             "the replay stopped advancing after the hang-up"
         )
         assert _alive(pid)
+        log = (console.state.parent / "logs" / "ats.log").read_text()  # the status, not the tty
+        assert "SIGHUP: the terminal hung up; the jobs keep running headless" in log
+        assert "headless: 1 finished, 1 running | " in log
 
         tmux = console.start("attach")  # a new ssh session: the console comes back
         text, _ = tmux.wait(lambda t: "demo-replay" in t and "demo-sma-cross" in t, 15)
@@ -86,6 +89,9 @@ def test_the_jobs_outlive_a_hang_up_and_q_in_ats_attach_stops_and_saves_them(
         }
         assert _replay_cursor(console.state) > before + 3
         assert holder_pid(console.state) is None
+        log = (console.state.parent / "logs" / "ats.log").read_text()
+        assert "ats: stopped; 2 job(s) saved in" in log  # said where someone can read it
+        assert "Traceback" not in log  # e.g. a headless timer outside the app's context
     finally:
         console.close()
         if pid and _alive(pid):
