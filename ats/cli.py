@@ -86,6 +86,29 @@ def build_parser() -> argparse.ArgumentParser:
         "without it --no-ui and run refuse to start them",
     )
     add_log_level_flag(parser)
+    api = parser.add_argument_group("control API (ats attach, ats jobs, scripts)")
+    api.add_argument(
+        "--api-port",
+        type=int,
+        metavar="PORT",
+        help="also serve the control API over TCP (needs ATS_API_TOKEN); the unix socket "
+        "<saved_states>/ats.sock is always served",
+    )
+    api.add_argument(
+        "--api-host", default="127.0.0.1", metavar="HOST", help="TCP address (default loopback)"
+    )
+    api.add_argument(
+        "--api-allow-remote",
+        action="store_true",
+        help="allow a non-loopback --api-host (anyone reaching it can try the token)",
+    )
+    parser.add_argument(
+        "--on-hangup",
+        choices=("keep", "stop"),
+        help="when the console's terminal hangs up (ssh or tmux gone): keep the jobs "
+        "running headless, 'ats attach' brings the console back (default), or stop and "
+        "save them (default: ATS_ON_HANGUP, else keep)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     backtest = commands.add_parser("backtest", help="backtest a strategy on a candle file")
@@ -128,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     from ats.headless import init_command
 
     init_command.add_parser(commands)
+
+    from ats.apis import attach
+
+    attach.add_parser(commands)
+
+    from ats.web import command as web_command
+
+    web_command.add_parser(commands)
     return parser
 
 
@@ -162,10 +193,19 @@ def main(argv: list[str] | None = None) -> int:
             from ats.headless.jobs_command import run_jobs_command
 
             return run_jobs_command(args)
+        if args.command == "web":
+            from ats.web import command as web_command
+
+            return web_command.run(args)
+        if args.command == "attach":
+            from ats.apis import attach
+
+            return attach.run(args)
         if args.no_ui:
             from ats.headless.resume_saved import run_saved_jobs
 
-            code = asyncio.run(run_saved_jobs(yes_live=args.yes_live))  # None: run the demo
+            code = asyncio.run(run_saved_jobs(yes_live=args.yes_live, api=_api_options(args)))
+            # None: nothing saved, run the demo
             if code is not None:
                 return code
             from ats.demo import demo_backtest_config
@@ -173,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_run_jobs([demo_backtest_config()], None))
         from ats.ui.launch import launch_console
 
-        return launch_console(settings)  # saves and resumes jobs (saved_states/)
+        return launch_console(
+            settings, api=_api_options(args), on_hangup=args.on_hangup
+        )  # saves and resumes jobs
     except ATSError as exc:
         from ats.utils.validation import one_line
 
@@ -205,6 +247,13 @@ def _configure_logging(args: argparse.Namespace) -> Settings | None:
     what = f"ats {args.command}" if args.command else "ats --no-ui" if args.no_ui else "ats"
     logging.getLogger("ats").info("%s started (pid %d)", what, os.getpid())
     return settings
+
+
+def _api_options(args: argparse.Namespace) -> Any:
+    """The control API's listeners from the flags (see ats.apis.listen)."""
+    from ats.apis.listen import ApiOptions
+
+    return ApiOptions(args.api_port, args.api_host, args.api_allow_remote)
 
 
 def _check_flags(args: argparse.Namespace) -> None:

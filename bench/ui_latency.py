@@ -3,8 +3,9 @@
     .venv/bin/python bench/ui_latency.py [--keys 300] [--candles 1000000] [--json OUT]
 
 Drives the real console headless (``App.run_test`` + the same key events a terminal
-sends) at 160x48, with its journal and snapshots in a temporary saved_states directory
-as ``ats`` has them (``--no-persistence`` leaves them out), in two phases on the same app:
+sends) at 160x48, with its journal, snapshots and control API socket in a temporary
+saved_states directory as ``ats`` has them (``--no-persistence`` leaves them out), in two
+phases on the same app:
 
 1. idle: 8 jobs exist, none running;
 2. loaded: 4 full-speed backtests of ``--candles`` 1-minute candles (restarted whenever

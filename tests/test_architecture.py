@@ -72,6 +72,35 @@ def test_the_console_screens_load_without_the_engine() -> None:
     assert len(modules) > 15 and result.stdout.strip() == "[]", result.stdout
 
 
+def test_ats_attach_loads_the_console_without_the_engine() -> None:
+    """``ats attach`` runs the same AtsApp on a RemoteJobControl: neither the app nor the
+    client pulls in jobs, exchanges, strategies or the view builder."""
+    engine = (
+        "ats.trading_job.trading_job",
+        "ats.trading_job.job_manager",
+        "ats.trading_job.local_control",
+        "ats.trading_job.stop_deadline",
+        "ats.trading_job.view_builder",
+        "ats.exchanges.base_exchange",
+        "ats.exchanges.exchanges",
+        "ats.strategies",
+        "ats.indicators",
+    )
+    code = (
+        "import sys\n"
+        "from ats.apis import attach\n"
+        "from ats.apis.remote_control import RemoteJobControl\n"
+        "from ats.ui.app import AtsApp\n"
+        "from pathlib import Path\n"
+        "app = AtsApp(control=RemoteJobControl(socket_file=Path('x')), settings_path=None)\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({engine!r})))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stdout
+
+
 def _modules() -> list[tuple[str, str]]:
     return [
         (str(path.relative_to(ROOT)), path.read_text(encoding="utf-8"))

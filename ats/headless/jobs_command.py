@@ -1,9 +1,10 @@
 """``ats jobs list|show|export|delete|add``: saved jobs from a shell, without the console.
 
 Headless inspection of what ``saved_states/`` holds, for servers without the console.
-Reading works while ATS runs (snapshots are replaced atomically, the journal is WAL);
-``delete`` refuses while another ATS process holds the directory, because that process
-would write the job back.
+While an ATS process holds the directory, the commands go to it through its control
+API instead (:mod:`ats.headless.jobs_remote`: live views, and start/stop/...); without
+its socket (an older ATS), reading still works on the files and ``delete`` refuses,
+because that process would write the job back.
 
 Only argparse is imported at module level: ``ats --help`` must stay instant.
 """
@@ -52,15 +53,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add.add_argument("config", type=Path, metavar="JOB.yaml")
     add.add_argument("--start", action="store_true", help="start it on the next ats start")
     add.add_argument("--id", dest="new_id", metavar="ID", help="job id (default: from name)")
+    from ats.headless.jobs_remote import add_actions
+
+    add_actions(actions)
     return jobs
 
 
 def run_jobs_command(args: argparse.Namespace) -> int:
     """Entry point for ``ats jobs ...``; ATSError propagates to the CLI's handler."""
+    from ats.headless import jobs_remote
     from ats.utils.settings import Settings
 
     settings = Settings()
     action = args.jobs_action
+    control = jobs_remote.running_control(settings)  # ATS runs: ask it (its socket)
+    if control is not None and action != "export":
+        return asyncio.run(jobs_remote.run(control, args))
+    if action in jobs_remote.LIVE_ONLY:
+        raise jobs_remote.not_running(settings, action)
     if action == "list":
         return asyncio.run(_list(settings, as_json=args.json))
     if action == "show":

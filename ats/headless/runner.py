@@ -9,6 +9,7 @@ lines. SIGINT, SIGTERM and SIGHUP stop every job gracefully, within the stop dea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable
 
 from rich.console import Console
@@ -36,6 +37,7 @@ from ats.trading_job.job_manager import JobManager
 from ats.trading_job.stop_deadline import StopDeadline
 from ats.utils.settings import Settings
 
+KEEP_ALIVE_POLL_S = 0.2
 _LEVEL_STYLES = {"DEBUG": "dim", "INFO": "", "WARNING": "yellow", "ERROR": "bold red"}
 
 
@@ -51,8 +53,11 @@ class HeadlessRunner:
         stop: StopDeadline | None = None,
         settings: Settings | None = None,
         owns_process: bool = False,
+        keep_alive: Callable[[], bool] | None = None,
     ) -> None:
         self.manager = manager
+        self.keep_alive = keep_alive
+        """While it says True (a console is attached), run on even with no job running."""
         self.console = console or Console()
         self.before_stop = before_stop
         """Called on a stop signal before jobs are stopped (persistence notes who ran)."""
@@ -112,8 +117,27 @@ class HeadlessRunner:
                     self.console.print(render_report(reports[job_id]))
 
     async def _wait(self, ids: list[str]) -> None:
+        """Until these jobs end, then while any job runs (one started through the
+        control API too) or a console is attached (``keep_alive``): stopping the last
+        job from ``ats attach`` does not end the process under the user's feet."""
         for job_id in ids:
-            await self.manager.wait(job_id)
+            with contextlib.suppress(JobError):  # deleted through the control API
+                await self.manager.wait(job_id)
+        while True:
+            tasks = [
+                job.task
+                for job in self.manager
+                if job.status.is_active and job.task is not None and not job.task.done()
+            ]
+            attached = self.keep_alive is not None and self.keep_alive()
+            if not tasks and not attached:
+                return
+            if self.stop.began is not None and not tasks:
+                return  # a stop signal: attached consoles do not hold the process
+            if tasks and not attached:
+                await asyncio.wait(tasks)
+            else:
+                await asyncio.sleep(KEEP_ALIVE_POLL_S)
 
     async def _pump(
         self,

@@ -5,6 +5,8 @@ restore until the last save (a first signal starts the stop deadline, a second o
 what it can and exits at once), run their jobs with a :class:`HeadlessRunner`, close
 persistence before printing, and fail when a job's latest state could not be saved. What
 differs, which jobs to take up and what to print at the end, is the caller's ``body``.
+``ats --no-ui`` also serves its jobs on the control API from the restore to the save
+(``ats attach``, ``ats jobs``), and runs on while a console is attached.
 
 Only the standard library at module level: ``ats --help`` must stay instant.
 """
@@ -20,6 +22,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ats.apis.listen import Listening
+    from ats.apis.server import ControlServer
     from ats.headless.runner import HeadlessRunner
     from ats.persistence.persistent_jobs import PersistentJobs
     from ats.trading_job.job_manager import JobManager
@@ -34,6 +38,9 @@ class HeadlessSession:
 
     persistence: PersistentJobs
     stop: StopDeadline
+    listening: Listening | None = None
+    """Sockets bound for the control API, served while the jobs are restored."""
+    server: ControlServer | None = None
 
     @property
     def manager(self) -> JobManager:
@@ -45,8 +52,18 @@ class HeadlessSession:
         block; closed at its end whatever happens: state first, printing after."""
         await self.persistence.open(only=only)
         try:
+            if self.listening is not None:
+                from ats.apis.server import serve, terminate_self
+                from ats.trading_job.local_control import LocalJobControl
+
+                # q in an attached console: SIGTERM, which this session handles (stop, save).
+                self.server = await serve(
+                    LocalJobControl(self.manager), self.listening, stop_process=terminate_self
+                )
             yield
         finally:
+            if self.server is not None:
+                await self.server.close()
             await self.persistence.close()
 
     def print_notices(self) -> None:
@@ -64,9 +81,13 @@ class HeadlessSession:
             before_stop=self.persistence.begin_shutdown,
             stop=self.stop,
             settings=self.persistence.settings,
+            keep_alive=self._attached,
         )
         await runner.run(job_ids, show_reports=False)
         return runner
+
+    def _attached(self) -> bool:
+        return self.server is not None and self.server.attached > 0
 
     def unsaved(self) -> bool:
         """Whether a job's latest state could not be saved (said on stderr)."""
@@ -80,10 +101,11 @@ async def run_session(
     settings: Settings,
     loader: PluginLoader,
     body: Callable[[HeadlessSession], Awaitable[int]],
+    listening: Listening | None = None,
 ) -> int:
     """Build the manager, alerts (a bad alert setting fails here, before any lock) and
     persistence, and run ``body`` with stop signals handled and alerts subscribed before
-    anything is restored."""
+    anything is restored; the control API on ``listening`` while they are restored."""
     from ats.alerts.service import alert_service, alerts_running, warn_on_stderr
     from ats.persistence.persistent_jobs import PersistentJobs
     from ats.trading_job.job_manager import JobManager
@@ -102,6 +124,8 @@ async def run_session(
     stop.install_signals()
     try:
         async with alerts_running(alerts):  # subscribed before the restore
-            return await body(HeadlessSession(persistence, stop))
+            return await body(HeadlessSession(persistence, stop, listening))
     finally:
+        if listening is not None:
+            listening.close()
         stop.remove_signals()

@@ -13,6 +13,9 @@ service manager then kills the process with no final snapshot. So a stop has a d
 - at D, if the process is still alive, the watchdog thread prints one line naming the
   jobs whose state could not be saved and ends the process.
 
+A front end may keep running without its terminal on SIGHUP instead (``on_hangup``: the
+console's ``--on-hangup keep``, see ats.ui.hangup); then SIGHUP is not a stop at all.
+
 A second SIGINT/SIGTERM/SIGHUP does not wait: it interrupts job code holding the loop,
 makes a last snapshot attempt and exits (within a second or two at most).
 
@@ -63,6 +66,8 @@ class StopDeadline:
     thread at the deadline), ``save_now()`` is the last snapshot attempt of a second
     signal (it returns what it could not save), ``before_exit()`` restores the terminal.
     ``on_first(signal_name)`` is the front end's graceful stop, called on the loop.
+    ``on_hangup()`` is asked first on SIGHUP (in the signal handler): True means the
+    front end carries on without its terminal, and the hang-up is not a stop.
     """
 
     def __init__(
@@ -76,6 +81,7 @@ class StopDeadline:
         before_exit: Callable[[], None] | None = None,
         on_first: Callable[[str], None] | None = None,
         owns_process: bool = False,
+        on_hangup: Callable[[], bool] | None = None,
     ) -> None:
         self.manager = manager
         self.deadline_s = deadline_s
@@ -85,6 +91,7 @@ class StopDeadline:
         self.save_now = save_now
         self.before_exit = before_exit
         self.on_first = on_first
+        self.on_hangup = on_hangup
         self.signals = 0
         self.began: float | None = None
         """monotonic() of the stop request."""
@@ -121,6 +128,8 @@ class StopDeadline:
     def _on_signal(self, signum: int, frame: types.FrameType | None) -> None:
         """Runs in the main thread between two bytecodes, wherever it is: even inside job
         code that holds the loop. Arms the deadline, then hands over to the loop."""
+        if signum == signal.SIGHUP and self.on_hangup is not None and self.on_hangup():
+            return
         name = signal.Signals(signum).name
         self.signals += 1
         watchdog = self.watchdog

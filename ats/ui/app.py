@@ -16,11 +16,13 @@ to the persistence layer:
 - ``unsaved`` and ``save_now`` (sync) name the jobs not saved yet and make a last
   snapshot attempt, for the stop deadline.
 
-Quitting (``q``, ``ctrl+q``, SIGINT/SIGHUP/SIGTERM) is graceful and bounded: ``before_stop``,
+Quitting (``q``, ``ctrl+q``, SIGINT/SIGTERM) is graceful and bounded: ``before_stop``,
 then running jobs are asked to stop and awaited, then ``on_quit``, then the app exits and
 Textual restores the terminal, all within the stop deadline
 (:mod:`ats.trading_job.stop_deadline`). Past it, or at a second signal, the process ends
-with one line naming what was not saved, after giving the terminal back.
+with one line naming what was not saved, after giving the terminal back. A hang-up
+(SIGHUP, the terminal gone) leaves the jobs running headless, or quits with
+``on_hangup="stop"`` (:mod:`ats.ui.hangup`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import termios
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import RenderableType
 from textual import events
@@ -45,16 +48,19 @@ from textual.message import Message
 from ats.exceptions import ATSError
 from ats.trading_job.control import JobControl
 from ats.trading_job.job_config import JobConfig, parse_job_config
-from ats.trading_job.job_manager import JobManager
-from ats.trading_job.local_control import LocalJobControl
-from ats.trading_job.stop_deadline import DEFAULT_DEADLINE_S, NamesFunction, StopDeadline
 from ats.ui import textual_cycles
 from ats.ui.commands import JobCommands
+from ats.ui.hangup import Hangup, HangupPolicy
 from ats.ui.screens.main import MainScreen
 from ats.ui.settings import DEFAULT_SETTINGS_PATH, UISettings
 from ats.ui.tcss import tcss_path
+from ats.ui.terminal_loss import hangup_aware
 from ats.ui.themes import DEFAULT_THEME, FALLBACK_THEME, default_theme_dirs, load_themes
 from ats.utils import native_memory, runtime_tuning
+
+if TYPE_CHECKING:
+    from ats.trading_job.job_manager import JobManager
+    from ats.trading_job.stop_deadline import NamesFunction, StopDeadline
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,8 @@ MALLOC_TRIM_EVERY = 60.0
 bench/ui_memory.py)."""
 FOREGROUND_HOLD = 0.08
 """Seconds running backtests step aside after each key press."""
+DEFAULT_DEADLINE_S = 10.0
+"""As ats.trading_job.stop_deadline's (not imported: an attached console loads no engine)."""
 
 
 def demo_replay_config() -> JobConfig:
@@ -96,7 +104,10 @@ class AtsApp(App[int]):
     TITLE = "ATS"
     CSS_PATH = tcss_path(__file__)
     COMMANDS = App.COMMANDS | {JobCommands}
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+d", "detach", "Detach", show=False, priority=True),
+    ]
     MODES = {"main": MainScreen}
     DEFAULT_MODE = "main"
 
@@ -119,9 +130,15 @@ class AtsApp(App[int]):
         log_clock: Callable[[float], str] | None = None,
         tune_runtime: bool | None = None,
         log_file: Path | None = None,
+        control: JobControl | None = None,
+        on_hangup: HangupPolicy | str = HangupPolicy.KEEP,
+        stop_process: QuitHook | None = None,
     ) -> None:
         """``settings_path=None`` keeps the theme choice in memory only; ``owns_process``
         (the ``ats`` command) lets a stop past its deadline end the process.
+
+        ``control`` attaches the console to jobs run elsewhere (``ats attach``, through
+        the control API): no manager, no engine loaded, and quitting only detaches.
 
         ``handle_signals`` and ``tune_runtime`` default to "when not headless", so tests
         never touch process-wide state; ``log_clock`` formats log times (snapshots pin it).
@@ -129,11 +146,24 @@ class AtsApp(App[int]):
         before any thread existed (ats.ui.launch): once mounted, and before ``on_start``
         restores any job, what start-up built is frozen out of the collector's sight; the C
         heap is trimmed every ``MALLOC_TRIM_EVERY`` seconds.
+        ``on_hangup``: what SIGHUP (the terminal gone) does, see :mod:`ats.ui.hangup`.
+        ``stop_process`` (attached): what ``q`` does, as in the console that runs the
+        jobs: that process stops them, saves and exits (ctrl+d only detaches).
         """
         super().__init__()
         textual_cycles.install()
-        self.manager = manager if manager is not None else JobManager()
-        self.control: JobControl = LocalJobControl(self.manager)
+        self.attached = control is not None
+        """The jobs run in another process: quitting detaches and leaves them running."""
+        self.lost: str | None = None
+        """Attached: why the console had to close (the process went away), one line."""
+        self.manager: JobManager | None = None
+        if control is None:
+            from ats.trading_job.job_manager import JobManager
+            from ats.trading_job.local_control import LocalJobControl
+
+            self.manager = manager if manager is not None else JobManager()
+            control = LocalJobControl(self.manager)
+        self.control: JobControl = control
         """What the screens drive jobs through (by id, reading views)."""
         self.closing = False
         """:meth:`exit` was called: the screens stop delivering updates."""
@@ -149,16 +179,27 @@ class AtsApp(App[int]):
         self._tune_runtime = tune_runtime
         self.log_file = log_file
         """The application log (ats.utils.app_log), shown on the help screen."""
-        self.stop = StopDeadline(
-            self.manager,
-            deadline_s=stop_deadline_s,
-            unsaved=unsaved,
-            save_now=save_now,
-            before_exit=self._give_terminal_back,
-            on_first=self._on_quit_signal,
-            owns_process=owns_process,
-        )
-        """Quitting's deadline; with ``handle_signals`` also SIGINT, SIGTERM and SIGHUP."""
+        self._stop_process = stop_process
+        self.process_stopping = False
+        """Attached: ``q`` asked the jobs' process to stop, save and exit."""
+        self.hangup = Hangup(self, HangupPolicy(on_hangup))
+        """What SIGHUP (the terminal gone) does to the jobs run in this process."""
+        self.stop: StopDeadline | None = None
+        """Quitting's deadline; with ``handle_signals`` also SIGINT, SIGTERM and SIGHUP
+        (None when attached: the jobs are not this process's to stop)."""
+        if self.manager is not None:
+            from ats.trading_job.stop_deadline import StopDeadline
+
+            self.stop = StopDeadline(
+                self.manager,
+                deadline_s=stop_deadline_s,
+                unsaved=unsaved,
+                save_now=save_now,
+                before_exit=self._give_terminal_back,
+                on_first=self.quit_on_signal,
+                owns_process=owns_process,
+                on_hangup=self.hangup.on_signal,
+            )
         self._theme_dirs = list(theme_dirs) if theme_dirs is not None else default_theme_dirs()
         self.ats_themes: list[str] = []
         self.theme_errors: list[str] = []
@@ -272,9 +313,60 @@ class AtsApp(App[int]):
         await super().on_event(event)
 
     # -- quitting --------------------------------------------------------------------------
+    def lose_connection(self, reason: str) -> None:
+        """Attached, the jobs' process went away: close with ``reason`` (exit status 1)."""
+        if self.lost is None:
+            self.lost = reason
+            self.exit(1, return_code=1)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Attached, an ATSError nobody handled means the control API stopped answering
+        (a refused command is handled where it is sent): one line, not a traceback."""
+        if self.attached and isinstance(error, ATSError):
+            log.warning("attached console closing: %s", error)
+            self.lose_connection(str(error))
+            return
+        super()._handle_exception(error)
+
+    async def action_detach(self) -> None:
+        """Close an attached console; the jobs keep running in their process."""
+        if not self.attached:
+            self.notify(
+                "This console runs the jobs itself: q stops and saves them "
+                "(detach is for 'ats attach')",
+                severity="warning",
+            )
+            return
+        self.quitting = True
+        self.exit(0)
+
+    async def _stop_attached_process(self) -> None:
+        """``q`` when attached: the process stops its jobs, saves and exits; this console
+        closes once it has said yes (``ats attach`` then says so), before the process
+        closes its API under it."""
+        if self._stop_process is None:
+            await self.action_detach()
+            return
+        if self.process_stopping or self.quitting:
+            return
+        self.process_stopping = True
+        self.notify("Stopping the ATS process: its jobs stop and are saved… (ctrl+d detaches)")
+        try:
+            await self._stop_process()
+        except ATSError as exc:
+            self.process_stopping = False
+            self.notify(str(exc), title="Not stopped", severity="error")
+            return
+        self.quitting = True
+        self.exit(0)
+
     async def action_quit(self) -> None:
         """Graceful quit within the stop deadline: stop jobs (cancelling those that do
-        not stop in time), run the save hook, then exit (also ctrl+q and signals)."""
+        not stop in time), run the save hook, then exit (also ctrl+q and signals).
+        Attached, the jobs' process does that (``stop_process``; without one, detach)."""
+        if self.stop is None:
+            await self._stop_attached_process()
+            return
         if self.quitting:
             return
         self.quitting = True
@@ -315,20 +407,28 @@ class AtsApp(App[int]):
         super().exit(result, return_code, message)
 
     def get_driver_class(self) -> type[Driver]:
-        return _stop_aware(super().get_driver_class())
+        return _stop_aware(hangup_aware(super().get_driver_class()))
 
     def on_unmount(self) -> None:
         self._remove_signal_handlers()  # however the app ended (tests end it without q)
 
     def _install_signal_handlers(self) -> None:
-        self.stop.install_signals()
+        if self.stop is not None:
+            self.hangup.install()
+            self.stop.install_signals()
 
     def _remove_signal_handlers(self) -> None:
-        self.stop.remove_signals()
+        if self.stop is not None:
+            self.stop.remove_signals()
 
-    def _on_quit_signal(self, name: str) -> None:
+    def quit_on_signal(self, name: str) -> None:
         log.warning("%s: quitting gracefully", name)
         self.call_later(self.action_quit)
+
+    def terminal_lost(self, reason: str) -> None:
+        """The driver lost the terminal (EIO): as a hang-up (ats.ui.terminal_loss), run
+        from the app's message queue (in its context, like any event)."""
+        self.call_later(self.hangup.terminal_lost, reason)
 
     def _give_terminal_back(self) -> None:
         """Before the process ends without Textual's own clean-up (a second signal, or
@@ -356,7 +456,7 @@ def _stop_aware(base: type[Driver]) -> type[Driver]:
         def process_message(self, message: Message) -> None:
             if isinstance(message, events.Key) and message.key == "ctrl+q":
                 stop = getattr(self._app, "stop", None)
-                if isinstance(stop, StopDeadline):
+                if stop is not None:
                     stop.request()
             super().process_message(message)
 
@@ -383,6 +483,7 @@ def run_console(
     stop_deadline_s: float = DEFAULT_DEADLINE_S,
     settings_path: Path | str | None = DEFAULT_SETTINGS_PATH,
     log_file: Path | None = None,
+    on_hangup: HangupPolicy | str = HangupPolicy.KEEP,
 ) -> int:
     """Run the console until quit. 0 on a clean quit, non-zero if anything crashed.
 
@@ -402,6 +503,7 @@ def run_console(
         owns_process=True,
         settings_path=settings_path,
         log_file=log_file,
+        on_hangup=on_hangup,
     )
     try:
         result = app.run()

@@ -113,6 +113,15 @@ LOG_KEYS: tuple[KeySpec, ...] = (
 GLOBAL_KEYS: tuple[KeySpec, ...] = (
     KeySpec("ctrl+p", "command_palette", "Palette", "Command palette: every command", "App", "^p"),
     KeySpec("ctrl+q", "quit", "Quit", "Quit (same as q)", "App", "^q", palette=False),
+    KeySpec(
+        "ctrl+d",
+        "detach",
+        "Detach",
+        "Detach (ats attach): close the console, jobs keep running",
+        "App",
+        "^d",
+        palette=False,
+    ),
     KeySpec("tab", "focus_next", "Next", "Focus the next panel", "Panels", palette=False),
 )
 

@@ -17,11 +17,12 @@ quit are remembered as running (``before_stop``) and snapshotted once stopped
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ats.alerts.service import AlertService, alert_service
 from ats.exceptions import ConfigError
@@ -31,21 +32,34 @@ from ats.trading_job.job_manager import JobManager
 from ats.trading_job.live_mode import is_live
 from ats.trading_job.watchdog import WatchdogLimits, install
 from ats.ui.live_safety import HELD_MESSAGE
+from ats.ui.settings import UI_SETTINGS_NAME
 from ats.utils.config_files import load_json_file
 from ats.utils.plugins import PluginLoader
 from ats.utils.runtime_tuning import tune_runtime
 from ats.utils.settings import Settings
 
+if TYPE_CHECKING:
+    from ats.apis.listen import ApiOptions, Listening
+
+log = logging.getLogger(__name__)
+
 EXIT_LOCKED = 2
 EXIT_UNSAVED = 1
-UI_SETTINGS_NAME = ".ui.json"
-"""The theme choice, kept with the saved state. Hidden: every visible ``*.json`` in that
-directory is taken for a job snapshot."""
 OLD_UI_SETTINGS_NAME = "ui.json"
 
 
-def launch_console(settings: Settings | None = None) -> int:
-    """Run the persistent console; its exit status (2 if the state directory is busy)."""
+def launch_console(
+    settings: Settings | None = None,
+    api: ApiOptions | None = None,
+    on_hangup: str | None = None,
+) -> int:
+    """Run the persistent console; its exit status (2 if the state directory is busy or
+    the control API cannot listen as ``api`` asks).
+
+    ``on_hangup`` (``keep`` or ``stop``, default ``ATS_ON_HANGUP``): see ats.ui.hangup.
+    After a clean quit it says on one line what was saved where.
+    """
+    from ats.apis.listen import bind_for
     from ats.ui.app import run_console
 
     settings = settings or Settings()
@@ -54,6 +68,7 @@ def launch_console(settings: Settings | None = None) -> int:
     if busy is not None:
         print(f"ats: error: {busy}", file=sys.stderr)
         return EXIT_LOCKED
+    listening = bind_for(settings, api)  # ConfigError: one line, before the console
     tune_runtime()  # before any thread (the watchdog's, the journal's) or job exists
     install(WatchdogLimits.from_settings(settings))  # jobs share the console's loop
     manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
@@ -64,12 +79,18 @@ def launch_console(settings: Settings | None = None) -> int:
         settings_path=ui_settings_path(directory),
         stop_deadline_s=settings.stop_deadline_s,
         log_file=settings.log_file,
-        **console_hooks(persistence, alerts),
+        on_hangup=on_hangup or settings.on_hangup,
+        **console_hooks(persistence, alerts, listening),
     )
     unsaved = persistence.unsaved_message()  # the disk filled up while it ran
     if unsaved is not None:
         print(f"ats: error: {unsaved}", file=sys.stderr)
         return code or EXIT_UNSAVED
+    if code == 0:
+        saved = len(list(manager))
+        line = f"ats: stopped; {saved} job(s) saved in {directory} (running ones resume next start)"
+        log.info("%s", line)  # the terminal may be gone (a hang-up): the log has it too
+        print(line, file=sys.stderr)
     return code
 
 
@@ -83,23 +104,42 @@ class ConsoleHooks(TypedDict):
     save_now: Callable[[], list[str]]
 
 
-def console_hooks(persistence: PersistentJobs, alerts: AlertService | None = None) -> ConsoleHooks:
+def console_hooks(
+    persistence: PersistentJobs,
+    alerts: AlertService | None = None,
+    listening: Listening | None = None,
+) -> ConsoleHooks:
     """Restore on the console's loop; remember running jobs, stop them, snapshot, close.
 
     The console's quit stops the jobs itself (``manager.stop_all()``) between
     ``before_stop`` and ``on_quit``, so ``on_quit`` finds them stopped and only saves.
     ``alerts`` (if any) listen from before the restore and send their last batch after
-    the save.
+    the save. The control API (on ``listening``'s sockets) serves from after the restore
+    until the quit begins saving.
     """
+    servers: list[Any] = []
 
     async def on_start() -> list[str]:
         if alerts is not None:
             alerts.start()
         await open_and_resume(persistence)
-        return persistence.notices  # a damaged journal set aside, jobs rolled back
+        notices = list(persistence.notices)  # a damaged journal set aside, jobs rolled back
+        if listening is not None:
+            from ats.apis.server import serve, terminate_self
+            from ats.trading_job.local_control import LocalJobControl
+
+            control = LocalJobControl(persistence.manager)
+            servers.append(await serve(control, listening, stop_process=terminate_self))
+            if listening.socket_error is not None:
+                notices.append(listening.socket_error)
+        return notices
 
     async def on_quit() -> None:
         try:
+            for server in servers:
+                await server.close()
+            if listening is not None:
+                listening.close()  # also when the restore failed before serving
             await persistence.on_quit()
         finally:
             if alerts is not None:

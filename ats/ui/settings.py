@@ -14,6 +14,9 @@ from ats.exceptions import ConfigError
 from ats.utils.config_files import load_json_file
 
 DEFAULT_SETTINGS_PATH = Path("saved_states") / "ui.json"
+UI_SETTINGS_NAME = ".ui.json"
+"""The theme choice, kept with the saved state (by ``ats`` and ``ats attach``). Hidden:
+every visible ``*.json`` in that directory is taken for a job snapshot."""
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, model_validator
@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     stop_deadline_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     """Seconds from a stop (SIGINT, SIGTERM, SIGHUP, the console's q) to the process's
     exit, whatever the jobs are doing; see ats.trading_job.stop_deadline."""
+    on_hangup: Literal["keep", "stop"] = "keep"
+    """What the console does when its terminal hangs up (ssh or tmux gone): keep the jobs
+    running headless (``ats attach`` brings it back) or stop and save them; see
+    ats.ui.hangup. ``ats --on-hangup`` overrides it."""
     candle_cache_dir: Path | None = None
     """Parsed candles (ats.data.candle_cache); default ``<saved_states_dir>/cache/candles``."""
     candle_cache_max_mb: int = Field(default=4096, ge=0)
@@ -93,6 +97,9 @@ class Settings(BaseSettings):
     alert_timeout_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     alert_summary_at: str = ""
     """``HH:MM`` (UTC): a daily summary of every alerting job; empty for none."""
+    api_token: SecretStr | None = None
+    """Bearer token of the control API over TCP (``--api-port``), which refuses to start
+    without one; the unix socket needs none (mode 0600). See ats.apis.server."""
 
     @model_validator(mode="after")
     def _place_in_workspace(self) -> Settings:

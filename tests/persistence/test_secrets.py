@@ -8,6 +8,7 @@ import stat
 import textwrap
 from pathlib import Path
 
+import pytest
 from persist_helpers import ats_env, run_ats, write_candles
 
 API_KEY = "fake-key-7f3a9c1e5b2d"
@@ -48,7 +49,7 @@ class Strategy(BaseStrategy):
 '''
 
 
-def _job(tmp_path: Path, name: str, data: Path, fail_at: int) -> Path:
+def _job(tmp_path: Path, name: str, data: Path, fail_at: int, secret: str = API_SECRET) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(
         textwrap.dedent(
@@ -57,7 +58,7 @@ def _job(tmp_path: Path, name: str, data: Path, fail_at: int) -> Path:
             balances: {{USDT: 10000}}
             exchange:
               name: back_trading
-              params: {{data: {data}, api_key_env: BINANCE_API_KEY, secret: {API_SECRET}}}
+              params: {{data: {data}, api_key_env: BINANCE_API_KEY, secret: {secret}}}
             strategy: {{name: leaky, params: {{fail_at: {fail_at}}}}}
             """
         )
@@ -125,3 +126,81 @@ def test_no_secret_anywhere_and_files_are_private(tmp_path: Path) -> None:
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
+
+
+API_TOKEN = "api-token-5e8b1c0f9a7d3e2b"
+LITERAL = "literal-secret-in-a-config-only"
+"""In no .env: only the config's ``secret:`` param holds it."""
+
+
+async def test_no_secret_in_any_answer_or_event_of_the_control_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11: the same careless jobs, served by the control API over TCP: no answer
+    to any query, no event, no error and no log line carries a credential or the token."""
+    import aiohttp
+
+    from ats.apis.listen import ApiOptions, bind_for
+    from ats.apis.operations import OPERATIONS
+    from ats.apis.server import ControlServer
+    from ats.trading_job.job_config import load_job_config
+    from ats.trading_job.job_manager import JobManager
+    from ats.trading_job.local_control import LocalJobControl
+    from ats.utils.plugins import PluginLoader
+    from ats.utils.settings import Settings
+
+    (tmp_path / ".env").write_text(
+        f"BINANCE_API_KEY={API_KEY}\nBINANCE_API_SECRET={API_SECRET}\nATS_API_TOKEN={API_TOKEN}\n"
+    )
+    monkeypatch.setenv("ATS_HOME", str(tmp_path))
+    monkeypatch.delenv("ATS_API_TOKEN", raising=False)
+    strategy_dir = tmp_path / "custom_modules" / "strategies" / "leaky"
+    strategy_dir.mkdir(parents=True)
+    (strategy_dir / "strategy.py").write_text(LEAKY_STRATEGY)
+    data = write_candles(tmp_path / "c.csv", 2_000)
+    settings = Settings(saved_states_dir=tmp_path / "s")
+    manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
+    ids = [
+        manager.create(load_job_config(_job(tmp_path, name, data, fail_at, LITERAL))).id
+        for name, fail_at in (("careless", 0), ("crashing", 300))
+    ]
+    listening = bind_for(settings, ApiOptions(port=0))
+    assert listening.tcp_address is not None
+    base = "http://{}:{}/api/v1".format(*listening.tcp_address)
+    seen: list[str] = []
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    with caplog.at_level("DEBUG"):
+        async with (
+            ControlServer(LocalJobControl(manager), listening),
+            aiohttp.ClientSession(headers=headers) as http,
+            http.ws_connect(base + "/events") as events,
+        ):
+            for job_id in ids:
+                async with http.post(f"{base}/jobs/{job_id}/start") as response:
+                    seen.append(await response.text())
+            for job_id in ids:
+                await manager.wait(job_id)
+            while not events.closed:
+                try:
+                    seen.append(str((await events.receive(timeout=0.3)).data))
+                except TimeoutError:
+                    break
+            for operation in OPERATIONS:
+                if operation.command:
+                    continue
+                for job_id in ids:
+                    path = operation.path.format(job_id=job_id, kind="strategies", strategy="leaky")
+                    query = {"bars": 500, "points": 100, "job_ids": job_id}
+                    params = {p.name: query[p.name] for p in operation.params if p.name in query}
+                    async with http.get(base + path, params=params) as response:
+                        assert response.status == 200, (path, await response.text())
+                        seen.append(await response.text())
+            async with http.post(f"{base}/jobs/{ids[0]}/speed", json={"factor": 2}) as response:
+                seen.append(await response.text())  # an error naming the job
+    assert any('"secret":"***"' in text.replace(" ", "") for text in seen)  # the config
+    assert any("authentication failed for key ***" in text for text in seen)
+    assert any("connecting with api key ***" in text for text in seen)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in (API_KEY, API_SECRET, API_TOKEN, LITERAL):
+        for text in [*seen, logged]:
+            assert secret not in text

@@ -144,7 +144,11 @@ async def test_no_demo_when_jobs_exist(make_app: Callable[..., AtsApp]) -> None:
         assert [job.config.name for job in manager.jobs] == ["mine"]
 
 
-async def test_sighup_quits_gracefully(make_app: Callable[..., AtsApp], long_data: Path) -> None:
+async def test_sighup_quits_gracefully_with_on_hangup_stop(
+    make_app: Callable[..., AtsApp], long_data: Path
+) -> None:
+    """``--on-hangup stop``: a hang-up quits as before (the default keeps the jobs
+    running headless: test_ui_hangup.py)."""
     manager = JobManager()
     job = manager.create(backtest_config(name="long", data=long_data))
     saved: list[JobStatus] = []
@@ -152,7 +156,7 @@ async def test_sighup_quits_gracefully(make_app: Callable[..., AtsApp], long_dat
     async def on_quit() -> None:
         saved.append(job.status)
 
-    app = make_app(manager, on_quit=on_quit, handle_signals=True)
+    app = make_app(manager, on_quit=on_quit, handle_signals=True, on_hangup="stop")
     async with app.run_test() as pilot:
         await press(pilot, "s")
         os.kill(os.getpid(), signal.SIGHUP)

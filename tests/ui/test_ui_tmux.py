@@ -217,6 +217,7 @@ def test_start_sh_saves_on_q_and_restores_on_the_next_start(console: Console) ->
     final, quit_seconds = tmux.wait(lambda t: "ATS-EXIT:" in t, 20)
     print(f"q to shell prompt: {quit_seconds:.2f}s")
     assert "ATS-EXIT:0" in final
+    assert "ats: stopped; 2 job(s) saved in" in final  # q says what it did
     assert saved_statuses(console.state) == SAVED_DEMO
     assert (console.state / ".ui.json").exists()  # the theme setting: not a job snapshot
 

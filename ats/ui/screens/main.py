@@ -370,12 +370,18 @@ class MainScreen(Screen[None]):
         """Run a job command; failures become a notification (and :data:`FAILED`), never
         an exception. An unexpected one (an engine bug) is logged with the job id too."""
         try:
-            return await command()
+            result = await command()
         except ATSError as exc:
             self.notify(str(exc), title=what, severity="error")
         except Exception as exc:
             logger.exception("%s failed (job %s)", what, job_id)
             self.notify(f"{type(exc).__name__}: {exc}", title=what, severity="error")
+        else:
+            if job_id is not None:  # its row shows the effect now, not at the next summary
+                view = await self._fresh_view(job_id)
+                if view is not None:
+                    self.table.update_row(job_view.job_row(view))
+            return result
         return FAILED
 
     async def _require_job(self) -> JobView | None:
