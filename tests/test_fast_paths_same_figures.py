@@ -133,3 +133,70 @@ def test_column_wise_row_sums_are_the_cumsums() -> None:
         accumulated = grid.copy()
         k.accumulate_rows(accumulated)
         assert np.array_equal(accumulated, np.cumsum(grid, axis=1), equal_nan=True)
+
+
+@st.composite
+def _order_runs(draw: st.DrawFn) -> list[tuple[str, float, float, float]]:
+    """(kind, size, price at the next open, low of that candle) for a run of orders:
+    market buys of a share of the free quote, market sells of a share of the base,
+    limit buys that may or may not be reached."""
+    count = draw(st.integers(1, 12))
+    return [
+        (
+            draw(st.sampled_from(["buy", "sell", "limit"])),
+            draw(st.sampled_from([1.0, 0.5, 0.999])),
+            draw(st.floats(min_value=0.01, max_value=1e6)),
+            draw(st.floats(min_value=0.9, max_value=1.1)),
+        )
+        for _ in range(count)
+    ]
+
+
+@given(
+    runs=_order_runs(),
+    rate=st.sampled_from([0.0, 0.00075, 0.001]),
+    slippage=st.sampled_from([0.0, 5.0]),
+)
+@settings(max_examples=150, deadline=None)
+def test_signal_replay_orders_and_linear_fills_are_the_generic_ones(
+    runs: list[tuple[str, float, float, float]], rate: float, slippage: float
+) -> None:
+    """place_market/fill_market and the linear-fee fill give the very orders, fills and
+    balances of submit/match through a fee plugin's own calculate()."""
+    quick = MatchingEngine(Wallet({"USDT": 1000.0}), FlatRate(rate=rate), slippage_bps=slippage)
+    plain = MatchingEngine(Wallet({"USDT": 1000.0}), SameFlatRate(rate=rate), slippage_bps=slippage)
+    for step, (kind, share, price, low) in enumerate(runs):
+        now, next_open = step * 60_000, step * 60_000 + 60_000
+        if kind == "limit":
+            for engine in (quick, plain):
+                free = engine.wallet.free("USDT") * share / price / 2
+                if free > 0:
+                    engine.submit(
+                        "BTC/USDT", "buy", "limit", free, price, now=now, reference_price=price
+                    )
+                    engine.match(next_open, price, price, price * low)
+            continue
+        side = OrderSide.BUY if kind == "buy" else OrderSide.SELL
+        asset = "USDT" if kind == "buy" else "BTC"
+        size = plain.wallet.free(asset) * share
+        assert size == quick.wallet.free(asset) * share
+        if not size > 0:
+            continue
+        budget, amount = (size, 0.0) if kind == "buy" else (None, size)
+        order = quick.place_market("BTC/USDT", side, amount, budget, now)
+        if len(quick.open_orders) == 1:
+            quick.fill_market(order, next_open, price)
+        else:
+            quick.match(next_open, price, price, price * low)
+        plain.submit(
+            "BTC/USDT", side, "market", amount, None, now=now, reference_price=price,
+            quote_amount=budget,
+        )  # fmt: skip
+        plain.match(next_open, price, price, price * low)
+    assert [o.to_dict() for o in quick.orders.values()] == [
+        o.to_dict() for o in plain.orders.values()
+    ]
+    assert [f.to_dict() for f in quick.fills] == [f.to_dict() for f in plain.fills]
+    assert quick.wallet.balances() == plain.wallet.balances()
+    assert quick.wallet.holds() == plain.wallet.holds()
+    assert quick.fees_paid == plain.fees_paid
