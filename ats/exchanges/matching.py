@@ -413,9 +413,9 @@ class MatchingEngine:
         wallet = self.wallet
         try:
             if side is _BUY:
-                wallet.settle(order_id, quote, cost + fee, base, amount)
+                wallet.settle(order_id, quote, cost + fee, base, amount, True)
             else:
-                wallet.settle(order_id, base, amount, quote, max(cost - fee, 0.0))
+                wallet.settle(order_id, base, amount, quote, max(cost - fee, 0.0), True)
         except InsufficientFunds as exc:
             self._close(order, _REJECTED, timestamp, str(exc))
             return
@@ -433,8 +433,7 @@ class MatchingEngine:
         order.status = _FILLED  # _close(order, FILLED), inline
         order.reason = None
         order.last_update = timestamp
-        self.open_orders.pop(order_id, None)
-        wallet.release(order_id)
+        self.open_orders.pop(order_id, None)  # its hold went with the settlement
         for order_listener in self.order_listeners:
             order_listener(order)
         for fill_listener in self.fill_listeners:
