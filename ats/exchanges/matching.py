@@ -396,7 +396,7 @@ class MatchingEngine:
         without market rules: the branches of the general case that cannot apply left
         out (fee plugin calls, rounding, third-asset fees), the same operations in the
         same order otherwise, so the same figures to the bit. Most backtests fill this
-        way (a fifth less time per order in bench/backtest_speed.py's vectorised run)."""
+        way: about 1 µs less per fill of bench/backtest_speed.py's vectorised run."""
         base, quote = split_symbol(order.symbol)
         side = order.side
         budget = order.quote_amount
