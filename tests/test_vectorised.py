@@ -219,6 +219,7 @@ def _engine_state(job: TradingJob) -> dict[str, Any]:
         "holds": exchange.wallet.holds(),
         "fees_paid": exchange.engine.fees_paid,
         "trades": exchange.get_trades(),
+        "position": exchange.get_position(exchange.symbol),
         "equity": exchange.equity_curve()[1].tolist(),
     }
 
