@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ats.exchanges.data_classes import (
+    Fill,
     OrderSide,
     OrderType,
     isoformat_many,
@@ -17,6 +18,7 @@ from ats.exchanges.data_classes import (
 from ats.exchanges.fees.flat_rate import FlatRate
 from ats.exchanges.fees.maker_taker import MakerTaker
 from ats.exchanges.matching import MatchingEngine, _largest_affordable_at_rate
+from ats.exchanges.trade_ledger import TradeLedger
 from ats.exchanges.wallet import Wallet
 from ats.indicators import _kernels as k
 from ats.trading_job.metrics import MS_PER_YEAR, _ratio, compute_metrics
@@ -133,3 +135,119 @@ def test_column_wise_row_sums_are_the_cumsums() -> None:
         accumulated = grid.copy()
         k.accumulate_rows(accumulated)
         assert np.array_equal(accumulated, np.cumsum(grid, axis=1), equal_nan=True)
+
+
+@st.composite
+def _order_runs(draw: st.DrawFn) -> list[tuple[str, float, float, float]]:
+    """(kind, size, price at the next open, low of that candle) for a run of orders:
+    market buys of a share of the free quote, market sells of a share of the base,
+    limit buys that may or may not be reached."""
+    count = draw(st.integers(1, 12))
+    return [
+        (
+            draw(st.sampled_from(["buy", "sell", "limit"])),
+            draw(st.sampled_from([1.0, 0.5, 0.999])),
+            draw(st.floats(min_value=0.01, max_value=1e6)),
+            draw(st.floats(min_value=0.9, max_value=1.1)),
+        )
+        for _ in range(count)
+    ]
+
+
+@given(
+    runs=_order_runs(),
+    rate=st.sampled_from([0.0, 0.00075, 0.001]),
+    slippage=st.sampled_from([0.0, 5.0]),
+)
+@settings(max_examples=150, deadline=None)
+def test_signal_replay_orders_and_linear_fills_are_the_generic_ones(
+    runs: list[tuple[str, float, float, float]], rate: float, slippage: float
+) -> None:
+    """place_market/fill_market and the linear-fee fill give the very orders, fills and
+    balances of submit/match through a fee plugin's own calculate()."""
+    quick = MatchingEngine(Wallet({"USDT": 1000.0}), FlatRate(rate=rate), slippage_bps=slippage)
+    plain = MatchingEngine(Wallet({"USDT": 1000.0}), SameFlatRate(rate=rate), slippage_bps=slippage)
+    for step, (kind, share, price, low) in enumerate(runs):
+        now, next_open = step * 60_000, step * 60_000 + 60_000
+        if kind == "limit":
+            for engine in (quick, plain):
+                free = engine.wallet.free("USDT") * share / price / 2
+                if free > 0:
+                    engine.submit(
+                        "BTC/USDT", "buy", "limit", free, price, now=now, reference_price=price
+                    )
+                    engine.match(next_open, price, price, price * low)
+            continue
+        side = OrderSide.BUY if kind == "buy" else OrderSide.SELL
+        asset = "USDT" if kind == "buy" else "BTC"
+        size = plain.wallet.free(asset) * share
+        assert size == quick.wallet.free(asset) * share
+        if not size > 0:
+            continue
+        budget, amount = (size, 0.0) if kind == "buy" else (None, size)
+        order = quick.place_market("BTC/USDT", side, amount, budget, now)
+        if len(quick.open_orders) == 1:
+            quick.fill_market(order, next_open, price)
+        else:
+            quick.match(next_open, price, price, price * low)
+        plain.submit(
+            "BTC/USDT", side, "market", amount, None, now=now, reference_price=price,
+            quote_amount=budget,
+        )  # fmt: skip
+        plain.match(next_open, price, price, price * low)
+    assert [o.to_dict() for o in quick.orders.values()] == [
+        o.to_dict() for o in plain.orders.values()
+    ]
+    assert [f.to_dict() for f in quick.fills] == [f.to_dict() for f in plain.fills]
+    assert quick.wallet.balances() == plain.wallet.balances()
+    assert quick.wallet.holds() == plain.wallet.holds()
+    assert quick.fees_paid == plain.fees_paid
+
+
+@st.composite
+def _fill_runs(draw: st.DrawFn) -> list[Fill]:
+    """Round trips as a signal replay makes them (a buy, then a sell of just that), now
+    and then broken: a partial sell, a fee in base, another symbol, an unpaired buy."""
+    fills: list[Fill] = []
+    time = 1_600_000_000_000
+    for number in range(draw(st.integers(0, 40))):
+        amount = draw(st.floats(min_value=1e-6, max_value=1e4))
+        buy_price, sell_price = draw(positive), draw(positive)
+        rate = draw(st.sampled_from([0.0, 0.001, 0.00075]))
+        flaw = draw(st.sampled_from(["none"] * 40 + ["partial", "base fee", "symbol", "open"]))
+        symbol = "ETH/USDT" if flaw == "symbol" else "BTC/USDT"
+        fee_currency = "BTC" if flaw == "base fee" else "USDT"
+        time += 60_000
+        buy_fee = amount * buy_price * rate if fee_currency == "USDT" else amount * rate
+        fills.append(
+            Fill(str(2 * number), symbol, OrderSide.BUY, amount, buy_price, buy_fee,
+                 fee_currency, time, True)
+        )  # fmt: skip
+        if flaw == "open":
+            break
+        sold = amount / 2 if flaw == "partial" else amount
+        time += draw(st.integers(60_000, 6_000_000))
+        fills.append(
+            Fill(str(2 * number + 1), symbol, OrderSide.SELL, sold, sell_price,
+                 sold * sell_price * rate, "USDT", time, True)
+        )  # fmt: skip
+    return fills
+
+
+@given(fills=_fill_runs(), split=st.integers(0, 40))
+@settings(max_examples=200, deadline=None)
+def test_fills_booked_together_are_the_trades_booked_one_by_one(
+    fills: list[Fill], split: int
+) -> None:
+    """TradeLedger.on_fills (one numpy step per step of on_fill over whole round trips)
+    leaves the very trades, open trade, dust and marks that on_fill leaves, in two calls
+    too (the second starting where the first left a trade open or dust)."""
+    one_by_one, together = TradeLedger(), TradeLedger()
+    for fill in fills:
+        one_by_one.on_fill(fill)
+    together.on_fills(fills[:split])
+    together.on_fills(fills[split:])
+    assert together.trades == one_by_one.trades
+    assert together._open == one_by_one._open
+    assert together._dust == one_by_one._dust
+    assert together._marks == one_by_one._marks

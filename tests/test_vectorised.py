@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -12,10 +13,12 @@ from hypothesis import strategies as st
 from ats.data.candle_readers import load_candles
 from ats.data.candles import CandleData
 from ats.demo import DEMO_DATA
+from ats.exchanges.exchanges.back_trading.exchange import Exchange as BackTrading
 from ats.trading_job.backtest import run_backtest
+from ats.trading_job.events import Filled, JobEvent, OrderUpdated
 from ats.trading_job.job_config import parse_job_config
 from ats.trading_job.job_manager import JobManager
-from ats.trading_job.trading_job import JobStatus
+from ats.trading_job.trading_job import JobStatus, TradingJob
 from ats.utils.plugins import PluginLoader
 from ats.utils.synthetic_candles import make_candles
 
@@ -204,3 +207,65 @@ def test_sma_cross_under_market_rules_matches(charged_in: str) -> None:
     assert vector["trades"] == event["trades"] and len(event["trades"]) > 50
     assert vector["final_equity"] == event["final_equity"]
     assert vector["metrics"] == event["metrics"]
+
+
+def _engine_state(job: TradingJob) -> dict[str, Any]:
+    exchange = job.exchange
+    assert isinstance(exchange, BackTrading)
+    return {
+        "orders": [order.to_dict() for order in exchange.get_orders()],
+        "fills": [fill.to_dict() for fill in exchange.engine.fills],
+        "balances": exchange.wallet.balances(),
+        "holds": exchange.wallet.holds(),
+        "fees_paid": exchange.engine.fees_paid,
+        "trades": exchange.get_trades(),
+        "position": exchange.get_position(exchange.symbol),
+        "equity": exchange.equity_curve()[1].tolist(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "events"),
+    [
+        ({}, False),  # orders straight to the engine, the job not listening
+        ({}, True),  # someone reads fills and orders: the job keeps publishing them
+        ({"risk": {"max_order_value": 1e12}}, False),  # risk checks see every order
+    ],
+)
+def test_every_order_fill_and_balance_is_the_per_candle_ones(
+    extra: dict[str, object], events: bool
+) -> None:
+    """Not only the report: each order (ids, times, sizes, fees), fill, balance, hold
+    and the equity curve, with slippage, whichever way the vectorised orders go."""
+    data = CandleData(path=Path("generated.csv"), timeframe_ms=60_000, **make_candles(30_000, 3))
+    states, published = [], []
+    for vectorised in (False, True):
+        config = parse_job_config(
+            {
+                "name": "state",
+                "vectorised": vectorised,
+                "balances": {"USDT": 2_500.0},
+                "exchange": {
+                    "name": "back_trading",
+                    "params": {"data": "generated.csv", "slippage_bps": 3},
+                },
+                "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 40}},
+                "fees": {"name": "flat_rate", "params": {"rate": 0.001}},
+                **extra,
+            }
+        )
+        manager = JobManager()
+        heard: list[JobEvent] = []
+        if events:
+            manager.bus.listen(heard.append, kinds=[Filled, OrderUpdated])
+        job = asyncio.run(run_backtest(config, data=data, manager=manager))
+        assert job.status is JobStatus.FINISHED, job.error
+        states.append(_engine_state(job))
+        published.append([type(event) for event in heard])
+        assert job.exchange is not None
+        assert job._order_changed in job.exchange.order_listeners  # listening again
+    event, vector = states
+    assert len(event["trades"]) > 100
+    assert vector == event
+    assert published[1] == published[0]
+    assert (Filled in published[1]) is events

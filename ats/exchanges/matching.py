@@ -140,6 +140,35 @@ class MatchingEngine:
             listener(order)
         return order
 
+    def place_market(
+        self, symbol: str, side: OrderSide, amount: float, quote_amount: float | None, now: int
+    ) -> Order:
+        """:meth:`submit` of a market sell of ``amount`` or a market buy of ``quote_amount``
+        (a budget) without market rules: the same order, hold and event, without the
+        checks and branches for what such an order cannot be. An all-in signal replay
+        places two per trade (bench/backtest_speed.py, vectorised)."""
+        order_id = f"{self._id_prefix}{next(self._ids)}"
+        order = Order(
+            order_id, f"ats-{order_id}", symbol, side, _MARKET, amount, None, None,
+            quote_amount, _OPEN, 0.0, 0.0, 0.0, None, now, now, None,
+        )  # fmt: skip
+        if (side is _BUY) is (quote_amount is None) or not (quote_amount or amount) > 0:
+            self._validate(order)  # says what is wrong
+            raise ValueError("place_market: a market sell by amount or buy by budget")
+        self.orders[order_id] = order
+        base, quote = split_symbol(symbol)
+        try:
+            if quote_amount is None:
+                self.wallet.hold(order_id, base, amount)
+            else:
+                self.wallet.hold(order_id, quote, quote_amount)
+        except InsufficientFunds as exc:
+            return self._refuse(order, str(exc))
+        self.open_orders[order_id] = order
+        for listener in self.order_listeners:
+            listener(order)
+        return order
+
     def _refuse(self, order: Order, reason: str) -> Order:
         order.status = _REJECTED
         order.reason = reason
@@ -239,6 +268,18 @@ class MatchingEngine:
             if fill_price is not None:
                 self._fill(order, fill_price, timestamp)
 
+    def fill_market(self, order: Order, timestamp: int, open: float) -> None:
+        """:meth:`match` when ``order``, a market order, is the only open order: no walk
+        over the open orders (a signal replay; bench/backtest_speed.py, vectorised)."""
+        if order.timestamp > timestamp:
+            return
+        if order.expires_at is not None and timestamp >= order.expires_at:
+            self._close(order, _EXPIRED, timestamp, "expired")
+        elif order.side is _BUY:
+            self._fill(order, open * (1 + self.slippage), timestamp)
+        else:
+            self._fill(order, open * (1 - self.slippage), timestamp)
+
     def _fill_price(self, order: Order, open: float, high: float, low: float) -> float | None:
         buy = order.side is _BUY
         kind = order.type
@@ -263,9 +304,12 @@ class MatchingEngine:
 
     def _fill(self, order: Order, price: float, timestamp: int) -> None:
         # Once per fill, so written with locals (bench/backtest_speed.py): same arithmetic.
-        base, quote = split_symbol(order.symbol)
         side = order.side
         rate = self.fees.linear_quote_rate(order.type, side)
+        if rate is not None and self.rules.is_empty:
+            self._fill_in_quote(order, price, timestamp, rate)
+            return
+        base, quote = split_symbol(order.symbol)
         if order.quote_amount is None:
             amount = order.remaining
         else:
@@ -342,6 +386,54 @@ class MatchingEngine:
         order.last_update = timestamp
         self.open_orders.pop(order_id, None)
         wallet.release(order_id)
+        for order_listener in self.order_listeners:
+            order_listener(order)
+        for fill_listener in self.fill_listeners:
+            fill_listener(fill, order)
+
+    def _fill_in_quote(self, order: Order, price: float, timestamp: int, rate: float) -> None:
+        """:meth:`_fill` of a fill whose fee is ``abs(amount) * price * rate`` in quote,
+        without market rules: the branches of the general case that cannot apply left
+        out (fee plugin calls, rounding, third-asset fees), the same operations in the
+        same order otherwise, so the same figures to the bit. Most backtests fill this
+        way: about 1 µs less per fill of bench/backtest_speed.py's vectorised run."""
+        base, quote = split_symbol(order.symbol)
+        side = order.side
+        budget = order.quote_amount
+        if budget is None:
+            amount = order.remaining
+        else:
+            amount = _largest_affordable_at_rate(budget, price, rate)
+            if not amount > 0:
+                self._close(order, _REJECTED, timestamp, "budget does not cover the fee")
+                return
+        cost = amount * price
+        fee = abs(amount) * price * rate
+        order_id = order.id
+        wallet = self.wallet
+        try:
+            if side is _BUY:
+                wallet.settle(order_id, quote, cost + fee, base, amount, True)
+            else:
+                wallet.settle(order_id, base, amount, quote, max(cost - fee, 0.0), True)
+        except InsufficientFunds as exc:
+            self._close(order, _REJECTED, timestamp, str(exc))
+            return
+        order.filled += amount
+        order.cost += cost
+        order.fee += fee
+        order.fee_currency = quote
+        taker = order.type is not _LIMIT
+        fill = Fill(order_id, order.symbol, side, amount, price, fee, quote, timestamp, taker, None)
+        self.fills.append(fill)
+        fees_paid = self.fees_paid
+        fees_paid[quote] = fees_paid.get(quote, 0.0) + fee
+        if budget is not None:
+            order.amount = order.filled
+        order.status = _FILLED  # _close(order, FILLED), inline
+        order.reason = None
+        order.last_update = timestamp
+        self.open_orders.pop(order_id, None)  # its hold went with the settlement
         for order_listener in self.order_listeners:
             order_listener(order)
         for fill_listener in self.fill_listeners:

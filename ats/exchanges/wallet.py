@@ -115,8 +115,10 @@ class Wallet:
         pay_amount: float,
         receive_asset: str,
         receive_amount: float,
+        last: bool = False,
     ) -> None:
         """Apply one fill: pay from the order's hold first, then free; credit the proceeds.
+        ``last``: the fill ends the order, whose hold is then released (:meth:`release`).
 
         Raises InsufficientFunds (and changes nothing) if the payment cannot be covered.
         """
@@ -143,6 +145,12 @@ class Wallet:
         if from_free > 0:
             free[pay_asset] = max(free.get(pay_asset, 0.0) - from_free, 0.0)
         free[receive_asset] = free.get(receive_asset, 0.0) + receive_amount
+        if last:  # release(), without a second call per fill (bench/backtest_speed.py)
+            held = self._holds.pop(order_id, None)
+            if held is not None:
+                asset, amount = held
+                free[asset] = free.get(asset, 0.0) + amount
+                self._reduce_used(asset, amount)
 
     def charge(self, asset: str, amount: float) -> None:
         """Pay a fee in an asset the fill does not trade (e.g. BNB) from free balance."""

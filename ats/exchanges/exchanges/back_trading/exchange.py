@@ -24,7 +24,7 @@ from ats.data.candles import CandleData, CandleDataError
 from ats.exceptions import ConfigError, DataError
 from ats.exchanges.base_exchange import LogFunction
 from ats.exchanges.base_fees import BaseFees
-from ats.exchanges.data_classes import OrderSide, OrderType, Progress, split_symbol
+from ats.exchanges.data_classes import Order, OrderSide, OrderType, Progress, split_symbol
 from ats.exchanges.equity_curve import equity_curve
 from ats.exchanges.run_control import RunControl
 from ats.exchanges.simulated_exchange import SimulatedExchange
@@ -174,23 +174,41 @@ class Exchange(SimulatedExchange):
     def _skip_between_trades(self, entries: np.ndarray, exits: np.ndarray) -> None:
         """Without market rules "flat" is "no base held", which only fills change: so
         the entries while holding and the exits while flat are skipped unseen (work per
-        trade, not per signal, however dense the signals)."""
+        trade, not per signal, however dense the signals).
+
+        Nothing reads the trade ledger meanwhile, so when nobody else hears the fills
+        either, they are booked in one go at the end (:meth:`TradeLedger.on_fills`; a
+        tenth of bench/backtest_speed.py's vectorised run).
+        """
+        engine = self.engine
+        if self.fill_listeners or self._filled not in engine.fill_listeners:
+            self._trade_signals(entries, exits)
+            return
+        first = len(engine.fills)
+        engine.fill_listeners.remove(self._filled)
+        try:
+            self._trade_signals(entries, exits)
+        finally:
+            engine.fill_listeners.append(self._filled)
+            self.ledger.on_fills(engine.fills[first:])
+
+    def _trade_signals(self, entries: np.ndarray, exits: np.ndarray) -> None:
         data = self.require_data()
         size = len(data)
         base, quote = split_symbol(self.symbol)
         start = self.cursor
         entry_rows = _SignalRows(data, np.flatnonzero(entries[start:]) + start)
         exit_rows = _SignalRows(data, np.flatnonzero(exits[start:]) + start)
-        wallet, symbol, candle, match = self.wallet, self.symbol, self.candle, self.engine.match
-        submit = self.submit_order
+        wallet, candle = self.wallet, self.candle
+        buy, sell, fill = self._market_orders()
         e = x = 0  # positions in entry_rows / exit_rows
         while e < len(entry_rows) and wallet.free(quote) > 0:
             entry = entry_rows.index[e]
             entry_rows.set_candle(candle, e)
-            order = submit(symbol, _BUY, _MARKET, 0.0, quote_amount=wallet.free(quote))
+            order = buy(wallet.free(quote))
             if entry + 1 >= size or not order.is_open:
                 break
-            match(*entry_rows.next_open(e))
+            fill(order, entry_rows.next_open(e))
             if wallet.total(base) <= 0:
                 e += 1
                 continue
@@ -199,11 +217,59 @@ class Exchange(SimulatedExchange):
                 break
             exit_ = exit_rows.index[x]
             exit_rows.set_candle(candle, x)
-            submit(symbol, _SELL, _MARKET, wallet.free(base))
+            order = sell(wallet.free(base))
             if exit_ + 1 >= size:
                 break
-            match(*exit_rows.next_open(x))
+            fill(order, exit_rows.next_open(x))
             e = bisect.bisect_left(entry_rows.index, exit_ + 1, e)
+
+    def _market_orders(
+        self,
+    ) -> tuple[
+        Callable[[float], Order],
+        Callable[[float], Order],
+        Callable[[Order, tuple[int, float, float, float]], None],
+    ]:
+        """(buy with a quote budget, sell an amount, fill at the next candle) for
+        :meth:`_skip_between_trades`, placed on the signal candle. Through
+        :meth:`submit_order` and :meth:`MatchingEngine.match` when risk limits check
+        orders or orders are already open; else straight to the engine's market-order
+        calls, the same orders and fills in half the calls (bench/backtest_speed.py,
+        vectorised)."""
+        symbol, engine = self.symbol, self.engine
+        if self.order_checks or engine.open_orders:
+            submit, match = self.submit_order, engine.match
+
+            def buy(budget: float) -> Order:
+                return submit(symbol, _BUY, _MARKET, 0.0, quote_amount=budget)
+
+            def sell(amount: float) -> Order:
+                return submit(symbol, _SELL, _MARKET, amount)
+
+            def fill(order: Order, row: tuple[int, float, float, float]) -> None:
+                match(*row)
+
+            return buy, sell, fill
+        place, fill_market, open_orders = (
+            engine.place_market,
+            engine.fill_market,
+            engine.open_orders,
+        )
+        candle, timeframe = self.candle, self.timeframe_ms or self.DEFAULT_TIMEFRAME_MS
+
+        def buy_now(budget: float) -> Order:  # at self.now, the signal candle's close
+            return place(symbol, _BUY, 0.0, budget, candle.timestamp + timeframe)
+
+        def sell_now(amount: float) -> Order:
+            return place(symbol, _SELL, amount, None, candle.timestamp + timeframe)
+
+        def fill_next(order: Order, row: tuple[int, float, float, float]) -> None:
+            if len(open_orders) == 1:  # else an order that did not fill is still open
+                fill_market(order, row[0], row[1])
+            else:
+                engine.match(*row)
+
+        return buy_now, sell_now, fill_next
 
     def _visit_every_signal(self, entries: np.ndarray, exits: np.ndarray) -> None:
         """With market rules, dust makes "flat" depend on the price (minimum notional), so
