@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ats.trading_job.metrics import METRIC_LABELS
+from ats.trading_job.metrics import METRIC_LABELS, shown_metrics
 
 _SHOWN_TRADES = 10
 
@@ -44,6 +44,7 @@ def metrics_table(metrics: dict[str, Any], title: str = "Metrics") -> Table:
     table = Table(title=title, show_header=False, box=None, pad_edge=False)
     table.add_column("metric", style="bold")
     table.add_column("value", justify="right")
+    metrics = shown_metrics(metrics)
     for key, label in METRIC_LABELS.items():
         if key in metrics:
             value = metrics[key]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ats.data.timeframes import format_timeframe
-from ats.trading_job.metrics import METRIC_LABELS
+from ats.trading_job.metrics import METRIC_LABELS, shown_metrics
 from ats.trading_job.views import JobView
 
 __all__ = ["format_timeframe"]  # one timeframe formatter, shown here for the widgets
@@ -229,6 +229,7 @@ def metrics_view(view: JobView | None) -> MetricsView:
     error = view.error
     metrics = view.metrics
     if metrics:
+        metrics = shown_metrics(metrics, view.timeframe_ms)
         rows = []
         for key, label in METRIC_LABELS.items():
             if key not in metrics:
