@@ -7,9 +7,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ui_helpers import wait_for
+from job_configs import backtest_config
+from ui_helpers import press, screen_text, wait_for
 
+from ats.trading_job.job_manager import JobManager
 from ats.ui.app import AtsApp
+from ats.ui.screens.main import MainScreen
+
+
+def main_screen(app: AtsApp) -> MainScreen:
+    screen = app.screen
+    assert isinstance(screen, MainScreen)
+    return screen
 
 
 async def test_screenshot_is_saved_under_the_state_directory(
@@ -31,3 +40,18 @@ async def test_screenshot_is_saved_under_the_state_directory(
         await wait_for(pilot, lambda: any(str(saved) in n.message for n in app._notifications))
         assert not any(n.severity == "error" for n in app._notifications)
         assert "<svg" in saved.read_text(encoding="utf-8")[:500]
+
+
+async def test_long_log_lines_wrap_at_80_columns(make_app: Callable[..., AtsApp]) -> None:
+    """Bug 9: a log line longer than the pane was cut (``...+00:0``); now it wraps."""
+    manager = JobManager()
+    job = manager.create(backtest_config(name="wrap"))
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        message = "restored from snapshot saved at 2026-12-07T06:34:44.218+00:00 (the end)"
+        job.log("INFO", message)
+        await press(pilot, "l")
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: "(the end)" in screen_text(app))
+        text = screen_text(app)
+        assert "+00:00" in text and "(the end)" in text

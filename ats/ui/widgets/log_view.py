@@ -1,4 +1,5 @@
-"""The job log: bounded, level-coloured, filterable by text and minimum level."""
+"""The job log: bounded, level-coloured, filterable by text and minimum level; long lines
+wrap (nothing is cut off at 80 columns)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import RichLog
 
 from ats.exceptions import JobError
@@ -54,7 +56,7 @@ class LogView(RichLog, can_focus=True):
             classes=classes,
             max_lines=MAX_LINES,
             min_width=20,
-            wrap=False,
+            wrap=True,
             markup=False,
             highlight=False,
         )
@@ -69,12 +71,21 @@ class LogView(RichLog, can_focus=True):
         self._last_seq: int | None = None
         """The job's last log line shown (its seq), None before any."""
         self._reading = asyncio.Lock()
+        self._wrapped_at: int | None = None
         self.extra_lines: Callable[[str], Iterable[LogLine]] = lambda job_id: ()
         """Console-side lines (status changes) merged by time into the job's own log."""
 
     @property
     def job_id(self) -> str | None:
         return self._job_id
+
+    def on_resize(self, event: Resize) -> None:
+        """Long lines wrap at the width they were written at: re-wrap at the new one."""
+        width = event.size.width
+        if self._wrapped_at is not None and width and width != self._wrapped_at:
+            self.run_worker(self.rebuild, group="log-rewrap", exclusive=True, exit_on_error=False)
+        if width:
+            self._wrapped_at = width
 
     @property
     def filter_text(self) -> str:
