@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from job_configs import backtest_config
+from textual import events
 from ui_helpers import press, screen_text, wait_for
 
 from ats.trading_job.job_manager import JobManager
@@ -51,7 +52,26 @@ async def test_long_log_lines_wrap_at_80_columns(make_app: Callable[..., AtsApp]
         message = "restored from snapshot saved at 2026-12-07T06:34:44.218+00:00 (the end)"
         job.log("INFO", message)
         await press(pilot, "l")
-        screen = main_screen(app)
         await wait_for(pilot, lambda: "(the end)" in screen_text(app))
         text = screen_text(app)
         assert "+00:00" in text and "(the end)" in text
+
+
+async def test_keys_arriving_in_one_write_are_not_lost(make_app: Callable[..., AtsApp]) -> None:
+    """Bug 6: ``j`` and Up in one write (as over ssh) left the cursor where it was: the
+    focus moved a loop turn after ``j``, so Up went to the log."""
+    manager = JobManager()
+    for name in ("one", "two", "three"):
+        manager.create(backtest_config(name=name))
+    app = make_app(manager)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 3)
+        await press(pilot, "down", "down")
+        assert screen.table.cursor_row == 2
+        await press(pilot, "l")
+        assert app.focused is screen.log_view
+        for key in ("j", "up"):  # one burst: no loop turn between the two
+            app.post_message(events.Key(key, key if key == "j" else None))
+        await wait_for(pilot, lambda: screen.table.cursor_row == 1)
+        assert app.focused is screen.table

@@ -544,8 +544,11 @@ class MainScreen(Screen[None]):
             await self.refresh_rows()
 
     def action_focus_panel(self, panel: Panel) -> None:
+        """Focus moves before the next key is handled: ``Widget.focus`` defers it to a
+        later loop turn, so a key that arrived in the same write (``j`` + Up over ssh)
+        went to the old widget."""
         if panel == "jobs":
-            self.table.focus()
+            self.set_focus(self.table)
             return
         self.active_panel = panel
         self._show_active_panel()
@@ -555,7 +558,7 @@ class MainScreen(Screen[None]):
             "orders": self.account.orders_table,
             "metrics": self.metrics,
         }[panel]
-        target.focus()
+        self.set_focus(target)
 
     def action_toggle_equity(self) -> None:
         chart = self.chart
