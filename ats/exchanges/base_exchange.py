@@ -214,7 +214,6 @@ class BaseExchange(abc.ABC):
             order_id, order_id, symbol, side, type, amount, price,
             status=OrderStatus.REJECTED, reason=reason,
         )  # fmt: skip
-        self.log("WARNING", f"order rejected before sending: {reason}")
         self._notify(order)
         return order
 

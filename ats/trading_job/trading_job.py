@@ -37,6 +37,7 @@ from ats.trading_job.events import (
 )
 from ats.trading_job.job_config import JobConfig
 from ats.trading_job.order_rate import OrderRateLimiter
+from ats.trading_job.order_story import fill_line, order_line
 from ats.trading_job.risk import RiskGuard
 from ats.trading_job.run_report import build_report
 from ats.trading_job.status import JobStatus
@@ -441,7 +442,14 @@ class TradingJob:
     # Events nobody reads (sweeps, bench/backtest_speed.py; ``ats backtest`` reads only
     # progress, status, logs and the report) are not built: the order copy and the
     # balances dict were a fifth of the vectorised path's time.
+    # The order story (placed, filled, canceled, rejected: ats.trading_job.order_story)
+    # goes into the job's log whenever someone follows its orders (the console, --no-ui),
+    # whatever the mode; sweeps and ``ats backtest`` read no order events and skip it.
     def _order_changed(self, order: Order) -> None:
+        if self.bus.wants(Filled):
+            story = order_line(order)
+            if story is not None:
+                self.log(*story)
         if self.bus.wants(OrderUpdated):
             self.bus.publish(OrderUpdated(self.id, order.copy()))
         strategy = self.strategy
@@ -455,6 +463,7 @@ class TradingJob:
     def _filled(self, fill: Fill, order: Order) -> None:
         bus = self.bus
         if bus.wants(Filled):
+            self.log("INFO", fill_line(fill, order))
             bus.publish(Filled(self.id, fill))
         if bus.wants(BalanceChanged):
             self._balances_changed()

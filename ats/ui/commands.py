@@ -91,6 +91,7 @@ def _title(spec: KeySpec) -> str:
         "scroll(-1)": "Chart: scroll forward",
         "live": "Chart: back to live",
         "cycle_level": "Log: cycle minimum level",
+        "warnings_only": "Log: warnings and errors only",
     }
     if spec.action in titles:
         return titles[spec.action]

@@ -75,3 +75,22 @@ async def test_keys_arriving_in_one_write_are_not_lost(make_app: Callable[..., A
             app.post_message(events.Key(key, key if key == "j" else None))
         await wait_for(pilot, lambda: screen.table.cursor_row == 1)
         assert app.focused is screen.table
+
+
+async def test_w_shows_only_warnings_and_errors(make_app: Callable[..., AtsApp]) -> None:
+    manager = JobManager()
+    job = manager.create(backtest_config(name="levels"))
+    app = make_app(manager)
+    async with app.run_test(size=(120, 40)) as pilot:
+        job.log("INFO", "order 1 placed: buy market 0.1 BTC")
+        job.log("WARNING", "order 2 rejected: buy market 9 BTC: insufficient USDT")
+        job.log("ERROR", "it broke")
+        log = main_screen(app).log_view
+        await wait_for(pilot, lambda: len(log.lines) >= 3)
+        await press(pilot, "l", "w")
+        assert [str(line.text)[17:] for line in log.lines] == [
+            "order 2 rejected: buy market 9 BTC: insufficient USDT",
+            "it broke",
+        ]
+        await press(pilot, "w")
+        assert len(log.lines) >= 3

@@ -110,6 +110,12 @@ class LogView(RichLog, can_focus=True):
         self._min_level = (self._min_level + 1) % len(LEVELS)
         await self.rebuild()
 
+    async def action_warnings_only(self) -> None:
+        """Only warnings and errors; pressed again, every line."""
+        warning = LEVELS.index("WARNING")
+        self._min_level = 0 if self._min_level >= warning else warning
+        await self.rebuild()
+
     def _accepts(self, entry: LogLine) -> bool:
         if level_rank(entry.level) < self._min_level:
             return False
@@ -185,7 +191,7 @@ class LogView(RichLog, can_focus=True):
             parts.append(f"≥{self.min_level}")
         if self._filter:
             parts.append(f"filter: {self._filter}")
-        parts.append("level (v)")
+        parts.append("level (v/w)")
         self.border_subtitle = " · ".join(parts)
 
     def _resolve_styles(self) -> dict[str, str]:

@@ -1,0 +1,69 @@
+"""One log line per order event, so a job's log tells its story: placed, filled (price and
+fee), canceled, expired, rejected (with the reason).
+
+The job writes them from its exchange's order and fill callbacks, which back_trading,
+paper and live all call the same way: one code path for the three modes. Fills of an
+order log the fill; the order's own "filled" status adds nothing and is not logged.
+"""
+
+from __future__ import annotations
+
+from ats.exchanges.data_classes import Fill, Order, OrderStatus
+
+
+def _amount(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000:
+        return f"{value:,.2f}"
+    return f"{value:,.8f}".rstrip("0").rstrip(".")
+
+
+def _price(value: float) -> str:
+    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.8g}"
+
+
+def _describe(order: Order) -> str:
+    """``buy limit 0.5 BTC @ 28,000.00`` (the amount in base, or the quote to spend)."""
+    base = order.symbol.split("/")[0]
+    if order.quote_amount is not None and not order.amount:
+        size = f"for {_amount(order.quote_amount)} {order.symbol.split('/')[-1]}"
+    else:
+        size = f"{_amount(order.amount)} {base}"
+    text = f"{order.side} {order.type} {size}"
+    if order.price is not None:
+        text += f" @ {_price(order.price)}"
+    if order.stop_price is not None:
+        text += f" stop {_price(order.stop_price)}"
+    return text
+
+
+def order_line(order: Order) -> tuple[str, str] | None:
+    """(level, message) for an order's new status, None when a fill line says it all."""
+    status = order.status
+    if status is OrderStatus.OPEN and not order.filled:
+        verb = "triggered" if order.triggered else "placed"
+        return "INFO", f"order {order.id} {verb}: {_describe(order)}"
+    if status is OrderStatus.CANCELED:
+        why = f" ({order.reason})" if order.reason else ""
+        return "INFO", f"order {order.id} canceled{why}: {_describe(order)}"
+    if status is OrderStatus.EXPIRED:
+        return "INFO", f"order {order.id} expired: {_describe(order)}"
+    if status is OrderStatus.REJECTED:
+        reason = order.reason or "no reason given"
+        return "WARNING", f"order {order.id} rejected: {_describe(order)}: {reason}"
+    return None
+
+
+def fill_line(fill: Fill, order: Order) -> str:
+    """``filled order 7: sell 0.5 BTC @ 28,010.00, fee 14.0050 USDT (partial, 0.5 left)``."""
+    base = fill.symbol.split("/")[0]
+    text = (
+        f"filled order {fill.order_id}: {fill.side} {_amount(fill.amount)} {base} "
+        f"@ {_price(fill.price)}, fee {fill.fee:,.6g} {fill.fee_currency}"
+    )
+    if order.status is OrderStatus.PARTIALLY_FILLED or (
+        order.status is OrderStatus.OPEN and order.remaining > 0
+    ):
+        text += f" (partial, {_amount(order.remaining)} left)"
+    return text
