@@ -36,6 +36,7 @@ from ats.trading_job.events import (
     OrderUpdated,
 )
 from ats.trading_job.job_config import JobConfig
+from ats.trading_job.live_metrics import LiveMetrics
 from ats.trading_job.order_rate import OrderRateLimiter
 from ats.trading_job.order_story import fill_line, order_line
 from ats.trading_job.risk import RiskGuard
@@ -83,6 +84,10 @@ class TradingJob:
         self.restore_note: str | None = None
         """Why this run was restored from an older snapshot than its latest (which could
         not be used); every front end shows it until the job is run afresh."""
+        self.live_metrics = LiveMetrics()
+        """P&L, fees, drawdown and win rate kept up while it runs (read by its views)."""
+        self.last_candle_at: float | None = None
+        """Wall-clock time of the last streamed candle (paper and live feeds)."""
         self.history = StreamHistory()
         """What a streaming run keeps of its recent candles, indicators and equity."""
         self.cpu_share = CpuShare()
@@ -139,6 +144,7 @@ class TradingJob:
         if self.exchange is not None:
             self.exchange.release()  # the previous run: freed now, not by a full GC
         self.exchange = exchange
+        self.live_metrics.reset()
         self.capabilities = Capabilities.of(exchange)
         self.strategy = self._set_up(
             lambda: strategy_class(

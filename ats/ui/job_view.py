@@ -244,7 +244,9 @@ def metrics_view(view: JobView | None) -> MetricsView:
     rows = [
         ("Status", row.status, 0),
         ("Equity [quote]", row.equity, 0),
+        ("P&L [quote]", format_number(view.pnl), _sign(view.pnl)),
         ("Return [%]", format_number(row.pnl_pct), _sign(row.pnl_pct)),
+        *_live_rows(view),
         ("Position", row.position, 0),
         ("Progress", row.progress or "—", 0),
     ]
@@ -254,6 +256,26 @@ def metrics_view(view: JobView | None) -> MetricsView:
         rows.append(("Replay speed", format_speed(view.speed), 0))
     title = "Live summary" if view.status.is_active else "No report yet"
     return MetricsView(title, tuple(rows), error)
+
+
+def _live_rows(view: JobView) -> list[tuple[str, str, int]]:
+    """Realised/unrealised P&L, fees, drawdown, win rate and trades while it runs."""
+    live = view.live_metrics
+    if live is None:
+        return []
+    return [
+        ("Realised P&L [quote]", format_number(live.realised_pnl), _sign(live.realised_pnl)),
+        (
+            "Unrealised P&L [quote]",
+            format_number(live.unrealised_pnl),
+            _sign(live.unrealised_pnl),
+        ),
+        ("Fees paid [quote]", format_number(live.fees_paid), 0),
+        ("Drawdown [%]", format_number(live.drawdown_pct), _sign(live.drawdown_pct)),
+        ("Max drawdown [%]", format_number(live.max_drawdown_pct), _sign(live.max_drawdown_pct)),
+        ("Win rate [%]", format_number(live.win_rate_pct, 1), 0),
+        ("# Trades", f"{live.trades:,}", 0),
+    ]
 
 
 def _sign(value: float | None) -> int:

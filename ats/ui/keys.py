@@ -108,9 +108,7 @@ CHART_KEYS: tuple[KeySpec, ...] = (
 
 LOG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("v", "cycle_level", "Level", "Log: cycle the minimum level shown", "Log"),
-    KeySpec(
-        "w", "warnings_only", "Warnings", "Log: only warnings and errors (again: all)", "Log"
-    ),
+    KeySpec("w", "warnings_only", "Warnings", "Log: only warnings and errors (again: all)", "Log"),
 )
 
 GLOBAL_KEYS: tuple[KeySpec, ...] = (

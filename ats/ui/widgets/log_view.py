@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.events import Resize
@@ -83,7 +83,8 @@ class LogView(RichLog, can_focus=True):
         """Long lines wrap at the width they were written at: re-wrap at the new one."""
         width = event.size.width
         if self._wrapped_at is not None and width and width != self._wrapped_at:
-            self.run_worker(self.rebuild, group="log-rewrap", exclusive=True, exit_on_error=False)
+            rewrap: Any = self.rebuild
+            self.run_worker(rewrap, group="log-rewrap", exclusive=True, exit_on_error=False)
         if width:
             self._wrapped_at = width
 
