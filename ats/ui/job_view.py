@@ -86,6 +86,8 @@ class JobRow:
     """Restored from an older snapshot than its latest (see JobView.restore_note)."""
     connection: str | None = None
     """E.g. "banned until 12:03:00" while the exchange holds this job's requests back."""
+    pnl: float | None = None
+    """Profit or loss in quote since the start (beside the percentage)."""
 
     def matches(self, text: str) -> bool:
         """Case-insensitive substring filter over the textual columns."""
@@ -123,6 +125,7 @@ def job_row(view: JobView) -> JobRow:
         progress=progress,
         equity=equity_text,
         pnl_pct=view.pnl_pct,
+        pnl=view.pnl,
         position=position,
         error=view.error,
         note=view.restore_note,

@@ -94,3 +94,19 @@ async def test_w_shows_only_warnings_and_errors(make_app: Callable[..., AtsApp])
         ]
         await press(pilot, "w")
         assert len(log.lines) >= 3
+
+
+async def test_80_columns_keep_the_name_and_show_absolute_pnl(
+    make_app: Callable[..., AtsApp],
+) -> None:
+    manager = JobManager()
+    job = manager.create(backtest_config(name="demo-sma-cross"))
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        manager.start(job.id)
+        await manager.wait(job.id)
+        table = main_screen(app).table
+        await wait_for(pilot, lambda: "finished" in str(table.get_row(job.id)))
+        row = [str(cell) for cell in table.get_row(job.id)]
+        assert "demo-sma-cross" in row and "-379.01" in row and "-3.79" in row
+        await wait_for(pilot, lambda: "demo-sma-cross  " in screen_text(app))
