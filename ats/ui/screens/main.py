@@ -46,6 +46,7 @@ from ats.ui.widgets.key_footer import KeyFooter
 from ats.ui.widgets.log_view import LogView
 from ats.ui.widgets.metrics import MetricsPanel
 from ats.ui.widgets.panel_tabs import PanelTabs
+from ats.ui.widgets.status_header import StatusHeader
 
 if TYPE_CHECKING:
     from ats.ui.app import AtsApp
@@ -124,6 +125,7 @@ class MainScreen(Screen[None]):
         return list(self._views.values())
 
     def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
         yield JobsTable(id="jobs")
         yield PanelTabs(id="panel-tabs")
         with Horizontal(id="body"):
@@ -233,6 +235,7 @@ class MainScreen(Screen[None]):
         self._views = {view.job_id: view for view in views}
         self._shown_ids = set(self._views)
         self.table.show_rows([job_view.job_row(view) for view in views])
+        self._show_header()
         if self.selected_job_id not in self._shown_ids:
             self.selected_job_id = None
         if self.selected_job_id is None and views:
@@ -259,6 +262,7 @@ class MainScreen(Screen[None]):
             self._keep(views)
             for view in views:
                 self.table.update_row(job_view.job_row(view))
+            self._show_header()
         selected = self.selected_job_id
         if selected is None:
             return
@@ -345,8 +349,12 @@ class MainScreen(Screen[None]):
         self.account.set_job(job_id, view)
         self.metrics.set_job(job_id, view)
         self._update_title()
+        self._show_header()
         self._show_active_panel()
         await self.log_view.set_job(job_id)
+
+    def _show_header(self) -> None:
+        self._widget(StatusHeader).show(self._views.values(), self.selected_job_id)
 
     def _update_title(self) -> None:
         view = self.selected_view
