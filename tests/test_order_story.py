@@ -7,15 +7,18 @@ from __future__ import annotations
 from job_configs import backtest_config
 
 from ats.exchanges.data_classes import Fill, Order, OrderSide, OrderStatus, OrderType
+from ats.trading_job.events import Filled
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.order_story import fill_line, order_line
 
 
 async def test_a_backtest_log_shows_every_order_and_fill() -> None:
     manager = JobManager()
+    watching = manager.bus.subscribe(kinds=(Filled,))  # as the console and --no-ui do
     job = manager.create(backtest_config(name="story"))
     manager.start(job.id)
     await manager.wait(job.id)
+    watching.close()
     assert job.exchange is not None
     messages = [line.message for line in job.logs if line.level == "INFO"]
     placed = [m for m in messages if " placed: " in m]
@@ -23,6 +26,15 @@ async def test_a_backtest_log_shows_every_order_and_fill() -> None:
     assert len(filled) == job.exchange.fill_count() > 0
     assert len(placed) >= len({m.split(":")[0] for m in filled})
     assert all(" @ " in m and ", fee " in m and "USDT" in m for m in filled)
+
+
+async def test_no_story_when_nobody_follows_the_orders() -> None:
+    """Sweeps and ``ats backtest`` read no order events: they pay nothing for it."""
+    manager = JobManager()
+    job = manager.create(backtest_config(name="quiet"))
+    manager.start(job.id)
+    await manager.wait(job.id)
+    assert not [line for line in job.logs if "order " in line.message]
 
 
 def test_lines_for_each_order_event() -> None:

@@ -64,6 +64,7 @@ class HeadlessSession:
             before_stop=self.persistence.begin_shutdown,
             stop=self.stop,
             settings=self.persistence.settings,
+            follow_orders=True,  # every fill and periodic status lines, for nohup/systemd
         )
         await runner.run(job_ids, show_reports=False)
         return runner

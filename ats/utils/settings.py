@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, model_validator
@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     stop_deadline_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     """Seconds from a stop (SIGINT, SIGTERM, SIGHUP, the console's q) to the process's
     exit, whatever the jobs are doing; see ats.trading_job.stop_deadline."""
+    log_format: Literal["text", "json"] = "text"
+    """Headless output (``--log-format``): text for people, or JSON lines for shippers."""
+    status_interval_s: float = Field(default=60.0, ge=0, allow_inf_nan=False)
+    """``ats --no-ui`` and ``ats run`` print a status line per job this often (0: never)."""
     candle_cache_dir: Path | None = None
     """Parsed candles (ats.data.candle_cache); default ``<saved_states_dir>/cache/candles``."""
     candle_cache_max_mb: int = Field(default=4096, ge=0)

@@ -15,10 +15,10 @@ from ats.ui.widgets.status_header import (
     StatusHeader,
     feed_job,
     fit,
-    format_age,
     header_parts,
     totals,
 )
+from ats.utils.ages import format_age
 
 Snap = Callable[..., bool]
 NOW = 1_765_110_896.0  # 2025-12-07 12:34:56 UTC

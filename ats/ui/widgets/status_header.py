@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from ats.trading_job.views import JobView
 from ats.ui.tcss import load_tcss
+from ats.utils.ages import format_age
 
 STREAMED_MODES = ("paper", "live")
 STALE_CANDLES = 3
@@ -31,21 +32,6 @@ class Part:
     """Lower stays longest when the line is too narrow for every part."""
     attached: bool = False
     """Follows the previous part after a space instead of a separator."""
-
-
-def format_age(seconds: float) -> str:
-    """``7s``, ``2m05s``, ``1h02m``, ``3d04h``: short enough for the header."""
-    whole = max(int(seconds), 0)
-    if whole < 60:
-        return f"{whole}s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
 
 
 def totals(views: Iterable[JobView]) -> dict[str, tuple[float, float]]:
