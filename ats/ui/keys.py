@@ -81,9 +81,9 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
     ),
     KeySpec(
         "escape",
-        "focus_panel('jobs')",
+        "back",
         "Back",
-        "Back to the jobs table",
+        "Clear the filter shown, else back to the jobs table",
         "Panels",
         "esc",
         show=False,

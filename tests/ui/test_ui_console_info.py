@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from job_configs import backtest_config
 from textual import events
-from ui_helpers import press, screen_text, wait_for
+from ui_helpers import press, screen_text, type_text, wait_for
 
 from ats.trading_job.job_manager import JobManager
 from ats.ui.app import AtsApp
@@ -110,3 +110,85 @@ async def test_80_columns_keep_the_name_and_show_absolute_pnl(
         row = [str(cell) for cell in table.get_row(job.id)]
         assert "demo-sma-cross" in row and "-379.01" in row and "-3.79" in row
         await wait_for(pilot, lambda: "demo-sma-cross  " in screen_text(app))
+
+
+async def test_form_and_dialogs_show_their_own_keys(make_app: Callable[..., AtsApp]) -> None:
+    from ats.ui.screens.confirm import ConfirmScreen
+    from ats.ui.screens.job_form import JobFormScreen
+    from ats.ui.widgets.key_footer import KeyFooter
+
+    manager = JobManager()
+    manager.create(backtest_config(name="keys"))
+    app = make_app(manager)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 1)
+        await press(pilot, "n")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobFormScreen))
+        form_keys = app.screen.query_one(KeyFooter).keys
+        assert ("^s", "Save") in form_keys and ("esc", "Cancel") in form_keys
+        assert not any(label == "Delete" for _key, label in form_keys)
+        await press(pilot, "escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await press(pilot, "d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        dialog_keys = [label for _key, label in app.screen.query_one(KeyFooter).keys]
+        assert "Yes" in dialog_keys and "No" in dialog_keys and "New" not in dialog_keys
+
+
+async def test_palette_matches_descriptions(make_app: Callable[..., AtsApp]) -> None:
+    from textual.command import CommandList, CommandPalette
+
+    app = make_app(JobManager())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await press(pilot, "ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await type_text(pilot, "speed")
+
+        def found() -> list[str]:
+            options = app.screen.query_one(CommandList)
+            return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+        # the search has replaced the full list (which holds every command)
+        await wait_for(pilot, lambda: not any("New job" in text for text in found()))
+        await pilot.pause(0.3)
+        assert any("Replay faster" in text for text in found()), found()
+        assert any("Replay slower" in text for text in found())
+
+
+async def test_esc_clears_a_kept_filter(make_app: Callable[..., AtsApp]) -> None:
+    manager = JobManager()
+    for name in ("btc-fast", "eth-swing"):
+        manager.create(backtest_config(name=name))
+    app = make_app(manager)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 2)
+        await press(pilot, "slash")
+        await type_text(pilot, "swing")
+        await press(pilot, "enter")  # the filter is kept, the prompt closes
+        assert screen.table.filter_text == "swing" and app.focused is screen.table
+        await press(pilot, "escape")
+        assert screen.table.filter_text == ""
+        await press(pilot, "l", "slash")
+        await type_text(pilot, "nothing")
+        await press(pilot, "enter")
+        assert screen.log_view.filter_text == "nothing"
+        await press(pilot, "escape")
+        assert screen.log_view.filter_text == "" and app.focused is screen.log_view
+        await press(pilot, "escape")
+        assert app.focused is screen.table
+
+
+async def test_the_filter_prompt_shows_at_once_at_80x24(make_app: Callable[..., AtsApp]) -> None:
+    """The prompt was docked under the footer: typing went into an invisible field."""
+    manager = JobManager()
+    manager.create(backtest_config(name="prompt"))
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 1)
+        await press(pilot, "l", "slash")
+        await type_text(pilot, "fill")
+        await wait_for(pilot, lambda: "filter log:" in screen_text(app))
+        assert "fill" in screen_text(app).split("filter log:")[1]

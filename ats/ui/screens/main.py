@@ -568,6 +568,15 @@ class MainScreen(Screen[None]):
         }[panel]
         self.set_focus(target)
 
+    async def action_back(self) -> None:
+        """``esc``: clear the filter of the focused log or table, else back to the jobs."""
+        if self.log_view.has_focus and self.log_view.filter_text:
+            await self.log_view.set_filter("")
+        elif self.table.has_focus and self.table.filter_text:
+            self.table.set_filter("")
+        else:
+            self.action_focus_panel("jobs")
+
     def action_toggle_equity(self) -> None:
         chart = self.chart
         chart.set_mode("equity" if chart.mode == "candles" else "candles")
