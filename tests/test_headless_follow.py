@@ -32,7 +32,7 @@ async def _run(settings: Settings) -> tuple[str, int]:
 async def test_text_output_shows_each_fill_and_a_status_line() -> None:
     text, fills = await _run(Settings(status_interval_s=0.05))
     assert fills > 0
-    assert text.count("filled order ") == fills
+    assert text.count("filled #") == fills
     status = [line for line in text.splitlines() if line.startswith("tail-me finished ·")]
     assert status, text[-2_000:]
     assert f"{fills} fills" in status[-1] and "P&L -379.01 (-3.79%)" in status[-1]
@@ -41,7 +41,7 @@ async def test_text_output_shows_each_fill_and_a_status_line() -> None:
 async def test_json_lines_for_log_shippers() -> None:
     text, fills = await _run(Settings(status_interval_s=0.05, log_format="json"))
     records = [json.loads(line) for line in text.splitlines()]  # every line is JSON
-    fill_lines = [r for r in records if r["type"] == "log" and "filled order" in r["message"]]
+    fill_lines = [r for r in records if r["type"] == "log" and "filled #" in r["message"]]
     assert len(fill_lines) == fills
     assert {"status_change", "log", "status"} <= {r["type"] for r in records}
     final = [r for r in records if r["type"] == "status"][-1]
@@ -68,5 +68,5 @@ def test_log_format_flag_reaches_no_ui(
     assert main(["--log-format", "json", "--no-ui"]) == 0
     out = capsys.readouterr().out
     records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    assert any(r["type"] == "log" and "filled order" in r["message"] for r in records)
+    assert any(r["type"] == "log" and "filled #" in r["message"] for r in records)
     assert any(r["type"] == "status" and r["job"] == "shipped" for r in records)

@@ -22,7 +22,7 @@ async def test_a_backtest_log_shows_every_order_and_fill() -> None:
     assert job.exchange is not None
     messages = [line.message for line in job.logs if line.level == "INFO"]
     placed = [m for m in messages if " placed: " in m]
-    filled = [m for m in messages if m.startswith("filled order ")]
+    filled = [m for m in messages if m.startswith("filled #")]
     assert len(filled) == job.exchange.fill_count() > 0
     assert len(placed) >= len({m.split(":")[0] for m in filled})
     assert all(" @ " in m and ", fee " in m and "USDT" in m for m in filled)
@@ -39,18 +39,18 @@ async def test_no_story_when_nobody_follows_the_orders() -> None:
 
 def test_lines_for_each_order_event() -> None:
     order = Order("7", "7", "BTC/USDT", OrderSide.BUY, OrderType.LIMIT, 0.5, 28_000.0)
-    assert order_line(order) == ("INFO", "order 7 placed: buy limit 0.5 BTC @ 28,000.00")
+    assert order_line(order) == ("INFO", "order #7 placed: buy limit 0.5 BTC @ 28,000.00")
     order.status, order.reason = OrderStatus.REJECTED, "insufficient USDT: need 14,000"
     level, text = order_line(order) or ("", "")
     assert level == "WARNING" and text.endswith(": insufficient USDT: need 14,000")
     order.status, order.reason = OrderStatus.CANCELED, "by the strategy"
     assert order_line(order) == (
         "INFO",
-        "order 7 canceled (by the strategy): buy limit 0.5 BTC @ 28,000.00",
+        "order #7 canceled (by the strategy): buy limit 0.5 BTC @ 28,000.00",
     )
     order.status, order.filled = OrderStatus.PARTIALLY_FILLED, 0.2
     fill = Fill("7", "BTC/USDT", OrderSide.BUY, 0.2, 27_990.5, 5.5981, "USDT", 1, False)
     assert order_line(order) is None  # the fill line says it
     assert fill_line(fill, order) == (
-        "filled order 7: buy 0.2 BTC @ 27,990.50, fee 5.5981 USDT (partial, 0.3 left)"
+        "filled #7: buy 0.2 BTC @ 27,990.50, fee 5.5981 USDT (partial, 0.3 left)"
     )

@@ -43,24 +43,25 @@ def order_line(order: Order) -> tuple[str, str] | None:
     status = order.status
     if status is OrderStatus.OPEN and not order.filled:
         verb = "triggered" if order.triggered else "placed"
-        return "INFO", f"order {order.id} {verb}: {_describe(order)}"
+        return "INFO", f"order #{order.id} {verb}: {_describe(order)}"
     if status is OrderStatus.CANCELED:
         why = f" ({order.reason})" if order.reason else ""
-        return "INFO", f"order {order.id} canceled{why}: {_describe(order)}"
+        return "INFO", f"order #{order.id} canceled{why}: {_describe(order)}"
     if status is OrderStatus.EXPIRED:
-        return "INFO", f"order {order.id} expired: {_describe(order)}"
+        return "INFO", f"order #{order.id} expired: {_describe(order)}"
     if status is OrderStatus.REJECTED:
         reason = order.reason or "no reason given"
-        return "WARNING", f"order {order.id} rejected: {_describe(order)}: {reason}"
+        return "WARNING", f"order #{order.id} rejected: {_describe(order)}: {reason}"
     return None
 
 
 def fill_line(fill: Fill, order: Order) -> str:
-    """``filled order 7: sell 0.5 BTC @ 28,010.00, fee 14.0050 USDT (partial, 0.5 left)``."""
+    """``filled #7: sell 0.5 BTC @ 28,010.00, fee 14.005 USDT (partial, 0.5 left)``: short
+    enough to fit on one line of the log at 80 columns."""
     base = fill.symbol.split("/")[0]
     text = (
-        f"filled order {fill.order_id}: {fill.side} {_amount(fill.amount)} {base} "
-        f"@ {_price(fill.price)}, fee {fill.fee:,.6g} {fill.fee_currency}"
+        f"filled #{fill.order_id}: {fill.side} {_amount(fill.amount)} {base} "
+        f"@ {_price(fill.price)}, fee {fill.fee:,.5g} {fill.fee_currency}"
     )
     if order.status is OrderStatus.PARTIALLY_FILLED or (
         order.status is OrderStatus.OPEN and order.remaining > 0
