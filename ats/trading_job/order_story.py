@@ -8,6 +8,7 @@ order log the fill; the order's own "filled" status adds nothing and is not logg
 
 from __future__ import annotations
 
+from ats.exchanges.base_exchange import LOCAL_REJECT_PREFIX
 from ats.exchanges.data_classes import Fill, Order, OrderStatus
 
 
@@ -50,6 +51,8 @@ def order_line(order: Order) -> tuple[str, str] | None:
     if status is OrderStatus.EXPIRED:
         return "INFO", f"order #{order.id} expired: {_describe(order)}"
     if status is OrderStatus.REJECTED:
+        if order.id.startswith(LOCAL_REJECT_PREFIX):
+            return None  # refused before sending: the exchange logged it, with the reason
         reason = order.reason or "no reason given"
         return "WARNING", f"order #{order.id} rejected: {_describe(order)}: {reason}"
     return None
