@@ -228,6 +228,7 @@ class MainScreen(Screen[None]):
         for view in views:
             if view.job_id in self._views:
                 self._views[view.job_id] = view
+        self._widget(StatusHeader).show(self._views.values(), self.selected_job_id)
 
     async def refresh_rows(self) -> None:
         """Rebuild every row (job added/removed); keeps the selection if it still exists."""
@@ -235,7 +236,7 @@ class MainScreen(Screen[None]):
         self._views = {view.job_id: view for view in views}
         self._shown_ids = set(self._views)
         self.table.show_rows([job_view.job_row(view) for view in views])
-        self._show_header()
+        self._widget(StatusHeader).show(views, self.selected_job_id)
         if self.selected_job_id not in self._shown_ids:
             self.selected_job_id = None
         if self.selected_job_id is None and views:
@@ -262,7 +263,6 @@ class MainScreen(Screen[None]):
             self._keep(views)
             for view in views:
                 self.table.update_row(job_view.job_row(view))
-            self._show_header()
         selected = self.selected_job_id
         if selected is None:
             return
@@ -349,12 +349,8 @@ class MainScreen(Screen[None]):
         self.account.set_job(job_id, view)
         self.metrics.set_job(job_id, view)
         self._update_title()
-        self._show_header()
         self._show_active_panel()
         await self.log_view.set_job(job_id)
-
-    def _show_header(self) -> None:
-        self._widget(StatusHeader).show(self._views.values(), self.selected_job_id)
 
     def _update_title(self) -> None:
         view = self.selected_view
@@ -552,10 +548,7 @@ class MainScreen(Screen[None]):
             await self.refresh_rows()
 
     def action_focus_panel(self, panel: Panel) -> None:
-        """Focus moves before the next key is handled: ``Widget.focus`` defers it to a
-        later loop turn, so a key that arrived in the same write (``j`` + Up over ssh)
-        went to the old widget."""
-        if panel == "jobs":
+        if panel == "jobs":  # set_focus at once: Widget.focus waited a turn (j + Up lost Up)
             self.set_focus(self.table)
             return
         self.active_panel = panel
