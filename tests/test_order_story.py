@@ -4,6 +4,7 @@ back_trading, paper and live share."""
 
 from __future__ import annotations
 
+import pytest
 from job_configs import backtest_config
 
 from ats.exchanges.data_classes import Fill, Order, OrderSide, OrderStatus, OrderType
@@ -54,3 +55,28 @@ def test_lines_for_each_order_event() -> None:
     assert fill_line(fill, order) == (
         "filled #7: buy 0.2 BTC @ 27,990.50, fee 5.5981 USDT (partial, 0.3 left)"
     )
+
+
+def test_a_flood_of_orders_is_told_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fast backtest's thousands of orders a second do not push a job's restore notes
+    and errors out of its bounded log: a burst, then a rate, then a count of the rest."""
+    from ats.trading_job import order_story
+
+    now = [100.0]
+    monkeypatch.setattr(order_story.time, "monotonic", lambda: now[0])
+    told: list[tuple[str, str]] = []
+    story = order_story.OrderStory(lambda level, message: told.append((level, message)))
+    order = Order("1", "1", "BTC/USDT", OrderSide.BUY, OrderType.MARKET, 0.1)
+    for _ in range(1_000):
+        story.order(order)
+    assert len(told) == order_story.STORY_BURST
+    order.status, order.reason = OrderStatus.REJECTED, "too small"
+    story.order(order)  # a warning always gets through
+    assert told[-1][0] == "WARNING" and "800" in told[-2][1]
+    now[0] += 1.0  # a second later: STORY_RATE more
+    order.status = OrderStatus.OPEN
+    for _ in range(100):
+        story.order(order)
+    story.flush()
+    assert len(told) == order_story.STORY_BURST + 2 + int(order_story.STORY_RATE) + 1
+    assert told[-1][1].startswith(f"… {100 - int(order_story.STORY_RATE)} order and fill")

@@ -2,11 +2,16 @@
 fee), canceled, expired, rejected (with the reason).
 
 The job writes them from its exchange's order and fill callbacks, which back_trading,
-paper and live all call the same way: one code path for the three modes. Fills of an
+paper and live all call the same way: one code path for the three modes. A fast backtest
+places thousands of orders a second: :class:`OrderStory` tells the first
+:data:`STORY_BURST` lines, then :data:`STORY_RATE` a second, and counts the rest. Fills of an
 order log the fill; the order's own "filled" status adds nothing and is not logged.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 from ats.exchanges.base_exchange import LOCAL_REJECT_PREFIX
 from ats.exchanges.data_classes import Fill, Order, OrderStatus
@@ -71,3 +76,47 @@ def fill_line(fill: Fill, order: Order) -> str:
     ):
         text += f" (partial, {_amount(order.remaining)} left)"
     return text
+
+
+STORY_BURST = 200
+"""Order lines a job may log at once (a whole short backtest's story)..."""
+STORY_RATE = 20.0
+"""...then this many a second: a long fast backtest does not flood the job's bounded log
+and journal, pushing out its restore notes and errors. Warnings (rejects) always pass."""
+
+
+class OrderStory:
+    """Tells a job's orders and fills into its log, within a token bucket of lines."""
+
+    __slots__ = ("_checked", "_log", "_skipped", "_tokens")
+
+    def __init__(self, log: Callable[[str, str], None]) -> None:
+        self._log = log
+        self._tokens = float(STORY_BURST)
+        self._checked = time.monotonic()
+        self._skipped = 0
+
+    def order(self, order: Order) -> None:
+        line = order_line(order)
+        if line is not None:
+            self._tell(*line)
+
+    def fill(self, fill: Fill, order: Order) -> None:
+        self._tell("INFO", fill_line(fill, order))
+
+    def _tell(self, level: str, message: str) -> None:
+        now = time.monotonic()
+        self._tokens = min(self._tokens + (now - self._checked) * STORY_RATE, STORY_BURST)
+        self._checked = now
+        if level == "INFO" and self._tokens < 1:
+            self._skipped += 1
+            return
+        self._tokens = max(self._tokens - 1, 0.0)
+        self.flush()
+        self._log(level, message)
+
+    def flush(self) -> None:
+        """Say how many lines were left out (at the next line told, and when a run ends)."""
+        if self._skipped:
+            skipped, self._skipped = self._skipped, 0
+            self._log("INFO", f"… {skipped:,} order and fill lines not logged (too many)")

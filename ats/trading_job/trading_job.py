@@ -38,7 +38,7 @@ from ats.trading_job.events import (
 from ats.trading_job.job_config import JobConfig
 from ats.trading_job.live_metrics import LiveMetrics
 from ats.trading_job.order_rate import OrderRateLimiter
-from ats.trading_job.order_story import fill_line, order_line
+from ats.trading_job.order_story import OrderStory
 from ats.trading_job.risk import RiskGuard
 from ats.trading_job.run_report import build_report
 from ats.trading_job.status import JobStatus
@@ -84,6 +84,8 @@ class TradingJob:
         self.restore_note: str | None = None
         """Why this run was restored from an older snapshot than its latest (which could
         not be used); every front end shows it until the job is run afresh."""
+        self.order_story = OrderStory(self.log)
+        """Its orders and fills told in its log (when someone follows them), bounded."""
         self.live_metrics = LiveMetrics()
         """P&L, fees, drawdown and win rate kept up while it runs (read by its views)."""
         self.last_candle_at: float | None = None
@@ -354,6 +356,7 @@ class TradingJob:
                 raise
         except Exception as exc:
             self._log_caught("WARNING", "disconnect failed", exc)
+        self.order_story.flush()
         self._publish_progress()
         if final is JobStatus.STOPPED and not self._report_on_stop:
             return final
@@ -453,9 +456,7 @@ class TradingJob:
     # whatever the mode; sweeps and ``ats backtest`` read no order events and skip it.
     def _order_changed(self, order: Order) -> None:
         if self.bus.wants(Filled):
-            story = order_line(order)
-            if story is not None:
-                self.log(*story)
+            self.order_story.order(order)
         if self.bus.wants(OrderUpdated):
             self.bus.publish(OrderUpdated(self.id, order.copy()))
         strategy = self.strategy
@@ -469,7 +470,7 @@ class TradingJob:
     def _filled(self, fill: Fill, order: Order) -> None:
         bus = self.bus
         if bus.wants(Filled):
-            self.log("INFO", fill_line(fill, order))
+            self.order_story.fill(fill, order)
             bus.publish(Filled(self.id, fill))
         if bus.wants(BalanceChanged):
             self._balances_changed()
