@@ -41,3 +41,27 @@ async def test_live_metrics_grow_while_running_and_match_the_report() -> None:
     assert live.drawdown_pct <= 0
     assert seen == sorted(seen)  # counted as it went, never recounted from zero
     assert from_json(JobView, to_json(view)) == view  # travels as JSON
+
+
+def test_the_metrics_panel_shows_them_while_running() -> None:
+    from dataclasses import replace
+
+    from ats.trading_job.status import JobStatus
+    from ats.trading_job.views import LiveMetricsView
+    from ats.ui.job_view import metrics_view
+
+    view = JobView(
+        job_id="j", name="j", strategy="s", strategy_params={}, symbol="BTC/USDT",
+        base="BTC", quote="USDT", exchange="paper", venue=None, mode="paper", live=False,
+        built=True, status=JobStatus.RUNNING, equity=10_100.0, initial_equity=10_000.0,
+        pnl=100.0, pnl_pct=1.0,
+    )  # fmt: skip
+    live = LiveMetricsView(
+        realised_pnl=120.0, unrealised_pnl=-20.0, fees_paid=3.5, drawdown_pct=-0.5,
+        max_drawdown_pct=-2.25, win_rate_pct=66.666, trades=4, closed_trades=3,
+    )  # fmt: skip
+    rows = {label: value for label, value, _ in metrics_view(replace(view, live_metrics=live)).rows}
+    assert rows["Realised P&L [quote]"] == "120.00" and rows["Unrealised P&L [quote]"] == "-20.00"
+    assert rows["Fees paid [quote]"] == "3.50" and rows["Max drawdown [%]"] == "-2.25"
+    assert rows["Win rate [%]"] == "66.7" and rows["# Trades"] == "4"
+    assert rows["P&L [quote]"] == "100.00"
