@@ -591,7 +591,7 @@ class MainScreen(Screen[None]):
             await self.log_view.set_filter(message.text)
 
     def on_filter_bar_closed(self, message: FilterBar.Closed) -> None:
-        (self.table if message.target == "jobs" else self.log_view).focus()
+        self.set_focus(self.table if message.target == "jobs" else self.log_view)
 
     def action_cycle_theme(self) -> None:
         self.ats_app.cycle_theme()
