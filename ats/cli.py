@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-ui", action="store_true", help="run the saved jobs headless (rich console output)"
     )
     parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=None,
+        help="headless output (--no-ui, run): text for people, or JSON lines for log shippers",
+    )
+    parser.add_argument(
         "--yes-live",
         action="store_true",
         help="confirm that headless live jobs (mode: live) may trade real money; "
@@ -162,6 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings(args: argparse.Namespace) -> Any:
+    """Settings with the command line's overrides (None: the environment's alone)."""
+    if args.log_format is None:
+        return None
+    from ats.utils.settings import Settings
+
+    return Settings(log_format=args.log_format)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -178,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
             _check_json_out(args.json)
             return asyncio.run(
                 run_config_files(
-                    args.configs, job_ids=args.job_ids, json_out=args.json, yes_live=args.yes_live
+                    args.configs,
+                    job_ids=args.job_ids,
+                    json_out=args.json,
+                    yes_live=args.yes_live,
+                    settings=_settings(args),
                 )
             )
         if args.command == "data":
@@ -204,8 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_ui:
             from ats.headless.resume_saved import run_saved_jobs
 
-            code = asyncio.run(run_saved_jobs(yes_live=args.yes_live, api=_api_options(args)))
-            # None: nothing saved, run the demo
+            code = asyncio.run(
+                run_saved_jobs(_settings(args), yes_live=args.yes_live, api=_api_options(args))
+            )  # None: nothing saved, run the demo
             if code is not None:
                 return code
             from ats.demo import demo_backtest_config

@@ -36,6 +36,10 @@ OrderCheck = Callable[[str, OrderSide, float], str | None]
 """``check(symbol, side, quote_value) -> reason`` to refuse an order, None to allow."""
 
 
+LOCAL_REJECT_PREFIX = "rejected-"
+"""Ids of orders refused before sending (logged here, as a warning with the reason)."""
+
+
 class BaseExchange(abc.ABC):
     """Feeds candles of one symbol to ``on_candle`` and executes the strategy's orders.
 
@@ -209,7 +213,7 @@ class BaseExchange(abc.ABC):
         reason: str,
     ) -> Order:
         self._local_rejects += 1
-        order_id = f"rejected-{self._local_rejects}"
+        order_id = f"{LOCAL_REJECT_PREFIX}{self._local_rejects}"
         order = Order(
             order_id, order_id, symbol, side, type, amount, price,
             status=OrderStatus.REJECTED, reason=reason,

@@ -88,8 +88,8 @@ def run_jobs_command(args: argparse.Namespace) -> int:
 
 async def _list(settings: Settings, *, as_json: bool) -> int:
     from rich.console import Console
-    from rich.table import Table
 
+    from ats.headless.fitted_table import FitColumn, FittedTable
     from ats.persistence.directory_lock import holder_pid
 
     rows = [item.summary() for item in load_saved(settings)]
@@ -104,27 +104,35 @@ async def _list(settings: Settings, *, as_json: bool) -> int:
     title = f"saved jobs in {settings.saved_states_dir}"
     if pid:
         title += f" (ATS running, pid {pid})"
-    table = Table(title=title, title_justify="left")
-    table.add_column("ID", no_wrap=True)
-    table.add_column("JOB", overflow="ellipsis", min_width=12)
-    table.add_column("STATUS", no_wrap=True)
-    for column in ("CANDLES", "FILLS", "OPEN", "EQUITY"):
-        table.add_column(column, justify="right")
-    table.add_column("SAVED")
+    columns = (
+        FitColumn("ID", 0),
+        FitColumn("JOB", 0, wrap=True),
+        FitColumn("STATUS", 1),
+        FitColumn("EQUITY", 2, "right"),
+        FitColumn("FILLS", 3, "right"),
+        FitColumn("CANDLES", 4, "right"),
+        FitColumn("OPEN", 5, "right"),
+        FitColumn("SAVED", 6),
+    )
+    cells = []
     for row in rows:
         status = row["status"]
         if row["from_backup"]:
             status += " (backup)"
-        table.add_row(
-            row["job_id"],
-            f"{row['name']} · {row['strategy'] or '?'} on {row['exchange'] or '?'}",
-            status,
-            "" if row["candles_done"] is None else f"{row['candles_done']:,}",
-            str(row["fills"]),
-            str(row["open_orders"]),
-            "" if row["equity"] is None else f"{row['equity']:,.2f}",
-            (row["saved_at"] or "")[5:16].replace("T", " "),
+        cells.append(
+            (
+                row["job_id"],
+                f"{row['name']} · {row['strategy'] or '?'} on {row['exchange'] or '?'}",
+                status,
+                "" if row["equity"] is None else f"{row['equity']:,.2f}",
+                str(row["fills"]),
+                "" if row["candles_done"] is None else f"{row['candles_done']:,}",
+                str(row["open_orders"]),
+                (row["saved_at"] or "")[5:16].replace("T", " "),
+            )
         )
+    note = "narrow terminal: {} not shown (--json has every column)"
+    table = FittedTable(columns, cells, title=title, dropped_note=note)
     console.print(table)
     for row in rows:
         for problem in row["problems"]:

@@ -10,7 +10,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ats.trading_job.metrics import METRIC_LABELS
+from ats.headless.fitted_table import FitColumn, FittedTable
+from ats.trading_job.metrics import METRIC_LABELS, shown_metrics
 
 _SHOWN_TRADES = 10
 
@@ -44,6 +45,7 @@ def metrics_table(metrics: dict[str, Any], title: str = "Metrics") -> Table:
     table = Table(title=title, show_header=False, box=None, pad_edge=False)
     table.add_column("metric", style="bold")
     table.add_column("value", justify="right")
+    metrics = shown_metrics(metrics)
     for key, label in METRIC_LABELS.items():
         if key in metrics:
             value = metrics[key]
@@ -59,23 +61,36 @@ def _short_time(iso: str) -> str:
     return iso[5:19].replace("T", " ")
 
 
-def trades_table(trades: list[dict[str, Any]], limit: int = _SHOWN_TRADES) -> Table:
+TRADE_COLUMNS = (
+    FitColumn("entry", 0, "right"),
+    FitColumn("exit", 1, "right"),
+    FitColumn("amount", 4, "right"),
+    FitColumn("entry price", 3, "right"),
+    FitColumn("exit price", 2, "right"),
+    FitColumn("fees", 5, "right"),
+    FitColumn("pnl", 0, "right"),
+)
+"""Dropped from the right of the priorities on a narrow terminal: fees, then amount,
+entry price, exit price; times and P&L stay."""
+
+
+def trades_table(trades: list[dict[str, Any]], limit: int = _SHOWN_TRADES) -> FittedTable:
     shown = trades[-limit:]
-    table = Table(title=f"Last {len(shown)} of {len(trades)} trades", box=None)
-    for column in ("entry", "exit", "amount", "entry price", "exit price", "fees", "pnl"):
-        table.add_column(column, justify="right", no_wrap=True)
+    rows = []
     for trade in shown:
         pnl = trade["pnl"]
-        table.add_row(
-            _short_time(trade["entry_time"]),
-            _short_time(trade["exit_time"]) if trade["exit_time"] else "open",
-            f"{trade['amount']:.6f}",
-            f"{trade['entry_price']:,.2f}",
-            "—" if trade["exit_price"] is None else f"{trade['exit_price']:,.2f}",
-            f"{trade['fees']:,.2f}",
-            Text(f"{pnl:,.2f}", style="green" if pnl > 0 else "red"),
+        rows.append(
+            (
+                _short_time(trade["entry_time"]),
+                _short_time(trade["exit_time"]) if trade["exit_time"] else "open",
+                f"{trade['amount']:.6f}",
+                f"{trade['entry_price']:,.2f}",
+                "—" if trade["exit_price"] is None else f"{trade['exit_price']:,.2f}",
+                f"{trade['fees']:,.2f}",
+                Text(f"{pnl:,.2f}", style="green" if pnl > 0 else "red"),
+            )
         )
-    return table
+    return FittedTable(TRADE_COLUMNS, rows, title=f"Last {len(shown)} of {len(trades)} trades")
 
 
 def render_report(report: dict[str, Any]) -> RenderableType:

@@ -1,7 +1,11 @@
 """Headless runner: the same jobs as the console, printed with rich for systemd/tmux.
 
 Shows a progress bar per finite job, a status line per job status change, and log
-lines. SIGINT, SIGTERM and SIGHUP stop every job gracefully, within the stop deadline
+lines; when it follows orders (``ats --no-ui``, ``ats run``) also every order and fill
+(the job's order story) and, every ``status_interval_s``, a status line per job. With
+``log_format="json"`` each of those is one JSON line instead, for log shippers.
+
+SIGINT, SIGTERM and SIGHUP stop every job gracefully, within the stop deadline
 (:mod:`ats.trading_job.stop_deadline`); job code is guarded by the loop watchdog
 (:mod:`ats.trading_job.watchdog`).
 """
@@ -10,7 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -25,7 +32,9 @@ from rich.progress import (
 )
 
 from ats.exceptions import JobError
+from ats.headless.status_line import status_line, status_record
 from ats.trading_job.events import (
+    Filled,
     JobEvent,
     JobLog,
     JobProgress,
@@ -34,6 +43,7 @@ from ats.trading_job.events import (
     Subscription,
 )
 from ats.trading_job.job_manager import JobManager
+from ats.trading_job.local_control import LocalJobControl
 from ats.trading_job.stop_deadline import StopDeadline
 from ats.utils.settings import Settings
 
@@ -54,14 +64,21 @@ class HeadlessRunner:
         settings: Settings | None = None,
         owns_process: bool = False,
         keep_alive: Callable[[], bool] | None = None,
+        follow_orders: bool = False,
     ) -> None:
         self.manager = manager
         self.keep_alive = keep_alive
         """While it says True (a console is attached), run on even with no job running."""
+        self.control = LocalJobControl(manager)
+        """The read model the status lines come from."""
+        self.follow_orders = follow_orders
+        """Print every order and fill (the job's log tells them) and periodic status."""
         self.console = console or Console()
         self.before_stop = before_stop
         """Called on a stop signal before jobs are stopped (persistence notes who ran)."""
         self.settings = settings or Settings()
+        self.json = self.settings.log_format == "json"
+        """JSON lines (``--log-format json``) instead of text and progress bars."""
         self.stop = stop or StopDeadline(
             manager, deadline_s=self.settings.stop_deadline_s, owns_process=owns_process
         )
@@ -76,9 +93,10 @@ class HeadlessRunner:
         from ats.headless.report import render_report
 
         # Only what _show() prints: the jobs then skip building order and fill events.
-        subscription = self.manager.bus.subscribe(
-            kinds=(JobProgress, JobStatusChanged, JobLog, JobReport)
-        )
+        kinds: tuple[type[JobEvent], ...] = (JobProgress, JobStatusChanged, JobLog, JobReport)
+        if self.follow_orders:  # jobs tell their order story only when someone follows
+            kinds += (Filled,)
+        subscription = self.manager.bus.subscribe(kinds=kinds)
         own_signals = not self.stop.installed
         if own_signals:
             self.stop.install_signals()
@@ -92,7 +110,10 @@ class HeadlessRunner:
             TimeRemainingColumn(),
             console=self.console,
             transient=False,
+            disable=self.json,
         )
+        interval = self.settings.status_interval_s if self.follow_orders else 0.0
+        next_status = time.monotonic() + interval
         ids = list(job_ids)
         reports: dict[str, dict[str, object]] = {}
         try:
@@ -105,7 +126,12 @@ class HeadlessRunner:
                 waiter = asyncio.ensure_future(self._wait(ids))
                 while not waiter.done():
                     await self._pump(subscription, progress, reports, timeout=0.1)
+                    if interval and time.monotonic() >= next_status:
+                        next_status = time.monotonic() + interval
+                        await self._print_status(ids, progress)
                 await self._pump(subscription, progress, reports, timeout=0)
+                if interval:  # where each job ended, for whoever reads the log later
+                    await self._print_status(ids, progress)
         finally:
             subscription.close()
             self.stop.on_first = previous_on_first
@@ -154,9 +180,33 @@ class HeadlessRunner:
         for item in events:
             self._show(item, progress, reports)
 
+    async def _print_status(self, ids: list[str], progress: Progress) -> None:
+        """One status line (or JSON record) per job still known."""
+        now = time.time()
+        for job_id in ids:
+            try:
+                view = await self.control.job(job_id)
+            except JobError:
+                continue
+            if self.json:
+                self._emit("status", job_id, status_record(view, now))
+            else:
+                progress.console.print(status_line(view, now), markup=False, highlight=False)
+
+    def _emit(self, kind: str, job_id: str, fields: dict[str, Any]) -> None:
+        """One JSON line: ``{"time": ..., "type": kind, "job": name, "job_id": ..., ...}``."""
+        record = {"time": round(time.time(), 3), "type": kind, "job": self._name(job_id)}
+        record["job_id"] = job_id
+        record.update(fields)
+        self.console.file.write(json.dumps(record, allow_nan=False, default=str) + "\n")
+        self.console.file.flush()
+
     def _show(
         self, event: JobEvent, progress: Progress, reports: dict[str, dict[str, object]]
     ) -> None:
+        if self.json:
+            self._show_json(event, reports)
+            return
         name = self._name(event.job_id)
         if isinstance(event, JobProgress) and event.total:
             bar = self._bars.get(event.job_id)
@@ -174,6 +224,15 @@ class HeadlessRunner:
                 level = f"[{style}]{level}[/]"
             progress.console.print(f"[dim]{escape(name)}[/] {level} ", end="")
             progress.console.print(event.message, markup=False, highlight=False)
+        elif isinstance(event, JobReport):
+            reports[event.job_id] = event.report
+
+    def _show_json(self, event: JobEvent, reports: dict[str, dict[str, object]]) -> None:
+        if isinstance(event, JobStatusChanged):
+            fields = {"status": str(event.status), "error": event.error}
+            self._emit("status_change", event.job_id, fields)
+        elif isinstance(event, JobLog):
+            self._emit("log", event.job_id, {"level": event.level, "message": event.message})
         elif isinstance(event, JobReport):
             reports[event.job_id] = event.report
 

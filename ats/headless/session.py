@@ -82,6 +82,7 @@ class HeadlessSession:
             stop=self.stop,
             settings=self.persistence.settings,
             keep_alive=self._attached,
+            follow_orders=True,  # every fill and periodic status lines, for nohup/systemd
         )
         await runner.run(job_ids, show_reports=False)
         return runner

@@ -257,10 +257,10 @@ def backtest_figure(chart: BacktestChart) -> Any:
 def backtest_html(chart: BacktestChart) -> str:
     """The whole page as text."""
     from ats.headless.report import format_metric
-    from ats.trading_job.metrics import METRIC_LABELS
+    from ats.trading_job.metrics import METRIC_LABELS, shown_metrics
 
     report = chart.report
-    metrics = report.get("metrics") or {}
+    metrics = shown_metrics(report.get("metrics") or {})
     count = len(chart.timestamps)
     bars = _Bars.of(count)
     period = ""

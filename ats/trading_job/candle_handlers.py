@@ -10,6 +10,7 @@ and the job keeps the recent candles, indicator values and equity for charts
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -102,6 +103,7 @@ def _streaming_handler(job: TradingJob, strategy: BaseStrategy) -> CandleHandler
         equity = exchange.equity()
         check_daily_loss(candle.timestamp, equity)
         kept = candle.copy()
+        job.last_candle_at = time.time()  # how fresh the feed is (the console's header)
         history.record(kept, equity)
         publish(CandleClosed(job_id, kept))
 

@@ -53,6 +53,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -117,7 +118,7 @@ METRIC_LABELS: dict[str, str] = {
     "total_return_pct": "Total return [%]",
     "cagr_pct": "CAGR [%]",
     "max_drawdown_pct": "Max drawdown [%]",
-    "max_drawdown_duration_ms": "Max drawdown duration [ms]",
+    "max_drawdown_duration_ms": "Max drawdown duration",
     "sharpe": "Sharpe ratio (ann.)",
     "sortino": "Sortino ratio (ann.)",
     "calmar": "Calmar ratio",
@@ -129,12 +130,38 @@ METRIC_LABELS: dict[str, str] = {
     "avg_trade_pct": "Avg. trade [%]",
     "best_trade_pct": "Best trade [%]",
     "worst_trade_pct": "Worst trade [%]",
-    "avg_trade_duration_ms": "Avg. trade duration [ms]",
+    "avg_trade_duration_ms": "Avg. trade duration",
     "exposure_pct": "Exposure time [%]",
     "fees_paid": "Fees paid [quote]",
     "buy_and_hold_return_pct": "Buy & hold return [%]",
 }
-"""Field name -> human label with unit, for the rich report and the console's metrics panel."""
+"""Field name -> human label with unit, for the rich report and the console's metrics panel.
+Durations (``*_ms``) carry no unit: every front end shows them as ``7h 30m 24s``."""
+
+MIN_ANNUALISED_DAYS = 30.0
+MIN_ANNUALISED_CANDLES = 30
+"""A run shorter than this many days, or with fewer candles, shows no annualised figure:
+raising an 8-hour return to the power of 1,095 says nothing about a year."""
+ANNUALISED = ("cagr_pct", "sharpe", "sortino", "calmar")
+
+
+def annualised_meaningful(metrics: dict[str, Any], timeframe_ms: int | None = None) -> bool:
+    """The run is long enough for CAGR, Sharpe, Sortino and Calmar to mean something: it
+    spans at least :data:`MIN_ANNUALISED_DAYS` days and, when the candle length is known,
+    at least :data:`MIN_ANNUALISED_CANDLES` candles."""
+    days = metrics.get("duration_days")
+    if not isinstance(days, int | float) or not days >= MIN_ANNUALISED_DAYS:
+        return False
+    return not timeframe_ms or days * MS_PER_DAY / timeframe_ms + 1 >= MIN_ANNUALISED_CANDLES
+
+
+def shown_metrics(metrics: dict[str, Any], timeframe_ms: int | None = None) -> dict[str, Any]:
+    """``metrics`` for people: annualised figures become ``None`` (shown as ``—``) on a
+    run too short for them (:func:`annualised_meaningful`). The report itself keeps the
+    raw values (research objectives and JSON consumers decide for themselves)."""
+    if annualised_meaningful(metrics, timeframe_ms):
+        return metrics
+    return {key: (None if key in ANNUALISED else value) for key, value in metrics.items()}
 
 
 def _ratio(num: float, den: float) -> float:

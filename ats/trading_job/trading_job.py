@@ -36,7 +36,9 @@ from ats.trading_job.events import (
     OrderUpdated,
 )
 from ats.trading_job.job_config import JobConfig
+from ats.trading_job.live_metrics import LiveMetrics
 from ats.trading_job.order_rate import OrderRateLimiter
+from ats.trading_job.order_story import OrderStory
 from ats.trading_job.risk import RiskGuard
 from ats.trading_job.run_report import build_report
 from ats.trading_job.status import JobStatus
@@ -82,6 +84,12 @@ class TradingJob:
         self.restore_note: str | None = None
         """Why this run was restored from an older snapshot than its latest (which could
         not be used); every front end shows it until the job is run afresh."""
+        self.order_story = OrderStory(self.log)
+        """Its orders and fills told in its log (when someone follows them), bounded."""
+        self.live_metrics = LiveMetrics()
+        """P&L, fees, drawdown and win rate kept up while it runs (read by its views)."""
+        self.last_candle_at: float | None = None
+        """Wall-clock time of the last streamed candle (paper and live feeds)."""
         self.history = StreamHistory()
         """What a streaming run keeps of its recent candles, indicators and equity."""
         self.cpu_share = CpuShare()
@@ -138,6 +146,7 @@ class TradingJob:
         if self.exchange is not None:
             self.exchange.release()  # the previous run: freed now, not by a full GC
         self.exchange = exchange
+        self.live_metrics.reset()
         self.capabilities = Capabilities.of(exchange)
         self.strategy = self._set_up(
             lambda: strategy_class(
@@ -347,6 +356,7 @@ class TradingJob:
                 raise
         except Exception as exc:
             self._log_caught("WARNING", "disconnect failed", exc)
+        self.order_story.flush()
         self._publish_progress()
         if final is JobStatus.STOPPED and not self._report_on_stop:
             return final
@@ -466,7 +476,12 @@ class TradingJob:
     # Events nobody reads (sweeps, bench/backtest_speed.py; ``ats backtest`` reads only
     # progress, status, logs and the report) are not built: the order copy and the
     # balances dict were a fifth of the vectorised path's time.
+    # The order story (placed, filled, canceled, rejected: ats.trading_job.order_story)
+    # goes into the job's log whenever someone follows its orders (the console, --no-ui),
+    # whatever the mode; sweeps and ``ats backtest`` read no order events and skip it.
     def _order_changed(self, order: Order) -> None:
+        if self.bus.wants(Filled):
+            self.order_story.order(order)
         if self.bus.wants(OrderUpdated):
             self.bus.publish(OrderUpdated(self.id, order.copy()))
         strategy = self.strategy
@@ -480,6 +495,7 @@ class TradingJob:
     def _filled(self, fill: Fill, order: Order) -> None:
         bus = self.bus
         if bus.wants(Filled):
+            self.order_story.fill(fill, order)
             bus.publish(Filled(self.id, fill))
         if bus.wants(BalanceChanged):
             self._balances_changed()

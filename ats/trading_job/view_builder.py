@@ -105,6 +105,7 @@ def view_of(job: TradingJob) -> JobView:
         status=job.status,
         error=job.error,
         restore_note=job.restore_note,
+        last_candle_at=job.last_candle_at,
         timeframe_ms=timeframe_ms,
         timeframe=timeframe,
         speed=_speed(job),
@@ -140,6 +141,8 @@ def _account(job: TradingJob, base: str, quote: str) -> dict[str, Any]:
     )
     values["open_orders"] = tuple(_order_view(order) for order in exchange.get_open_orders())
     values["fill_count"] = exchange.fill_count()
+    unrealised = 0.0 if position.is_flat else position.unrealized_pnl
+    values["live_metrics"] = job.live_metrics.update(exchange, equity, unrealised, start)
     return values
 
 

@@ -83,6 +83,27 @@ class OrderView:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveMetricsView:
+    """How a job is doing while it runs (see :mod:`ats.trading_job.live_metrics`); the
+    final report's metrics are exact, these are kept up as it goes."""
+
+    realised_pnl: float = 0.0
+    """Sum of the closed round trips' P&L, in quote."""
+    unrealised_pnl: float = 0.0
+    """The open position marked at the latest price, in quote."""
+    fees_paid: float = 0.0
+    """Every fill's fee, valued in quote."""
+    drawdown_pct: float = 0.0
+    """Equity below its highest seen, in percent (zero or negative)."""
+    max_drawdown_pct: float = 0.0
+    win_rate_pct: float | None = None
+    """Share of closed trades with a profit; None before the first one closes."""
+    trades: int = 0
+    """Round trips, the open one included."""
+    closed_trades: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class JobView:
     """One job as every front end shows it: its row, title, account and metrics."""
 
@@ -128,6 +149,11 @@ class JobView:
     fill_count: int | None = None
     metrics: dict[str, Any] | None = None
     """The final report's metrics (see ats.trading_job.metrics), once there is a report."""
+    live_metrics: LiveMetricsView | None = None
+    """Kept up while the job runs (None when the account cannot be read)."""
+    last_candle_at: float | None = None
+    """When (unix seconds, wall clock) the job last received a candle: how fresh a paper
+    or live feed is. None before the first."""
     account_error: str | None = None
     """Why the account could not be read (an exchange bug): a front end shows this
     instead of an empty account."""

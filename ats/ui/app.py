@@ -72,6 +72,8 @@ DEMO_REPLAY_SPEED = 20.0
 MALLOC_TRIM_EVERY = 60.0
 """Seconds between handing the C heap's free pages back to the OS (ats.utils.native_memory;
 bench/ui_memory.py)."""
+SCREENSHOT_DIR = "screenshots"
+"""Folder of the state directory that screenshots are saved in."""
 FOREGROUND_HOLD = 0.08
 """Seconds running backtests step aside after each key press."""
 DEFAULT_DEADLINE_S = 10.0
@@ -269,6 +271,28 @@ class AtsApp(App[int]):
         await self.ensure_demo_jobs()
         if tune:
             self.set_interval(MALLOC_TRIM_EVERY, self._trim_heap)
+
+    # -- screenshots -----------------------------------------------------------------------
+    @property
+    def screenshot_dir(self) -> Path:
+        """Screenshots go under the state directory (next to the UI settings), which
+        exists wherever ATS runs; ``~/Downloads`` often does not on a server."""
+        settings = self.settings_path or DEFAULT_SETTINGS_PATH
+        return settings.parent.resolve() / SCREENSHOT_DIR
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Textual's screenshot (palette "Screenshot"), saved under :attr:`screenshot_dir`;
+        Textual's toast names the file."""
+        if path is None:
+            try:
+                self.screenshot_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError as exc:
+                self.notify(f"cannot create {self.screenshot_dir}: {exc}", severity="error")
+                return None
+            path = str(self.screenshot_dir)
+        return super().deliver_screenshot(filename, path, time_format)
 
     def _trim_heap(self) -> None:
         self.run_worker(native_memory.trim, thread=True, group="malloc-trim", exit_on_error=False)

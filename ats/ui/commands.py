@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from ats.ui.screens.main import MainScreen
 
 
+DESCRIPTION_SCORE = 0.2
+"""Rank of a command found by its description rather than its title (titles score up
+to 1)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PaletteCommand:
     title: str
@@ -91,6 +96,7 @@ def _title(spec: KeySpec) -> str:
         "scroll(-1)": "Chart: scroll forward",
         "live": "Chart: back to live",
         "cycle_level": "Log: cycle minimum level",
+        "warnings_only": "Log: warnings and errors only",
     }
     if spec.action in titles:
         return titles[spec.action]
@@ -122,9 +128,14 @@ class JobCommands(Provider):
             )
 
     async def search(self, query: str) -> Hits:
+        """Titles match fuzzily; descriptions match by their words too (``speed`` finds
+        "Replay faster"), ranked below a title match."""
         matcher = self.matcher(query)
+        words = query.lower().split()
         for command in self._commands():
             score = matcher.match(command.title)
+            if score <= 0 and words and all(word in command.help.lower() for word in words):
+                score = DESCRIPTION_SCORE
             if score > 0:
                 yield Hit(
                     score,

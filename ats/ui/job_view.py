@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ats.data.timeframes import format_timeframe
-from ats.trading_job.metrics import METRIC_LABELS
+from ats.trading_job.metrics import METRIC_LABELS, shown_metrics
 from ats.trading_job.views import JobView
 
 __all__ = ["format_timeframe"]  # one timeframe formatter, shown here for the widgets
@@ -86,6 +86,8 @@ class JobRow:
     """Restored from an older snapshot than its latest (see JobView.restore_note)."""
     connection: str | None = None
     """E.g. "banned until 12:03:00" while the exchange holds this job's requests back."""
+    pnl: float | None = None
+    """Profit or loss in quote since the start (beside the percentage)."""
 
     def matches(self, text: str) -> bool:
         """Case-insensitive substring filter over the textual columns."""
@@ -123,6 +125,7 @@ def job_row(view: JobView) -> JobRow:
         progress=progress,
         equity=equity_text,
         pnl_pct=view.pnl_pct,
+        pnl=view.pnl,
         position=position,
         error=view.error,
         note=view.restore_note,
@@ -229,6 +232,7 @@ def metrics_view(view: JobView | None) -> MetricsView:
     error = view.error
     metrics = view.metrics
     if metrics:
+        metrics = shown_metrics(metrics, view.timeframe_ms)
         rows = []
         for key, label in METRIC_LABELS.items():
             if key not in metrics:
@@ -243,7 +247,9 @@ def metrics_view(view: JobView | None) -> MetricsView:
     rows = [
         ("Status", row.status, 0),
         ("Equity [quote]", row.equity, 0),
+        ("P&L [quote]", format_number(view.pnl), _sign(view.pnl)),
         ("Return [%]", format_number(row.pnl_pct), _sign(row.pnl_pct)),
+        *_live_rows(view),
         ("Position", row.position, 0),
         ("Progress", row.progress or "—", 0),
     ]
@@ -253,6 +259,26 @@ def metrics_view(view: JobView | None) -> MetricsView:
         rows.append(("Replay speed", format_speed(view.speed), 0))
     title = "Live summary" if view.status.is_active else "No report yet"
     return MetricsView(title, tuple(rows), error)
+
+
+def _live_rows(view: JobView) -> list[tuple[str, str, int]]:
+    """Realised/unrealised P&L, fees, drawdown, win rate and trades while it runs."""
+    live = view.live_metrics
+    if live is None:
+        return []
+    return [
+        ("Realised P&L [quote]", format_number(live.realised_pnl), _sign(live.realised_pnl)),
+        (
+            "Unrealised P&L [quote]",
+            format_number(live.unrealised_pnl),
+            _sign(live.unrealised_pnl),
+        ),
+        ("Fees paid [quote]", format_number(live.fees_paid), 0),
+        ("Drawdown [%]", format_number(live.drawdown_pct), _sign(live.drawdown_pct)),
+        ("Max drawdown [%]", format_number(live.max_drawdown_pct), _sign(live.max_drawdown_pct)),
+        ("Win rate [%]", format_number(live.win_rate_pct, 1), 0),
+        ("# Trades", f"{live.trades:,}", 0),
+    ]
 
 
 def _sign(value: float | None) -> int:

@@ -81,9 +81,9 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
     ),
     KeySpec(
         "escape",
-        "focus_panel('jobs')",
+        "back",
         "Back",
-        "Back to the jobs table",
+        "Clear the filter shown, else back to the jobs table",
         "Panels",
         "esc",
         show=False,
@@ -108,6 +108,7 @@ CHART_KEYS: tuple[KeySpec, ...] = (
 
 LOG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("v", "cycle_level", "Level", "Log: cycle the minimum level shown", "Log"),
+    KeySpec("w", "warnings_only", "Warnings", "Log: only warnings and errors (again: all)", "Log"),
 )
 
 GLOBAL_KEYS: tuple[KeySpec, ...] = (

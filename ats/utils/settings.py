@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     """What the console does when its terminal hangs up (ssh or tmux gone): keep the jobs
     running headless (``ats attach`` brings it back) or stop and save them; see
     ats.ui.hangup. ``ats --on-hangup`` overrides it."""
+    log_format: Literal["text", "json"] = "text"
+    """Headless output (``--log-format``): text for people, or JSON lines for shippers."""
+    status_interval_s: float = Field(default=60.0, ge=0, allow_inf_nan=False)
+    """``ats --no-ui`` and ``ats run`` print a status line per job this often (0: never)."""
     candle_cache_dir: Path | None = None
     """Parsed candles (ats.data.candle_cache); default ``<saved_states_dir>/cache/candles``."""
     candle_cache_max_mb: int = Field(default=4096, ge=0)

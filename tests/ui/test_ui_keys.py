@@ -288,8 +288,8 @@ async def test_table_rows_follow_jobs(make_app: Callable[..., AtsApp]) -> None:
         row = [str(cell) for cell in table.get_row(job.id)]
         assert row[:5] == ["alpha", "sma_cross", "BTC/USDT 3s", "backtest", "finished"]
         assert row[5] == "100%"
-        assert row[6] == "9,620.99" and row[7] == "-3.79"
-        assert row[8].endswith("BTC")
+        assert row[6] == "9,620.99" and row[7] == "-379.01" and row[8] == "-3.79"
+        assert row[9].endswith("BTC")
         second = manager.create(backtest_config(name="beta"))
         await wait_for(pilot, lambda: table.row_count == 2)
         await press(pilot, "down")

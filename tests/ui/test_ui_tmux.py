@@ -166,7 +166,7 @@ def test_start_sh_demo_replay_and_clean_exit(tmux: Tmux) -> None:
     tmux.keys("Down")
     tmux.wait(lambda t: "demo-replay · sma_cross" in t, 5)
     tmux.keys("s")
-    tmux.wait(lambda t: "running" in t.split("demo-replay", 1)[1][:60], 5)
+    tmux.wait(lambda t: "running" in t.split("\n demo-replay", 1)[-1][:60], 5)  # its row
     first, _ = tmux.wait(lambda t: "┤" in chart_lines(t), 10)  # candles with a price axis
     time.sleep(1.5)
     second = tmux.capture()
@@ -211,7 +211,7 @@ def test_start_sh_saves_on_q_and_restores_on_the_next_start(console: Console) ->
     tmux.keys("Down")
     tmux.wait(lambda t: "demo-replay · sma_cross" in t, 5)
     tmux.keys("s")
-    tmux.wait(lambda t: "running" in t.split("demo-replay", 1)[1][:60], 5)
+    tmux.wait(lambda t: "running" in t.split("\n demo-replay", 1)[-1][:60], 5)  # its row
     time.sleep(0.5)
     tmux.keys("q")
     final, quit_seconds = tmux.wait(lambda t: "ATS-EXIT:" in t, 20)

@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
 from ats.ui.tcss import tcss_path
+from ats.ui.widgets.key_footer import KeyFooter
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -30,6 +31,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(id="confirm-buttons"):
                 yield Button(f"{self.confirm_label} (y)", id="yes", variant="error")
                 yield Button("Cancel (n)", id="no")
+        yield KeyFooter(id="footer")  # a dialog shows its own keys
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from ats.ui.keys import ALL_GROUPS
 from ats.ui.tcss import tcss_path
+from ats.ui.widgets.key_footer import KeyFooter
 
 NOTE = (
     "Keys apply to the job highlighted in the jobs table. "
@@ -57,6 +58,7 @@ class HelpScreen(ModalScreen[None]):
             box.border_title = "ATS · keys"
             box.border_subtitle = "esc closes · ctrl+p runs any command by name"
             yield Static(id="help-keys")
+        yield KeyFooter(id="footer")
 
     def on_screen_resume(self) -> None:
         """The screen is kept between visits; recolour it only if the theme changed."""

@@ -42,6 +42,7 @@ from ats.ui.form_fields import (
 )
 from ats.ui.keys import FORM_KEYS, bindings
 from ats.ui.tcss import tcss_path
+from ats.ui.widgets.key_footer import KeyFooter
 from ats.utils.symbols import split_symbol
 
 if TYPE_CHECKING:
@@ -239,6 +240,7 @@ class JobFormScreen(ModalScreen[str | None]):
             with Horizontal(id="form-buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
+        yield KeyFooter(id="footer")  # the form's own keys, not the main screen's
 
     def _default_strategy(self) -> str:
         for name in ("sma_cross", *self._strategies):

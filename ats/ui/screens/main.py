@@ -46,6 +46,7 @@ from ats.ui.widgets.key_footer import KeyFooter
 from ats.ui.widgets.log_view import LogView
 from ats.ui.widgets.metrics import MetricsPanel
 from ats.ui.widgets.panel_tabs import PanelTabs
+from ats.ui.widgets.status_header import StatusHeader
 
 if TYPE_CHECKING:
     from ats.ui.app import AtsApp
@@ -124,6 +125,7 @@ class MainScreen(Screen[None]):
         return list(self._views.values())
 
     def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
         yield JobsTable(id="jobs")
         yield PanelTabs(id="panel-tabs")
         with Horizontal(id="body"):
@@ -226,6 +228,7 @@ class MainScreen(Screen[None]):
         for view in views:
             if view.job_id in self._views:
                 self._views[view.job_id] = view
+        self._widget(StatusHeader).show(self._views.values(), self.selected_job_id)
 
     async def refresh_rows(self) -> None:
         """Rebuild every row (job added/removed); keeps the selection if it still exists."""
@@ -233,6 +236,7 @@ class MainScreen(Screen[None]):
         self._views = {view.job_id: view for view in views}
         self._shown_ids = set(self._views)
         self.table.show_rows([job_view.job_row(view) for view in views])
+        self._widget(StatusHeader).show(views, self.selected_job_id)
         if self.selected_job_id not in self._shown_ids:
             self.selected_job_id = None
         if self.selected_job_id is None and views:
@@ -550,8 +554,8 @@ class MainScreen(Screen[None]):
             await self.refresh_rows()
 
     def action_focus_panel(self, panel: Panel) -> None:
-        if panel == "jobs":
-            self.table.focus()
+        if panel == "jobs":  # set_focus at once: Widget.focus waited a turn (j + Up lost Up)
+            self.set_focus(self.table)
             return
         self.active_panel = panel
         self._show_active_panel()
@@ -561,7 +565,16 @@ class MainScreen(Screen[None]):
             "orders": self.account.orders_table,
             "metrics": self.metrics,
         }[panel]
-        target.focus()
+        self.set_focus(target)
+
+    async def action_back(self) -> None:
+        """``esc``: clear the filter of the focused log or table, else back to the jobs."""
+        if self.log_view.has_focus and self.log_view.filter_text:
+            await self.log_view.set_filter("")
+        elif self.table.has_focus and self.table.filter_text:
+            self.table.set_filter("")
+        else:
+            self.action_focus_panel("jobs")
 
     def action_toggle_equity(self) -> None:
         chart = self.chart
@@ -584,7 +597,7 @@ class MainScreen(Screen[None]):
             await self.log_view.set_filter(message.text)
 
     def on_filter_bar_closed(self, message: FilterBar.Closed) -> None:
-        (self.table if message.target == "jobs" else self.log_view).focus()
+        self.set_focus(self.table if message.target == "jobs" else self.log_view)
 
     def action_cycle_theme(self) -> None:
         self.ats_app.cycle_theme()

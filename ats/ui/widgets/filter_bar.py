@@ -49,7 +49,7 @@ class FilterBar(Horizontal):
         self.query_one("#filter-label", Label).update(f"filter {target}:")
         self.input.value = current
         self.display = True
-        self.input.focus()
+        self.screen.set_focus(self.input)  # at once: text typed with the ``/`` lands here
 
     def close(self) -> None:
         self.display = False

@@ -50,12 +50,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("mode", "Mode", 10, 5),
     Column("status", "Status", 8, 1),
     Column("progress", "Prog", 4, 2, right=True),
-    Column("equity", "Equity", 11, 3, right=True),
-    Column("pnl", "PnL %", 7, 3, right=True),
+    Column("equity", "Equity", 10, 3, right=True),
+    Column("pnl_abs", "P&L", 9, 3, right=True),
+    Column("pnl", "P&L %", 7, 3, right=True),
     Column("position", "Position", 12, 4),
     Column("info", "Info", 28, 8),
 )
 NARROW_NAME_WIDTH = 12
+WIDEST_NAME = 32
+"""Room left over after the columns that fit goes to the job name, up to this."""
 CELL_PADDING = 2
 
 
@@ -75,6 +78,9 @@ def columns_for(budget: int) -> list[Column]:
     if info is not None:  # the error text gets whatever room is left
         width = info.width + budget - used
         chosen["info"] = Column(info.key, info.label, width, info.priority)
+    else:  # a narrow table: the name gets what is left, so names stay readable
+        width = min(name.width + budget - used, max(name.width, WIDEST_NAME))
+        chosen["name"] = Column(name.key, name.label, width, name.priority)
     return [chosen[column.key] for column in COLUMNS if column.key in chosen]
 
 
@@ -88,6 +94,7 @@ def cell_texts(row: JobRow) -> dict[str, str]:
         "progress": row.progress,
         "equity": row.equity,
         "pnl": "—" if row.pnl_pct is None else f"{row.pnl_pct:+.2f}",
+        "pnl_abs": "—" if row.pnl is None else f"{row.pnl:+,.2f}",
         "position": row.position,
         "info": row.error or row.connection or row.note or "",
     }
@@ -329,7 +336,7 @@ class JobsTable(ScrollView, can_focus=True):
             if colour.startswith("auto"):
                 return "dim"
             return f"{'bold ' if bold else ''}{colour}".strip()
-        if column.key == "pnl" and row.pnl_pct:
+        if column.key in ("pnl", "pnl_abs") and row.pnl_pct:
             return variables.get("success" if row.pnl_pct > 0 else "error", "")
         if column.key == "info" and row.error:
             return variables.get("error", "")

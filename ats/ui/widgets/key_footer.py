@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.binding import Binding
 from textual.events import Resize
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -106,7 +106,18 @@ class KeyFooter(Widget):
         return lines
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        return max(len(self._lines(max(width, 1))), 1)
+        return max(len(self._lines(max(width, 1))), self._rows_below(), 1)
+
+    def _rows_below(self) -> int:
+        """On a dialog, as many rows as the footer of the screen under it: that one shows
+        through around a dialog, and two footers would read as one muddled list of keys."""
+        if not isinstance(self.screen, ModalScreen):
+            return 0
+        rows = 0
+        for screen in self.app.screen_stack[:-1]:
+            for footer in screen.query(KeyFooter):
+                rows = max(rows, footer.size.height)
+        return rows
 
     def render_line(self, y: int) -> Strip:
         """Cached lines: rebuilt only when the keys, the width or the theme change."""

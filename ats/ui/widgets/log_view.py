@@ -1,13 +1,15 @@
-"""The job log: bounded, level-coloured, filterable by text and minimum level."""
+"""The job log: bounded, level-coloured, filterable by text and minimum level; long lines
+wrap (nothing is cut off at 80 columns)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import RichLog
 
 from ats.exceptions import JobError
@@ -54,7 +56,7 @@ class LogView(RichLog, can_focus=True):
             classes=classes,
             max_lines=MAX_LINES,
             min_width=20,
-            wrap=False,
+            wrap=True,
             markup=False,
             highlight=False,
         )
@@ -69,12 +71,22 @@ class LogView(RichLog, can_focus=True):
         self._last_seq: int | None = None
         """The job's last log line shown (its seq), None before any."""
         self._reading = asyncio.Lock()
+        self._wrapped_at: int | None = None
         self.extra_lines: Callable[[str], Iterable[LogLine]] = lambda job_id: ()
         """Console-side lines (status changes) merged by time into the job's own log."""
 
     @property
     def job_id(self) -> str | None:
         return self._job_id
+
+    def on_resize(self, event: Resize) -> None:
+        """Long lines wrap at the width they were written at: re-wrap at the new one."""
+        width = event.size.width
+        if self._wrapped_at is not None and width and width != self._wrapped_at:
+            rewrap: Any = self.rebuild
+            self.run_worker(rewrap, group="log-rewrap", exclusive=True, exit_on_error=False)
+        if width:
+            self._wrapped_at = width
 
     @property
     def filter_text(self) -> str:
@@ -97,6 +109,12 @@ class LogView(RichLog, can_focus=True):
 
     async def action_cycle_level(self) -> None:
         self._min_level = (self._min_level + 1) % len(LEVELS)
+        await self.rebuild()
+
+    async def action_warnings_only(self) -> None:
+        """Only warnings and errors; pressed again, every line."""
+        warning = LEVELS.index("WARNING")
+        self._min_level = 0 if self._min_level >= warning else warning
         await self.rebuild()
 
     def _accepts(self, entry: LogLine) -> bool:
@@ -174,7 +192,7 @@ class LogView(RichLog, can_focus=True):
             parts.append(f"≥{self.min_level}")
         if self._filter:
             parts.append(f"filter: {self._filter}")
-        parts.append("level (v)")
+        parts.append("level (v/w)")
         self.border_subtitle = " · ".join(parts)
 
     def _resolve_styles(self) -> dict[str, str]:
