@@ -32,11 +32,7 @@ from ats.trading_job.status import JobStatus
 from ats.trading_job.views import JobView, LogLine
 from ats.ui import job_view
 from ats.ui.keys import MAIN_KEYS, bindings
-from ats.ui.live_safety import (
-    kill_switch_question,
-    kill_switch_result,
-    live_start_question,
-)
+from ats.ui.live_safety import kill_switch_question, kill_switch_result, live_start_question
 from ats.ui.tcss import tcss_path
 from ats.ui.widgets.account import AccountPanel
 from ats.ui.widgets.chart import ChartView
@@ -417,9 +413,8 @@ class MainScreen(Screen[None]):
             else:
                 self.notify(f"{name} not started", title="Live trading")
 
-        self.app.push_screen(
-            ConfirmScreen(live_start_question(job), confirm="Trade live"), answered
-        )
+        dialog = ConfirmScreen(live_start_question(job), confirm="Trade live")
+        self.app.push_screen(dialog, answered)
 
     async def action_kill_switch(self) -> None:
         """Cancel every live order after a yes; jobs keep running (``K``)."""
@@ -538,14 +533,13 @@ class MainScreen(Screen[None]):
         if job is None:
             return
         running = " It is running and will be stopped first." if job.status.is_active else ""
+        question = f"Delete job {job.name}?{running}"
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self._delete(job.job_id)
 
-        self.app.push_screen(
-            ConfirmScreen(f"Delete job {job.name}?{running}", confirm="Delete"), answered
-        )
+        self.app.push_screen(ConfirmScreen(question, confirm="Delete"), answered)
 
     @work(exclusive=False, group="delete")
     async def _delete(self, job_id: str) -> None:
