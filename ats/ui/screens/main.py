@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.events import Resize
 from textual.markup import escape
 from textual.screen import Screen
@@ -36,6 +36,7 @@ from ats.ui.live_safety import kill_switch_question, kill_switch_result, live_st
 from ats.ui.tcss import tcss_path
 from ats.ui.widgets.account import AccountPanel
 from ats.ui.widgets.chart import ChartView
+from ats.ui.widgets.columns import LeftColumn, RightColumn
 from ats.ui.widgets.filter_bar import FilterBar
 from ats.ui.widgets.jobs_table import JobsTable
 from ats.ui.widgets.key_footer import KeyFooter
@@ -65,14 +66,6 @@ STATUS_LINES = 50
 WidgetT = TypeVar("WidgetT", bound=Widget)
 FAILED: Any = object()
 """What :meth:`MainScreen._command` returns when the command failed (and was shown)."""
-
-
-class LeftColumn(Vertical):
-    """Chart over log."""
-
-
-class RightColumn(Vertical):
-    """Orders over metrics."""
 
 
 class MainScreen(Screen[None]):
