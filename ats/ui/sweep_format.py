@@ -59,6 +59,7 @@ def sweep_row(view: JobView) -> JobRow:
         progress=progress,
         equity=format_number(view.equity),
         pnl_pct=view.pnl_pct,
+        pnl=view.pnl,
         position=eta,
         error=view.error,
         note=best_text(summary),

@@ -121,12 +121,13 @@ async def test_a_running_sweep_shows_its_heatmap_at_80x24_and_its_best_trial_bec
         pane = screen.query_one(SweepPane)
         await wait_for(pilot, lambda: pane.view is not None and pane.view.done == 9, timeout=WAIT)
         await wait_for(pilot, lambda: "9/12" in str(pane.border_title), timeout=WAIT)
-        await wait_for(pilot, lambda: screen.table.get_row(sweep_id)[3] == "75%", timeout=WAIT)
-        row = screen.table.get_row(sweep_id)
-        assert row == ["gated.sweep", "sweep", "running", "75%", *row[4:]], row
+        await wait_for(pilot, lambda: _cells(screen, sweep_id)["progress"] == "75%", timeout=WAIT)
+        row = _cells(screen, sweep_id)
+        assert (row["name"], row["status"]) == ("gated.sweep", "running"), row
         best_so_far = sweep.best
         assert best_so_far is not None and best_so_far.final_equity is not None
-        assert row[4] == f"{best_so_far.final_equity:,.2f}" and row[6].startswith("ETA ")
+        assert row["equity"] == f"{best_so_far.final_equity:,.2f}", row
+        assert row["position"].startswith("ETA "), row
         text = screen_text(app)
         heatmap = screen.query_one(SweepHeatmapView)
         assert heatmap.heatmap is not None and heatmap.size.height >= 5
@@ -157,7 +158,7 @@ async def test_a_running_sweep_shows_its_heatmap_at_80x24_and_its_best_trial_bec
 
         (tmp_path / "gate").touch()
         await wait_for(pilot, lambda: sweep.status is JobStatus.FINISHED, timeout=WAIT)
-        await wait_for(pilot, lambda: screen.table.get_row(sweep_id)[3] == "100%", timeout=WAIT)
+        await wait_for(pilot, lambda: _cells(screen, sweep_id)["progress"] == "100%", timeout=WAIT)
         best = sweep.best
         assert best is not None
         await wait_for(pilot, lambda: pane.view is not None and pane.view.done == 12, timeout=WAIT)
@@ -220,10 +221,15 @@ async def test_a_sweep_running_when_the_console_quits_resumes_from_its_journal(
         assert sweep.done == 12 and sweep.computed == 3  # nothing finished ran again
         screen = again.screen
         assert isinstance(screen, MainScreen)
-        await wait_for(pilot, lambda: screen.table.get_row(sweep_id)[3] == "100%", timeout=WAIT)
+        await wait_for(pilot, lambda: _cells(screen, sweep_id)["progress"] == "100%", timeout=WAIT)
         await press(pilot, "q")
         await wait_for(pilot, lambda: again.return_code is not None, timeout=WAIT)
 
 
 def _sorted_by(pane: SweepPane, sort: str) -> bool:
     return pane.trials.page is not None and pane.trials.page.sort == sort
+
+
+def _cells(screen: MainScreen, job_id: str) -> dict[str, str]:
+    """The job's row as the table shows it, by column."""
+    return dict(zip(screen.table.visible_columns, screen.table.get_row(job_id), strict=True))

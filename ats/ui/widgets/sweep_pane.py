@@ -48,7 +48,7 @@ def next_choice(choices: list[str], current: str | None, skip: str | None = None
     return options[(options.index(current) + 1) % len(options)]
 
 
-class SweepPane(Vertical, can_focus=False):
+class SweepPane(Vertical, can_focus=True):
     """Set the sweep with :meth:`set_sweep`; :meth:`mark_stale` when it changed."""
 
     DEFAULT_CSS = load_tcss(__file__)
@@ -108,9 +108,9 @@ class SweepPane(Vertical, can_focus=False):
             specs = await self.control.sweep_specs()
             self.app.push_screen(SweepFormScreen(self.control, specs), self.after_create)
 
-    def focus(self, scroll_visible: bool = True) -> SweepPane:
-        self.trials.focus(scroll_visible)
-        return self
+    def on_focus(self) -> None:
+        """Focused (``c``): the trials table takes it, for its cursor."""
+        self.screen.set_focus(self.trials)
 
     # -- data ------------------------------------------------------------------------------
     async def set_sweep(self, sweep_id: str | None) -> None:
