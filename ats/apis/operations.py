@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ats.trading_job.job_config import JobConfig
+from ats.trading_job.sweep_host import PromoteMode
+from ats.trading_job.sweep_views import SweepHeatmap, SweepView, TrialPage
 from ats.trading_job.views import (
     ChartWindow,
     EquityCurve,
@@ -210,6 +212,62 @@ OPERATIONS: tuple[Operation, ...] = (
         (),
         int,
         "Cancel every open order of every live job; returns how many",
+    ),
+    # -- sweeps (a sweep's id also works with the job operations above)
+    Operation("sweep_specs", "GET", "/sweep_specs", (), list[str], "Sweep specs found"),
+    Operation(
+        "create_sweep",
+        "POST",
+        "/sweeps",
+        (Param("spec", str, "body"),),
+        str,
+        "Create a sweep from a YAML search spec; returns its id",
+    ),
+    Operation(
+        "sweep",
+        "GET",
+        "/sweeps/{sweep_id}",
+        (Param("sweep_id", str, "path"),),
+        SweepView,
+        "A sweep",
+    ),
+    Operation(
+        "sweep_trials",
+        "GET",
+        "/sweeps/{sweep_id}/trials",
+        (
+            Param("sweep_id", str, "path"),
+            Param("sort", str, "query", "objective"),
+            Param("descending", bool | None, "query", None),
+            Param("offset", int, "query", 0),
+            Param("limit", int, "query", 100),
+        ),
+        TrialPage,
+        "A sweep's trials sorted by any metric",
+    ),
+    Operation(
+        "sweep_heatmap",
+        "GET",
+        "/sweeps/{sweep_id}/heatmap",
+        (
+            Param("sweep_id", str, "path"),
+            Param("x", str | None, "query", None),
+            Param("y", str | None, "query", None),
+        ),
+        SweepHeatmap,
+        "The objective over two params",
+    ),
+    Operation(
+        "trial_job_config",
+        "GET",
+        "/sweeps/{sweep_id}/trials/{trial}/config",
+        (
+            Param("sweep_id", str, "path"),
+            Param("trial", int, "path"),
+            Param("mode", PromoteMode, "query", "backtest"),
+        ),
+        JobConfig,
+        "A backtest or paper job config with a trial's params",
     ),
 )
 

@@ -29,6 +29,8 @@ import aiohttp
 from ats.apis.operations import BY_NAME, EVENTS_PATH, PREFIX, STOP_PROCESS_PATH
 from ats.apis.wire import ApiUnavailable, arguments_model, load_answer, load_changes, load_error
 from ats.trading_job.change_feed import Changes, Deliver
+from ats.trading_job.sweep_host import PromoteMode
+from ats.trading_job.sweep_views import SweepHeatmap, SweepView, TrialPage
 from ats.trading_job.views import (
     ChartWindow,
     EquityCurve,
@@ -233,6 +235,51 @@ class RemoteJobControl:
 
     async def kill_switch(self) -> int:
         result: int = await self.call("kill_switch")
+        return result
+
+    # -- sweeps ------------------------------------------------------------------------------
+    async def sweep_specs(self) -> list[str]:
+        result: list[str] = await self.call("sweep_specs")
+        return result
+
+    async def create_sweep(self, spec: str) -> str:
+        result: str = await self.call("create_sweep", spec=spec)
+        return result
+
+    async def sweep(self, sweep_id: str) -> SweepView:
+        result: SweepView = await self.call("sweep", sweep_id=sweep_id)
+        return result
+
+    async def sweep_trials(
+        self,
+        sweep_id: str,
+        sort: str = "objective",
+        descending: bool | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> TrialPage:
+        result: TrialPage = await self.call(
+            "sweep_trials",
+            sweep_id=sweep_id,
+            sort=sort,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+        )
+        return result
+
+    async def sweep_heatmap(
+        self, sweep_id: str, x: str | None = None, y: str | None = None
+    ) -> SweepHeatmap:
+        result: SweepHeatmap = await self.call("sweep_heatmap", sweep_id=sweep_id, x=x, y=y)
+        return result
+
+    async def trial_job_config(
+        self, sweep_id: str, trial: int, mode: PromoteMode = "backtest"
+    ) -> JobConfig:
+        result: JobConfig = await self.call(
+            "trial_job_config", sweep_id=sweep_id, trial=trial, mode=mode
+        )
         return result
 
     # -- the process --------------------------------------------------------------------------

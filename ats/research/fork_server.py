@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.forkserver
+import sys
 from multiprocessing.context import BaseContext
 
 WORKER_MODULE = "ats.research.process_pool"
@@ -23,6 +24,25 @@ def fork_server_context() -> BaseContext:
 
 
 def start_fork_server() -> None:
-    """Start it now (it is started on the first worker otherwise)."""
+    """Start it now (it is started on the first worker otherwise).
+
+    Under a Textual app ``sys.stderr`` is the app's print capture, whose ``fileno()``
+    is -1: multiprocessing's resource tracker would hand that to the new process and
+    fail ("bad value(s) in fds_to_keep"). The process's real stderr is handed instead,
+    as it would be without a console.
+    """
     fork_server_context()
-    multiprocessing.forkserver.ensure_running()
+    captured = sys.stderr
+    try:
+        if sys.__stderr__ is not None and _fileno(captured) < 0:
+            sys.stderr = sys.__stderr__
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        sys.stderr = captured
+
+
+def _fileno(stream: object) -> int:
+    try:
+        return int(stream.fileno())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return -1

@@ -5,7 +5,9 @@ identity (path, size, modification time) and window, the base job, the strategy'
 source, the space, the constraints and the method with its seed. Each trial is committed
 the moment it finishes; running the same command again reads the finished trials back
 instead of computing them. ``runs`` counts what each run computed, which is how a test
-shows that nothing was recomputed after a ``kill -9``.
+shows that nothing was recomputed after a ``kill -9``. ``console_sweeps`` lists the
+sweeps the console runs as jobs (spec file and status), so a restarted console shows
+them again and resumes those that were running.
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ CREATE TABLE IF NOT EXISTS trials (
     computed INTEGER NOT NULL,
     finished_at REAL NOT NULL,
     PRIMARY KEY (search_key, number)
+);
+CREATE TABLE IF NOT EXISTS console_sweeps (
+    sweep_id TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL
 );
 """
 
@@ -150,6 +158,28 @@ class TrialJournal:
             self._db.execute(
                 "UPDATE runs SET finished_at = ? WHERE run_id = ?", (time.time(), run_id)
             )
+
+    def save_console_sweep(self, sweep_id: str, spec: str, status: str) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO console_sweeps (sweep_id, spec, status, created_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (sweep_id) DO UPDATE SET status = ?",
+                (sweep_id, spec, status, time.time(), status),
+            )
+
+    def forget_console_sweep(self, sweep_id: str) -> None:
+        with self._transaction():
+            self._db.execute("DELETE FROM console_sweeps WHERE sweep_id = ?", (sweep_id,))
+
+    def console_sweeps(self) -> list[tuple[str, str, str]]:
+        """(sweep id, spec path, status) of every console sweep, oldest first."""
+        try:
+            rows = self._db.execute(
+                "SELECT sweep_id, spec, status FROM console_sweeps ORDER BY created_at, rowid"
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.path}: cannot read the trial journal: {exc}") from None
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
 
     def close(self) -> None:
         self._db.close()

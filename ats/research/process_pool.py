@@ -63,6 +63,10 @@ def _run(task: TrialTask) -> TrialResult:
     return run_trial(_worker.base, _worker.data, task, _worker.loader)
 
 
+def _ready() -> bool:
+    return _worker is not None
+
+
 def _exit_with_parent() -> None:
     parent = multiprocessing.parent_process()
     if parent is None:
@@ -99,6 +103,12 @@ class ProcessPool:
         except BaseException:
             self._candles.close()
             raise
+
+    def warm_up(self) -> None:
+        """Start every worker now and wait until each is ready (blocking: a console calls
+        it in a thread, so that submitting trials on its loop never waits for a fork)."""
+        for ready in [self._pool.submit(_ready) for _ in range(self.workers)]:
+            ready.result()
 
     async def run(self, tasks: Sequence[TrialTask]) -> AsyncIterator[TrialResult]:
         loop = asyncio.get_running_loop()

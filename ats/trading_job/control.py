@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ats.trading_job.change_feed import Deliver
+from ats.trading_job.sweep_host import PromoteMode
+from ats.trading_job.sweep_views import SweepHeatmap, SweepView, TrialPage
 from ats.trading_job.views import (
     ChartWindow,
     EquityCurve,
@@ -130,6 +132,35 @@ class JobControl(Protocol):
 
     async def kill_switch(self) -> int:
         """Cancel every open order of every live job; returns how many."""
+
+    # -- sweeps (a sweep's id also works with job, views, logs, start, stop, delete) ---------
+    async def sweep_specs(self) -> list[str]:
+        """Sweep specs (``*.sweep.yaml``) a new sweep could be created from."""
+
+    async def create_sweep(self, spec: str) -> str:
+        """A new sweep job from the YAML spec ``ats optimize`` reads; returns its id."""
+
+    async def sweep(self, sweep_id: str) -> SweepView: ...
+
+    async def sweep_trials(
+        self,
+        sweep_id: str,
+        sort: str = "objective",
+        descending: bool | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> TrialPage:
+        """Trials sorted by ``sort`` (any metric); ``descending`` None: best first."""
+
+    async def sweep_heatmap(
+        self, sweep_id: str, x: str | None = None, y: str | None = None
+    ) -> SweepHeatmap:
+        """The objective over params ``x`` and ``y`` (None: the first two)."""
+
+    async def trial_job_config(
+        self, sweep_id: str, trial: int, mode: PromoteMode = "backtest"
+    ) -> JobConfig:
+        """A backtest (or paper) job config with trial ``trial``'s params, for ``create``."""
 
     # -- changes -----------------------------------------------------------------------------
     def watch(

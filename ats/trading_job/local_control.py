@@ -2,7 +2,9 @@
 and the read model, for a front end running in the same process as the jobs.
 
 Every coroutine here answers without yielding to the event loop, so a console awaiting
-it costs no loop turn (bench/ui_latency.py).
+it costs no loop turn (bench/ui_latency.py). Parameter sweeps, when the composition root
+hands it a :class:`~ats.trading_job.sweep_host.SweepHost`, are jobs like the others: their
+ids are listed after the manager's and route there.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from ats.trading_job import view_builder
 from ats.trading_job.change_feed import Deliver, EventPump
 from ats.trading_job.job_config import JobConfig
 from ats.trading_job.job_manager import JobManager
+from ats.trading_job.sweep_host import PromoteMode, SweepHost
+from ats.trading_job.sweep_views import SweepHeatmap, SweepView, TrialPage
 from ats.trading_job.views import (
     ChartWindow,
     EquityCurve,
@@ -28,27 +32,53 @@ from ats.trading_job.views import (
 )
 
 DATA_SUFFIXES = ("*.csv", "*.parquet", "*.csv.gz")
+NO_SWEEP_CHART = "a sweep has no chart: its heatmap and trials are in its pane"
 
 
 class LocalJobControl:
     """JobControl over a :class:`JobManager` in this process."""
 
-    def __init__(self, manager: JobManager) -> None:
+    def __init__(self, manager: JobManager, sweeps: SweepHost | None = None) -> None:
         self.manager = manager
+        self.sweeps = sweeps
+
+    def _sweep(self, job_id: str) -> SweepHost | None:
+        """The sweeps' host when ``job_id`` is a sweep's."""
+        return self.sweeps if self.sweeps is not None and job_id in self.sweeps else None
+
+    def _host(self) -> SweepHost:
+        if self.sweeps is None:
+            raise JobError("sweeps are not available here (run them with ats optimize)")
+        return self.sweeps
+
+    def _not_for_sweeps(self, job_id: str, what: str) -> None:
+        if self._sweep(job_id) is not None:
+            raise JobError(f"a sweep cannot {what}")
 
     # -- queries: jobs ---------------------------------------------------------------------
     async def job_ids(self) -> list[str]:
-        return [job.id for job in self.manager.jobs]
+        sweeps = self.sweeps.ids() if self.sweeps is not None else []
+        return [job.id for job in self.manager.jobs] + sweeps
 
     async def jobs(self) -> list[JobView]:
-        return [view_builder.view_of(job) for job in self.manager.jobs]
+        views = [view_builder.view_of(job) for job in self.manager.jobs]
+        if self.sweeps is not None:
+            views += [self.sweeps.job_view(sweep_id) for sweep_id in self.sweeps.ids()]
+        return views
 
     async def job(self, job_id: str) -> JobView:
+        sweeps = self._sweep(job_id)
+        if sweeps is not None:
+            return sweeps.job_view(job_id)
         return view_builder.view_of(self.manager.get(job_id))
 
     async def views(self, job_ids: Iterable[str]) -> list[JobView]:
         views = []
         for job_id in job_ids:
+            sweeps = self._sweep(job_id)
+            if sweeps is not None:
+                views.append(sweeps.job_view(job_id))
+                continue
             try:
                 job = self.manager.get(job_id)
             except JobError:  # removed since the front end last looked
@@ -57,23 +87,37 @@ class LocalJobControl:
         return views
 
     async def job_config(self, job_id: str) -> JobConfig:
+        sweeps = self._sweep(job_id)
+        if sweeps is not None:
+            return sweeps.config(job_id)
         return self.manager.get(job_id).config
 
     async def chart_window(
         self, job_id: str, bars: int, factor: int = 1, offset: int = 0
     ) -> ChartWindow:
+        if self._sweep(job_id) is not None:
+            return ChartWindow(error=NO_SWEEP_CHART)
         return view_builder.chart_window(self.manager.get(job_id), bars, factor, offset)
 
     async def equity_curve(self, job_id: str, points: int) -> EquityCurve:
+        if self._sweep(job_id) is not None:
+            return EquityCurve(error=NO_SWEEP_CHART)
         return view_builder.equity_curve(self.manager.get(job_id), points)
 
     async def logs(self, job_id: str, after: int | None = None) -> LogPage:
+        sweeps = self._sweep(job_id)
+        if sweeps is not None:
+            return sweeps.log_page(job_id, after)
         return view_builder.log_page(self.manager.get(job_id), after)
 
     async def trades(self, job_id: str, offset: int = 0, limit: int = 100) -> TradePage:
+        if self._sweep(job_id) is not None:
+            return TradePage()
         return view_builder.trade_page(self.manager.get(job_id), offset, limit)
 
     async def fills(self, job_id: str, offset: int = 0, limit: int = 100) -> FillPage:
+        if self._sweep(job_id) is not None:
+            return FillPage()
         return view_builder.fill_page(self.manager.get(job_id), offset, limit)
 
     # -- queries: what a new job can be made of --------------------------------------------
@@ -120,38 +164,92 @@ class LocalJobControl:
         return self.manager.create(config).id
 
     async def edit(self, job_id: str, config: JobConfig) -> str:
+        self._not_for_sweeps(job_id, "be edited here: edit its spec file and create it again")
         return self.manager.edit(job_id, config).id
 
     async def start(self, job_id: str) -> None:
-        self.manager.start(job_id)
+        sweeps = self._sweep(job_id)
+        if sweeps is not None:
+            sweeps.start(job_id)
+        else:
+            self.manager.start(job_id)
 
     async def stop(self, job_id: str) -> None:
-        self.manager.stop(job_id)
+        sweeps = self._sweep(job_id)
+        if sweeps is not None:
+            sweeps.stop(job_id)
+        else:
+            self.manager.stop(job_id)
 
     async def toggle(self, job_id: str) -> None:
-        self.manager.toggle(job_id)
+        sweeps = self._sweep(job_id)
+        if sweeps is None:
+            self.manager.toggle(job_id)
+        elif sweeps.job_view(job_id).status.is_active:
+            sweeps.stop(job_id)
+        else:
+            sweeps.start(job_id)
 
     async def pause(self, job_id: str) -> None:
+        self._not_for_sweeps(job_id, "pause: stop it (s), it resumes from its journal")
         self.manager.pause(job_id)
 
     async def resume(self, job_id: str) -> None:
+        self._not_for_sweeps(job_id, "pause: stop it (s), it resumes from its journal")
         self.manager.resume(job_id)
 
     async def toggle_pause(self, job_id: str) -> None:
+        self._not_for_sweeps(job_id, "pause: stop it (s), it resumes from its journal")
         self.manager.toggle_pause(job_id)
 
     async def reload(self, job_id: str) -> None:
+        self._not_for_sweeps(job_id, "reload: a changed strategy starts a new search")
         self.manager.reload(job_id)
 
     async def delete(self, job_id: str) -> None:
+        sweeps = self._sweep(job_id)
+        if sweeps is not None:
+            await sweeps.delete(job_id)
+            return
         await self.manager.delete(job_id)
         view_builder.forget_failures(job_id)
 
     async def set_speed(self, job_id: str, factor: float) -> float:
+        self._not_for_sweeps(job_id, "change speed: it runs as fast as its workers")
         return self.manager.set_speed(job_id, factor)
 
     async def kill_switch(self) -> int:
         return self.manager.kill_switch()
+
+    # -- sweeps ------------------------------------------------------------------------------
+    async def sweep_specs(self) -> list[str]:
+        return self.sweeps.specs() if self.sweeps is not None else []
+
+    async def create_sweep(self, spec: str) -> str:
+        return self._host().create(spec)
+
+    async def sweep(self, sweep_id: str) -> SweepView:
+        return self._host().sweep_view(sweep_id)
+
+    async def sweep_trials(
+        self,
+        sweep_id: str,
+        sort: str = "objective",
+        descending: bool | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> TrialPage:
+        return self._host().trial_page(sweep_id, sort, descending, offset, limit)
+
+    async def sweep_heatmap(
+        self, sweep_id: str, x: str | None = None, y: str | None = None
+    ) -> SweepHeatmap:
+        return self._host().heatmap(sweep_id, x, y)
+
+    async def trial_job_config(
+        self, sweep_id: str, trial: int, mode: PromoteMode = "backtest"
+    ) -> JobConfig:
+        return self._host().trial_config(sweep_id, trial, mode)
 
     # -- changes -----------------------------------------------------------------------------
     def watch(

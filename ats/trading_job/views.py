@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ats.trading_job.status import JobStatus
+from ats.trading_job.sweep_views import SweepHeatmap, SweepSummary, SweepView, TrialPage
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -157,6 +158,8 @@ class JobView:
     account_error: str | None = None
     """Why the account could not be read (an exchange bug): a front end shows this
     instead of an empty account."""
+    sweep: SweepSummary | None = None
+    """A parameter sweep's row (mode ``sweep``): see :mod:`ats.trading_job.sweep_views`."""
 
     @property
     def market(self) -> str:
@@ -341,5 +344,8 @@ VIEW_TYPES: tuple[type[Any], ...] = (
     FillPage,
     PluginInfo,
     ParamField,
+    SweepView,
+    TrialPage,
+    SweepHeatmap,
 )
 """Every view a JobControl returns (tests check each has a JSON schema)."""

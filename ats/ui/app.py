@@ -48,6 +48,7 @@ from textual.message import Message
 from ats.exceptions import ATSError
 from ats.trading_job.control import JobControl
 from ats.trading_job.job_config import JobConfig, parse_job_config
+from ats.trading_job.sweep_host import SweepHost
 from ats.ui import textual_cycles
 from ats.ui.commands import JobCommands
 from ats.ui.hangup import Hangup, HangupPolicy
@@ -135,6 +136,7 @@ class AtsApp(App[int]):
         control: JobControl | None = None,
         on_hangup: HangupPolicy | str = HangupPolicy.KEEP,
         stop_process: QuitHook | None = None,
+        sweeps: SweepHost | None = None,
     ) -> None:
         """``settings_path=None`` keeps the theme choice in memory only; ``owns_process``
         (the ``ats`` command) lets a stop past its deadline end the process.
@@ -164,7 +166,7 @@ class AtsApp(App[int]):
             from ats.trading_job.local_control import LocalJobControl
 
             self.manager = manager if manager is not None else JobManager()
-            control = LocalJobControl(self.manager)
+            control = LocalJobControl(self.manager, sweeps)
         self.control: JobControl = control
         """What the screens drive jobs through (by id, reading views)."""
         self.closing = False
@@ -508,6 +510,7 @@ def run_console(
     settings_path: Path | str | None = DEFAULT_SETTINGS_PATH,
     log_file: Path | None = None,
     on_hangup: HangupPolicy | str = HangupPolicy.KEEP,
+    sweeps: SweepHost | None = None,
 ) -> int:
     """Run the console until quit. 0 on a clean quit, non-zero if anything crashed.
 
@@ -528,6 +531,7 @@ def run_console(
         settings_path=settings_path,
         log_file=log_file,
         on_hangup=on_hangup,
+        sweeps=sweeps,
     )
     try:
         result = app.run()

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape
 
-from ats.ui.keys import CHART_KEYS, LOG_KEYS, MAIN_KEYS, KeySpec
+from ats.ui.keys import CHART_KEYS, LOG_KEYS, MAIN_KEYS, SWEEP_KEYS, KeySpec
+from ats.ui.widgets.sweep_pane import SweepPane
 
 if TYPE_CHECKING:
     from ats.ui.screens.main import MainScreen
@@ -56,6 +57,8 @@ def palette_commands(screen: MainScreen) -> list[PaletteCommand]:
         commands.append(key_command(spec, screen.chart))
     for spec in LOG_KEYS:
         commands.append(key_command(spec, screen.log_view))
+    for spec in SWEEP_KEYS:
+        commands.append(key_command(spec, screen.query_one(SweepPane)))
     app = screen.app
     for name in sorted(app.available_themes):
         commands.append(
@@ -77,6 +80,13 @@ def palette_commands(screen: MainScreen) -> list[PaletteCommand]:
 def _title(spec: KeySpec) -> str:
     titles = {
         "new_job": "New job",
+        "new_sweep": "New sweep (from a YAML spec)",
+        "axis('x')": "Sweep: heatmap x param",
+        "axis('y')": "Sweep: heatmap y param",
+        "sort(1)": "Sweep: sort trials by next metric",
+        "sort(0)": "Sweep: reverse trial order",
+        "promote('backtest')": "Sweep: trial to backtest job",
+        "promote('paper')": "Sweep: trial to paper job",
         "edit_job": "Edit job",
         "toggle_job": "Start / stop job",
         "pause_job": "Pause / resume job",

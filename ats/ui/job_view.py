@@ -98,6 +98,10 @@ class JobRow:
 
 def job_row(view: JobView) -> JobRow:
     """The row for a job's view."""
+    if view.sweep is not None:
+        from ats.ui.sweep_format import sweep_row
+
+        return sweep_row(view)
     progress = ""
     mode = view.mode
     if view.speed is not None:

@@ -47,6 +47,15 @@ class KeySpec:
 
 MAIN_KEYS: tuple[KeySpec, ...] = (
     KeySpec("n", "new_job", "New", "New job: form with strategy, data, symbol, cash, fees", "Jobs"),
+    KeySpec(
+        "W,shift+w",
+        "new_sweep",
+        "Sweep",
+        "New sweep: run a YAML search spec (as ats optimize) as a job",
+        "Jobs",
+        "W",
+        show=False,
+    ),
     KeySpec("e", "edit_job", "Edit", "Edit the selected (stopped) job's config", "Jobs"),
     KeySpec(
         "s",
@@ -111,6 +120,28 @@ LOG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("w", "warnings_only", "Warnings", "Log: only warnings and errors (again: all)", "Log"),
 )
 
+SWEEP_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("x", "axis('x')", "X param", "Sweep: next param on the heatmap's x axis", "Sweep"),
+    KeySpec("y", "axis('y')", "Y param", "Sweep: next param on the heatmap's y axis", "Sweep"),
+    KeySpec("z", "sort(1)", "Sort", "Sweep: sort the trials by the next metric", "Sweep"),
+    KeySpec("Z,shift+z", "sort(0)", "Order", "Sweep: reverse the trials' order", "Sweep", "Z"),
+    KeySpec(
+        "b",
+        "promote('backtest')",
+        "Backtest",
+        "Sweep: the selected trial as a backtest job",
+        "Sweep",
+    ),
+    KeySpec(
+        "P,shift+p",
+        "promote('paper')",
+        "Paper",
+        "Sweep: the selected trial as a paper job",
+        "Sweep",
+        "P",
+    ),
+)
+
 GLOBAL_KEYS: tuple[KeySpec, ...] = (
     KeySpec("ctrl+p", "command_palette", "Palette", "Command palette: every command", "App", "^p"),
     KeySpec("ctrl+q", "quit", "Quit", "Quit (same as q)", "App", "^q", palette=False),
@@ -135,6 +166,7 @@ ALL_GROUPS: tuple[tuple[str, tuple[KeySpec, ...]], ...] = (
     ("Main", MAIN_KEYS + GLOBAL_KEYS),
     ("Chart (when focused)", CHART_KEYS),
     ("Log (when focused)", LOG_KEYS),
+    ("Sweep (when focused)", SWEEP_KEYS),
     ("New / edit job form", FORM_KEYS),
 )
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from ats.alerts.service import AlertService, alert_service
-from ats.exceptions import ConfigError
+from ats.exceptions import ATSError, ConfigError
 from ats.persistence.directory_lock import holder_pid, state_dir_unwritable
 from ats.persistence.persistent_jobs import PersistentJobs
 from ats.trading_job.job_manager import JobManager
@@ -40,6 +40,7 @@ from ats.utils.settings import Settings
 
 if TYPE_CHECKING:
     from ats.apis.listen import ApiOptions, Listening
+    from ats.research.sweep_jobs import SweepJobs
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +75,15 @@ def launch_console(
     manager = JobManager(loader=PluginLoader(settings.custom_modules_dir))
     alerts = alert_service(manager, settings)  # a bad ATS_ALERT_* setting: one line, now
     persistence = PersistentJobs(manager, settings)
+    sweeps = console_sweeps(manager, directory)
     code = run_console(
         manager,
         settings_path=ui_settings_path(directory),
         stop_deadline_s=settings.stop_deadline_s,
         log_file=settings.log_file,
         on_hangup=on_hangup or settings.on_hangup,
-        **console_hooks(persistence, alerts, listening),
+        sweeps=sweeps,
+        **console_hooks(persistence, alerts, listening, sweeps=sweeps),
     )
     unsaved = persistence.unsaved_message()  # the disk filled up while it ran
     if unsaved is not None:
@@ -104,10 +107,20 @@ class ConsoleHooks(TypedDict):
     save_now: Callable[[], list[str]]
 
 
+def console_sweeps(manager: JobManager, directory: Path) -> SweepJobs:
+    """The console's sweeps, journaled with ``ats optimize``'s trials in ``directory``."""
+    from ats.research.journal import JOURNAL_NAME
+    from ats.research.sweep_jobs import SweepJobs
+
+    return SweepJobs(manager.bus, manager.loader, directory / JOURNAL_NAME)
+
+
 def console_hooks(
     persistence: PersistentJobs,
     alerts: AlertService | None = None,
     listening: Listening | None = None,
+    *,
+    sweeps: SweepJobs | None = None,
 ) -> ConsoleHooks:
     """Restore on the console's loop; remember running jobs, stop them, snapshot, close.
 
@@ -115,7 +128,8 @@ def console_hooks(
     ``before_stop`` and ``on_quit``, so ``on_quit`` finds them stopped and only saves.
     ``alerts`` (if any) listen from before the restore and send their last batch after
     the save. The control API (on ``listening``'s sockets) serves from after the restore
-    until the quit begins saving.
+    until the quit begins saving. ``sweeps`` (if any) are listed again, the running ones
+    resumed from their journal, and on quit stopped with the running ones saved as running.
     """
     servers: list[Any] = []
 
@@ -124,11 +138,16 @@ def console_hooks(
             alerts.start()
         await open_and_resume(persistence)
         notices = list(persistence.notices)  # a damaged journal set aside, jobs rolled back
+        if sweeps is not None:
+            try:
+                sweeps.open()
+            except ATSError as exc:  # a damaged trial journal: jobs still run, sweeps not
+                notices.append(f"sweeps not restored: {exc}")
         if listening is not None:
             from ats.apis.server import serve, terminate_self
             from ats.trading_job.local_control import LocalJobControl
 
-            control = LocalJobControl(persistence.manager)
+            control = LocalJobControl(persistence.manager, sweeps)
             servers.append(await serve(control, listening, stop_process=terminate_self))
             if listening.socket_error is not None:
                 notices.append(listening.socket_error)
@@ -140,6 +159,8 @@ def console_hooks(
                 await server.close()
             if listening is not None:
                 listening.close()  # also when the restore failed before serving
+            if sweeps is not None:
+                await sweeps.shutdown()
             await persistence.on_quit()
         finally:
             if alerts is not None:

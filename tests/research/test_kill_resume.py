@@ -81,9 +81,15 @@ def test_kill_9_then_rerun_finishes_without_recomputing(
             assert sweep.poll() is None, "the sweep ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.01)
+        # Freeze the sweep first: on a loaded machine it could finish all 100 trials
+        # while its memory maps are read. Then kill the parent; the workers, let run
+        # again, must see it gone and exit.
+        os.killpg(sweep.pid, signal.SIGSTOP)
         ours = _mapped_blocks(sweep.pid)
         sweep.send_signal(signal.SIGKILL)
         sweep.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sweep.pid, signal.SIGCONT)
         assert _group_gone(sweep.pid, 10), "workers outlived their killed parent"
         assert ours and not ours & _shared_blocks(), "the candles' shared memory leaked"
     finally:

@@ -44,6 +44,7 @@ from ats.ui.widgets.log_view import LogView
 from ats.ui.widgets.metrics import MetricsPanel
 from ats.ui.widgets.panel_tabs import PanelTabs
 from ats.ui.widgets.status_header import StatusHeader
+from ats.ui.widgets.sweep_pane import SweepPane
 
 if TYPE_CHECKING:
     from ats.ui.app import AtsApp
@@ -120,6 +121,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             with LeftColumn(id="left"):
                 yield ChartView(id="chart", classes="panel")
+                yield SweepPane(id="sweep", classes="panel")
                 clock = self.ats_app.log_clock
                 if clock is not None:
                     yield LogView(id="log", classes="panel", clock=clock)
@@ -160,6 +162,7 @@ class MainScreen(Screen[None]):
 
     async def on_mount(self) -> None:
         self.chart.control = self.log_view.control = self.control
+        self._widget(SweepPane).attach(self.control, self._after_form)
         self._watch = self.control.watch(
             self.apply_changes,
             known=lambda job_id: job_id in self._shown_ids,
@@ -193,7 +196,7 @@ class MainScreen(Screen[None]):
 
     def _show_active_panel(self) -> None:
         panels: dict[str, Any] = {
-            "chart": self.chart,
+            "chart": self._widget(SweepPane).swap(self.chart),  # a sweep's pane, else the chart
             "log": self.log_view,
             "orders": self.account,
             "metrics": self.metrics,
@@ -257,6 +260,8 @@ class MainScreen(Screen[None]):
             return
         if selected in changes.candles:
             self.chart.mark_stale()
+        if selected in changes.rows:
+            self._widget(SweepPane).mark_stale()
         if selected in changes.account:
             self._stale_panels.add("account")
         if selected in changes.rows or selected in changes.reports:
@@ -334,7 +339,9 @@ class MainScreen(Screen[None]):
         view = await self._fresh_view(job_id) if job_id is not None else None
         if job_id != self.selected_job_id:
             return  # another selection came first
-        self.chart.set_job(job_id)
+        sweep = view is not None and view.sweep is not None
+        self.chart.set_job(None if sweep else job_id)
+        await self._widget(SweepPane).set_sweep(job_id if sweep else None)
         self.account.set_job(job_id, view)
         self.metrics.set_job(job_id, view)
         self._update_title()
@@ -484,6 +491,9 @@ class MainScreen(Screen[None]):
         form = await JobFormScreen.prepare(self.control, job_count=len(self._views))
         self.app.push_screen(form, self._after_form)
 
+    async def action_new_sweep(self) -> None:
+        await self._widget(SweepPane).new_sweep()
+
     async def action_edit_job(self) -> None:
         from ats.ui.screens.job_form import JobFormScreen
 
@@ -547,7 +557,7 @@ class MainScreen(Screen[None]):
         self.active_panel = panel
         self._show_active_panel()
         target = {
-            "chart": self.chart,
+            "chart": self._widget(SweepPane).swap(self.chart),
             "log": self.log_view,
             "orders": self.account.orders_table,
             "metrics": self.metrics,

@@ -38,6 +38,8 @@ def totals(views: Iterable[JobView]) -> dict[str, tuple[float, float]]:
     """Quote currency -> (equity, starting equity) summed over the jobs that know both."""
     sums: dict[str, tuple[float, float]] = {}
     for view in views:
+        if view.sweep is not None:  # a sweep's figures are its best trial's, not an account
+            continue
         if view.equity is None or view.initial_equity is None or not view.quote:
             continue
         equity, start = sums.get(view.quote, (0.0, 0.0))
