@@ -122,11 +122,7 @@ class MainScreen(Screen[None]):
             with LeftColumn(id="left"):
                 yield ChartView(id="chart", classes="panel")
                 yield SweepPane(id="sweep", classes="panel")
-                clock = self.ats_app.log_clock
-                if clock is not None:
-                    yield LogView(id="log", classes="panel", clock=clock)
-                else:
-                    yield LogView(id="log", classes="panel")
+                yield LogView(id="log", classes="panel", clock=self.ats_app.log_clock)
             with RightColumn(id="right"):
                 yield AccountPanel(id="orders", classes="panel")
                 yield MetricsPanel(id="metrics", classes="panel")

@@ -49,7 +49,7 @@ class LogView(RichLog, can_focus=True):
         *,
         id: str | None = None,
         classes: str | None = None,
-        clock: Callable[[float], str] = _local_clock,
+        clock: Callable[[float], str] | None = None,
     ) -> None:
         super().__init__(
             id=id,
@@ -66,7 +66,7 @@ class LogView(RichLog, can_focus=True):
         self._job_id: str | None = None
         self._filter = ""
         self._min_level = 0
-        self._clock = clock
+        self._clock = clock or _local_clock  # tests pin it
         self._styles: dict[str, str] = {}
         self._last_seq: int | None = None
         """The job's last log line shown (its seq), None before any."""
