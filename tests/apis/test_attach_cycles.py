@@ -24,8 +24,9 @@ from ats.ui.themes import BUNDLED_THEMES
 
 CYCLES = 10
 CANDLES = 3_000
-REPLAY_SPEED = 1_200.0
-"""3,000 3-second candles in ~7.5 s: longer than the ten cycles (~0.6 s each)."""
+REPLAY_SPEED = 300.0
+"""3,000 3-second candles in 30 s: longer than the ten cycles however loaded the machine
+(~0.6 s each unloaded); then both replays finish at full speed (pace changes no fill)."""
 WALL_CLOCK = frozenset({"recorded_at", "updated_at", "created_at"})
 COMPARED = ("orders", "fills", "trades", "balances", "equity")
 """What the journal keeps of a run (its log adds a line per start and stop)."""
@@ -106,9 +107,12 @@ async def test_ten_attach_cycles_lose_and_double_nothing(
     reference_state, reference = _run(workspace, "ref")
     state, process = _run(workspace, "s")
     try:
+        await _wait(_started(reference_state / "ats.sock"))
+        await _full_speed(reference_state / "ats.sock")
         await _wait(_started(state / "ats.sock"))
         for _ in range(CYCLES):
             await _cycle(state / "ats.sock")
+        await _full_speed(state / "ats.sock")
         outputs = [await asyncio.to_thread(p.communicate, timeout=60) for p in (process, reference)]
     finally:
         for p in (process, reference):
@@ -122,6 +126,11 @@ async def test_ten_attach_cycles_lose_and_double_nothing(
         assert attached["fills"] and attached["trades"]
         for part in COMPARED:
             assert attached[part] == undisturbed[part], (job_id, part)
+
+
+async def _full_speed(socket_file: Path) -> None:
+    async with RemoteJobControl(socket_file=socket_file) as control:
+        await control.set_speed("replay", 0)
 
 
 def _started(socket_file: Path) -> Any:

@@ -59,8 +59,9 @@ def test_jobs_commands_go_to_the_running_process(
         assert "replay" in capsys.readouterr().out
         assert main(["jobs", "delete", new_id]) == 0  # no longer refused while ATS runs
         assert main(["jobs", "show", "nope"]) == 2
-        assert main(["jobs", "stop", "replay"]) == 0  # the last job: the process ends
         capsys.readouterr()
+        stopped = main(["jobs", "stop", "replay"])  # the last job: the process ends
+        assert stopped == 0, capsys.readouterr().err
         output = process.communicate(timeout=30)[0]
         assert process.returncode == 0, output
     finally:
