@@ -231,7 +231,12 @@ def candle_window(job: TradingJob, size: int = 200) -> CandleWindow:
     indicators = strategy.indicators if strategy is not None else []
     window.overlay_info = [
         OverlayInfo(
-            overlay_label(indicator, output), indicator.name, output, dict(indicator.config)
+            overlay_label(indicator, output),
+            indicator.name,
+            output,
+            dict(indicator.config),
+            panel=indicator.panel,
+            style=indicator.output_styles.get(output, "line"),
         )
         for indicator in indicators
         for output in indicator.outputs

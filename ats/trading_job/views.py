@@ -174,6 +174,18 @@ class OverlayInfo:
     indicator: str
     output: str
     params: dict[str, Any] = field(default_factory=dict)
+    panel: str = "price"
+    """``price`` (over the candles) or ``oscillator`` (a panel of its own under them,
+    one per indicator), as the indicator declares (BaseIndicator.panel)."""
+    style: str = "line"
+    """``line``, ``bars`` (from zero, a MACD histogram) or ``hidden``."""
+
+    @property
+    def source(self) -> str:
+        """The indicator instance this line belongs to, e.g. ``macd(12,26,9)``: the
+        outputs of one oscillator share its panel."""
+        suffix = f".{self.output}"
+        return self.label.removesuffix(suffix) if self.label.endswith(suffix) else self.label
 
 
 @dataclass(frozen=True, slots=True)

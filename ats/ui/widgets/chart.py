@@ -39,6 +39,8 @@ from ats.trading_job.views import MAX_CHART_CANDLES
 from ats.ui.job_view import view_failed
 from ats.ui.keys import CHART_KEYS, bindings
 from ats.ui.tcss import load_tcss
+from ats.ui.widgets import indicator_panel
+from ats.ui.widgets.indicator_panel import OscillatorPanel
 
 if TYPE_CHECKING:
     from ats.trading_job.control import JobControl
@@ -50,7 +52,6 @@ FACTORS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
 """Zoom levels: candles aggregated into one bar."""
 Y_AXIS_WIDTH = 11
 """Columns plotext uses for the price axis and frame; the rest holds one bar each."""
-MAX_OVERLAYS = 4
 
 ChartMode = Literal["candles", "equity"]
 RGB = tuple[int, int, int]
@@ -108,6 +109,20 @@ class ChartSpec:
     baseline: float | None = None
     ticks: tuple[list[float], list[str]] = field(default_factory=lambda: ([], []))
     x_max: float = 0.0
+    panels: list[OscillatorPanel] = field(default_factory=list)
+    """Oscillator panels under the candles (those with a height are drawn)."""
+    price_height: int = 0
+    """Rows of the candles when panels take the rest (0: the whole height)."""
+
+    def price_limits(self) -> tuple[float, float]:
+        """The candles' y range, with the lines and markers drawn over them."""
+        lows = [min(self.low), *(min(ys) for _label, _xs, ys in self.overlays)]
+        highs = [max(self.high), *(max(ys) for _label, _xs, ys in self.overlays)]
+        for _xs, prices in (self.buys, self.sells):
+            if prices:
+                lows.append(min(prices))
+                highs.append(max(prices))
+        return indicator_panel.padded_limits(min(lows), max(highs))
 
 
 def _candle_points(
@@ -130,7 +145,7 @@ def draw_candles(plot: Plot, spec: ChartSpec) -> None:
     opens, closes = np.asarray(spec.open), np.asarray(spec.close)
     highs, lows = np.asarray(spec.high), np.asarray(spec.low)
     span = float(highs.max() - lows.min()) or max(float(highs.max()) * 1e-6, 1e-9)
-    step = span / max(spec.height * 2, 4)
+    step = span / max((spec.price_height or spec.height) * 2, 4)
     rising = closes >= opens
     bodies = (np.minimum(opens, closes), np.maximum(opens, closes))
     for mask, colour in ((rising, spec.colours["up"]), (~rising, spec.colours["down"])):
@@ -187,6 +202,8 @@ def _plot(plot: Plot, spec: ChartSpec) -> str:
     plot.canvas_color(spec.canvas)
     plot.axes_color(spec.canvas)
     plot.ticks_color(spec.foreground)
+    if spec.mode == "candles" and any(panel.height for panel in spec.panels):
+        return _plot_with_panels(plot, spec)
     if spec.mode == "equity":
         xs = list(range(len(spec.equity)))
         plot.plot(xs, spec.equity, color=spec.colours["line0"], marker="braille", label="equity")
@@ -197,6 +214,29 @@ def _plot(plot: Plot, spec: ChartSpec) -> str:
     if spec.ticks[0]:
         plot.xticks(*spec.ticks)
     return str(plot.build())
+
+
+def _plot_with_panels(plot: Plot, spec: ChartSpec) -> str:
+    """Candles on top without time labels, then each oscillator panel; the lowest part
+    prints the shared time axis."""
+    colours = (spec.canvas, spec.foreground)
+    indicator_panel.prepare(
+        plot, spec.width, spec.price_height, spec.price_limits(), spec.x_max, colours
+    )
+    draw_candles(plot, spec)
+    plot.xticks([])
+    parts = [str(plot.build()).rstrip("\n")]
+    shown = [panel for panel in spec.panels if panel.height]
+    for index, panel in enumerate(shown):
+        plot.clear_figure()
+        indicator_panel.prepare(plot, spec.width, panel.height, panel.limits(), spec.x_max, colours)
+        indicator_panel.draw_panel(plot, panel, spec.colours)
+        if index == len(shown) - 1 and spec.ticks[0]:
+            plot.xticks(*spec.ticks)
+        else:
+            plot.xticks([])
+        parts.append(str(plot.build()).rstrip("\n"))
+    return "\n".join(parts)
 
 
 class ChartView(PlotextPlot, can_focus=True):
@@ -424,13 +464,9 @@ class ChartView(PlotextPlot, can_focus=True):
         spec.high = list(window.high)
         spec.low = list(window.low)
         spec.close = list(window.close)
-        for label, line in list(window.overlays.items())[:MAX_OVERLAYS]:
-            values = np.asarray(line, dtype=np.float64)
-            finite = np.isfinite(values)
-            if finite.any():
-                spec.overlays.append(
-                    (label, np.nonzero(finite)[0].tolist(), values[finite].tolist())
-                )
+        lines, spec.panels = indicator_panel.split_lines(window)
+        spec.overlays = [(line.label, line.xs, line.ys) for line in lines]
+        spec.price_height = indicator_panel.fit_heights(height, spec.panels)
         spec.buys = (list(window.buys[0]), list(window.buys[1]))
         spec.sells = (list(window.sells[0]), list(window.sells[1]))
         spec.ticks = _ticks(np.asarray(window.timestamps, dtype=np.int64), width)
