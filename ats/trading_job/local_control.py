@@ -2,7 +2,8 @@
 and the read model, for a front end running in the same process as the jobs.
 
 Every coroutine here answers without yielding to the event loop, so a console awaiting
-it costs no loop turn (bench/ui_latency.py).
+it costs no loop turn (bench/ui_latency.py); the one exception is the first chart or
+equity curve of a restored backtest, which reads its candle file in a thread.
 """
 
 from __future__ import annotations
@@ -62,10 +63,18 @@ class LocalJobControl:
     async def chart_window(
         self, job_id: str, bars: int, factor: int = 1, offset: int = 0
     ) -> ChartWindow:
-        return view_builder.chart_window(self.manager.get(job_id), bars, factor, offset)
+        job = self.manager.get(job_id)
+        error = await view_builder.load_replayed_candles(job)  # yields only the first time
+        if error is not None:
+            return ChartWindow(error=error)
+        return view_builder.chart_window(job, bars, factor, offset)
 
     async def equity_curve(self, job_id: str, points: int) -> EquityCurve:
-        return view_builder.equity_curve(self.manager.get(job_id), points)
+        job = self.manager.get(job_id)
+        error = await view_builder.load_replayed_candles(job)
+        if error is not None:
+            return EquityCurve(error=error)
+        return view_builder.equity_curve(job, points)
 
     async def logs(self, job_id: str, after: int | None = None) -> LogPage:
         return view_builder.log_page(self.manager.get(job_id), after)

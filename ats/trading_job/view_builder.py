@@ -205,6 +205,21 @@ def _speed(job: TradingJob) -> float | None:
 
 
 # --------------------------------------------------------------------------- chart
+async def load_replayed_candles(job: TradingJob) -> str | None:
+    """A restored replay (a finished, stopped or paused backtest) has its account, fills
+    and cursor from its snapshot but not its candle file, which only the chart and the
+    equity curve need: read it now, once (cached; see ats.data.candle_cache). Returns
+    why it cannot be read, or None. A job that never ran has nothing to chart: no read."""
+    replay = job.capabilities.replay
+    if replay is None or replay.data is not None or not replay.cursor:
+        return None
+    try:
+        await job.load_inputs()
+    except Exception as exc:  # the file moved or changed since the run: say so in the view
+        return failure(job.id, "loading the candles", exc)
+    return None
+
+
 @dataclass
 class CandleWindow:
     """The last candles a job has seen, as arrays aligned on ``timestamps`` (ms), with
