@@ -61,13 +61,13 @@ class LocalJobControl:
         return self.manager.get(job_id).config
 
     async def chart_window(
-        self, job_id: str, bars: int, factor: int = 1, offset: int = 0
+        self, job_id: str, bars: int, factor: int = 1, offset: int = 0, around: int | None = None
     ) -> ChartWindow:
         job = self.manager.get(job_id)
         error = await view_builder.load_replayed_candles(job)  # yields only the first time
         if error is not None:
             return ChartWindow(error=error)
-        return view_builder.chart_window(job, bars, factor, offset)
+        return view_builder.chart_window(job, bars, factor, offset, around)
 
     async def equity_curve(self, job_id: str, points: int) -> EquityCurve:
         job = self.manager.get(job_id)

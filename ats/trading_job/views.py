@@ -32,7 +32,7 @@ ViewT = TypeVar("ViewT")
 SCHEMA_VERSION = 1
 """Bumped when a view loses or changes a field (adding one is compatible)."""
 MAX_CHART_CANDLES = 20_000
-"""A chart window reaches back at most this many candles, whatever the zoom/scroll."""
+"""A chart window holds at most this many candles, whatever the zoom."""
 
 
 # --------------------------------------------------------------------------- jobs
@@ -206,6 +206,9 @@ class ChartWindow:
     """Fill markers as (bar indexes, prices)."""
     sells: tuple[tuple[int, ...], tuple[float, ...]] = ((), ())
     factor: int = 1
+    offset: int = 0
+    """Bars back from the latest one that this window ends (as asked, or as a query
+    ``around`` a time chose, clamped at the first candle)."""
     error: str | None = None
     """Why there is no window (e.g. the candle file cannot be read)."""
 

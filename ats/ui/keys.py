@@ -75,6 +75,7 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
     ),
     KeySpec("l", "focus_panel('log')", "Log", "Focus the job log", "Panels"),
     KeySpec("m", "focus_panel('metrics')", "Metrics", "Focus the metrics (report)", "Panels"),
+    KeySpec("h", "focus_panel('trades')", "Trades", "Trades pane: round trips and fills", "Panels"),
     KeySpec("g", "toggle_equity", "Equity", "Chart: switch candles / equity curve", "Panels"),
     KeySpec(
         "slash", "filter", "Filter", "Filter the log (or the jobs, from the table)", "Panels", "/"
@@ -106,6 +107,36 @@ CHART_KEYS: tuple[KeySpec, ...] = (
     KeySpec("end", "live", "Live", "Chart: jump back to the latest candle", "Chart"),
 )
 
+TRADES_KEYS: tuple[KeySpec, ...] = (
+    KeySpec(
+        "enter",
+        "pick",
+        "Chart",
+        "Trades: show the selected trade on the chart",
+        "Trades",
+        palette=False,
+    ),
+    KeySpec(
+        "f",
+        "toggle_fills",
+        "Fills",
+        "Trades: switch round trips / fills",
+        "Trades",
+        palette=False,
+    ),
+    *(
+        KeySpec(key, action, short, f"Trades: {help}", "Trades", display, False, False)
+        for key, action, short, help, display in (
+            ("up", "move(-1)", "Up", "previous (newer) row", "↑"),
+            ("down", "move(1)", "Down", "next (older) row", "↓"),
+            ("pageup", "page(-1)", "PgUp", "a page newer", None),
+            ("pagedown", "page(1)", "PgDn", "a page older", None),
+            ("home", "first", "Newest", "the newest trade", None),
+            ("end", "last", "Oldest", "the oldest trade", None),
+        )
+    ),
+)
+
 LOG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("v", "cycle_level", "Level", "Log: cycle the minimum level shown", "Log"),
     KeySpec("w", "warnings_only", "Warnings", "Log: only warnings and errors (again: all)", "Log"),
@@ -135,6 +166,7 @@ ALL_GROUPS: tuple[tuple[str, tuple[KeySpec, ...]], ...] = (
     ("Main", MAIN_KEYS + GLOBAL_KEYS),
     ("Chart (when focused)", CHART_KEYS),
     ("Log (when focused)", LOG_KEYS),
+    ("Trades (when focused)", TRADES_KEYS),
     ("New / edit job form", FORM_KEYS),
 )
 

@@ -44,13 +44,14 @@ from ats.ui.widgets.log_view import LogView
 from ats.ui.widgets.metrics import MetricsPanel
 from ats.ui.widgets.panel_tabs import PanelTabs
 from ats.ui.widgets.status_header import StatusHeader
+from ats.ui.widgets.trades_pane import TradesPane
 
 if TYPE_CHECKING:
     from ats.ui.app import AtsApp
 
 logger = logging.getLogger(__name__)
 
-Panel = Literal["jobs", "chart", "orders", "log", "metrics"]
+Panel = Literal["jobs", "chart", "orders", "log", "metrics", "trades"]
 NARROW_WIDTH = 120
 """Below this many columns (or :data:`SHORT_HEIGHT` rows) one lower panel shows at a time."""
 SHORT_HEIGHT = 32
@@ -125,6 +126,7 @@ class MainScreen(Screen[None]):
                     yield LogView(id="log", classes="panel", clock=clock)
                 else:
                     yield LogView(id="log", classes="panel")
+                yield TradesPane(id="trades", classes="panel")
             with RightColumn(id="right"):
                 yield AccountPanel(id="orders", classes="panel")
                 yield MetricsPanel(id="metrics", classes="panel")
@@ -145,6 +147,10 @@ class MainScreen(Screen[None]):
         return self._widget(LogView)
 
     @property
+    def trades(self) -> TradesPane:
+        return self._widget(TradesPane)
+
+    @property
     def account(self) -> AccountPanel:
         return self._widget(AccountPanel)
 
@@ -159,7 +165,7 @@ class MainScreen(Screen[None]):
         return found  # type: ignore[return-value]
 
     async def on_mount(self) -> None:
-        self.chart.control = self.log_view.control = self.control
+        self.chart.control = self.log_view.control = self.trades.control = self.control
         self._watch = self.control.watch(
             self.apply_changes,
             known=lambda job_id: job_id in self._shown_ids,
@@ -197,13 +203,17 @@ class MainScreen(Screen[None]):
             "log": self.log_view,
             "orders": self.account,
             "metrics": self.metrics,
+            "trades": self.trades,
         }
         # Class and display changes cost a full layout: only touch what really changes.
         for name, widget in panels.items():
             active = bool(self.narrow) and name == self.active_panel
             if widget.has_class("-active") != active:
                 widget.set_class(active, "-active")
-        left = not self.narrow or self.active_panel in ("chart", "log")
+        trades = not self.narrow and self.active_panel == "trades"
+        if self.has_class("-trades-shown") != trades:
+            self.set_class(trades, "-trades-shown")
+        left = not self.narrow or self.active_panel in ("chart", "log", "trades")
         right = not self.narrow or not left
         for kind, shown in ((LeftColumn, left), (RightColumn, right)):
             container = self._widget(kind)
@@ -259,6 +269,7 @@ class MainScreen(Screen[None]):
             self.chart.mark_stale()
         if selected in changes.account:
             self._stale_panels.add("account")
+            self.trades.mark_stale()
         if selected in changes.rows or selected in changes.reports:
             self._stale_panels.add("metrics")
         if selected in changes.logs:
@@ -335,6 +346,7 @@ class MainScreen(Screen[None]):
         if job_id != self.selected_job_id:
             return  # another selection came first
         self.chart.set_job(job_id)
+        self.trades.set_job(job_id)
         self.account.set_job(job_id, view)
         self.metrics.set_job(job_id, view)
         self._update_title()
@@ -512,6 +524,8 @@ class MainScreen(Screen[None]):
         view = self.selected_view
         self.chart.set_job(None)
         self.chart.set_job(job_id)
+        self.trades.set_job(None)
+        self.trades.set_job(job_id)
         self.account.set_job(None)
         self.account.set_job(job_id, view)
         self.metrics.set_job(None)
@@ -551,6 +565,7 @@ class MainScreen(Screen[None]):
             "log": self.log_view,
             "orders": self.account.orders_table,
             "metrics": self.metrics,
+            "trades": self.trades,
         }[panel]
         self.set_focus(target)
 
@@ -562,6 +577,15 @@ class MainScreen(Screen[None]):
             self.table.set_filter("")
         else:
             self.action_focus_panel("jobs")
+
+    def on_trades_pane_trade_picked(self, message: TradesPane.TradePicked) -> None:
+        """A trade picked in the Trades pane: the chart shows the candles around it."""
+        message.stop()
+        if message.job_id != self.selected_job_id:
+            return
+        self.chart.show_time(message.moment)
+        if self.narrow:
+            self.action_focus_panel("chart")
 
     def action_toggle_equity(self) -> None:
         chart = self.chart

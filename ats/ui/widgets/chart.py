@@ -35,7 +35,6 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from ats.exceptions import JobError
-from ats.trading_job.views import MAX_CHART_CANDLES
 from ats.ui.job_view import view_failed
 from ats.ui.keys import CHART_KEYS, bindings
 from ats.ui.tcss import load_tcss
@@ -254,6 +253,8 @@ class ChartView(PlotextPlot, can_focus=True):
         self.mode: ChartMode = "candles"
         self._zoom = 0
         self._offset = 0
+        self._around: int | None = None
+        """A time (ms) the next frame centres on (a trade picked in the Trades pane)."""
         self._stale = True
         self._generation = 0
         self._message = "No job selected"
@@ -297,15 +298,23 @@ class ChartView(PlotextPlot, can_focus=True):
     def mark_stale(self) -> None:
         self._stale = True
 
+    def show_time(self, moment: int) -> None:
+        """Scroll to the bars around ``moment`` (ms), e.g. a trade's entry."""
+        self._around = moment
+        if self.mode != "candles":
+            self.mode = "candles"
+        self.redraw()
+
     # -- keys ------------------------------------------------------------------------------
     def action_zoom(self, step: int) -> None:
         self._zoom = min(max(self._zoom + step, 0), len(FACTORS) - 1)
         self.redraw()
 
     def action_scroll(self, direction: int) -> None:
+        """The window the control answers is clamped at the first candle (its offset
+        is taken back), so scrolling back stops there."""
         step = max(self._bars() // 4, 1)
-        limit = max(MAX_CHART_CANDLES // self.factor - self._bars(), 0)
-        self._offset = min(max(self._offset + direction * step, 0), limit)
+        self._offset = max(self._offset + direction * step, 0)
         self.redraw()
 
     def action_live(self) -> None:
@@ -352,6 +361,7 @@ class ChartView(PlotextPlot, can_focus=True):
         self._update_subtitle()
         width, height = self.size
         if width < 12 or height < 5:
+            self._stale = True  # hidden (a narrow layout shows another panel): draw when shown
             return
         frame: Callable[[], Coroutine[None, None, None]] = partial(  # a coroutine only if run
             self._frame, width, height, self._generation
@@ -452,7 +462,13 @@ class ChartView(PlotextPlot, can_focus=True):
             spec.baseline = curve.initial_equity
             spec.ticks = _ticks(np.asarray(curve.timestamps, dtype=np.int64), width)
             return spec
-        window = await control.chart_window(job_id, self._bars(), self.factor, self._offset)
+        around, self._around = self._around, None
+        window = await control.chart_window(
+            job_id, self._bars(), self.factor, self._offset, around=around
+        )
+        if window.offset != self._offset:
+            self._offset = window.offset  # centred on a trade, or clamped at the start
+            self._update_subtitle()
         if not len(window):
             self._message = (
                 view_failed("chart", window.error)
