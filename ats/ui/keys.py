@@ -75,7 +75,16 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
     ),
     KeySpec("l", "focus_panel('log')", "Log", "Focus the job log", "Panels"),
     KeySpec("m", "focus_panel('metrics')", "Metrics", "Focus the metrics (report)", "Panels"),
-    KeySpec("h", "focus_panel('trades')", "Trades", "Trades pane: round trips and fills", "Panels"),
+    # Not in the footer, which is full at 80 columns; the narrow layout's panel tabs,
+    # the help screen and the palette name it.
+    KeySpec(
+        "h",
+        "focus_panel('trades')",
+        "Trades",
+        "Trades pane: round trips and fills",
+        "Panels",
+        show=False,
+    ),
     KeySpec("g", "toggle_equity", "Equity", "Chart: switch candles / equity curve", "Panels"),
     KeySpec(
         "slash", "filter", "Filter", "Filter the log (or the jobs, from the table)", "Panels", "/"
