@@ -91,6 +91,8 @@ class MainScreen(Screen[None]):
         self._last_status: dict[str, JobStatus] = {}
         self._stale_panels: set[str] = set()
         self._widgets: dict[type[Widget], Widget] = {}
+        self._first_by_default = False
+        """The selection is the first row because nothing else was chosen."""
         self.applied = 0
 
     # -- plumbing --------------------------------------------------------------------------
@@ -236,9 +238,13 @@ class MainScreen(Screen[None]):
         self._shown_ids = set(self._views)
         self.table.show_rows([job_view.job_row(view) for view in views])
         self._widget(StatusHeader).show(views, self.selected_job_id)
-        if self.selected_job_id not in self._shown_ids:
-            self.selected_job_id = None
+        first = views[0].job_id if views else None
+        if self.selected_job_id not in self._shown_ids or (
+            self._first_by_default and self.selected_job_id != first
+        ):
+            self.selected_job_id = None  # restored jobs arrive one by one: keep the first
         if self.selected_job_id is None and views:
+            self._first_by_default = True
             self.table.select_job(views[0].job_id)
             await self._select(self.table.selected_job or views[0].job_id)
         elif not views:
@@ -327,6 +333,8 @@ class MainScreen(Screen[None]):
     def on_jobs_table_job_selected(self, message: JobsTable.JobSelected) -> None:
         """Selection moved: redraw at once if idle, else once the key repeat settles."""
         message.stop()
+        if message.job_id != self.selected_job_id:
+            self._first_by_default = False  # the user chose
         if self._select_timer is not None:
             self._select_timer.stop()
             self._select_timer = None
