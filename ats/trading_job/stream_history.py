@@ -81,10 +81,11 @@ class StreamHistory:
             label: [None if math.isnan(value) else value for value in list(values)[-count:]]
             for label, values in self._overlays.items()
         }
-        equity = [[time, value] for time, value in self._equity]
-        if len(equity) > SAVED_EQUITY:
-            picks = np.linspace(0, len(equity) - 1, SAVED_EQUITY).astype(np.int64).tolist()
-            equity = [equity[index] for index in picks]
+        kept = list(self._equity)  # one C-level copy; only the picked samples become lists
+        if len(kept) > SAVED_EQUITY:
+            picks = np.linspace(0, len(kept) - 1, SAVED_EQUITY).astype(np.int64).tolist()
+            kept = [kept[index] for index in picks]
+        equity = [[time, value] for time, value in kept]
         return {"candles": candles, "overlays": overlays, "equity": equity}
 
     def restore(self, data: dict[str, Any]) -> None:
