@@ -148,3 +148,23 @@ async def test_a_paused_replay_keeps_its_chart_speed_equity_and_place(
         assert resumed.timestamps[0] == before["equity"].timestamps[0]
         assert len(resumed) > len(before["equity"])
         await quit_app(pilot, again)
+
+
+async def test_an_empty_chart_names_the_key_that_helps() -> None:
+    """A paused job's empty chart said "press s to start", though s would stop it."""
+    from ats.trading_job.job_manager import JobManager
+    from ats.trading_job.local_control import LocalJobControl
+    from ats.ui.widgets.chart import ChartView
+
+    manager = JobManager()
+    job = manager.create(replay_config("replay"))
+    control = LocalJobControl(manager)
+    said = {}
+    for status in (JobStatus.CREATED, JobStatus.RUNNING, JobStatus.PAUSED):
+        job.status = status  # as the job would be at that moment
+        said[status] = await ChartView._nothing_yet(control, job.id, "No candles yet")
+    assert said == {
+        JobStatus.CREATED: "No candles yet — press s to start",
+        JobStatus.RUNNING: "No candles yet — waiting for the first candle",
+        JobStatus.PAUSED: "No candles yet — paused, press p to resume",
+    }

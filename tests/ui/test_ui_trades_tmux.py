@@ -51,7 +51,7 @@ def test_demo_trades_and_chart_survive_a_restart(tmp_path: Path) -> None:
         ]
         assert "open" in trades[1]  # the newest trade is still open at the file's end
         tmux.keys("End")
-        text, _ = tmux.wait(lambda t: trade_numbers(t)[-1] == "1", 5)
+        tmux.wait(lambda t: trade_numbers(t)[-1] == "1", 5)
         tmux.keys("Home")
         tmux.wait(lambda t: trade_numbers(t)[0] == "27", 5)
         tmux.keys("q")

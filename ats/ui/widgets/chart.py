@@ -35,6 +35,7 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from ats.exceptions import JobError
+from ats.trading_job.status import JobStatus
 from ats.ui.job_view import view_failed
 from ats.ui.keys import CHART_KEYS, bindings
 from ats.ui.tcss import load_tcss
@@ -455,7 +456,7 @@ class ChartView(PlotextPlot, can_focus=True):
                 self._message = (
                     view_failed("equity curve", curve.error)
                     if curve.error
-                    else "No equity yet — press s to start"
+                    else await self._nothing_yet(control, job_id, "No equity yet")
                 )
                 return None
             spec.equity = list(curve.equity)
@@ -473,7 +474,7 @@ class ChartView(PlotextPlot, can_focus=True):
             self._message = (
                 view_failed("chart", window.error)
                 if window.error
-                else "No candles yet — press s to start"
+                else await self._nothing_yet(control, job_id, "No candles yet")
             )
             return None
         spec.open = list(window.open)
@@ -488,6 +489,17 @@ class ChartView(PlotextPlot, can_focus=True):
         spec.ticks = _ticks(np.asarray(window.timestamps, dtype=np.int64), width)
         spec.x_max = max(self._bars() - 0.5, len(window) - 0.5)
         return spec
+
+    @staticmethod
+    async def _nothing_yet(control: JobControl, job_id: str, what: str) -> str:
+        """What to say about an empty chart: the key that helps depends on the status (a
+        paused job is resumed with p; s would stop it)."""
+        status = (await control.job(job_id)).status
+        if status is JobStatus.PAUSED:
+            return f"{what} — paused, press p to resume"
+        if status.is_active:
+            return f"{what} — waiting for the first candle"
+        return f"{what} — press s to start"
 
     # -- rendering -------------------------------------------------------------------------
     def render(self) -> RenderResult:
