@@ -5,6 +5,7 @@ trades are back. A real terminal, real keys, the real launcher (see test_ui_tmux
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from test_ui_tmux import TMUX, Console, Tmux, pytestmark  # noqa: F401  (skip marks)
@@ -31,11 +32,24 @@ def trade_numbers(text: str) -> list[str]:
 
 def chart_and_trades(tmux: Tmux) -> tuple[list[str], list[str]]:
     tmux.keys("c")
-    text, _ = tmux.wait(lambda t: "┤" in "\n".join(panel(t, "Chart (c)")), 10)
-    chart = panel(text, "Chart (c)")
+    tmux.wait(lambda t: "┤" in "\n".join(panel(t, "Chart (c)")) and "Zoom in" in t, 10)
+    chart = settled(tmux, "Chart (c)")
     tmux.keys("h")
-    text, _ = tmux.wait(lambda t: "27 trades" in t and trade_numbers(t)[:1] == ["27"], 10)
-    return chart, panel(text, "Trades (h)")
+    tmux.wait(lambda t: "27 trades" in t and trade_numbers(t)[:1] == ["27"] and "Fills" in t, 10)
+    return chart, settled(tmux, "Trades (h)")
+
+
+def settled(tmux: Tmux, title: str) -> list[str]:
+    """The panel once two captures agree (the footer's keys follow the focus, and the
+    panels' heights with them)."""
+    shown: list[str] = []
+    for _attempt in range(50):
+        time.sleep(0.1)
+        now = panel(tmux.capture(), title)
+        if now == shown:
+            break
+        shown = now
+    return shown
 
 
 def test_demo_trades_and_chart_survive_a_restart(tmp_path: Path) -> None:
