@@ -82,11 +82,12 @@ def run_jobs_command(args: argparse.Namespace) -> int:
         if args.trades or args.fills:
             from ats.headless.trades_command import show_trades
 
-            saved = _resolve(_load_saved(settings), args.job_id)
+            saved = resolve(load_saved(settings), args.job_id)
             return show_trades(saved.job_id, saved.payload, fills=args.fills, as_csv=args.csv)
         if args.csv:
-            _error_line("--csv goes with --trades or --fills")
-            return EXIT_USAGE
+            from ats.exceptions import ConfigError
+
+            raise ConfigError("--csv goes with --trades or --fills")
         return asyncio.run(_show(settings, args.job_id))
     if action == "export":
         return asyncio.run(_export(settings, args.job_id, args.output))

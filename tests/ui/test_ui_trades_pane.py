@@ -142,7 +142,7 @@ def test_jobs_show_trades_prints_the_panes_rows(tmp_path: Path) -> None:
     """``ats jobs show --trades`` and ``--csv`` on a saved finished backtest."""
     import asyncio
 
-    from ats.trading_job.persistence import PersistentJobs
+    from ats.persistence.persistent_jobs import PersistentJobs
     from ats.utils.settings import Settings
 
     state = tmp_path / "state"

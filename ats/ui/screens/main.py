@@ -91,8 +91,6 @@ class MainScreen(Screen[None]):
         self._last_status: dict[str, JobStatus] = {}
         self._stale_panels: set[str] = set()
         self._widgets: dict[type[Widget], Widget] = {}
-        self._first_by_default = False
-        """The selection is the first row because nothing else was chosen."""
         self.applied = 0
 
     # -- plumbing --------------------------------------------------------------------------
@@ -212,9 +210,7 @@ class MainScreen(Screen[None]):
             active = bool(self.narrow) and name == self.active_panel
             if widget.has_class("-active") != active:
                 widget.set_class(active, "-active")
-        trades = not self.narrow and self.active_panel == "trades"
-        if self.has_class("-trades-shown") != trades:
-            self.set_class(trades, "-trades-shown")
+        self.set_class(not self.narrow and self.active_panel == "trades", "-trades-shown")
         left = not self.narrow or self.active_panel in ("chart", "log", "trades")
         right = not self.narrow or not left
         for kind, shown in ((LeftColumn, left), (RightColumn, right)):
@@ -238,13 +234,9 @@ class MainScreen(Screen[None]):
         self._shown_ids = set(self._views)
         self.table.show_rows([job_view.job_row(view) for view in views])
         self._widget(StatusHeader).show(views, self.selected_job_id)
-        first = views[0].job_id if views else None
-        if self.selected_job_id not in self._shown_ids or (
-            self._first_by_default and self.selected_job_id != first
-        ):
-            self.selected_job_id = None  # restored jobs arrive one by one: keep the first
+        if self.selected_job_id not in self._shown_ids:
+            self.selected_job_id = None
         if self.selected_job_id is None and views:
-            self._first_by_default = True
             self.table.select_job(views[0].job_id)
             await self._select(self.table.selected_job or views[0].job_id)
         elif not views:
@@ -333,8 +325,6 @@ class MainScreen(Screen[None]):
     def on_jobs_table_job_selected(self, message: JobsTable.JobSelected) -> None:
         """Selection moved: redraw at once if idle, else once the key repeat settles."""
         message.stop()
-        if message.job_id != self.selected_job_id:
-            self._first_by_default = False  # the user chose
         if self._select_timer is not None:
             self._select_timer.stop()
             self._select_timer = None
@@ -527,19 +517,11 @@ class MainScreen(Screen[None]):
             return
         await self.refresh_rows()
         self.table.select_job(job_id)
-        await self._select(job_id)
         # The job may have been rebuilt (edit): every panel reads it afresh.
-        view = self.selected_view
-        self.chart.set_job(None)
-        self.chart.set_job(job_id)
-        self.trades.set_job(None)
-        self.trades.set_job(job_id)
-        self.account.set_job(None)
-        self.account.set_job(job_id, view)
-        self.metrics.set_job(None)
-        self.metrics.set_job(job_id, view)
+        for panel in (self.chart, self.trades, self.account, self.metrics):
+            panel.set_job(None)
         await self.log_view.set_job(None)
-        await self.log_view.set_job(job_id)
+        await self._select(job_id)
 
     async def action_delete_job(self) -> None:
         from ats.ui.screens.confirm import ConfirmScreen
@@ -589,8 +571,6 @@ class MainScreen(Screen[None]):
     def on_trades_pane_trade_picked(self, message: TradesPane.TradePicked) -> None:
         """A trade picked in the Trades pane: the chart shows the candles around it."""
         message.stop()
-        if message.job_id != self.selected_job_id:
-            return
         self.chart.show_time(message.moment)
         if self.narrow:
             self.action_focus_panel("chart")
