@@ -221,6 +221,8 @@ async def press_and_wait(
     trades = screen.trades if isinstance(screen, MainScreen) else None
     if trades is not None and app.focused is trades and key in TRADE_SCROLL_KEYS:
         condition = scrolled(trades, key)
+        if condition():
+            return  # at that end already: the key changes nothing, so no frame to wait for
     elif key == "h" and trades is not None:
         condition = lambda: app.focused is trades and trades.selected is not None  # noqa: E731
     elif key in ("down", "up", "home") and isinstance(screen, MainScreen):

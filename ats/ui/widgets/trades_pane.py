@@ -83,6 +83,8 @@ class TradesPane(ScrollView, can_focus=True):
         self._format = "%H:%M:%S"
         self.fetches = 0
         """Pages asked for (tests and the latency bench read it)."""
+        self._style_key: tuple[str, bool] | None = None
+        self._style = Style()
 
     # -- attributes down -------------------------------------------------------------------
     @property
@@ -96,6 +98,7 @@ class TradesPane(ScrollView, can_focus=True):
             self.scroll_to(y=0, animate=False)
             self._reset(0)
             self._stale = True
+            self._tick()
 
     def mark_stale(self) -> None:
         self._stale = True
@@ -113,8 +116,11 @@ class TradesPane(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         self.set_interval(1.0 / TRADES_HZ, self._tick)
 
+    def on_show(self) -> None:
+        self._tick()  # shown (h): read the first page now, not at the next tick
+
     def _tick(self) -> None:
-        if self._stale and self.display and self.size.height > 0 and self.job_id is not None:
+        if self._stale and self.display and self.job_id is not None:
             self._stale = False
             self._request(0)
 
@@ -226,6 +232,7 @@ class TradesPane(ScrollView, can_focus=True):
         self.scroll_to(y=0, animate=False)
         self._reset(0)
         self._stale = True
+        self._tick()
 
     def action_pick(self) -> None:
         row = self.selected
@@ -247,7 +254,7 @@ class TradesPane(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
+        base = self._base_style()
         if y == 0:
             text = trade_table.line(trade_table.header(self.columns), self._widths())
             segments = [Segment(text, base + Style(bold=True))]
@@ -284,6 +291,14 @@ class TradesPane(ScrollView, can_focus=True):
         if event.y >= 1:
             self._move_to(int(self.scroll_offset.y) + event.y - 1)
             self.action_pick()
+
+    def _base_style(self) -> Style:
+        """The widget's Rich style, computed once per theme and focus: Textual walks the
+        DOM for it on every call (a quarter of a millisecond a line, bench/ui_latency.py)."""
+        key = (self.app.theme, self.has_focus)
+        if self._style_key != key:
+            self._style_key, self._style = key, self.rich_style
+        return self._style
 
     def on_focus(self) -> None:
         self.refresh()
