@@ -126,17 +126,13 @@ class ChartSpec:
 
 
 def _candle_points(
-    spec: ChartSpec, rising: np.ndarray, bottom: np.ndarray, top: np.ndarray, step: float
+    mask: np.ndarray, bottom: np.ndarray, top: np.ndarray, step: float
 ) -> tuple[list[int], list[float]]:
     """Points filling each selected bar's column from ``bottom`` to ``top``."""
-    xs: list[int] = []
-    ys: list[float] = []
-    for index in np.nonzero(rising)[0]:
-        low, high = float(bottom[index]), float(top[index])
-        count = max(int((high - low) / step) + 1, 1)
-        ys.extend(np.linspace(low, high, count).tolist())
-        xs.extend([int(index)] * count)
-    return xs, ys
+    chosen = np.nonzero(mask)[0]
+    return indicator_panel.column_points(
+        chosen.tolist(), bottom[chosen].tolist(), top[chosen].tolist(), step
+    )
 
 
 def draw_candles(plot: Plot, spec: ChartSpec) -> None:
@@ -150,8 +146,8 @@ def draw_candles(plot: Plot, spec: ChartSpec) -> None:
     bodies = (np.minimum(opens, closes), np.maximum(opens, closes))
     for mask, colour in ((rising, spec.colours["up"]), (~rising, spec.colours["down"])):
         if mask.any():
-            plot.scatter(*_candle_points(spec, mask, lows, highs, step), marker="│", color=colour)
-            plot.scatter(*_candle_points(spec, mask, *bodies, step), marker="█", color=colour)
+            plot.scatter(*_candle_points(mask, lows, highs, step), marker="│", color=colour)
+            plot.scatter(*_candle_points(mask, *bodies, step), marker="█", color=colour)
     for index, (label, xs, values) in enumerate(spec.overlays):
         plot.plot(xs, values, color=spec.colours[f"line{index}"], marker="braille", label=label)
     if spec.buys[0]:
