@@ -97,8 +97,8 @@ class TradesPane(ScrollView, can_focus=True):
             self.cursor = 0
             self.scroll_to(y=0, animate=False)
             self._reset(0)
-            self._stale = True
-            self._tick()
+            if job_id is not None:  # even while hidden: h then shows it in one frame
+                self._request(0)
 
     def mark_stale(self) -> None:
         self._stale = True
