@@ -224,7 +224,13 @@ async def press_and_wait(
         if condition():
             return  # at that end already: the key changes nothing, so no frame to wait for
     elif key == "h" and trades is not None:
-        condition = lambda: app.focused is trades and trades.selected is not None  # noqa: E731
+        table = screen.table  # h shows the trades of the job under the cursor (once the
+        # selection has settled, SELECT_SETTLE after a move)
+
+        def condition() -> bool:
+            shown = trades.job_id == table.cursor_job and trades.selected is not None
+            return app.focused is trades and shown
+
     elif key in ("down", "up", "home") and isinstance(screen, MainScreen):
         step = {"down": 1, "up": -1}.get(key)
         target = screen.table.cursor_row + step if step else 0
