@@ -212,10 +212,10 @@ class TradesPane(ScrollView, can_focus=True):
     def _move_to(self, row: int) -> None:
         row = min(max(row, 0), max(self.total - 1, 0))
         if row != self.cursor:
-            self.refresh_line(self.cursor - int(self.scroll_offset.y) + 1)
+            self.refresh_line(self.cursor + 1)  # virtual y: the header is line 0
             self.cursor = row
             self._scroll_to_cursor()
-            self.refresh_line(self.cursor - int(self.scroll_offset.y) + 1)
+            self.refresh_line(self.cursor + 1)  # virtual y: the header is line 0
 
     def _scroll_to_cursor(self) -> None:
         visible = max(self.size.height - 1, 1)
