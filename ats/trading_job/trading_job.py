@@ -93,8 +93,7 @@ class TradingJob:
         """Wall-clock time of the last streamed candle (paper and live feeds)."""
         self.history = StreamHistory()
         """What a streaming run keeps of its recent candles, indicators and equity."""
-        self.created_at = time.time()
-        """When the job was first created (kept across restarts: it orders the jobs)."""
+        self.created_at = time.time()  # kept across restarts: the jobs' order
         self.cpu_share = CpuShare()
         """The event-loop budget this job's CPU-bound loop shares (the manager's)."""
         self._control = RunControl(self.cpu_share)
@@ -586,10 +585,8 @@ class TradingJob:
             for indicator, state in zip(self.strategy.indicators, indicator_states, strict=True):
                 indicator.set_state(state)
         self.error = snapshot.get("error")
-        if snapshot.get("created_at") is not None:
-            self.created_at = float(snapshot["created_at"])
-        if snapshot.get("history"):
-            self.history.restore(snapshot["history"])
+        self.created_at = float(snapshot.get("created_at") or self.created_at)
+        self.history.restore(snapshot.get("history") or {})
 
     # -- results -------------------------------------------------------------------------
     def equity_curve(self) -> tuple[np.ndarray, np.ndarray]:
