@@ -568,13 +568,6 @@ class MainScreen(Screen[None]):
         else:
             self.action_focus_panel("jobs")
 
-    def on_trades_pane_trade_picked(self, message: TradesPane.TradePicked) -> None:
-        """A trade picked in the Trades pane: the chart shows the candles around it."""
-        message.stop()
-        self.chart.show_time(message.moment)
-        if self.narrow:
-            self.action_focus_panel("chart")
-
     def action_toggle_equity(self) -> None:
         chart = self.chart
         chart.set_mode("equity" if chart.mode == "candles" else "candles")
