@@ -121,7 +121,7 @@ def buffer_sizes(app: Any, manager: JobManager) -> dict[str, int]:
             {
                 "log_view_lines": len(screen.log_view.lines),
                 "status_lines_max": max(
-                    (len(lines) for lines in screen._status_lines.values()), default=0
+                    (len(lines) for lines in screen._statuses._lines.values()), default=0
                 ),
                 "table_strip_cache": len(screen.table._strips),
                 "chart_lines": len(screen.chart._lines),

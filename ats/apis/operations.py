@@ -95,9 +95,11 @@ OPERATIONS: tuple[Operation, ...] = (
             Param("bars", int, "query"),
             Param("factor", int, "query", 1),
             Param("offset", int, "query", 0),
+            Param("around", int | None, "query", None),
         ),
         ChartWindow,
-        "The last `bars` bars of `factor` candles, `offset` bars back, with overlays and fills",
+        "The last `bars` bars of `factor` candles, `offset` bars back (or centred on the time"
+        " `around`, ms), with overlays and fills",
     ),
     Operation(
         "equity_curve",

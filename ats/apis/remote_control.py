@@ -153,10 +153,10 @@ class RemoteJobControl:
         return await self.call("job_config", job_id=job_id)
 
     async def chart_window(
-        self, job_id: str, bars: int, factor: int = 1, offset: int = 0
+        self, job_id: str, bars: int, factor: int = 1, offset: int = 0, around: int | None = None
     ) -> ChartWindow:
         result: ChartWindow = await self.call(
-            "chart_window", job_id=job_id, bars=bars, factor=factor, offset=offset
+            "chart_window", job_id=job_id, bars=bars, factor=factor, offset=offset, around=around
         )
         return result
 

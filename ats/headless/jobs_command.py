@@ -43,6 +43,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     show = actions.add_parser("show", help="a job's config, balances, orders and recent log")
     show.add_argument("job_id", metavar="ID", help="job id (a unique prefix or name will do)")
+    show.add_argument(
+        "--trades", action="store_true", help="every round trip, newest first (as the console)"
+    )
+    show.add_argument("--fills", action="store_true", help="every fill, newest first")
+    show.add_argument("--csv", action="store_true", help="with --trades/--fills: CSV output")
     export = actions.add_parser("export", help="everything saved about a job, as JSON")
     export.add_argument("job_id", metavar="ID")
     export.add_argument("--json", action="store_true", help="JSON output (the only format)")
@@ -74,6 +79,15 @@ def run_jobs_command(args: argparse.Namespace) -> int:
     if action == "list":
         return asyncio.run(_list(settings, as_json=args.json))
     if action == "show":
+        if args.trades or args.fills:
+            from ats.headless.trades_command import show_trades
+
+            saved = resolve(load_saved(settings), args.job_id)
+            return show_trades(saved.job_id, saved.payload, fills=args.fills, as_csv=args.csv)
+        if args.csv:
+            from ats.exceptions import ConfigError
+
+            raise ConfigError("--csv goes with --trades or --fills")
         return asyncio.run(_show(settings, args.job_id))
     if action == "export":
         return asyncio.run(_export(settings, args.job_id, args.output))

@@ -16,6 +16,7 @@ class ATR(BaseIndicator):
 
     name = "atr"
     inputs = ("high", "low", "close")
+    panel = "oscillator"
     result: float
     _state_fields = ("_count", "_prev_close", "_sum", "_atr")
 

@@ -25,7 +25,7 @@ import math
 import numbers
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +35,13 @@ FloatArray = npt.NDArray[np.float64]
 CANDLE_FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 
 _MISSING = object()
+
+Panel = Literal["price", "oscillator"]
+"""Where a chart draws an indicator: on the candles' price axis, or in a panel of its own
+under them (its own y axis, the same time axis)."""
+OutputStyle = Literal["line", "bars", "hidden"]
+"""How a chart draws one output: a line, bars from zero (a MACD histogram), or not at all
+(SuperTrend's +1/-1 direction)."""
 
 
 class IndicatorConfigError(ValueError):
@@ -166,6 +173,11 @@ class BaseIndicator(abc.ABC):
     outputs: ClassVar[tuple[str, ...]] = ("result",)
     # Private attributes that make up the streaming state (saved by get_state).
     _state_fields: ClassVar[tuple[str, ...]] = ()
+    panel: ClassVar[Panel] = "price"
+    """Charts draw the outputs over the candles (a moving average) or, for values on
+    another scale (RSI, MACD, ATR, OBV), in an oscillator panel under them."""
+    output_styles: ClassVar[Mapping[str, OutputStyle]] = {}
+    """Outputs not drawn as a plain line (default ``line``)."""
 
     def __init__(self, **config: Any) -> None:
         reader = ConfigReader(self.name, config)

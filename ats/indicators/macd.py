@@ -20,6 +20,8 @@ class MACD(BaseIndicator):
 
     name = "macd"
     outputs = ("macd", "signal", "hist")
+    panel = "oscillator"
+    output_styles = {"hist": "bars"}
     macd: float
     signal: float
     hist: float

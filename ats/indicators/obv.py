@@ -17,6 +17,7 @@ class OBV(BaseIndicator):
 
     name = "obv"
     inputs = ("close", "volume")
+    panel = "oscillator"
     result: float
     _state_fields = ("_count", "_prev_close", "_total")
 

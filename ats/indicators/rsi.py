@@ -16,6 +16,7 @@ class RSI(BaseIndicator):
     """
 
     name = "rsi"
+    panel = "oscillator"
     result: float
     _state_fields = ("_count", "_prev", "_gain", "_loss")
 

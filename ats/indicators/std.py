@@ -23,6 +23,7 @@ class STD(BaseIndicator):
     """
 
     name = "std"
+    panel = "oscillator"
     result: float
     _state_fields = ("_window", "_count", "_shift", "_s1", "_s2", "_last", "_run")
 

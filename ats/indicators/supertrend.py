@@ -26,6 +26,7 @@ class SuperTrend(BaseIndicator):
     name = "supertrend"
     inputs = ("high", "low", "close")
     outputs = ("supertrend", "direction")
+    output_styles = {"direction": "hidden"}
     supertrend: float
     direction: float
     _state_fields = ("_atr", "_prev_close", "_upper", "_lower", "_dir")

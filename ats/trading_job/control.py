@@ -69,9 +69,11 @@ class JobControl(Protocol):
         """The job's config, as the form edits it."""
 
     async def chart_window(
-        self, job_id: str, bars: int, factor: int = 1, offset: int = 0
+        self, job_id: str, bars: int, factor: int = 1, offset: int = 0, around: int | None = None
     ) -> ChartWindow:
-        """The last ``bars`` bars of ``factor`` candles, ``offset`` bars back."""
+        """``bars`` bars of ``factor`` candles, ``offset`` bars back from the latest, or
+        centred on the time ``around`` (ms; the Trades pane shows a trade so); the window
+        says the offset it shows."""
 
     async def equity_curve(self, job_id: str, points: int) -> EquityCurve:
         """The equity curve thinned to about ``points`` samples."""

@@ -61,8 +61,14 @@ class JobManager:
         return job
 
     def _add(self, job: TradingJob) -> None:
+        """Jobs are kept in the order they were first created, restored ones included
+        (saved with the job), so a restart shows them in the same order."""
         job.cpu_share = self.cpu_share
-        self._jobs[job.id] = job
+        jobs = self._jobs
+        last = next(reversed(jobs.values()), None)
+        jobs[job.id] = job
+        if last is not None and last is not job and job.created_at < last.created_at:
+            self._jobs = dict(sorted(jobs.items(), key=lambda item: item[1].created_at))
 
     def add_failed(self, config: JobConfig, job_id: str, error: str) -> TradingJob:
         """Keep a job that cannot be built (e.g. a saved job whose strategy vanished)
@@ -161,6 +167,7 @@ class JobManager:
         if job.status.is_active:
             raise JobError(f"stop job {job.config.name} before editing it")
         replacement = TradingJob(job.id, config, bus=self.bus, loader=self.loader)
+        replacement.created_at = job.created_at  # keeps its place among the jobs
         replacement.build()
         self._add(replacement)  # the manager's CPU share, like every other job
         job.discard()

@@ -2,9 +2,10 @@
 and the read model, for a front end running in the same process as the jobs.
 
 Every coroutine here answers without yielding to the event loop, so a console awaiting
-it costs no loop turn (bench/ui_latency.py). Parameter sweeps, when the composition root
-hands it a :class:`~ats.trading_job.sweep_host.SweepHost`, are jobs like the others: their
-ids are listed after the manager's and route there.
+it costs no loop turn (bench/ui_latency.py); the one exception is the first chart or
+equity curve of a restored backtest, which reads its candle file in a thread. Parameter
+sweeps, when the composition root hands it a :class:`~ats.trading_job.sweep_host.SweepHost`,
+are jobs like the others: their ids are listed after the manager's and route there.
 """
 
 from __future__ import annotations
@@ -93,16 +94,24 @@ class LocalJobControl:
         return self.manager.get(job_id).config
 
     async def chart_window(
-        self, job_id: str, bars: int, factor: int = 1, offset: int = 0
+        self, job_id: str, bars: int, factor: int = 1, offset: int = 0, around: int | None = None
     ) -> ChartWindow:
         if self._sweep(job_id) is not None:
             return ChartWindow(error=NO_SWEEP_CHART)
-        return view_builder.chart_window(self.manager.get(job_id), bars, factor, offset)
+        job = self.manager.get(job_id)
+        error = await view_builder.load_replayed_candles(job)  # yields only the first time
+        if error is not None:
+            return ChartWindow(error=error)
+        return view_builder.chart_window(job, bars, factor, offset, around)
 
     async def equity_curve(self, job_id: str, points: int) -> EquityCurve:
         if self._sweep(job_id) is not None:
             return EquityCurve(error=NO_SWEEP_CHART)
-        return view_builder.equity_curve(self.manager.get(job_id), points)
+        job = self.manager.get(job_id)
+        error = await view_builder.load_replayed_candles(job)
+        if error is not None:
+            return EquityCurve(error=error)
+        return view_builder.equity_curve(job, points)
 
     async def logs(self, job_id: str, after: int | None = None) -> LogPage:
         sweeps = self._sweep(job_id)

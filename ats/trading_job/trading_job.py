@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -92,6 +93,7 @@ class TradingJob:
         """Wall-clock time of the last streamed candle (paper and live feeds)."""
         self.history = StreamHistory()
         """What a streaming run keeps of its recent candles, indicators and equity."""
+        self.created_at = time.time()  # kept across restarts: the jobs' order
         self.cpu_share = CpuShare()
         """The event-loop budget this job's CPU-bound loop shares (the manager's)."""
         self._control = RunControl(self.cpu_share)
@@ -555,6 +557,8 @@ class TradingJob:
             "strategy_state": None,
             "indicators": [],
             "exchange": None,
+            "created_at": self.created_at,
+            "history": self.history.to_dict() if self.capabilities.replay is None else None,
         }
         if self.strategy is not None:
             snapshot["strategy_state"] = self.strategy.state.to_dict()
@@ -581,6 +585,8 @@ class TradingJob:
             for indicator, state in zip(self.strategy.indicators, indicator_states, strict=True):
                 indicator.set_state(state)
         self.error = snapshot.get("error")
+        self.created_at = float(snapshot.get("created_at") or self.created_at)
+        self.history.restore(snapshot.get("history") or {})
 
     # -- results -------------------------------------------------------------------------
     def equity_curve(self) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ went wrong is logged once per job and kind, with the job id, in the application 
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import numpy as np
 from ats.data.timeframes import format_timeframe
 from ats.exchanges.data_classes import Fill, Order, Trade
 from ats.trading_job.live_mode import is_live
-from ats.trading_job.stream_history import overlay_label
+from ats.trading_job.stream_history import CANDLE_HISTORY, overlay_label
 from ats.trading_job.views import (
     MAX_CHART_CANDLES,
     BalanceView,
@@ -205,6 +206,21 @@ def _speed(job: TradingJob) -> float | None:
 
 
 # --------------------------------------------------------------------------- chart
+async def load_replayed_candles(job: TradingJob) -> str | None:
+    """A restored replay (a finished, stopped or paused backtest) has its account, fills
+    and cursor from its snapshot but not its candle file, which only the chart and the
+    equity curve need: read it now, once (cached; see ats.data.candle_cache). Returns
+    why it cannot be read, or None. A job that never ran has nothing to chart: no read."""
+    replay = job.capabilities.replay
+    if replay is None or replay.data is not None or not replay.cursor:
+        return None
+    try:
+        await job.load_inputs()
+    except Exception as exc:  # the file moved or changed since the run: say so in the view
+        return failure(job.id, "loading the candles", exc)
+    return None
+
+
 @dataclass
 class CandleWindow:
     """The last candles a job has seen, as arrays aligned on ``timestamps`` (ms), with
@@ -221,24 +237,31 @@ class CandleWindow:
     """Fills in the window as (timestamp, price, side)."""
 
 
-def candle_window(job: TradingJob, size: int = 200) -> CandleWindow:
-    """The last ``size`` candles seen, with indicator overlays and fill markers: from
-    the replayed file up to its cursor, or the streamed candles the job keeps."""
+def candle_window(job: TradingJob, size: int = 200, back: int = 0) -> CandleWindow:
+    """``size`` candles seen, ending ``back`` candles before the latest, with indicator
+    overlays and fill markers: from the replayed file up to its cursor, or the streamed
+    candles the job keeps."""
     exchange, strategy, replay = job.exchange, job.strategy, job.capabilities.replay
     window = CandleWindow()
     if exchange is None:
         return window
+    back = max(back, 0)
     indicators = strategy.indicators if strategy is not None else []
     window.overlay_info = [
         OverlayInfo(
-            overlay_label(indicator, output), indicator.name, output, dict(indicator.config)
+            overlay_label(indicator, output),
+            indicator.name,
+            output,
+            dict(indicator.config),
+            panel=indicator.panel,
+            style=indicator.output_styles.get(output, "line"),
         )
         for indicator in indicators
         for output in indicator.outputs
     ]
     if replay is not None and replay.data is not None:
         data = replay.data
-        stop = int(replay.cursor)
+        stop = max(int(replay.cursor) - back, 0)
         start = max(stop - size, 0)
         columns = {name: getattr(data, name) for name in _CANDLE_FIELDS}
         window.timestamps = data.timestamps[start:stop]
@@ -254,23 +277,48 @@ def candle_window(job: TradingJob, size: int = 200) -> CandleWindow:
                     label = overlay_label(indicator, output)
                     window.overlays[label] = values[start - warm_start :]
     else:
-        recent = job.history.recent_candles(size)
+        recent = job.history.recent_candles(size + back)
+        keep = max(len(recent) - back, 0)
+        recent = recent[max(keep - size, 0) : keep]
         if recent:
             window.timestamps = np.array([c.timestamp for c in recent], dtype=np.int64)
             window.open = np.array([c.open for c in recent])
             window.high = np.array([c.high for c in recent])
             window.low = np.array([c.low for c in recent])
             window.close = np.array([c.close for c in recent])
-            for label, history in job.history.overlays(len(recent)).items():
-                window.overlays[label] = np.array(history)
+            for label, history in job.history.overlays(len(recent) + back).items():
+                window.overlays[label] = np.array(history[: max(len(history) - back, 0)])
     if len(window.timestamps):
-        first = int(window.timestamps[0])
+        first, last = int(window.timestamps[0]), int(window.timestamps[-1])
+        fills = exchange.get_fills()
+        stop = bisect.bisect_right(fills, last, key=_fill_time)
+        start = max(bisect.bisect_left(fills, first, 0, stop, key=_fill_time), stop - MAX_MARKERS)
         window.markers = [
-            (fill.timestamp, fill.price, str(fill.side))
-            for fill in exchange.get_fills()[-MAX_MARKERS:]
-            if fill.timestamp >= first
+            (fill.timestamp, fill.price, str(fill.side)) for fill in fills[start:stop]
         ]
     return window
+
+
+def _fill_time(fill: Fill) -> int:
+    return fill.timestamp
+
+
+def candles_seen(job: TradingJob) -> int:
+    """How many candles a chart can show: a replay's up to its cursor, else those kept."""
+    replay = job.capabilities.replay
+    if replay is not None and replay.data is not None:
+        return int(replay.cursor)
+    return len(job.history.recent_candles(CANDLE_HISTORY))
+
+
+def candles_after(job: TradingJob, moment: int) -> int:
+    """How many of the candles a chart can show open after ``moment`` (ms)."""
+    replay = job.capabilities.replay
+    if replay is not None and replay.data is not None:
+        cursor = int(replay.cursor)
+        return cursor - int(np.searchsorted(replay.data.timestamps[:cursor], moment, "right"))
+    kept = job.history.recent_candles(CANDLE_HISTORY)
+    return sum(1 for candle in kept if candle.timestamp > moment)
 
 
 def _group(values: np.ndarray, factor: int, how: str) -> np.ndarray:
@@ -287,23 +335,28 @@ def _group(values: np.ndarray, factor: int, how: str) -> np.ndarray:
     return shaped[:, -1]
 
 
-def chart_window(job: TradingJob, bars: int, factor: int = 1, offset: int = 0) -> ChartWindow:
-    """The last ``bars`` bars of ``factor`` candles each, ``offset`` bars back from now."""
+def chart_window(
+    job: TradingJob, bars: int, factor: int = 1, offset: int = 0, around: int | None = None
+) -> ChartWindow:
+    """``bars`` bars of ``factor`` candles each, ``offset`` bars back from the latest; or,
+    with ``around`` (a time in ms), the bars centred on that time. The window says which
+    offset it shows (clamped so it never starts before the first candle)."""
     if job.exchange is None or bars <= 0:
         return ChartWindow()
     factor = max(int(factor), 1)
-    offset = max(int(offset), 0)
-    wanted = min((bars + offset) * factor, MAX_CHART_CANDLES)
+    wanted = min(bars * factor, MAX_CHART_CANDLES)
     try:
-        window = candle_window(job, wanted)
+        if around is not None:
+            offset = max(candles_after(job, around) - wanted // 2, 0) // factor
+        offset = min(max(int(offset), 0), max(candles_seen(job) - wanted, 0) // factor)
+        window = candle_window(job, wanted, offset * factor)
     except Exception as exc:  # the data may be gone or an indicator broken
         return ChartWindow(error=failure(job.id, "drawing the chart", exc))
     count = len(window.timestamps)
-    stop = max(count - offset * factor, 0)
-    usable = (min(stop, bars * factor) // factor) * factor
-    start = stop - usable
+    usable = (count // factor) * factor
+    start, stop = count - usable, count
     if usable <= 0:
-        return ChartWindow(factor=factor)
+        return ChartWindow(factor=factor, offset=offset)
 
     def cut(values: np.ndarray, how: str) -> tuple[float, ...]:
         grouped = _group(np.asarray(values[start:stop], dtype=np.float64), factor, how)
@@ -335,6 +388,7 @@ def chart_window(job: TradingJob, bars: int, factor: int = 1, offset: int = 0) -
         buys=(tuple(buys[0]), tuple(buys[1])),
         sells=(tuple(sells[0]), tuple(sells[1])),
         factor=factor,
+        offset=offset,
     )
 
 

@@ -33,7 +33,7 @@ ViewT = TypeVar("ViewT")
 SCHEMA_VERSION = 1
 """Bumped when a view loses or changes a field (adding one is compatible)."""
 MAX_CHART_CANDLES = 20_000
-"""A chart window reaches back at most this many candles, whatever the zoom/scroll."""
+"""A chart window holds at most this many candles, whatever the zoom."""
 
 
 # --------------------------------------------------------------------------- jobs
@@ -177,6 +177,18 @@ class OverlayInfo:
     indicator: str
     output: str
     params: dict[str, Any] = field(default_factory=dict)
+    panel: str = "price"
+    """``price`` (over the candles) or ``oscillator`` (a panel of its own under them,
+    one per indicator), as the indicator declares (BaseIndicator.panel)."""
+    style: str = "line"
+    """``line``, ``bars`` (from zero, a MACD histogram) or ``hidden``."""
+
+    @property
+    def source(self) -> str:
+        """The indicator instance this line belongs to, e.g. ``macd(12,26,9)``: the
+        outputs of one oscillator share its panel."""
+        suffix = f".{self.output}"
+        return self.label.removesuffix(suffix) if self.label.endswith(suffix) else self.label
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +209,9 @@ class ChartWindow:
     """Fill markers as (bar indexes, prices)."""
     sells: tuple[tuple[int, ...], tuple[float, ...]] = ((), ())
     factor: int = 1
+    offset: int = 0
+    """Bars back from the latest one that this window ends (as asked, or as a query
+    ``around`` a time chose, clamped at the first candle)."""
     error: str | None = None
     """Why there is no window (e.g. the candle file cannot be read)."""
 

@@ -84,6 +84,16 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
     ),
     KeySpec("l", "focus_panel('log')", "Log", "Focus the job log", "Panels"),
     KeySpec("m", "focus_panel('metrics')", "Metrics", "Focus the metrics (report)", "Panels"),
+    # Not in the footer, which is full at 80 columns; the narrow layout's panel tabs,
+    # the help screen and the palette name it.
+    KeySpec(
+        "h",
+        "focus_panel('trades')",
+        "Trades",
+        "Trades pane: round trips and fills",
+        "Panels",
+        show=False,
+    ),
     KeySpec("g", "toggle_equity", "Equity", "Chart: switch candles / equity curve", "Panels"),
     KeySpec(
         "slash", "filter", "Filter", "Filter the log (or the jobs, from the table)", "Panels", "/"
@@ -113,6 +123,36 @@ CHART_KEYS: tuple[KeySpec, ...] = (
     KeySpec("comma", "scroll(1)", "Back", "Chart: scroll back in time", "Chart", ","),
     KeySpec("full_stop", "scroll(-1)", "Fwd", "Chart: scroll forward in time", "Chart", "."),
     KeySpec("end", "live", "Live", "Chart: jump back to the latest candle", "Chart"),
+)
+
+TRADES_KEYS: tuple[KeySpec, ...] = (
+    KeySpec(
+        "enter",
+        "pick",
+        "Chart",
+        "Trades: show the selected trade on the chart",
+        "Trades",
+        palette=False,
+    ),
+    KeySpec(
+        "f",
+        "toggle_fills",
+        "Fills",
+        "Trades: switch round trips / fills",
+        "Trades",
+        palette=False,
+    ),
+    *(
+        KeySpec(key, action, short, f"Trades: {help}", "Trades", display, False, False)
+        for key, action, short, help, display in (
+            ("up", "move(-1)", "Up", "previous (newer) row", "↑"),
+            ("down", "move(1)", "Down", "next (older) row", "↓"),
+            ("pageup", "page(-1)", "PgUp", "a page newer", None),
+            ("pagedown", "page(1)", "PgDn", "a page older", None),
+            ("home", "first", "Newest", "the newest trade", None),
+            ("end", "last", "Oldest", "the oldest trade", None),
+        )
+    ),
 )
 
 LOG_KEYS: tuple[KeySpec, ...] = (
@@ -167,6 +207,7 @@ ALL_GROUPS: tuple[tuple[str, tuple[KeySpec, ...]], ...] = (
     ("Chart (when focused)", CHART_KEYS),
     ("Log (when focused)", LOG_KEYS),
     ("Sweep (when focused)", SWEEP_KEYS),
+    ("Trades (when focused)", TRADES_KEYS),
     ("New / edit job form", FORM_KEYS),
 )
 

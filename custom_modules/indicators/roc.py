@@ -15,6 +15,7 @@ from ats.indicators.base_indicator import BaseIndicator, ConfigReader, FloatArra
 
 class ROC(BaseIndicator):
     name = "roc"
+    panel = "oscillator"  # a percentage, not a price: charts draw it under the candles
     result: float
     _state_fields = ("_window",)
 

@@ -59,7 +59,7 @@ async def test_a_failing_chart_view_does_not_crash_the_console(
     manager = JobManager()
     job = manager.create(backtest_config(name="alpha"))
 
-    def broken(job: Any, size: int = 200) -> Any:
+    def broken(job: Any, size: int = 200, back: int = 0) -> Any:
         raise RuntimeError("engine bug")
 
     monkeypatch.setattr(view_builder, "candle_window", broken)

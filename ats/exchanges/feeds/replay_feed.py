@@ -75,3 +75,5 @@ class ReplayFeed(CandleFeed):
 
     def restore(self, data: dict[str, object]) -> None:
         self.cursor = int(data.get("cursor", 0))  # type: ignore[call-overload]
+        if data.get("speed") is not None:  # the pace chosen while it ran (+/-), not the config's
+            self.speed = self._checked_speed(data["speed"])  # type: ignore[arg-type]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -28,11 +27,11 @@ from textual.widget import Widget
 from ats.exceptions import ATSError, JobError
 from ats.trading_job.change_feed import Changes
 from ats.trading_job.control import JobControl, Watch
-from ats.trading_job.status import JobStatus
-from ats.trading_job.views import JobView, LogLine
+from ats.trading_job.views import JobView
 from ats.ui import job_view
 from ats.ui.keys import MAIN_KEYS, bindings
 from ats.ui.live_safety import kill_switch_question, kill_switch_result, live_start_question
+from ats.ui.status_history import StatusHistory
 from ats.ui.tcss import tcss_path
 from ats.ui.widgets.account import AccountPanel
 from ats.ui.widgets.chart import ChartView
@@ -45,13 +44,14 @@ from ats.ui.widgets.metrics import MetricsPanel
 from ats.ui.widgets.panel_tabs import PanelTabs
 from ats.ui.widgets.status_header import StatusHeader
 from ats.ui.widgets.sweep_pane import SweepPane
+from ats.ui.widgets.trades_pane import TradesPane
 
 if TYPE_CHECKING:
     from ats.ui.app import AtsApp
 
 logger = logging.getLogger(__name__)
 
-Panel = Literal["jobs", "chart", "orders", "log", "metrics"]
+Panel = Literal["jobs", "chart", "orders", "log", "metrics", "trades"]
 NARROW_WIDTH = 120
 """Below this many columns (or :data:`SHORT_HEIGHT` rows) one lower panel shows at a time."""
 SHORT_HEIGHT = 32
@@ -60,8 +60,6 @@ SELECT_SETTLE = 0.12
 SPEED_LIMITS = (0.25, 100_000.0)
 PANEL_HZ = 4.0
 """Refresh rate of the account and metrics panels (the jobs table follows the pump)."""
-STATUS_LINES = 50
-"""Status-change lines kept per job for the log panel."""
 
 
 WidgetT = TypeVar("WidgetT", bound=Widget)
@@ -87,8 +85,7 @@ class MainScreen(Screen[None]):
         self._shown_ids: set[str] = set()
         self._views: dict[str, JobView] = {}
         """The latest view of every job shown, in the manager's order."""
-        self._status_lines: dict[str, deque[LogLine]] = {}
-        self._last_status: dict[str, JobStatus] = {}
+        self._statuses = StatusHistory()
         self._stale_panels: set[str] = set()
         self._widgets: dict[type[Widget], Widget] = {}
         self.applied = 0
@@ -123,6 +120,7 @@ class MainScreen(Screen[None]):
                 yield ChartView(id="chart", classes="panel")
                 yield SweepPane(id="sweep", classes="panel")
                 yield LogView(id="log", classes="panel", clock=self.ats_app.log_clock)
+                yield TradesPane(id="trades", classes="panel")
             with RightColumn(id="right"):
                 yield AccountPanel(id="orders", classes="panel")
                 yield MetricsPanel(id="metrics", classes="panel")
@@ -143,6 +141,10 @@ class MainScreen(Screen[None]):
         return self._widget(LogView)
 
     @property
+    def trades(self) -> TradesPane:
+        return self._widget(TradesPane)
+
+    @property
     def account(self) -> AccountPanel:
         return self._widget(AccountPanel)
 
@@ -157,7 +159,7 @@ class MainScreen(Screen[None]):
         return found  # type: ignore[return-value]
 
     async def on_mount(self) -> None:
-        self.chart.control = self.log_view.control = self.control
+        self.chart.control = self.log_view.control = self.trades.control = self.control
         self._widget(SweepPane).attach(self.control, self._after_form)
         self._watch = self.control.watch(
             self.apply_changes,
@@ -165,7 +167,7 @@ class MainScreen(Screen[None]):
             alive=lambda: self.is_attached and self.app.is_running and not self.ats_app.closing,
         )
         self._watch.start()  # subscribe before the demo jobs publish their first events
-        self.log_view.extra_lines = lambda job_id: self._status_lines.get(job_id, ())
+        self.log_view.extra_lines = self._statuses.lines
         await self.ats_app.ensure_demo_jobs()
         self._apply_layout(self.app.size.width, self.app.size.height)
         await self.refresh_rows()
@@ -196,13 +198,15 @@ class MainScreen(Screen[None]):
             "log": self.log_view,
             "orders": self.account,
             "metrics": self.metrics,
+            "trades": self.trades,
         }
         # Class and display changes cost a full layout: only touch what really changes.
         for name, widget in panels.items():
             active = bool(self.narrow) and name == self.active_panel
             if widget.has_class("-active") != active:
                 widget.set_class(active, "-active")
-        left = not self.narrow or self.active_panel in ("chart", "log")
+        self.set_class(not self.narrow and self.active_panel == "trades", "-trades-shown")
+        left = not self.narrow or self.active_panel in ("chart", "log", "trades")
         right = not self.narrow or not left
         for kind, shown in ((LeftColumn, left), (RightColumn, right)):
             container = self._widget(kind)
@@ -236,7 +240,7 @@ class MainScreen(Screen[None]):
     async def apply_changes(self, changes: Changes) -> None:
         """One coalesced batch of job changes (delivered by the watch, ≤ 10 Hz)."""
         self.applied += 1
-        status_lines = await self._record_statuses(changes)
+        status_lines = await self._statuses.record(changes, self.selected_job_id, self.control.jobs)
         if changes.resync:
             changes.rows.update(self._shown_ids)
             if self.selected_job_id is not None:
@@ -260,6 +264,7 @@ class MainScreen(Screen[None]):
             self._widget(SweepPane).mark_stale()
         if selected in changes.account:
             self._stale_panels.add("account")
+            self.trades.mark_stale()
         if selected in changes.rows or selected in changes.reports:
             self._stale_panels.add("metrics")
         if selected in changes.logs:
@@ -290,30 +295,6 @@ class MainScreen(Screen[None]):
         self._keep([view])
         return view
 
-    async def _record_statuses(self, changes: Changes) -> list[LogLine]:
-        """Status transitions become log lines (bounded per job) so the log tells the story."""
-        transitions = [(event.job_id, event.status) for event in changes.status_events]
-        if changes.resync:  # some transitions may be lost: compare with what we last saw
-            seen = {job_id for job_id, _status in transitions}
-            for view in await self.control.jobs():
-                if view.job_id not in seen and self._last_status.get(view.job_id) != view.status:
-                    transitions.append((view.job_id, view.status))
-        lines = []
-        for job_id, status in transitions:
-            if job_id in changes.removed:
-                continue
-            self._last_status[job_id] = status
-            level = "ERROR" if status is JobStatus.ERROR else "INFO"
-            line = LogLine(-1, time.time(), level, f"● {status}")
-            kept = self._status_lines.setdefault(job_id, deque(maxlen=STATUS_LINES))
-            kept.append(line)
-            if job_id == self.selected_job_id:
-                lines.append(line)
-        for job_id in changes.removed:
-            self._status_lines.pop(job_id, None)
-            self._last_status.pop(job_id, None)
-        return lines
-
     def on_jobs_table_job_selected(self, message: JobsTable.JobSelected) -> None:
         """Selection moved: redraw at once if idle, else once the key repeat settles."""
         message.stop()
@@ -338,6 +319,7 @@ class MainScreen(Screen[None]):
         sweep = view is not None and view.sweep is not None
         self.chart.set_job(None if sweep else job_id)
         await self._widget(SweepPane).set_sweep(job_id if sweep else None)
+        self.trades.set_job(None if sweep else job_id)
         self.account.set_job(job_id, view)
         self.metrics.set_job(job_id, view)
         self._update_title()
@@ -513,17 +495,11 @@ class MainScreen(Screen[None]):
             return
         await self.refresh_rows()
         self.table.select_job(job_id)
-        await self._select(job_id)
         # The job may have been rebuilt (edit): every panel reads it afresh.
-        view = self.selected_view
-        self.chart.set_job(None)
-        self.chart.set_job(job_id)
-        self.account.set_job(None)
-        self.account.set_job(job_id, view)
-        self.metrics.set_job(None)
-        self.metrics.set_job(job_id, view)
+        for panel in (self.chart, self.trades, self.account, self.metrics):
+            panel.set_job(None)
         await self.log_view.set_job(None)
-        await self.log_view.set_job(job_id)
+        await self._select(job_id)
 
     async def action_delete_job(self) -> None:
         from ats.ui.screens.confirm import ConfirmScreen
@@ -557,6 +533,7 @@ class MainScreen(Screen[None]):
             "log": self.log_view,
             "orders": self.account.orders_table,
             "metrics": self.metrics,
+            "trades": self.trades,
         }[panel]
         self.set_focus(target)
 

@@ -35,10 +35,12 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from ats.exceptions import JobError
-from ats.trading_job.views import MAX_CHART_CANDLES
+from ats.trading_job.status import JobStatus
 from ats.ui.job_view import view_failed
 from ats.ui.keys import CHART_KEYS, bindings
 from ats.ui.tcss import load_tcss
+from ats.ui.widgets import indicator_panel
+from ats.ui.widgets.indicator_panel import OscillatorPanel
 
 if TYPE_CHECKING:
     from ats.trading_job.control import JobControl
@@ -50,7 +52,6 @@ FACTORS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
 """Zoom levels: candles aggregated into one bar."""
 Y_AXIS_WIDTH = 11
 """Columns plotext uses for the price axis and frame; the rest holds one bar each."""
-MAX_OVERLAYS = 4
 
 ChartMode = Literal["candles", "equity"]
 RGB = tuple[int, int, int]
@@ -108,20 +109,30 @@ class ChartSpec:
     baseline: float | None = None
     ticks: tuple[list[float], list[str]] = field(default_factory=lambda: ([], []))
     x_max: float = 0.0
+    panels: list[OscillatorPanel] = field(default_factory=list)
+    """Oscillator panels under the candles (those with a height are drawn)."""
+    price_height: int = 0
+    """Rows of the candles when panels take the rest (0: the whole height)."""
+
+    def price_limits(self) -> tuple[float, float]:
+        """The candles' y range, with the lines and markers drawn over them."""
+        lows = [min(self.low), *(min(ys) for _label, _xs, ys in self.overlays)]
+        highs = [max(self.high), *(max(ys) for _label, _xs, ys in self.overlays)]
+        for _xs, prices in (self.buys, self.sells):
+            if prices:
+                lows.append(min(prices))
+                highs.append(max(prices))
+        return indicator_panel.padded_limits(min(lows), max(highs))
 
 
 def _candle_points(
-    spec: ChartSpec, rising: np.ndarray, bottom: np.ndarray, top: np.ndarray, step: float
+    mask: np.ndarray, bottom: np.ndarray, top: np.ndarray, step: float
 ) -> tuple[list[int], list[float]]:
     """Points filling each selected bar's column from ``bottom`` to ``top``."""
-    xs: list[int] = []
-    ys: list[float] = []
-    for index in np.nonzero(rising)[0]:
-        low, high = float(bottom[index]), float(top[index])
-        count = max(int((high - low) / step) + 1, 1)
-        ys.extend(np.linspace(low, high, count).tolist())
-        xs.extend([int(index)] * count)
-    return xs, ys
+    chosen = np.nonzero(mask)[0]
+    return indicator_panel.column_points(
+        chosen.tolist(), bottom[chosen].tolist(), top[chosen].tolist(), step
+    )
 
 
 def draw_candles(plot: Plot, spec: ChartSpec) -> None:
@@ -130,13 +141,13 @@ def draw_candles(plot: Plot, spec: ChartSpec) -> None:
     opens, closes = np.asarray(spec.open), np.asarray(spec.close)
     highs, lows = np.asarray(spec.high), np.asarray(spec.low)
     span = float(highs.max() - lows.min()) or max(float(highs.max()) * 1e-6, 1e-9)
-    step = span / max(spec.height * 2, 4)
+    step = span / max((spec.price_height or spec.height) * 2, 4)
     rising = closes >= opens
     bodies = (np.minimum(opens, closes), np.maximum(opens, closes))
     for mask, colour in ((rising, spec.colours["up"]), (~rising, spec.colours["down"])):
         if mask.any():
-            plot.scatter(*_candle_points(spec, mask, lows, highs, step), marker="│", color=colour)
-            plot.scatter(*_candle_points(spec, mask, *bodies, step), marker="█", color=colour)
+            plot.scatter(*_candle_points(mask, lows, highs, step), marker="│", color=colour)
+            plot.scatter(*_candle_points(mask, *bodies, step), marker="█", color=colour)
     for index, (label, xs, values) in enumerate(spec.overlays):
         plot.plot(xs, values, color=spec.colours[f"line{index}"], marker="braille", label=label)
     if spec.buys[0]:
@@ -187,6 +198,8 @@ def _plot(plot: Plot, spec: ChartSpec) -> str:
     plot.canvas_color(spec.canvas)
     plot.axes_color(spec.canvas)
     plot.ticks_color(spec.foreground)
+    if spec.mode == "candles" and any(panel.height for panel in spec.panels):
+        return _plot_with_panels(plot, spec)
     if spec.mode == "equity":
         xs = list(range(len(spec.equity)))
         plot.plot(xs, spec.equity, color=spec.colours["line0"], marker="braille", label="equity")
@@ -197,6 +210,29 @@ def _plot(plot: Plot, spec: ChartSpec) -> str:
     if spec.ticks[0]:
         plot.xticks(*spec.ticks)
     return str(plot.build())
+
+
+def _plot_with_panels(plot: Plot, spec: ChartSpec) -> str:
+    """Candles on top without time labels, then each oscillator panel; the lowest part
+    prints the shared time axis."""
+    colours = (spec.canvas, spec.foreground)
+    indicator_panel.prepare(
+        plot, spec.width, spec.price_height, spec.price_limits(), spec.x_max, colours
+    )
+    draw_candles(plot, spec)
+    plot.xticks([])
+    parts = [str(plot.build()).rstrip("\n")]
+    shown = [panel for panel in spec.panels if panel.height]
+    for index, panel in enumerate(shown):
+        plot.clear_figure()
+        indicator_panel.prepare(plot, spec.width, panel.height, panel.limits(), spec.x_max, colours)
+        indicator_panel.draw_panel(plot, panel, spec.colours)
+        if index == len(shown) - 1 and spec.ticks[0]:
+            plot.xticks(*spec.ticks)
+        else:
+            plot.xticks([])
+        parts.append(str(plot.build()).rstrip("\n"))
+    return "\n".join(parts)
 
 
 class ChartView(PlotextPlot, can_focus=True):
@@ -214,6 +250,8 @@ class ChartView(PlotextPlot, can_focus=True):
         self.mode: ChartMode = "candles"
         self._zoom = 0
         self._offset = 0
+        self._around: int | None = None
+        """A time (ms) the next frame centres on (a trade picked in the Trades pane)."""
         self._stale = True
         self._generation = 0
         self._message = "No job selected"
@@ -257,15 +295,23 @@ class ChartView(PlotextPlot, can_focus=True):
     def mark_stale(self) -> None:
         self._stale = True
 
+    def show_time(self, moment: int) -> None:
+        """Scroll to the bars around ``moment`` (ms), e.g. a trade's entry."""
+        self._around = moment
+        if self.mode != "candles":
+            self.mode = "candles"
+        self.redraw()
+
     # -- keys ------------------------------------------------------------------------------
     def action_zoom(self, step: int) -> None:
         self._zoom = min(max(self._zoom + step, 0), len(FACTORS) - 1)
         self.redraw()
 
     def action_scroll(self, direction: int) -> None:
+        """The window the control answers is clamped at the first candle (its offset
+        is taken back), so scrolling back stops there."""
         step = max(self._bars() // 4, 1)
-        limit = max(MAX_CHART_CANDLES // self.factor - self._bars(), 0)
-        self._offset = min(max(self._offset + direction * step, 0), limit)
+        self._offset = max(self._offset + direction * step, 0)
         self.redraw()
 
     def action_live(self) -> None:
@@ -312,6 +358,7 @@ class ChartView(PlotextPlot, can_focus=True):
         self._update_subtitle()
         width, height = self.size
         if width < 12 or height < 5:
+            self._stale = True  # hidden (a narrow layout shows another panel): draw when shown
             return
         frame: Callable[[], Coroutine[None, None, None]] = partial(  # a coroutine only if run
             self._frame, width, height, self._generation
@@ -405,37 +452,50 @@ class ChartView(PlotextPlot, can_focus=True):
                 self._message = (
                     view_failed("equity curve", curve.error)
                     if curve.error
-                    else "No equity yet — press s to start"
+                    else await self._nothing_yet(control, job_id, "No equity yet")
                 )
                 return None
             spec.equity = list(curve.equity)
             spec.baseline = curve.initial_equity
             spec.ticks = _ticks(np.asarray(curve.timestamps, dtype=np.int64), width)
             return spec
-        window = await control.chart_window(job_id, self._bars(), self.factor, self._offset)
+        around, self._around = self._around, None
+        window = await control.chart_window(
+            job_id, self._bars(), self.factor, self._offset, around=around
+        )
+        if window.offset != self._offset:
+            self._offset = window.offset  # centred on a trade, or clamped at the start
+            self._update_subtitle()
         if not len(window):
             self._message = (
                 view_failed("chart", window.error)
                 if window.error
-                else "No candles yet — press s to start"
+                else await self._nothing_yet(control, job_id, "No candles yet")
             )
             return None
         spec.open = list(window.open)
         spec.high = list(window.high)
         spec.low = list(window.low)
         spec.close = list(window.close)
-        for label, line in list(window.overlays.items())[:MAX_OVERLAYS]:
-            values = np.asarray(line, dtype=np.float64)
-            finite = np.isfinite(values)
-            if finite.any():
-                spec.overlays.append(
-                    (label, np.nonzero(finite)[0].tolist(), values[finite].tolist())
-                )
+        lines, spec.panels = indicator_panel.split_lines(window)
+        spec.overlays = [(line.label, line.xs, line.ys) for line in lines]
+        spec.price_height = indicator_panel.fit_heights(height, spec.panels)
         spec.buys = (list(window.buys[0]), list(window.buys[1]))
         spec.sells = (list(window.sells[0]), list(window.sells[1]))
         spec.ticks = _ticks(np.asarray(window.timestamps, dtype=np.int64), width)
         spec.x_max = max(self._bars() - 0.5, len(window) - 0.5)
         return spec
+
+    @staticmethod
+    async def _nothing_yet(control: JobControl, job_id: str, what: str) -> str:
+        """What to say about an empty chart: the key that helps depends on the status (a
+        paused job is resumed with p; s would stop it)."""
+        status = (await control.job(job_id)).status
+        if status is JobStatus.PAUSED:
+            return f"{what} — paused, press p to resume"
+        if status.is_active:
+            return f"{what} — waiting for the first candle"
+        return f"{what} — press s to start"
 
     # -- rendering -------------------------------------------------------------------------
     def render(self) -> RenderResult:

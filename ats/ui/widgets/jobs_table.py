@@ -134,6 +134,8 @@ class JobsTable(ScrollView, can_focus=True):
         self._filter = ""
         self._columns: list[Column] | None = None
         self._selected: str | None = None
+        self._picked = False
+        """A row was chosen (keys, a click, the palette): the cursor follows that job."""
         self._strips: dict[tuple[Any, ...], Strip] = {}
         self._generation = 0
 
@@ -228,6 +230,7 @@ class JobsTable(ScrollView, can_focus=True):
         count = len(self._visible)
         new = min(max(row, 0), max(count - 1, 0))
         if new != self.cursor_row:
+            self._picked = True
             old, self.cursor_row = self.cursor_row, new
             self.refresh_line(old + 1)
             self.refresh_line(new + 1)
@@ -243,7 +246,9 @@ class JobsTable(ScrollView, can_focus=True):
             self.move_cursor(row=row)
 
     def _apply_rows(self) -> None:
-        keep = self.cursor_job or self._selected
+        # Until someone picks a row the first one stays selected, though saved jobs are
+        # restored one by one and an earlier one may arrive after a later one.
+        keep = (self.cursor_job or self._selected) if self._picked else None
         visible = [row for row in self._all if not self._filter or row.matches(self._filter)]
         structure = [row.job_id for row in visible] != [row.job_id for row in self._visible]
         self._visible = visible

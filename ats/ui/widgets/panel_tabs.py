@@ -15,6 +15,7 @@ PANELS: tuple[tuple[str, str, str], ...] = (
     ("orders", "o", "Orders"),
     ("log", "l", "Log"),
     ("metrics", "m", "Metrics"),
+    ("trades", "h", "Trades"),
 )
 
 

@@ -57,6 +57,9 @@ class Exchange(SimulatedExchange):
         self.data: CandleData | None = None
         self.cursor = 0
         """Index of the next candle to replay; saved in snapshots to resume."""
+        self._saved_total: int | None = None
+        """The file's candle count as saved: a restored job shows its progress (100% when
+        finished) without reading the file, which is loaded only when needed."""
         self._series: list[tuple[object, str, np.ndarray]] = []
         self._chunk = 4096
 
@@ -81,7 +84,7 @@ class Exchange(SimulatedExchange):
 
     @property
     def progress(self) -> Progress:
-        total = len(self.data) if self.data is not None else None
+        total = len(self.data) if self.data is not None else self._saved_total
         return Progress(self.cursor, total, self.candle.timestamp or None)
 
     # -- precomputed series ------------------------------------------------------------
@@ -321,11 +324,21 @@ class Exchange(SimulatedExchange):
         )
 
     def snapshot(self) -> dict[str, Any]:
-        return {**super().snapshot(), "cursor": self.cursor}
+        total = len(self.data) if self.data is not None else self._saved_total
+        return {
+            **super().snapshot(),
+            "cursor": self.cursor,
+            "candles": total,
+            "timeframe_ms": self.timeframe_ms,
+        }
 
     def restore(self, data: dict[str, Any]) -> None:
         super().restore(data)
         self.cursor = int(data["cursor"])
+        if data.get("candles") is not None:
+            self._saved_total = int(data["candles"])
+        if data.get("timeframe_ms") and self.data is None:
+            self.timeframe_ms = int(data["timeframe_ms"])
 
 
 class _SignalRows:
