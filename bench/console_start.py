@@ -5,7 +5,7 @@
 Starts ``ats`` (this checkout's .venv) in a private tmux server (``-L``, no user config)
 at 80x24 with TERM=xterm-256color, in an empty temporary workspace (so the first start
 creates the two demo jobs), and polls the pane until both demo jobs show: the 3 s target
-of the project's acceptance 3 (tests/ui/test_ui_tmux.py checks that they show, not how
+of the project's acceptance 3 (tests/e2e/ui/test_ui_tmux.py checks that they show, not how
 fast). Then ``q``.
 
 The peer, from the same run: ``ats --help`` run to its end in the same way (a process's

@@ -9,7 +9,7 @@ the loop while a thread encodes ``--orders`` order dicts (and half as many fills
 reports the loop's worst lag and the encode time for: ``sliced_dumps`` (what ATS uses,
 ats.utils.json_slices), one ``json.dumps`` call (its peer: the same text), and orjson
 (installed with ccxt; faster, but not the same text: ``1e-5`` for ``1e-05``, raw UTF-8,
-``null`` for NaN, so snapshot checksums and tests/test_history_json.py rule it out).
+``null`` for NaN, so snapshot checksums and tests/integration/test_history_json.py rule it out).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 
 Every finished backtest computes its metrics once (ats/trading_job/metrics.py); a sweep
 does it once per trial. The target is ~0.03 s for 1M samples (it was a test's 0.25 s
-limit, which a loaded machine could break; tests/test_metrics.py now checks the figures).
+limit, which a loaded machine could break; tests/unit/test_metrics.py now checks the figures).
 
 The peer, from the same run: the vectorised floor of the same work in pandas (returns,
 running-maximum drawdown, Sharpe and Sortino of the same curve, no trade statistics), as

@@ -11,8 +11,8 @@ Two figures against the 2 s target (issue 4), each the median of ``--rounds``:
   with 4 such backtests and 4 paper replays running, then ``q`` until the app has exited.
 
 The peer, from the same run: encoding the same 8 snapshots with one ``json.dumps`` each
-(the work a quit cannot avoid), as a ratio. tests/persistence/test_persistence.py and
-tests/ui/test_ui_persistence.py check that the jobs are saved; how fast is measured here,
+(the work a quit cannot avoid), as a ratio. tests/integration/persistence/test_persistence.py and
+tests/e2e/ui/test_ui_persistence.py check that the jobs are saved; how fast is measured here,
 not with a wall-clock limit in a test.
 """
 

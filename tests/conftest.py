@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# The suite is laid out by layer (unit, integration, e2e), each with topic folders; the
+# fixtures a topic shares live in tests/support and are loaded for the whole suite.
+pytest_plugins = ["api_fixtures", "indicator_fixtures", "research_fixtures", "ui_fixtures"]
+
 
 @pytest.fixture
 def no_gc() -> Iterator[None]:

@@ -4,7 +4,7 @@ OpenAPI document (:mod:`ats.apis.openapi`), so the three cannot disagree.
 
 Arguments travel in the path (a job id), the query string (GET) or a JSON object body
 (POST/PUT); answers are the JSON of the method's return value (views via pydantic).
-``tests/apis/test_control_api.py`` checks that the table covers every JobControl method.
+``tests/integration/apis/test_control_api.py`` checks that the table covers every JobControl method.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``ccxt.async_support``, imported on first use.
 
 Importing ccxt costs ~0.5 s and ~100 MB; ``ats --help`` and backtests must never pay
-that (tests/test_lazy_imports.py). Modules that talk to ccxt write ``ccxt.BaseError``,
+that (tests/e2e/test_lazy_imports.py). Modules that talk to ccxt write ``ccxt.BaseError``,
 ``ccxt.OperationFailed``… through :data:`ccxt`, which imports the real module the first
 time one of its names is looked up.
 """
@@ -23,7 +23,7 @@ def ccxt_module() -> ModuleType:
 async def load_ccxt() -> ModuleType:
     """Import ccxt in a worker thread, so the event loop keeps running meanwhile: on a
     loaded machine the import took over 2 s, and a live job's loop watchdog (2 s) failed
-    the job in ``connect`` (tests/ccxt/test_run_kill9.py, on main under load)."""
+    the job in ``connect`` (tests/e2e/ccxt/test_run_kill9.py, on main under load)."""
     return await asyncio.to_thread(ccxt_module)
 
 

@@ -1,7 +1,7 @@
 """The text a snapshot's checksum covers: compact JSON, keys in insertion order, NaN refused.
 
 Byte for byte ``json.dumps(payload, separators=(",", ":"), allow_nan=False)``
-(tests/test_history_json.py checks it), so checksums and readers are unchanged, but the
+(tests/integration/test_history_json.py checks it), so checksums and readers are unchanged, but the
 history an exchange has encoded already (:class:`~ats.utils.encoded_history.EncodedHistory`)
 is spliced in as text instead of being encoded again.
 

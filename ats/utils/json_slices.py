@@ -8,7 +8,7 @@ encodes long lists ``SLICE`` items per call, so the thread lets the loop in betw
 Justified by bench/encode_stall.py: the loop's worst lag while a thread encodes a 10,000-
 order snapshot is about 4x shorter than with one ``json.dumps`` call. orjson would be
 faster still, but it does not write the same text (``1e-5``, raw UTF-8, NaN as ``null``),
-and snapshot checksums and tests/test_history_json.py hold ATS to ``json.dumps``'s.
+and snapshot checksums and tests/integration/test_history_json.py hold ATS to ``json.dumps``'s.
 """
 
 from __future__ import annotations
