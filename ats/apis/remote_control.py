@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -28,7 +27,7 @@ import aiohttp
 
 from ats.apis.operations import BY_NAME, EVENTS_PATH, PREFIX, STOP_PROCESS_PATH
 from ats.apis.wire import ApiUnavailable, arguments_model, load_answer, load_changes, load_error
-from ats.trading_job.change_feed import Changes, Deliver
+from ats.trading_job.change_feed import Changes, Deliver, deliver_safely
 from ats.trading_job.sweep_host import PromoteMode
 from ats.trading_job.sweep_views import SweepHeatmap, SweepView, TrialPage
 from ats.trading_job.views import (
@@ -405,14 +404,7 @@ class RemoteWatch:
                     changes.structure = True  # a job this front end does not show yet
                 if not self._alive():
                     return
-                try:
-                    delivered = self._deliver(changes)
-                    if inspect.isawaitable(delivered):
-                        await delivered
-                    failed = False
-                except Exception:  # a front end's bug must not stop future updates
-                    log.exception("refresh failed; resynchronising")
-                    failed = True
+                failed = not await deliver_safely(self._deliver, changes)
                 self.delivered += 1
         finally:
             reader.cancel()

@@ -116,6 +116,19 @@ class Changes:
             self.structure = True
 
 
+async def deliver_safely(deliver: Deliver, changes: Changes) -> bool:
+    """Hand ``changes`` to a front end; False (logged) if it failed, so the next delivery
+    is a resync: a front end's bug must not stop future updates."""
+    try:
+        delivered = deliver(changes)
+        if inspect.isawaitable(delivered):
+            await delivered
+    except Exception:
+        log.exception("refresh failed; resynchronising")
+        return False
+    return True
+
+
 class EventPump:
     """Consumes a bus subscription and calls ``deliver(changes)`` at most ``hz`` times/s.
 
@@ -200,14 +213,7 @@ class EventPump:
                 last = time.monotonic()
                 if not self._alive():
                     break  # the screen went away (app closing): nobody to deliver to
-                try:
-                    delivered = self._deliver(changes)
-                    if inspect.isawaitable(delivered):
-                        await delivered
-                    resync = False
-                except Exception:  # a front end's bug must not stop future updates
-                    log.exception("refresh failed; resynchronising")
-                    resync = True
+                resync = not await deliver_safely(self._deliver, changes)
                 self.delivered += 1
         finally:
             subscription.close()
