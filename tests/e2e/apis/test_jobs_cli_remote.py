@@ -61,7 +61,8 @@ def test_jobs_commands_go_to_the_running_process(
         assert main(["jobs", "show", "nope"]) == 2
         capsys.readouterr()
         stopped = main(["jobs", "stop", "replay"])  # the last job: the process ends
-        assert stopped == 0, capsys.readouterr().err
+        said = capsys.readouterr()
+        assert stopped == 0, said.err
         output = process.communicate(timeout=30)[0]
         assert process.returncode == 0, output
     finally:
