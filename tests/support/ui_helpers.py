@@ -116,3 +116,26 @@ async def focus_on(pilot: Pilot[object], widget: Widget) -> None:
     """Focus ``widget`` and wait until it has focus, so typed keys go where intended."""
     widget.focus()
     await wait_for(pilot, lambda: widget.has_focus)
+
+
+async def add_job_by_form(pilot: Pilot[object], name: str, data: Path) -> None:
+    """``n``, a new name and a candle file typed into the job form, ``ctrl+s``: back on the
+    main screen with the job created, as a user at the keyboard does it."""
+    from textual.widgets import Input
+
+    from ats.ui.screens.job_form import JobFormScreen
+    from ats.ui.screens.main import MainScreen
+
+    app = pilot.app
+    await press(pilot, "n")
+    await wait_for(pilot, lambda: isinstance(app.screen, JobFormScreen))
+    await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "f-name")
+    await press(pilot, "ctrl+u")
+    await type_text(pilot, name)
+    form = app.screen
+    assert isinstance(form, JobFormScreen)
+    await focus_on(pilot, form.query_one("#f-data", Input))
+    await press(pilot, "ctrl+u")
+    await type_text(pilot, str(data))
+    await press(pilot, "ctrl+s")
+    await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))

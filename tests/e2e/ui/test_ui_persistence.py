@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 from job_configs import backtest_config
-from textual.widgets import Input
-from ui_helpers import focus_on, press, replay_config, type_text, wait_for
+from ui_helpers import add_job_by_form, press, replay_config, wait_for
 
 from ats.persistence.persistent_jobs import PersistentJobs
 from ats.persistence.snapshot_store import SnapshotStore
@@ -31,7 +30,6 @@ from ats.ui.launch import (
     console_hooks,
     ui_settings_path,
 )
-from ats.ui.screens.job_form import JobFormScreen
 from ats.ui.screens.main import MainScreen
 from ats.utils.settings import Settings
 
@@ -70,18 +68,7 @@ async def test_a_job_created_and_started_in_the_console_resumes_after_q(
     state = tmp_path / "state"
     app, manager = persistent_app(make_app, state)
     async with app.run_test(size=(120, 40)) as pilot:
-        await press(pilot, "n")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobFormScreen))
-        await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "f-name")
-        await press(pilot, "ctrl+u")
-        await type_text(pilot, "saved-job")
-        form = app.screen
-        assert isinstance(form, JobFormScreen)
-        await focus_on(pilot, form.query_one("#f-data", Input))
-        await press(pilot, "ctrl+u")
-        await type_text(pilot, str(long_data))
-        await press(pilot, "ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await add_job_by_form(pilot, "saved-job", long_data)
         (job,) = manager.jobs
         await wait_for(pilot, lambda: saved_status(state, job.id) == "created")
         screen = app.screen

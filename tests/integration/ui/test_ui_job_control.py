@@ -8,7 +8,7 @@ from pathlib import Path
 
 from job_configs import backtest_config
 from textual.widgets import Input, Label, Select
-from ui_helpers import focus_on, press, type_text, wait_for
+from ui_helpers import add_job_by_form, focus_on, press, type_text, wait_for
 
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus
@@ -25,18 +25,7 @@ async def test_create_start_pause_reload_stop_delete_from_keyboard(
     app = make_app(manager)
     async with app.run_test(size=(120, 40)) as pilot:
         # n: the form opens with the name focused; replace it and point it at 1M candles.
-        await press(pilot, "n")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobFormScreen))
-        await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "f-name")
-        await press(pilot, "ctrl+u")
-        await type_text(pilot, "keyboard-job")
-        form = app.screen
-        assert isinstance(form, JobFormScreen)
-        await focus_on(pilot, form.query_one("#f-data", Input))
-        await press(pilot, "ctrl+u")
-        await type_text(pilot, str(long_data))
-        await press(pilot, "ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await add_job_by_form(pilot, "keyboard-job", long_data)
         (job,) = manager.jobs
         assert job.config.name == "keyboard-job"
         assert job.config.exchange.params["data"] == str(long_data)
