@@ -1,16 +1,32 @@
 """The job log: bounded, level-coloured, filterable by text and minimum level; long lines
-wrap (nothing is cut off at 80 columns)."""
+wrap (nothing is cut off at 80 columns).
+
+A line-API scroll view: it keeps the lines as plain rows of styled segments and draws
+only the rows on screen. Selecting a job shows its whole kept log; as a ``RichLog``, whose
+every line goes through Rich's renderer when written, that took 20-60 ms per selection
+and was the console's costliest key (bench/ui_latency.py, 8 jobs logging every order).
+Here a line that fits costs a few segments, and only lines wider than the view are
+wrapped by Rich.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
+from rich.errors import StyleSyntaxError
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.events import Resize
-from textual.widgets import RichLog
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from ats.exceptions import JobError
 from ats.trading_job.views import LogLine, LogPage
@@ -22,22 +38,27 @@ if TYPE_CHECKING:
     from ats.trading_job.control import JobControl
 
 MAX_LINES = 1_000
-"""Lines kept on screen; the job itself keeps its own bounded log."""
-REBUILD_LINES = 300
-"""Lines re-rendered when the job, filter or level changes (keeps that fast)."""
+"""Log lines kept on screen (filtered); the job itself keeps its own bounded log."""
+_PRUNE_SLACK = 100
+"""Lines past :data:`MAX_LINES` before the oldest are dropped (in one go, not per line)."""
 LEVEL_STYLES = {
     "DEBUG": "$text-muted",
     "INFO": "$primary",
     "WARNING": "$warning",
     "ERROR": "$error",
 }
+_DIM = Style(dim=True)
+_PLAIN = Style()
+
+Row = tuple[Segment, ...]
+"""One screen row of a log line: its segments, styled but without the view's colours."""
 
 
 def _local_clock(moment: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(moment))
 
 
-class LogView(RichLog, can_focus=True):
+class LogView(ScrollView, can_focus=True):
     """Shows one job's log, read through ``control``; :meth:`append` adds the console's
     own lines, filtered."""
 
@@ -51,15 +72,7 @@ class LogView(RichLog, can_focus=True):
         classes: str | None = None,
         clock: Callable[[float], str] | None = None,
     ) -> None:
-        super().__init__(
-            id=id,
-            classes=classes,
-            max_lines=MAX_LINES,
-            min_width=20,
-            wrap=True,
-            markup=False,
-            highlight=False,
-        )
+        super().__init__(id=id, classes=classes)
         self.border_title = "Log (l)"
         self.control: JobControl | None = None
         """Where the job's log lines come from (set by the screen)."""
@@ -67,26 +80,26 @@ class LogView(RichLog, can_focus=True):
         self._filter = ""
         self._min_level = 0
         self._clock = clock or _local_clock  # tests pin it
-        self._styles: dict[str, str] = {}
+        self._styles: dict[str, Style] = {}
         self._last_seq: int | None = None
         """The job's last log line shown (its seq), None before any."""
         self._reading = asyncio.Lock()
-        self._wrapped_at: int | None = None
         self.extra_lines: Callable[[str], Iterable[LogLine]] = lambda job_id: ()
         """Console-side lines (status changes) merged by time into the job's own log."""
+        self._entries: deque[LogLine] = deque()
+        """The lines shown (they passed the filters), oldest first."""
+        self._row_counts: deque[int] = deque()
+        """Rows each entry wraps to, at :attr:`_wrap_width`."""
+        self._rows: list[Row] = []
+        self._wrap_width = 0
+        self._follow = True
+        """Keep the newest line in view (until the user scrolls up, and again at the end)."""
+        self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(256)
+        """Drawn rows by (row, width); cleared whenever the rows or the styles change."""
 
     @property
     def job_id(self) -> str | None:
         return self._job_id
-
-    def on_resize(self, event: Resize) -> None:
-        """Long lines wrap at the width they were written at: re-wrap at the new one."""
-        width = event.size.width
-        if self._wrapped_at is not None and width and width != self._wrapped_at:
-            rewrap: Any = self.rebuild
-            self.run_worker(rewrap, group="log-rewrap", exclusive=True, exit_on_error=False)
-        if width:
-            self._wrapped_at = width
 
     @property
     def filter_text(self) -> str:
@@ -96,6 +109,13 @@ class LogView(RichLog, can_focus=True):
     def min_level(self) -> str:
         return LEVELS[self._min_level]
 
+    @property
+    def lines(self) -> list[Strip]:
+        """Every row as drawn (without the view's colours): what the log holds, for tests
+        and screen readers."""
+        return [Strip(row) for row in self._rows]
+
+    # -- what is shown ---------------------------------------------------------------------
     async def set_job(self, job_id: str | None) -> None:
         if job_id != self._job_id:
             self._job_id = job_id
@@ -124,11 +144,8 @@ class LogView(RichLog, can_focus=True):
 
     def append(self, entries: Iterable[LogLine], job_id: str) -> None:
         """Add console-side lines (status changes) of ``job_id`` if it is shown."""
-        if job_id != self._job_id:
-            return
-        for entry in entries:
-            if self._accepts(entry):
-                self.write(self._line(entry))
+        if job_id == self._job_id:
+            self._add(entry for entry in entries if self._accepts(entry))
 
     async def sync(self) -> None:
         """Show the job's log lines added since the last look.
@@ -150,12 +167,10 @@ class LogView(RichLog, can_focus=True):
             new = page.lines
             if new:
                 self._last_seq = new[-1].seq
-                for entry in new[-REBUILD_LINES:]:
-                    if self._accepts(entry):
-                        self.write(self._line(entry))
+                self._add(entry for entry in new[-MAX_LINES:] if self._accepts(entry))
 
     async def rebuild(self) -> None:
-        """Re-render the tail of the job's own bounded log with the current filters."""
+        """Show the job's own bounded log again with the current filters."""
         self._styles = self._resolve_styles()
         self.clear()
         self._update_subtitle()
@@ -182,9 +197,7 @@ class LogView(RichLog, can_focus=True):
         extra = list(self.extra_lines(job_id))
         if extra:
             entries = sorted(entries + extra, key=lambda entry: entry.time)
-        shown = [entry for entry in entries if self._accepts(entry)]
-        for entry in shown[-REBUILD_LINES:]:
-            self.write(self._line(entry))
+        self._add([entry for entry in entries if self._accepts(entry)][-MAX_LINES:])
 
     def _update_subtitle(self) -> None:
         parts = []
@@ -195,24 +208,111 @@ class LogView(RichLog, can_focus=True):
         parts.append("level (v/w)")
         self.border_subtitle = " · ".join(parts)
 
-    def _resolve_styles(self) -> dict[str, str]:
+    def _resolve_styles(self) -> dict[str, Style]:
         variables = self.app.theme_variables if self.is_attached else {}
-        styles = {level: variables.get(name[1:], "") for level, name in LEVEL_STYLES.items()}
-        styles["ERROR"] = f"bold {styles['ERROR']}".strip()
+        styles = {}
+        for level, name in LEVEL_STYLES.items():
+            try:
+                styles[level] = Style.parse(variables.get(name[1:], "") or "none")
+            except StyleSyntaxError:  # a theme colour Rich cannot read: plain text
+                styles[level] = _PLAIN
+        styles["ERROR"] += Style(bold=True)
         return styles
 
-    def _line(self, entry: LogLine) -> Text:
+    # -- rows ------------------------------------------------------------------------------
+    def clear(self) -> None:
+        self._follow = True
+        self._entries.clear()
+        self._row_counts.clear()
+        self._rows = []
+        self._changed()
+
+    def _add(self, entries: Iterable[LogLine]) -> None:
+        """Append lines (already filtered); keeps the view at the end if it was there."""
+        width = self._wrap_width
+        added = False
+        for entry in entries:
+            added = True
+            self._entries.append(entry)
+            rows = self._wrap(entry, width) if width else []
+            self._row_counts.append(len(rows))
+            self._rows.extend(rows)
+        if not added:
+            return
+        excess = len(self._entries) - MAX_LINES
+        if excess > _PRUNE_SLACK:
+            dropped = sum(self._row_counts.popleft() for _ in range(excess))
+            for _ in range(excess):
+                self._entries.popleft()
+            del self._rows[:dropped]
+        self._changed()
+
+    def _changed(self) -> None:
+        self._strips.clear()
+        self.virtual_size = Size(self._wrap_width, len(self._rows))
+        if self._follow:  # after the layout: the new height sets where the end is
+            self.scroll_end(animate=False, x_axis=False)
+        self.refresh()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._follow = new_value >= self.max_scroll_y
+
+    def on_resize(self, event: Resize) -> None:
+        """Rows are wrapped at the view's width (less its scrollbar, shown or not, so
+        that a scrollbar appearing never re-wraps): wrap again at the new one."""
+        width = max(event.size.width - self.styles.scrollbar_size_vertical, 0)
+        if width and width != self._wrap_width:
+            self._wrap_width = width
+            self._rows = []
+            self._row_counts.clear()
+            for entry in self._entries:
+                rows = self._wrap(entry, width)
+                self._row_counts.append(len(rows))
+                self._rows.extend(rows)
+            self._changed()
+
+    def _wrap(self, entry: LogLine, width: int) -> list[Row]:
         level = entry.level.upper()
-        style = self._styles.get(level, "")
-        line = Text.assemble(
-            (self._clock(entry.time), "dim"),
-            " ",
-            (f"{level:<7}", style),
-            " ",
-        )
+        style = self._styles.get(level, _PLAIN)
+        clock, label = self._clock(entry.time), f"{level:<7}"
         message = entry.message
-        if level == "ERROR":
-            line.append(message, style=style)
-        else:
-            line.append(message)
-        return line
+        text_style = style if level == "ERROR" else _PLAIN
+        prefix = cell_len(clock) + cell_len(label) + 2
+        if "\n" not in message and prefix + cell_len(message) <= width:
+            return [
+                (
+                    Segment(clock, _DIM),
+                    Segment(" "),
+                    Segment(label, style),
+                    Segment(" "),
+                    Segment(message, text_style),
+                )
+            ]
+        line = Text.assemble((clock, _DIM), " ", (label, style), " ", (message, text_style))
+        console = self.app.console
+        return [
+            tuple(Segment(segment.text, segment.style) for segment in wrapped.render(console))
+            for wrapped in line.wrap(console, width)
+        ]
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        row = scroll_y + y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if row >= len(self._rows):
+            return Strip.blank(width, base)
+        key = (row, width)
+        strip = self._strips.get(key)
+        if strip is None:
+            segments = [
+                Segment(text, base + style if style else base) for text, style, _ in self._rows[row]
+            ]
+            strip = Strip(segments).crop_extend(0, width, base)
+            self._strips[key] = strip
+        return strip.apply_offsets(scroll_x, row)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()

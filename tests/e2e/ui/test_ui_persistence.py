@@ -9,57 +9,26 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from job_configs import backtest_config
+from persistent_console import persistent_app, quit_app, saved_status
 from ui_helpers import add_job_by_form, press, replay_config, wait_for
 
-from ats.persistence.persistent_jobs import PersistentJobs
 from ats.persistence.snapshot_store import SnapshotStore
-from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus
 from ats.ui.app import AtsApp
 from ats.ui.launch import (
     EXIT_LOCKED,
     OLD_UI_SETTINGS_NAME,
     UI_SETTINGS_NAME,
-    console_hooks,
     ui_settings_path,
 )
 from ats.ui.screens.main import MainScreen
-from ats.utils.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def settings_for(state_dir: Path) -> Settings:
-    return Settings(_env_file=None, saved_states_dir=state_dir)  # type: ignore[call-arg]
-
-
-def persistent_app(
-    make_app: Callable[..., AtsApp], state_dir: Path, **options: Any
-) -> tuple[AtsApp, JobManager]:
-    """A console wired to persistence in ``state_dir``, as ``ats`` builds it."""
-    manager = JobManager()
-    persistence = PersistentJobs(manager, settings_for(state_dir))
-    return make_app(manager, **console_hooks(persistence), **options), manager
-
-
-def saved_status(state_dir: Path, job_id: str) -> str | None:
-    payload = SnapshotStore.read(state_dir / f"{job_id}.json", job_id).payload
-    return payload["status"] if payload else None
-
-
-async def quit_app(pilot: Any, app: AtsApp, timeout: float = 10.0) -> float:
-    """Press q and wait for the exit; seconds it took."""
-    started = time.monotonic()
-    await press(pilot, "q")
-    await wait_for(pilot, lambda: app.return_code is not None, timeout)
-    return time.monotonic() - started
 
 
 async def test_a_job_created_and_started_in_the_console_resumes_after_q(

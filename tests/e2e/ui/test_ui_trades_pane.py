@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from job_configs import backtest_config
-from test_ui_persistence import persistent_app, quit_app
+from persistent_console import persistent_app, quit_app
 from ui_helpers import press, screen_text, wait_for, write_candles
 
 from ats.trading_job.job_manager import JobManager

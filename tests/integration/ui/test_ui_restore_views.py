@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from job_configs import backtest_config
-from test_ui_persistence import persistent_app, quit_app
+from persistent_console import persistent_app, quit_app
 from ui_helpers import press, replay_config, wait_for
 
 from ats.trading_job.status import JobStatus

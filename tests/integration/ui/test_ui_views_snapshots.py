@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from job_configs import backtest_config
+from persistent_console import persistent_app, quit_app
 from test_ui_indicator_panels import rsi_config
-from test_ui_persistence import persistent_app, quit_app
 from textual.pilot import Pilot
 from ui_helpers import press, screen_text, wait_for
 
