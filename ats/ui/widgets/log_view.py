@@ -261,7 +261,7 @@ class LogView(ScrollView, can_focus=True):
     def on_resize(self, event: Resize) -> None:
         """Rows are wrapped at the view's width (less its scrollbar, shown or not, so
         that a scrollbar appearing never re-wraps): wrap again at the new one."""
-        width = max(event.size.width - self.styles.scrollbar_size_vertical, 0)
+        width = max(self.container_size.width - self.styles.scrollbar_size_vertical, 0)
         if width and width != self._wrap_width:
             self._wrap_width = width
             self._rows = []

@@ -1,26 +1,33 @@
-"""Metrics of the selected job: the engine's report, or a live summary while it runs."""
+"""Metrics of the selected job: the engine's report, or a live summary while it runs.
+
+A line-API scroll view: each row is a label and a right-aligned value, drawn as a few
+segments. As a Rich table in a ``Static``, the panel was rendered again at every screen
+layout (to measure its height) and every repaint, and was the costliest widget of a key
+that changes the layout, such as opening the Trades pane (bench/ui_latency.py).
+"""
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
-from rich.table import Table
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.events import Resize
+from textual.geometry import Size
 from textual.markup import escape
-from textual.widgets import Static
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from ats.trading_job.views import JobView
 from ats.ui import job_view
 from ats.ui.job_view import MetricsView
 from ats.ui.tcss import load_tcss
 
+_BOLD = Style(bold=True)
+_DIM = Style(dim=True)
 
-def _height(view: MetricsView) -> tuple[int, bool]:
-    return len(view.rows), view.error is not None
 
-
-class MetricsPanel(VerticalScroll, can_focus=True):
+class MetricsPanel(ScrollView, can_focus=True):
     """Set the job with :meth:`set_job`; :meth:`show` its latest view."""
 
     DEFAULT_CSS = load_tcss(__file__)
@@ -31,9 +38,9 @@ class MetricsPanel(VerticalScroll, can_focus=True):
         self._job_id: str | None = None
         self._job_view: JobView | None = None
         self._view: MetricsView | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="metrics-body")
+        self._rows: list[Strip] = []
+        """The view drawn at :attr:`_width` (without the panel's colours)."""
+        self._width = 0
 
     def on_mount(self) -> None:
         self._show_view()
@@ -41,6 +48,11 @@ class MetricsPanel(VerticalScroll, can_focus=True):
     @property
     def job_id(self) -> str | None:
         return self._job_id
+
+    @property
+    def lines(self) -> list[str]:
+        """The rows' text, as shown."""
+        return [row.text for row in self._rows]
 
     def set_job(self, job_id: str | None, view: JobView | None = None) -> None:
         if job_id != self._job_id:
@@ -68,24 +80,64 @@ class MetricsPanel(VerticalScroll, can_focus=True):
         previous, self._view = self._view, view
         if previous is None or previous.title != view.title:
             self.border_subtitle = escape(view.title)
-        # A new height needs a screen layout (costly); same-sized updates only repaint.
-        same_height = previous is not None and _height(previous) == _height(view)
-        self.query_one("#metrics-body", Static).update(
-            self._render_view(view), layout=not same_height or force
-        )
+        self._draw()
 
-    def _render_view(self, view: MetricsView) -> RenderableType:
-        variables = self.app.theme_variables
-        colours = {1: variables.get("success", ""), -1: variables.get("error", ""), 0: ""}
-        table = Table.grid(padding=(0, 1), expand=True)
-        widest = max((len(value) for _label, value, _sign in view.rows), default=1)
-        table.add_column("metric", style="bold", no_wrap=True, overflow="ellipsis", ratio=1)
-        table.add_column("value", justify="right", no_wrap=True, min_width=widest)
-        for label, value, sign in view.rows:
-            table.add_row(Text(label), Text(value, style=colours[sign]))
+    def on_resize(self, event: Resize) -> None:
+        width = max(self.container_size.width - self.styles.scrollbar_size_vertical, 0)
+        if width != self._width:
+            self._width = width
+            self._draw()
+
+    def _draw(self) -> None:
+        """Lay the rows out at the panel's width; only a new row count moves the scrollbar."""
+        view, width = self._view, self._width
+        if view is None or not width:
+            self._rows = []
+        else:
+            self._rows = self._error_rows(view, width) + self._metric_rows(view, width)
+        self.virtual_size = Size(width, len(self._rows))
+        self.refresh()
+
+    def _metric_rows(self, view: MetricsView, width: int) -> list[Strip]:
         if not view.rows:
-            table.add_row(Text(view.title, style="dim"), "")
-        if view.error:
-            error = Text(f"Error: {view.error}", style=f"bold {variables.get('error', '')}")
-            return Group(error, table)
-        return table
+            return [Strip([Segment(set_cell_size(view.title, width), _DIM)])]
+        variables = self.app.theme_variables
+        colours = {
+            1: Style.parse(variables.get("success") or "none"),
+            -1: Style.parse(variables.get("error") or "none"),
+            0: None,
+        }
+        widest = max(cell_len(value) for _label, value, _sign in view.rows)
+        label_width = max(width - widest - 1, 1)
+        rows = []
+        for label, value, sign in view.rows:
+            if cell_len(label) > label_width:
+                label = set_cell_size(label, label_width - 1) + "…"
+            gap = max(width - cell_len(label) - cell_len(value), 1)
+            rows.append(
+                Strip(
+                    [Segment(label, _BOLD), Segment(" " * gap), Segment(value, colours[sign])]
+                ).crop(0, width)
+            )
+        return rows
+
+    def _error_rows(self, view: MetricsView, width: int) -> list[Strip]:
+        if not view.error:
+            return []
+        colour = self.app.theme_variables.get("error") or ""
+        text = Text(f"Error: {view.error}", style=f"bold {colour}".strip())
+        console = self.app.console
+        return [Strip(line.render(console)) for line in text.wrap(console, width)]
+
+    def render_line(self, y: int) -> Strip:
+        row = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if row >= len(self._rows):
+            return Strip.blank(width, base)
+        return self._rows[row].apply_style(base).extend_cell_length(width, base)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self.is_mounted:
+            self._draw()  # theme colours are baked into the rows
