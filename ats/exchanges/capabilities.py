@@ -63,6 +63,11 @@ class HistoryWarming(Protocol):
 
     async def warm_history(self) -> None: ...
 
+    def snapshot_encoded(self) -> dict[str, Any]:
+        """The snapshot with that history as text (only the snapshot file's encoder,
+        :func:`~ats.persistence.canonical_json.canonical_json`, can write it)."""
+        ...
+
 
 @runtime_checkable
 class Paced(Protocol):

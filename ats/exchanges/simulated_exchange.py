@@ -193,15 +193,35 @@ class SimulatedExchange(BaseExchange):
 
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to resume: wallet, orders, fills and the latest candle."""
+        orders, fills = self._order_history, self._fill_history
+        return self._snapshot(
+            orders.encode(list(self.engine.orders.values())), fills.encode(self.engine.fills)
+        )
+
+    def snapshot_encoded(self) -> dict[str, Any]:
+        """:meth:`snapshot` for the snapshot file: finished orders and fills as the JSON
+        text :meth:`warm_history` made, not as dicts made again."""
+        orders, fills = self._order_history, self._fill_history
+        return self._snapshot(
+            orders.encode_text(list(self.engine.orders.values())),
+            fills.encode_text(self.engine.fills),
+        )
+
+    def _snapshot(self, orders: Any, fills: Any) -> dict[str, Any]:
         return {
             "wallet": self.wallet.to_dict(),
             # Finished orders and fills never change: encoded once (ats.utils.encoded_history).
-            "orders": self._order_history.encode(list(self.engine.orders.values())),
-            "fills": self._fill_history.encode(self.engine.fills),
+            "orders": orders,
+            "fills": fills,
             "next_order_id": self.engine.peek_next_id(),
             "market_rules": self.market_rules.to_dict(),
             "candle": None if not self.candle.timestamp else self.candle.to_row(),
+            **self._snapshot_extra(),
         }
+
+    def _snapshot_extra(self) -> dict[str, Any]:
+        """What a kind of simulated exchange adds to its snapshot (its place in the data)."""
+        return {}
 
     def restore(self, data: dict[str, Any]) -> None:
         self._order_history.clear()

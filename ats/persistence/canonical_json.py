@@ -15,14 +15,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ats.utils.encoded_history import EncodedHistory, compact_json
+from ats.utils.encoded_history import EncodedHistory, EncodedText, compact_json
+
+Encoded = EncodedHistory | EncodedText
 
 
 def canonical_json(payload: Any) -> str:
     """Compact JSON with keys in insertion order and NaN refused, reusing the text of
-    every :class:`EncodedHistory` found as a value in (nested) dicts."""
+    every :class:`EncodedHistory` or :class:`EncodedText` found as a value in (nested)
+    dicts."""
     marker = f"\x00ats-history-{uuid.uuid4().hex}-"
-    found: list[EncodedHistory] = []
+    found: list[Encoded] = []
     light = _swap(payload, marker, found)
     text = compact_json(light)
     for index, history in enumerate(found):
@@ -30,14 +33,14 @@ def canonical_json(payload: Any) -> str:
     return text
 
 
-def _swap(value: Any, marker: str, found: list[EncodedHistory]) -> Any:
+def _swap(value: Any, marker: str, found: list[Encoded]) -> Any:
     """``value`` with each EncodedHistory under a dict key replaced by a unique string
     (dicts on the way are copied, nothing else is touched or walked)."""
     if not isinstance(value, dict):
         return value
     swapped: dict[Any, Any] | None = None
     for key, item in value.items():
-        if isinstance(item, EncodedHistory):
+        if isinstance(item, EncodedHistory | EncodedText):
             replacement: Any = f"{marker}{len(found)}"
             found.append(item)
         elif isinstance(item, dict):

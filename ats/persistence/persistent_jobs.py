@@ -56,7 +56,7 @@ from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus, TradingJob
 from ats.utils.app_log import SHOWN
 from ats.utils.finite_json import finite
-from ats.utils.redaction import redact
+from ats.utils.redaction import redact, redact_data
 from ats.utils.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,8 @@ class PersistentJobs:
         self._unloadable: dict[str, TradingJob] = {}
         self._job_locks: dict[str, asyncio.Lock] = {}
         self._written: dict[str, tuple[Any, ...]] = {}
+        self._redacted_reports: dict[str, tuple[Any, Any]] = {}
+        """Per job: its report and that report redacted (see :meth:`_redact_report`)."""
         """Fingerprint of each job's state when its snapshot was last written."""
         self._warned_config: set[str] = set()
         self._subscription: Subscription | None = None
@@ -307,13 +309,28 @@ class PersistentJobs:
     def payload(self, job: TradingJob) -> dict[str, Any]:
         """What goes into ``<job_id>.json``: the job's snapshot, its last report and the
         status it should resume with. Credentials are masked, never stored."""
-        payload = self._payload(job)
+        payload = self._payload(job, for_file=False)
         payload["report"] = finite(payload["report"])
         return payload
 
-    def _payload(self, job: TradingJob) -> dict[str, Any]:
-        """:meth:`payload` with the report as the job has it (NaN metrics and all)."""
-        return build_payload(job, self._status_to_save(job), self._warn_masked)
+    def _payload(self, job: TradingJob, *, for_file: bool = True) -> dict[str, Any]:
+        """:meth:`payload` with the report as the job has it (NaN metrics and all) and,
+        ``for_file``, the history as text only the file's encoder can write."""
+        kept = self._redacted_reports.get(job.id)
+        redacted = kept[1] if kept is not None and kept[0] is job.report else None
+        return build_payload(
+            job, self._status_to_save(job), self._warn_masked, redacted, for_file=for_file
+        )
+
+    async def _redact_report(self, job: TradingJob) -> None:
+        """Redact a new report in a worker thread, once: it holds every trade (a second
+        on the loop for 50,000 trades, bench/ui_latency.py) and never changes once made."""
+        report = job.report
+        kept = self._redacted_reports.get(job.id)
+        if not report or self._status_to_save(job) in RESUME_STATUSES:
+            return
+        if kept is None or kept[0] is not report:
+            self._redacted_reports[job.id] = (report, await asyncio.to_thread(redact_data, report))
 
     def _warn_masked(self, job: TradingJob, masked: list[str]) -> None:
         if job.id not in self._warned_config:
@@ -355,6 +372,7 @@ class PersistentJobs:
             warming = job.capabilities.history_warming
             if warming is not None:
                 await warming.warm_history()  # the unchanging bulk, encoded off the loop
+            await self._redact_report(job)
             fingerprint = self._fingerprint(job)
             if not force and self._written.get(job_id) == fingerprint:
                 return False
@@ -460,6 +478,7 @@ class PersistentJobs:
         self._unloadable.pop(job_id, None)
         self._resume.pop(job_id, None)
         self._written.pop(job_id, None)
+        self._redacted_reports.pop(job_id, None)
         self.unsaved.pop(job_id, None)
 
     async def _watch(self) -> None:

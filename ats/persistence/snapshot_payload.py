@@ -16,15 +16,25 @@ from ats.utils.finite_json import finite
 from ats.utils.redaction import redact, redact_data, scrub_config
 
 RESUME_STATUSES = ("running", "paused")
+"""Statuses a job is saved with to resume at the next start (its report is left out)."""
 
 MaskedWarning = Callable[[TradingJob, list[str]], None]
 """Called with the config fields that looked like credentials (and were masked)."""
 
 
-def build_payload(job: TradingJob, status: str, on_masked: MaskedWarning) -> dict[str, Any]:
+def build_payload(
+    job: TradingJob,
+    status: str,
+    on_masked: MaskedWarning,
+    redacted_report: Any = None,
+    *,
+    for_file: bool = True,
+) -> dict[str, Any]:
     """The payload with the report as the job has it (NaN metrics and all); ``status`` is
-    the one the job should resume with."""
-    payload = job.snapshot()
+    the one the job should resume with. ``redacted_report``: the job's report already
+    passed through :func:`redact_data` (it holds every trade: made once, off the loop).
+    ``for_file``: see :meth:`~ats.trading_job.trading_job.TradingJob.snapshot`."""
+    payload = job.snapshot(for_file=for_file)
     config, masked = scrub_config(payload["config"])
     payload["config"] = config
     if masked:
@@ -37,7 +47,9 @@ def build_payload(job: TradingJob, status: str, on_masked: MaskedWarning) -> dic
     # A job saved to resume gets a fresh report when it ends; skipping the partial one
     # keeps quitting fast (it holds every trade).
     keep_report = job.report and status not in RESUME_STATUSES
-    payload["report"] = redact_data(job.report) if keep_report else None
+    if keep_report and redacted_report is None:
+        redacted_report = redact_data(job.report)
+    payload["report"] = redacted_report if keep_report else None
     return payload
 
 

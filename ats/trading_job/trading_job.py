@@ -546,26 +546,25 @@ class TradingJob:
         self.bus.publish(JobStatusChanged(self.id, status, self.error))
 
     # -- persistence ---------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
-        """Everything needed to resume this job: config, status, strategy and indicator
-        state, and the exchange's wallet/orders/fills/cursor. JSON data only."""
-        snapshot: dict[str, Any] = {
+    def snapshot(self, *, for_file: bool = False) -> dict[str, Any]:
+        """Everything needed to resume: config, status, strategy and indicator state, the
+        exchange's wallet/orders/fills/cursor. JSON data; ``for_file``, history may be text
+        (:class:`~ats.exchanges.capabilities.HistoryWarming`) for the snapshot file only."""
+        strategy, warmed = self.strategy, self.capabilities.history_warming
+        snapshots = self.capabilities.snapshots
+        return {
             "job_id": self.id,
             "config": self.config.model_dump(mode="json"),
             "status": str(self.status),
             "error": self.error,
-            "strategy_state": None,
-            "indicators": [],
-            "exchange": None,
+            "strategy_state": None if strategy is None else strategy.state.to_dict(),
+            "indicators": [] if strategy is None else [i.get_state() for i in strategy.indicators],
+            "exchange": warmed.snapshot_encoded()
+            if for_file and warmed is not None
+            else (None if snapshots is None else snapshots.snapshot()),
             "created_at": self.created_at,
             "history": self.history.to_dict() if self.capabilities.replay is None else None,
         }
-        if self.strategy is not None:
-            snapshot["strategy_state"] = self.strategy.state.to_dict()
-            snapshot["indicators"] = [ind.get_state() for ind in self.strategy.indicators]
-        if self.capabilities.snapshots is not None:
-            snapshot["exchange"] = self.capabilities.snapshots.snapshot()
-        return snapshot
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Rebuild from a snapshot taken by :meth:`snapshot` (status is left to the caller).

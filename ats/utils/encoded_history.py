@@ -33,6 +33,12 @@ def compact_json(value: Any) -> str:
     return sliced_dumps(value, separators=_SEPARATORS, allow_nan=False)
 
 
+def _joined(frozen_text: str, rest: Sequence[dict[str, Any]]) -> str:
+    """The JSON list of the frozen items' text followed by ``rest`` (encoded now)."""
+    rest_text = compact_json(list(rest))[1:-1] if rest else ""
+    return "[" + ",".join(part for part in (frozen_text, rest_text) if part) + "]"
+
+
 class EncodedHistory(list[dict[str, Any]]):
     """The dicts of a history; the first ``frozen`` of them are already encoded as
     ``frozen_text`` (their canonical JSON, comma-separated, without brackets)."""
@@ -46,8 +52,29 @@ class EncodedHistory(list[dict[str, Any]]):
 
     def to_json(self) -> str:
         """``compact_json(list(self))``, re-encoding only the items after the frozen ones."""
-        rest = compact_json(self[self.frozen :])[1:-1] if len(self) > self.frozen else ""
-        return "[" + ",".join(part for part in (self.frozen_text, rest) if part) + "]"
+        return _joined(self.frozen_text, self[self.frozen :])
+
+
+class EncodedText:
+    """A history for the snapshot file only: the frozen items as text and the dicts of
+    the rest. Not a list, so nothing but :func:`~ats.persistence.canonical_json` can
+    write it: a plain ``json.dumps`` fails loudly instead of writing half of it.
+
+    Why: the dicts of every frozen item, made again at each snapshot, cost about a
+    second on the event loop for a finished 50,000-trade backtest (bench/ui_latency.py)."""
+
+    __slots__ = ("frozen", "frozen_text", "rest")
+
+    def __init__(self, frozen: int, frozen_text: str, rest: list[dict[str, Any]]) -> None:
+        self.frozen = frozen
+        self.frozen_text = frozen_text
+        self.rest = rest
+
+    def __len__(self) -> int:
+        return self.frozen + len(self.rest)
+
+    def to_json(self) -> str:
+        return _joined(self.frozen_text, self.rest)
 
 
 class HistoryCache(Generic[T]):
@@ -98,9 +125,20 @@ class HistoryCache(Generic[T]):
 
     def encode(self, items: Sequence[T]) -> EncodedHistory:
         """All of ``items`` as dicts; the leading run of final items is cached for good."""
+        self._freeze(items)
+        return EncodedHistory([self._to_dict(item) for item in items], self._count, self._text)
+
+    def encode_text(self, items: Sequence[T]) -> EncodedText:
+        """:meth:`encode` for the snapshot file: dicts only for the items not cached."""
+        self._freeze(items)
+        return EncodedText(
+            self._count, self._text, [self._to_dict(item) for item in items[self._count :]]
+        )
+
+    def _freeze(self, items: Sequence[T]) -> None:
+        """Cache the text of the leading run of final items not cached yet."""
         if self._count > len(items):  # the history was replaced without clear(): restart
             self.clear()
         done, end = self._count, self.final_run(items)
         if end > done:
             self.adopt(done, end - done, self.encode_final(items[done:end]))
-        return EncodedHistory([self._to_dict(item) for item in items], self._count, self._text)

@@ -323,10 +323,9 @@ class Exchange(SimulatedExchange):
             self.symbol,
         )
 
-    def snapshot(self) -> dict[str, Any]:
+    def _snapshot_extra(self) -> dict[str, Any]:
         total = len(self.data) if self.data is not None else self._saved_total
         return {
-            **super().snapshot(),
             "cursor": self.cursor,
             "candles": total,
             "timeframe_ms": self.timeframe_ms,

@@ -92,8 +92,8 @@ class Exchange(SimulatedExchange):
         progress.timestamp = self.candle.timestamp or None
         return progress
 
-    def snapshot(self) -> dict[str, Any]:
-        return {**super().snapshot(), "feed": self.feed.snapshot(), "first_close": self.first_close}
+    def _snapshot_extra(self) -> dict[str, Any]:
+        return {"feed": self.feed.snapshot(), "first_close": self.first_close}
 
     def restore(self, data: dict[str, Any]) -> None:
         super().restore(data)
