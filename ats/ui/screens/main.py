@@ -205,7 +205,7 @@ class MainScreen(Screen[None]):
             active = bool(self.narrow) and name == self.active_panel
             if widget.has_class("-active") != active:
                 widget.set_class(active, "-active")
-        self.set_class(not self.narrow and self.active_panel == "trades", "-trades-shown")
+        self._show_trades_or_log()
         left = not self.narrow or self.active_panel in ("chart", "log", "trades")
         right = not self.narrow or not left
         for kind, shown in ((LeftColumn, left), (RightColumn, right)):
@@ -214,6 +214,21 @@ class MainScreen(Screen[None]):
                 container.display = shown
         view = self.selected_view
         self._widget(PanelTabs).show(self.active_panel, view.error if view else None)
+
+    def _show_trades_or_log(self) -> None:
+        """Wide, the Trades pane takes the log's place under the chart. Set on the two
+        widgets, not as a class of the screen: restyling the whole screen made ``h`` the
+        slowest key (bench/ui_latency.py). Narrow, their classes decide (no inline value)."""
+        trades, log = self.trades, self.log_view
+        if self.narrow:
+            for widget in (trades, log):
+                if widget.styles.has_rule("display"):
+                    widget.styles.clear_rule("display")
+            return
+        shown = self.active_panel == "trades"
+        if trades.display != shown or not trades.styles.has_rule("display"):
+            trades.display = shown
+            log.display = not shown
 
     # -- data down -------------------------------------------------------------------------
     def _keep(self, views: list[JobView]) -> None:
