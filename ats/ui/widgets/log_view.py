@@ -33,6 +33,7 @@ from ats.trading_job.views import LogLine, LogPage
 from ats.ui.job_view import LEVELS, level_rank
 from ats.ui.keys import LOG_KEYS, bindings
 from ats.ui.tcss import load_tcss
+from ats.ui.widgets.virtual_size import set_virtual_size
 
 if TYPE_CHECKING:
     from ats.trading_job.control import JobControl
@@ -249,7 +250,7 @@ class LogView(ScrollView, can_focus=True):
 
     def _changed(self) -> None:
         self._strips.clear()
-        self.virtual_size = Size(self._wrap_width, len(self._rows))
+        set_virtual_size(self, Size(self._wrap_width, len(self._rows)))
         if self._follow:  # after the layout: the new height sets where the end is
             self.scroll_end(animate=False, x_axis=False)
         self.refresh()

@@ -22,6 +22,7 @@ from ats.trading_job.views import JobView
 from ats.ui import job_view
 from ats.ui.job_view import MetricsView
 from ats.ui.tcss import load_tcss
+from ats.ui.widgets.virtual_size import set_virtual_size
 
 _BOLD = Style(bold=True)
 _DIM = Style(dim=True)
@@ -95,7 +96,7 @@ class MetricsPanel(ScrollView, can_focus=True):
             self._rows = []
         else:
             self._rows = self._error_rows(view, width) + self._metric_rows(view, width)
-        self.virtual_size = Size(width, len(self._rows))
+        set_virtual_size(self, Size(width, len(self._rows)))
         self.refresh()
 
     def _metric_rows(self, view: MetricsView, width: int) -> list[Strip]:

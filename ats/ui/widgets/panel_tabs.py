@@ -46,4 +46,4 @@ class PanelTabs(Static):
                 line.append(f" {key} {label} ", style="dim")
         if self._error:
             line.append(f"  ✖ {self._error}", style=f"bold {variables.get('error', '')}")
-        self.update(line)
+        self.update(line, layout=False)  # one line, always

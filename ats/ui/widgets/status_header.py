@@ -156,4 +156,4 @@ class StatusHeader(Static):
         key = (tuple(left), right, width, self.app.theme)
         if key != self._shown:
             self._shown = key
-            self.update(fit(left, right, width))
+            self.update(fit(left, right, width), layout=False)  # one line, always

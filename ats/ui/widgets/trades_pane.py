@@ -38,6 +38,7 @@ from ats.trading_job.trade_table import (
 from ats.trading_job.views import FillPage, TradePage, TradeView
 from ats.ui.keys import TRADES_KEYS, bindings
 from ats.ui.tcss import load_tcss
+from ats.ui.widgets.virtual_size import set_virtual_size
 
 if TYPE_CHECKING:
     from ats.trading_job.control import JobControl
@@ -109,7 +110,7 @@ class TradesPane(ScrollView, can_focus=True):
         self._pages.clear()
         self._pending.clear()
         self.total = total
-        self.virtual_size = Size(self._line_width(), total + 1)
+        set_virtual_size(self, Size(self._line_width(), total + 1))
         self._update_subtitle()
         self.refresh()
 
@@ -178,7 +179,7 @@ class TradesPane(ScrollView, can_focus=True):
         fmt = time_format(newest_time, oldest_time)
         if fmt != self._format:
             self._format = fmt
-            self.virtual_size = Size(self._line_width(), self.total + 1)
+            set_virtual_size(self, Size(self._line_width(), self.total + 1))
             self.refresh()
 
     def _row(self, index: int, *, fetch: bool = True) -> Row | None:
