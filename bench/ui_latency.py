@@ -1,7 +1,7 @@
 """Console responsiveness under load: keypress-to-screen-update latency and event-loop lag.
 
     .venv/bin/python bench/ui_latency.py [--keys 300] [--candles 1000000]
-        [--trades-candles 300000] [--json OUT]
+        [--trades-candles 300000] [--without-trades-job] [--json OUT]
 
 Drives the real console headless (``App.run_test`` + the same key events a terminal
 sends) at 160x48, with its journal, snapshots and control API socket in a temporary
@@ -9,7 +9,10 @@ saved_states directory as ``ats`` has them (``--no-persistence`` leaves them out
 phases on the same app:
 
 1. idle: 9 jobs exist, none running: the first is a finished backtest with at least
-   50,000 round trips (sma_cross 2/3 on ``--trades-candles`` candles);
+   50,000 round trips (sma_cross 2/3 on ``--trades-candles`` candles); with
+   ``--without-trades-job`` it is a backtest never started, and no key opens the Trades
+   pane: the workload a console from before the Trades pane can run, so that this very
+   file measures an older checkout and today's in one run (``PYTHONPATH=<checkout>``);
 2. loaded: 4 full-speed backtests of ``--candles`` 1-minute candles (restarted whenever
    one finishes, so four always run) and 4 paper replays of the bundled BTC/USDT data at
    ``--replay-speed`` x real time.
@@ -167,14 +170,15 @@ async def measure_lag(
             samples.append(max(time.perf_counter() - start - period, 0.0))
 
 
-def key_plan(count: int, rows: int, seed: int) -> list[str]:
+def key_plan(count: int, rows: int, seed: int, trades: bool = True) -> list[str]:
     """A trader-like mix: mostly moving through jobs, some panel switches, help, and on
-    the first job (50,000 trades) its Trades pane: open, scroll a few keys, back."""
+    the first job (50,000 trades) its Trades pane: open, scroll a few keys, back
+    (``trades`` False: the same mix without the Trades pane, as consoles before it)."""
     rng = random.Random(seed)
     plan: list[str] = []
     row = 0
     while len(plan) < count:
-        if rng.random() < 0.12:  # the first job (home in the jobs table), its trades
+        if rng.random() < 0.12 and trades:  # the first job (home in the jobs table), its trades
             scroll = [rng.choice(TRADE_SCROLL_KEYS) for _ in range(rng.randint(3, 8))]
             plan.extend(["home", "h", *scroll, "j"] if row else ["h", *scroll, "j"])
             row = 0
@@ -218,7 +222,9 @@ async def press_and_wait(
 
     screen = app.screen
     condition: Callable[[], bool]
-    trades = screen.trades if isinstance(screen, MainScreen) else None
+    # (a checkout from before the Trades pane has none: bench/before_after.py runs this
+    # file on one with --without-trades-job)
+    trades = getattr(screen, "trades", None) if isinstance(screen, MainScreen) else None
     if trades is not None and app.focused is trades and key in TRADE_SCROLL_KEYS:
         condition = scrolled(trades, key)
         if condition():
@@ -302,9 +308,13 @@ async def run_phase(
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     from ats.trading_job.watchdog import install
     from ats.ui.app import AtsApp
-    from ats.utils.runtime_tuning import tune_runtime
 
-    if args.tune:
+    try:
+        from ats.utils.runtime_tuning import tune_runtime
+    except ImportError:  # a checkout from before it moved: its app tunes itself at start
+        tune_runtime = None
+
+    if args.tune and tune_runtime is not None:
         tune_runtime()  # as ats.ui.launch does: before the watchdog thread and any job
     install()  # jobs guarded by the loop watchdog, as in ats.ui.launch
     data = cached_parquet(args.candles)
@@ -314,7 +324,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     hooks = persistence_hooks(manager, Path(state.name)) if args.persistence else {}
     # Like run_console: the C heap trimmed; no demo, settings kept in memory.
     app = AtsApp(manager, demo=False, settings_path=None, tune_runtime=args.tune, **hooks)
-    plan = key_plan(args.keys, 9, SEED)
+    plan = key_plan(args.keys, 9, SEED, trades=args.trades_job)
     results: dict[str, Any] = {
         "keys_per_phase": len(plan),
         "terminal": f"{SIZE[0]}x{SIZE[1]}",
@@ -324,12 +334,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     async with app.run_test(size=SIZE) as pilot:
         while not app.started:
             await pilot.pause(0.05)
-        busy = manager.create(backtest("trades-50k", cached_parquet(args.trades_candles), 2, 3))
-        manager.start(busy.id)
-        await manager.wait(busy.id)
-        results["trades_of_first_job"] = len(busy.exchange.get_trades()) if busy.exchange else 0
-        if results["trades_of_first_job"] < MIN_TRADES:
-            raise SystemExit(f"the first job made only {results['trades_of_first_job']} trades")
+        if args.trades_job:
+            busy = manager.create(backtest("trades-50k", cached_parquet(args.trades_candles), 2, 3))
+            manager.start(busy.id)
+            await manager.wait(busy.id)
+            made = len(busy.exchange.get_trades()) if busy.exchange else 0
+            if made < MIN_TRADES:
+                raise SystemExit(f"the first job made only {made} trades")
+            results["trades_of_first_job"] = made
+        else:
+            manager.create(backtest("idle-first", data))  # 9 jobs, as with the trades job
+            results["trades_of_first_job"] = 0
         backtests = [manager.create(backtest(f"bt-{i}", data)) for i in range(4)]
         replays = [manager.create(replay(f"replay-{i}", args.replay_speed)) for i in range(4)]
         await pilot.pause(3.0)  # the first job's snapshot (100,000 fills) written meanwhile
@@ -402,8 +417,13 @@ def report(results: dict[str, Any]) -> str:
         f"ATS console latency, {results['terminal']}, {results['keys_per_phase']} keys per phase,"
         f" backtests' turn budget {results['turn_ms']:g} ms,"
         f" journal and snapshots {'on' if results['persistence'] else 'off'}",
-        f"first job: {results['trades_of_first_job']:,} trades (Trades pane keys: h and"
-        f" scrolling); load average at the end: "
+        (
+            f"first job: {results['trades_of_first_job']:,} trades (Trades pane keys: h and"
+            " scrolling)"
+            if results["trades_of_first_job"]
+            else "no trades job, no Trades pane keys (--without-trades-job)"
+        )
+        + "; load average at the end: "
         + " ".join(f"{value:.2f}" for value in results["load_average"]),
         f"{'':34}{'idle':>10}{'8 jobs':>10}{'ratio':>8}{'target':>9}",
     ]
@@ -445,6 +465,13 @@ if __name__ == "__main__":
         type=int,
         default=300_000,
         help="candles of the first job (sma_cross 2/3: at least 50,000 trades)",
+    )
+    parser.add_argument(
+        "--without-trades-job",
+        dest="trades_job",
+        action="store_false",
+        help="leave out the 50,000-trade job and the Trades pane keys: the workload of "
+        "consoles before the Trades pane (to compare with them in one run)",
     )
     parser.add_argument(
         "--no-persistence",
