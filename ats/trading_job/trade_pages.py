@@ -12,9 +12,12 @@ holds another run of the job (just restarted), the page is the engine's alone.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from ats.exceptions import StateError
 from ats.exchanges.data_classes import Fill, Trade
 from ats.trading_job import view_builder
 from ats.trading_job.views import FillPage, TradePage
@@ -22,6 +25,13 @@ from ats.trading_job.views import FillPage, TradePage
 if TYPE_CHECKING:
     from ats.exchanges.base_exchange import BaseExchange
     from ats.trading_job.trading_job import TradingJob
+
+logger = logging.getLogger(__name__)
+
+_READ_ERRORS = (sqlite3.Error, ValueError, StateError)
+"""What reading the journal raises when it cannot answer: SQLite's errors, aiosqlite's
+"no active connection" (closed meanwhile), the journal's "not open"."""
+_reported: set[tuple[str, str]] = set()
 
 
 class TradeHistory(Protocol):
@@ -56,7 +66,11 @@ async def trade_page(
     newest = exchange.trade_slice(split, stop)  # read now: the engine moves on meanwhile
     older: Sequence[Trade] = ()
     if start < split:
-        older = await history.trade_range(job.id, start, split - 1)
+        try:
+            older = await history.trade_range(job.id, start, split - 1)
+        except _READ_ERRORS as exc:
+            _report(job, exc)
+            return view_builder.trade_page(job, offset, limit)
         if not _still_written(history, job, exchange, "trades", older, split - start):
             return view_builder.trade_page(job, offset, limit)
     trades = [*reversed(newest), *older]
@@ -77,11 +91,24 @@ async def fill_page(
     newest = exchange.fill_slice(split, stop)
     older: Sequence[Fill] = ()
     if start < split:
-        older = await history.fill_range(job.id, start, split - 1)
+        try:
+            older = await history.fill_range(job.id, start, split - 1)
+        except _READ_ERRORS as exc:
+            _report(job, exc)
+            return view_builder.fill_page(job, offset, limit)
         if not _still_written(history, job, exchange, "fills", older, split - start):
             return view_builder.fill_page(job, offset, limit)
     fills = [*reversed(newest), *older]
     return FillPage(total, offset, tuple(view_builder.fill_view(f) for f in fills))
+
+
+def _report(job: TradingJob, exc: Exception) -> None:
+    """A journal that cannot be read (closing on quit, damaged) costs nothing but speed:
+    the page comes from the engine. Said once per job and error in the application log."""
+    what = (job.id, f"{type(exc).__name__}: {exc}")
+    if what not in _reported:
+        _reported.add(what)
+        logger.warning("job %s: trades read from the job, not the journal: %s", *what)
 
 
 def _written(history: TradeHistory | None, job: TradingJob, what: str) -> int | None:

@@ -430,7 +430,7 @@ def trade_page(job: TradingJob, offset: int = 0, limit: int = 100) -> TradePage:
     """Round trips newest first, ``limit`` from ``offset`` (from the engine's list)."""
     exchange = job.exchange
     if exchange is None:
-        return TradePage()
+        return TradePage(0, offset)
     total = exchange.trade_count()
     start, stop = page_span(total, offset, limit)
     trades = exchange.trade_slice(start, stop)
@@ -441,7 +441,7 @@ def fill_page(job: TradingJob, offset: int = 0, limit: int = 100) -> FillPage:
     """Fills newest first, ``limit`` from ``offset`` (from the engine's list)."""
     exchange = job.exchange
     if exchange is None:
-        return FillPage()
+        return FillPage(0, offset)
     total = exchange.fill_count()
     start, stop = page_span(total, offset, limit)
     fills = exchange.fill_slice(start, stop)

@@ -143,3 +143,22 @@ async def test_another_run_than_the_journals_is_paged_from_the_engine(journal: J
     assert exchange is not None and journal.written_trades(job.id, exchange) is None
     page = await trade_pages.trade_page(job, journal, 0, 100)
     assert page.total == 3 and page == view_builder.trade_page(job, 0, 100)
+
+
+async def test_a_journal_that_cannot_be_read_leaves_the_page_to_the_engine(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = await Journal(tmp_path / "journal.sqlite3").open()
+    job = await journaled_job(journal, JobManager(), 30)
+    await journal.close()  # e.g. closing on quit while the pane asked for a page
+    assert journal.written_trades(job.id, job.exchange) == 30
+    for _ in range(2):
+        assert await trade_pages.trade_page(job, journal, 5, 10) == view_builder.trade_page(
+            job, 5, 10
+        )
+        assert await trade_pages.fill_page(job, journal, 5, 10) == view_builder.fill_page(
+            job, 5, 10
+        )
+    said = [r.getMessage() for r in caplog.records if "not the journal" in r.getMessage()]
+    assert said == [f"job {job.id}: trades read from the job, not the journal: "
+                    "StateError: journal is not open"]  # fmt: skip
