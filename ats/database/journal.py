@@ -106,6 +106,19 @@ class Journal(JournalQueries):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    # -- what is written of a run (trade pages: ats.trading_job.trade_pages) -------------
+    def written_trades(self, job_id: str, account: object) -> int | None:
+        """How many of the round trips of the run whose exchange is ``account`` are
+        committed and final (the leading closed ones); None if this is not the run the
+        journal holds (a new run not written yet)."""
+        tracked = self._writer.tracked_run(job_id, account)
+        return None if tracked is None else tracked.trades_closed
+
+    def written_fills(self, job_id: str, account: object) -> int | None:
+        """How many fills of that run are committed (see :meth:`written_trades`)."""
+        tracked = self._writer.tracked_run(job_id, account)
+        return None if tracked is None else tracked.fills
+
     # -- recovery and maintenance --------------------------------------------------------
     async def reconcile(self, job: JournaledJob) -> dict[str, int]:
         """Make the journal agree with a job just restored from its snapshot

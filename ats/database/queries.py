@@ -8,6 +8,18 @@ from typing import Any
 import aiosqlite
 
 from ats.exceptions import StateError
+from ats.exchanges.data_classes import Fill, OrderSide, Trade
+
+TRADE_RANGE = (
+    "SELECT symbol, entry_ms, entry_price, amount, exit_ms, exit_price, fees, pnl "
+    "FROM trades WHERE job_id = ? AND idx BETWEEN ? AND ? ORDER BY idx DESC"
+)
+"""A run of round trips, newest first: one search of the ``(job_id, idx)`` primary key."""
+FILL_RANGE = (
+    "SELECT order_id, symbol, side, amount, price, fee, fee_currency, timestamp_ms, taker "
+    "FROM fills WHERE job_id = ? AND seq BETWEEN ? AND ? ORDER BY seq DESC"
+)
+"""A run of fills, newest first: one search of the ``(job_id, seq)`` primary key."""
 
 
 class JournalQueries:
@@ -54,6 +66,22 @@ class JournalQueries:
 
     async def trades(self, job_id: str) -> list[dict[str, Any]]:
         return await self._rows("SELECT * FROM trades WHERE job_id = ? ORDER BY idx", job_id)
+
+    async def trade_range(self, job_id: str, first: int, last: int) -> list[Trade]:
+        """Round trips ``first`` to ``last`` (0-based, inclusive), newest first, as
+        journaled (without per-asset fees): a page costs the same however many the job has.
+        """
+        found = await self.db.execute_fetchall(TRADE_RANGE, (job_id, first, last))
+        return [Trade(*row) for row in found]
+
+    async def fill_range(self, job_id: str, first: int, last: int) -> list[Fill]:
+        """Fills ``first`` to ``last`` (0-based: ``seq`` - 1, inclusive), newest first, as
+        journaled (without a third asset's fee value)."""
+        found = await self.db.execute_fetchall(FILL_RANGE, (job_id, first + 1, last + 1))
+        return [
+            Fill(order_id, symbol, OrderSide(side), amount, price, fee, currency, ms, bool(taker))
+            for order_id, symbol, side, amount, price, fee, currency, ms, taker in found
+        ]
 
     async def balances(self, job_id: str) -> list[dict[str, Any]]:
         return await self._rows("SELECT * FROM balances WHERE job_id = ? ORDER BY asset", job_id)

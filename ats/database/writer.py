@@ -93,6 +93,12 @@ class JournalWriter:
         """What is committed of a job's current run (after recovery rewrote it)."""
         self._tracked[job_id] = tracked
 
+    def tracked_run(self, job_id: str, account: object) -> Tracked | None:
+        """What is committed of a job's run whose exchange is ``account`` (None if the
+        writer follows another run of it, or none)."""
+        tracked = self._tracked.get(job_id)
+        return tracked if tracked is not None and tracked.exchange is account else None
+
     def forget(self, job_id: str) -> None:
         self._tracked.pop(job_id, None)
 

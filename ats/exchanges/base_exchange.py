@@ -297,6 +297,19 @@ class BaseExchange(abc.ABC):
         """``len(get_fills())`` without copying the fills (front ends show it live)."""
         return len(self.get_fills())
 
+    def trade_count(self) -> int:
+        """``len(get_trades())`` without copying the trades (a Trades pane page)."""
+        return len(self.get_trades())
+
+    def trade_slice(self, start: int, stop: int) -> list[Trade]:
+        """``get_trades()[start:stop]`` without copying the others: the trades a page
+        shows that the journal has not written yet."""
+        return self.get_trades()[start:stop]
+
+    def fill_slice(self, start: int, stop: int) -> list[Fill]:
+        """``get_fills()[start:stop]`` without copying the others (see trade_slice)."""
+        return self.get_fills()[start:stop]
+
     @abc.abstractmethod
     def last_price(self, symbol: str) -> float | None: ...
 

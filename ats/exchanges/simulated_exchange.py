@@ -166,6 +166,16 @@ class SimulatedExchange(BaseExchange):
     def fill_count(self) -> int:
         return len(self.engine.fills)
 
+    def trade_count(self) -> int:
+        return len(self.ledger.trades)
+
+    def trade_slice(self, start: int, stop: int) -> list[Trade]:
+        self.ledger.mark(self.symbol, self.candle.close)
+        return self.ledger.trades[start:stop]
+
+    def fill_slice(self, start: int, stop: int) -> list[Fill]:
+        return self.engine.fills[start:stop]
+
     def last_price(self, symbol: str) -> float | None:
         return self.candle.close if self.candle.timestamp else None
 

@@ -77,6 +77,13 @@ async def run(control: RemoteJobControl, args: argparse.Namespace) -> int:
         view = await resolve(control, args.job_id)
         label = f"{view.name} ({view.job_id})"
         if action == "show":
+            if args.trades or args.fills:  # the console's pages, from the running ATS
+                from ats.headless.trades_command import print_rows, read_pages
+
+                rows = await read_pages(control, view.job_id, fills=args.fills)
+                return print_rows(view.name, view.job_id, rows, fills=args.fills, as_csv=args.csv)
+            if args.csv:
+                raise ConfigError("--csv goes with --trades or --fills")
             return await _show(control, view)
         if action == "delete":
             await control.delete(view.job_id)

@@ -55,6 +55,7 @@ class JournalKeeper:
             raise unwritable_error(self.settings.journal_file.parent, exc) from None
         journal.attach(self.manager, before_commit=self._before_commit)
         self.journal = journal
+        self.manager.trade_history = journal  # trade and fill pages read it
         return journal
 
     def _new_journal(self) -> Journal:
@@ -96,6 +97,8 @@ class JournalKeeper:
             return await journal.reconcile(job)
 
     async def close(self) -> None:
+        if self.manager.trade_history is self.journal:
+            self.manager.trade_history = None
         if self.journal is not None:
             await self.journal.close()
             self.journal = None

@@ -10,6 +10,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from ats.exceptions import JobError
 from ats.exchanges.run_control import CpuShare
@@ -17,6 +18,9 @@ from ats.trading_job.events import EventBus, JobRemoved, JobStatusChanged, KillS
 from ats.trading_job.job_config import JobConfig
 from ats.trading_job.trading_job import JobStatus, TradingJob
 from ats.utils.plugins import PluginLoader, default_loader
+
+if TYPE_CHECKING:
+    from ats.trading_job.trade_pages import TradeHistory
 
 
 def new_job_id(name: str) -> str:
@@ -31,6 +35,9 @@ class JobManager:
         self._jobs: dict[str, TradingJob] = {}
         self.cpu_share = CpuShare()
         """One event-loop budget split between all running backtests (see CpuShare)."""
+        self.trade_history: TradeHistory | None = None
+        """Where the jobs' trades and fills are also written (the journal, set by
+        persistence): trade pages read it (:mod:`ats.trading_job.trade_pages`)."""
 
     # -- queries -------------------------------------------------------------------------
     def get(self, job_id: str) -> TradingJob:

@@ -2,8 +2,9 @@
 and the read model, for a front end running in the same process as the jobs.
 
 Every coroutine here answers without yielding to the event loop, so a console awaiting
-it costs no loop turn (bench/ui_latency.py); the one exception is the first chart or
-equity curve of a restored backtest, which reads its candle file in a thread. Parameter
+it costs no loop turn (bench/ui_latency.py); the exceptions are the first chart or
+equity curve of a restored backtest, which reads its candle file in a thread, and the
+trade and fill pages, which read the journal (in aiosqlite's thread) when there is one. Parameter
 sweeps, when the composition root hands it a :class:`~ats.trading_job.sweep_host.SweepHost`,
 are jobs like the others: their ids are listed after the manager's and route there.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ats.exceptions import JobError
-from ats.trading_job import view_builder
+from ats.trading_job import trade_pages, view_builder
 from ats.trading_job.change_feed import Deliver, EventPump
 from ats.trading_job.job_config import JobConfig
 from ats.trading_job.job_manager import JobManager
@@ -122,12 +123,14 @@ class LocalJobControl:
     async def trades(self, job_id: str, offset: int = 0, limit: int = 100) -> TradePage:
         if self._sweep(job_id) is not None:
             return TradePage()
-        return view_builder.trade_page(self.manager.get(job_id), offset, limit)
+        job = self.manager.get(job_id)
+        return await trade_pages.trade_page(job, self.manager.trade_history, offset, limit)
 
     async def fills(self, job_id: str, offset: int = 0, limit: int = 100) -> FillPage:
         if self._sweep(job_id) is not None:
             return FillPage()
-        return view_builder.fill_page(self.manager.get(job_id), offset, limit)
+        job = self.manager.get(job_id)
+        return await trade_pages.fill_page(job, self.manager.trade_history, offset, limit)
 
     # -- queries: what a new job can be made of --------------------------------------------
     async def plugins(self, kind: str) -> list[PluginInfo]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -428,26 +427,35 @@ def log_page(job: TradingJob, after: int | None = None) -> LogPage:
 
 
 def trade_page(job: TradingJob, offset: int = 0, limit: int = 100) -> TradePage:
-    """Round trips newest first, ``limit`` from ``offset``."""
-    trades = job.exchange.get_trades() if job.exchange is not None else []
-    return TradePage(
-        len(trades), offset, tuple(_trade_view(t) for t in _newest(trades, offset, limit))
-    )
+    """Round trips newest first, ``limit`` from ``offset`` (from the engine's list)."""
+    exchange = job.exchange
+    if exchange is None:
+        return TradePage(0, offset)
+    total = exchange.trade_count()
+    start, stop = page_span(total, offset, limit)
+    trades = exchange.trade_slice(start, stop)
+    return TradePage(total, offset, tuple(trade_view(t) for t in reversed(trades)))
 
 
 def fill_page(job: TradingJob, offset: int = 0, limit: int = 100) -> FillPage:
-    """Fills newest first, ``limit`` from ``offset``."""
-    fills = job.exchange.get_fills() if job.exchange is not None else []
-    page = tuple(_fill_view(fill) for fill in _newest(fills, offset, limit))
-    return FillPage(len(fills), offset, page)
+    """Fills newest first, ``limit`` from ``offset`` (from the engine's list)."""
+    exchange = job.exchange
+    if exchange is None:
+        return FillPage(0, offset)
+    total = exchange.fill_count()
+    start, stop = page_span(total, offset, limit)
+    fills = exchange.fill_slice(start, stop)
+    return FillPage(total, offset, tuple(fill_view(fill) for fill in reversed(fills)))
 
 
-def _newest(items: list[Any], offset: int, limit: int) -> Iterable[Any]:
-    stop = max(len(items) - max(offset, 0), 0)
-    return reversed(items[max(stop - max(limit, 0), 0) : stop])
+def page_span(total: int, offset: int, limit: int) -> tuple[int, int]:
+    """The oldest-first ``[start, stop)`` of ``total`` items that a newest-first page of
+    ``limit`` from ``offset`` shows."""
+    stop = max(total - max(offset, 0), 0)
+    return max(stop - max(limit, 0), 0), stop
 
 
-def _trade_view(trade: Trade) -> TradeView:
+def trade_view(trade: Trade) -> TradeView:
     return TradeView(
         entry_time=trade.entry_time,
         entry_price=trade.entry_price,
@@ -460,7 +468,7 @@ def _trade_view(trade: Trade) -> TradeView:
     )
 
 
-def _fill_view(fill: Fill) -> FillView:
+def fill_view(fill: Fill) -> FillView:
     return FillView(
         order_id=fill.order_id,
         side=str(fill.side),

@@ -84,16 +84,7 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
     ),
     KeySpec("l", "focus_panel('log')", "Log", "Focus the job log", "Panels"),
     KeySpec("m", "focus_panel('metrics')", "Metrics", "Focus the metrics (report)", "Panels"),
-    # Not in the footer, which is full at 80 columns; the narrow layout's panel tabs,
-    # the help screen and the palette name it.
-    KeySpec(
-        "h",
-        "focus_panel('trades')",
-        "Trades",
-        "Trades pane: round trips and fills",
-        "Panels",
-        show=False,
-    ),
+    KeySpec("h", "focus_panel('trades')", "Trades", "Trades pane: round trips and fills", "Panels"),
     KeySpec("g", "toggle_equity", "Equity", "Chart: switch candles / equity curve", "Panels"),
     KeySpec(
         "slash", "filter", "Filter", "Filter the log (or the jobs, from the table)", "Panels", "/"
@@ -196,6 +187,25 @@ GLOBAL_KEYS: tuple[KeySpec, ...] = (
     ),
     KeySpec("tab", "focus_next", "Next", "Focus the next panel", "Panels", palette=False),
 )
+
+FOOTER_SPARE: tuple[str, ...] = (
+    "cycle_theme",
+    "speed(0.5)",
+    "speed(2.0)",
+    "reload_job",
+    "focus_panel('jobs')",
+    "focus_panel('metrics')",
+    "focus_panel('orders')",
+    "filter",
+    "toggle_equity",
+    "edit_job",
+    "pause_job",
+    "delete_job",
+    "kill_switch",
+)
+"""Actions the footer leaves out, first to last, when its rows cannot hold every key (at
+80 columns): what a new user needs later than starting a job and reading its chart, log
+and trades. ``?`` (help: every key) and the palette are never left out."""
 
 FORM_KEYS: tuple[KeySpec, ...] = (
     KeySpec("ctrl+s", "submit", "Save", "Form: validate and save the job", "Form", "^s"),

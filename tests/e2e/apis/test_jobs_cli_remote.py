@@ -55,6 +55,17 @@ def test_jobs_commands_go_to_the_running_process(
         assert main(["jobs", "show", "bt"]) == 0
         shown = capsys.readouterr().out
         assert f"bt ({new_id})" in shown and "running ATS" in shown and "sma_cross" in shown
+        while time.monotonic() < deadline + 20 and "finished" not in shown:
+            assert main(["jobs", "show", "bt"]) == 0
+            shown = capsys.readouterr().out
+        # --trades/--fills: the pages the console reads (the process's journal), by the API
+        assert main(["jobs", "show", "bt", "--trades"]) == 0
+        table = capsys.readouterr().out.splitlines()
+        assert table[0] == f"bt ({new_id}): 27 trades, newest first"
+        assert [line.split()[0] for line in table[2:]] == [str(n) for n in range(27, 0, -1)]
+        assert main(["jobs", "show", "bt", "--fills", "--csv"]) == 0
+        fills = capsys.readouterr().out.splitlines()
+        assert len(fills) == 1 + 53 and fills[1].startswith("53,")
         assert main(["jobs", "list"]) == 0
         assert "replay" in capsys.readouterr().out
         assert main(["jobs", "delete", new_id]) == 0  # no longer refused while ATS runs

@@ -208,3 +208,62 @@ async def test_the_trades_pane_shows_the_same_after_a_restart(
         assert await again.control.trades(job.id, 0, 100) == before
         assert pane.selected == before.trades[0]
         await quit_app(pilot, again)
+
+
+async def every_row(pilot: object, pane: TradesPane) -> list[object]:
+    """Every row the pane shows, newest first, once it has read all their pages."""
+    assert pane.total <= PAGE_SIZE * MAX_PAGES
+    await wait_for(pilot, lambda: all(pane._row(i) is not None for i in range(pane.total)))  # type: ignore[arg-type]
+    return [pane._row(i, fetch=False) for i in range(pane.total)]
+
+
+async def test_a_journaled_jobs_pane_shows_the_engines_rows_written_or_not(
+    make_app: Callable[..., AtsApp], long_data: Path, tmp_path: Path
+) -> None:
+    """With a journal (as ``ats`` runs), pages come from it; the rows made since its last
+    batch come from the engine: newest first, no gap, no duplicate."""
+    from ats.database.journal import Journal
+    from ats.trading_job import view_builder
+
+    manager = JobManager()
+    job = manager.create(backtest_config(long_data, name="journaled"))
+    app = make_app(manager)
+    async with app.run_test(size=(120, 40)) as pilot:
+        # As the journal keeper does, but writing a batch only when flushed.
+        journal = await Journal(tmp_path / "journal.sqlite3", flush_interval=3600).open()
+        journal.attach(manager)
+        manager.trade_history = journal
+        manager.start(job.id)
+        exchange = job.exchange
+        assert exchange is not None
+        await wait_for(pilot, lambda: exchange.trade_count() >= 4, 20)
+        manager.pause(job.id)
+        await wait_for(pilot, lambda: job.status is JobStatus.PAUSED)
+        await journal.flush()
+        written = journal.written_trades(job.id, exchange)
+        assert written is not None and written >= 3
+        manager.resume(job.id)
+        await wait_for(pilot, lambda: exchange.trade_count() >= written + 4, 20)
+        manager.pause(job.id)
+        await wait_for(pilot, lambda: job.status is JobStatus.PAUSED)
+        total = exchange.trade_count()
+        statements: list[str] = []
+        await journal.db.set_trace_callback(statements.append)
+
+        pane = await open_trades(pilot, app, total)
+        engine = view_builder.trade_page(job, 0, total).trades
+        assert await every_row(pilot, pane) == list(engine)
+        assert any("FROM trades" in sql for sql in statements), "older rows: the journal's"
+        assert journal.written_trades(job.id, exchange) == written < total  # newest: engine's
+
+        await press(pilot, "f")
+        fills = exchange.fill_count()
+        await wait_for(pilot, lambda: pane.mode == "fills" and pane.total == fills)
+        engine_fills = view_builder.fill_page(job, 0, fills).fills
+        assert await every_row(pilot, pane) == list(engine_fills)
+        assert any("FROM fills" in sql for sql in statements)
+        assert (journal.written_fills(job.id, exchange) or 0) < fills
+        await journal.db.set_trace_callback(None)
+        manager.stop(job.id)
+        await manager.wait(job.id)
+        await journal.close()

@@ -17,7 +17,7 @@ from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus
 from ats.ui.app import AtsApp
 from ats.ui.commands import palette_commands
-from ats.ui.keys import CHART_KEYS, LOG_KEYS, MAIN_KEYS
+from ats.ui.keys import CHART_KEYS, FOOTER_SPARE, LOG_KEYS, MAIN_KEYS
 from ats.ui.screens.help import HelpScreen
 from ats.ui.screens.main import MainScreen
 from ats.ui.widgets.chart import ChartView
@@ -172,22 +172,43 @@ async def test_help_screen_lists_every_key(make_app: Callable[..., AtsApp]) -> N
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
 
 
-async def test_footer_shows_every_main_key_even_at_80_columns(
+async def test_footer_at_80x24_keeps_to_two_rows_with_the_keys_a_new_user_needs_first(
     make_app: Callable[..., AtsApp],
 ) -> None:
+    """``h`` (Trades) was not in the footer at all, and a focused chart or log made it three
+    rows; the keys left out now are spare ones (FOOTER_SPARE), the first ones first."""
     app = make_app(finished_manager())
     async with app.run_test(size=(80, 24)) as pilot:
         footer = app.screen.query_one(KeyFooter)
-        await pilot.pause(0.05)
-        shown = {description for _key, description in footer.keys}
-        assert {spec.short for spec in MAIN_KEYS if spec.show} <= shown
-        assert "Palette" in shown
-        assert footer.size.height == 2
-        lines = footer._lines(footer.size.width)
-        assert sum(len(line) for line in lines) == len(footer.keys)
-        await press(pilot, "c")
-        shown = {description for _key, description in footer.keys}
-        assert {spec.short for spec in CHART_KEYS} <= shown
+        first = {"New", "Start/Stop", "Chart", "Log", "Trades", "Help", "Quit", "Palette"}
+        spare = {spec.short for spec in MAIN_KEYS if spec.action in FOOTER_SPARE}
+        for key, focused_keys in (("j", ()), ("c", CHART_KEYS), ("l", LOG_KEYS), ("h", ())):
+            await press(pilot, key)
+            await pilot.pause(0.05)
+            shown = [label for _key, label in footer.shown]
+            assert footer.size.height == 2, (key, shown)
+            assert first | {spec.short for spec in focused_keys} <= set(shown), key
+            offered = [label for _key, label in footer.keys]
+            left_out = [label for label in offered if label not in shown]
+            assert set(left_out) <= spare, key
+            ranks = [FOOTER_SPARE.index(spec.action) for spec in MAIN_KEYS
+                     if spec.short in left_out]  # fmt: skip
+            assert sorted(ranks) == list(range(len(ranks))), (key, left_out)
+        lines = screen_text(app).splitlines()
+        assert "hTrades" in lines[-1] + lines[-2] and "?Help" in lines[-1]
+
+
+async def test_footer_shows_every_key_when_there_is_room(make_app: Callable[..., AtsApp]) -> None:
+    app = make_app(finished_manager())
+    async with app.run_test(size=(160, 48)) as pilot:
+        footer = app.screen.query_one(KeyFooter)
+        for key in ("j", "c", "l"):
+            await press(pilot, key)
+            await pilot.pause(0.05)
+            assert footer.shown == footer.keys
+        assert {spec.short for spec in MAIN_KEYS if spec.show} <= {
+            label for _key, label in footer.shown
+        }
 
 
 async def test_command_palette_offers_every_command(make_app: Callable[..., AtsApp]) -> None:

@@ -846,6 +846,17 @@ class Exchange(BaseExchange):
     def fill_count(self) -> int:
         return len(self.fills)
 
+    def trade_count(self) -> int:
+        return len(self.ledger.trades)
+
+    def trade_slice(self, start: int, stop: int) -> list[Trade]:
+        if self.candle is not None:
+            self.ledger.mark(self.symbol, self.candle.close)
+        return self.ledger.trades[start:stop]
+
+    def fill_slice(self, start: int, stop: int) -> list[Fill]:
+        return self.fills[start:stop]
+
     def last_price(self, symbol: str) -> float | None:
         return self.candle.close if self.candle is not None else None
 
