@@ -72,6 +72,36 @@ def add_log_level_flag(parser: argparse.ArgumentParser, default: Any = None) -> 
     )
 
 
+def add_api_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    """The control API's flags, for every command that runs jobs (``default``: SUPPRESS
+    on a subcommand, so that the same flag given before it still counts)."""
+
+    def default_or(value: Any) -> Any:
+        return value if default is None else default
+
+    api = parser.add_argument_group("control API (ats attach, ats jobs, scripts)")
+    api.add_argument(
+        "--api-port",
+        type=int,
+        default=default_or(None),
+        metavar="PORT",
+        help="also serve the control API over TCP (needs ATS_API_TOKEN); the unix socket "
+        "<saved_states>/ats.sock is always served",
+    )
+    api.add_argument(
+        "--api-host",
+        default=default_or("127.0.0.1"),
+        metavar="HOST",
+        help="TCP address (default loopback)",
+    )
+    api.add_argument(
+        "--api-allow-remote",
+        action="store_true",
+        default=default_or(False),
+        help="allow a non-loopback --api-host (anyone reaching it can try the token)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ats", description="ATS: backtest, paper-trade and trade live from one console."
@@ -92,22 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "without it --no-ui and run refuse to start them",
     )
     add_log_level_flag(parser)
-    api = parser.add_argument_group("control API (ats attach, ats jobs, scripts)")
-    api.add_argument(
-        "--api-port",
-        type=int,
-        metavar="PORT",
-        help="also serve the control API over TCP (needs ATS_API_TOKEN); the unix socket "
-        "<saved_states>/ats.sock is always served",
-    )
-    api.add_argument(
-        "--api-host", default="127.0.0.1", metavar="HOST", help="TCP address (default loopback)"
-    )
-    api.add_argument(
-        "--api-allow-remote",
-        action="store_true",
-        help="allow a non-loopback --api-host (anyone reaching it can try the token)",
-    )
+    add_api_flags(parser)
     parser.add_argument(
         "--on-hangup",
         choices=("keep", "stop"),
@@ -145,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="confirm that jobs with mode: live may trade real money",
     )
     add_log_level_flag(run, default=argparse.SUPPRESS)
+    add_api_flags(run, default=argparse.SUPPRESS)  # 'ats --api-port P run ...' works too
 
     from ats.headless import data_command
 
@@ -198,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                     json_out=args.json,
                     yes_live=args.yes_live,
                     settings=_settings(args),
+                    api=_api_options(args),
                 )
             )
         if args.command == "data":

@@ -45,10 +45,8 @@ async def run_saved_jobs(
     locked or anything restored, so the saved jobs stay exactly as they were."""
     from rich.console import Console
 
-    from ats.apis.listen import bind_for
     from ats.headless.live_guard import require_yes_live, saved_live_jobs
     from ats.headless.session import run_session
-    from ats.persistence.directory_lock import holder_pid, state_dir_unwritable
     from ats.persistence.snapshot_store import SnapshotStore
     from ats.trading_job.watchdog import WatchdogLimits, install
     from ats.utils.plugins import PluginLoader
@@ -63,25 +61,13 @@ async def run_saved_jobs(
         live = saved_live_jobs(_first_payloads(store, job_ids))
         require_yes_live(live, yes_live=yes_live, command="ats --no-ui")
     shown = console or Console()
-    # ConfigError (one line) before anything runs. A directory that is busy or cannot be
-    # written gets no socket: the restore says why in its own one line.
-    directory = settings.saved_states_dir
-    usable = holder_pid(directory) is None and state_dir_unwritable(directory) is None
-    listening = bind_for(settings, api) if usable else None
-    if listening is not None and listening.socket_error is not None:
-        print(f"ats: warning: {listening.socket_error}", file=sys.stderr)
     install(WatchdogLimits.from_settings(settings))  # a setup() that hangs fails the restore
 
     async def body(session: HeadlessSession) -> int:
         return await _run_restored(session, shown, yes_live=yes_live)
 
     loader = PluginLoader(settings.custom_modules_dir)
-    try:
-        return await run_session(settings, loader, body, listening)
-    except BaseException:
-        if listening is not None:
-            listening.close()  # refused before the session took it (a bad alert setting)
-        raise
+    return await run_session(settings, loader, body, api)
 
 
 async def _run_restored(session: HeadlessSession, console: Console, *, yes_live: bool) -> int:

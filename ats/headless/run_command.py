@@ -3,10 +3,12 @@
 Each config file becomes a job whose id stays the same from one run to the next: derived
 from the file's resolved path and the job's name, or given with ``--id``. The jobs are
 snapshotted and journaled in the saved_states directory, under its lock, exactly as
-``ats --no-ui`` does. So a rerun after a crash, ``kill -9`` or a SIGTERM takes the job up
-where it was: a backtest resumes from the candle its snapshot reached, a live job
-reconciles its orders with the exchange by client order id. A job that finished before
-runs afresh. The output says which, one line per job.
+``ats --no-ui`` does, and served on the same control API (``ats attach``, ``ats jobs``
+through ``<saved_states>/ats.sock``; TCP with ``--api-port``). So a rerun after a
+crash, ``kill -9`` or a SIGTERM takes the job up where it was: a backtest resumes from
+the candle its snapshot reached, a live job reconciles its orders with the exchange by
+client order id. A job that finished before runs afresh. The output says which, one
+line per job.
 
 Only the standard library at module level: ``ats --help`` must stay instant.
 """
@@ -27,6 +29,7 @@ from ats.headless.exit_codes import EXIT_FAILED, EXIT_OK
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ats.apis.listen import ApiOptions
     from ats.headless.session import HeadlessSession
     from ats.trading_job.job_config import JobConfig
     from ats.trading_job.job_manager import JobManager
@@ -50,9 +53,11 @@ async def run_config_files(
     yes_live: bool = False,
     settings: Settings | None = None,
     console: Console | None = None,
+    api: ApiOptions | None = None,
 ) -> int:
     """Run each config as a saved job until they all end or a stop signal arrives (they
-    are then saved to resume). Bad input raises an ATSError before anything is opened or
+    are then saved to resume), serving them on the control API (``api``: its TCP
+    options) meanwhile. Bad input raises an ATSError before anything is opened or
     locked; a live config without ``yes_live`` is refused the same way."""
     from ats.headless.live_guard import require_yes_live
     from ats.headless.session import run_session
@@ -79,7 +84,7 @@ async def run_config_files(
     async def body(session: HeadlessSession) -> int:
         return await _run(session, console, pairs, ids, again, json_out)
 
-    return await run_session(settings, loader, body)
+    return await run_session(settings, loader, body, api)
 
 
 async def _run(

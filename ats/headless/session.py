@@ -5,8 +5,9 @@ restore until the last save (a first signal starts the stop deadline, a second o
 what it can and exits at once), run their jobs with a :class:`HeadlessRunner`, close
 persistence before printing, and fail when a job's latest state could not be saved. What
 differs, which jobs to take up and what to print at the end, is the caller's ``body``.
-``ats --no-ui`` also serves its jobs on the control API from the restore to the save
-(``ats attach``, ``ats jobs``), and runs on while a console is attached.
+Both serve their jobs on the control API from the restore to the save (``ats attach``,
+``ats jobs``; the socket always, TCP as the ``--api-*`` flags ask), and run on while a
+console is attached.
 
 Only the standard library at module level: ``ats --help`` must stay instant.
 """
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ats.apis.listen import Listening
+    from ats.apis.listen import ApiOptions, Listening
     from ats.apis.server import ControlServer
     from ats.headless.runner import HeadlessRunner
     from ats.persistence.persistent_jobs import PersistentJobs
@@ -98,35 +99,56 @@ class HeadlessSession:
         return message is not None
 
 
+def bind_api(settings: Settings, api: ApiOptions | None) -> Listening | None:
+    """The control API's sockets, bound before anything runs (a bad ``--api-*`` flag or a
+    busy port: ConfigError, one line). A state directory that is busy or cannot be
+    written gets none: the restore says why in its own one line. A unix socket that
+    cannot be bound is a warning line; the jobs run without it."""
+    from ats.apis.listen import bind_for
+    from ats.persistence.directory_lock import holder_pid, state_dir_unwritable
+
+    directory = settings.saved_states_dir
+    if holder_pid(directory) is not None or state_dir_unwritable(directory) is not None:
+        return None
+    listening = bind_for(settings, api)
+    if listening.socket_error is not None:
+        print(f"ats: warning: {listening.socket_error}", file=sys.stderr)
+    return listening
+
+
 async def run_session(
     settings: Settings,
     loader: PluginLoader,
     body: Callable[[HeadlessSession], Awaitable[int]],
-    listening: Listening | None = None,
+    api: ApiOptions | None = None,
 ) -> int:
-    """Build the manager, alerts (a bad alert setting fails here, before any lock) and
-    persistence, and run ``body`` with stop signals handled and alerts subscribed before
-    anything is restored; the control API on ``listening`` while they are restored."""
+    """Bind the control API (as ``api`` asks; the socket at least), build the manager,
+    alerts (a bad alert setting fails here, before any lock) and persistence, and run
+    ``body`` with stop signals handled and alerts subscribed before anything is
+    restored; the control API is served while the jobs are restored."""
     from ats.alerts.service import alert_service, alerts_running, warn_on_stderr
     from ats.persistence.persistent_jobs import PersistentJobs
     from ats.trading_job.job_manager import JobManager
     from ats.trading_job.stop_deadline import StopDeadline
 
-    manager = JobManager(loader=loader)
-    alerts = alert_service(manager, settings, report=warn_on_stderr)
-    persistence = PersistentJobs(manager, settings)
-    stop = StopDeadline(
-        manager,
-        deadline_s=settings.stop_deadline_s,
-        unsaved=persistence.unsaved_jobs,
-        save_now=persistence.save_now,
-        owns_process=True,
-    )
-    stop.install_signals()
+    listening = bind_api(settings, api)
     try:
-        async with alerts_running(alerts):  # subscribed before the restore
-            return await body(HeadlessSession(persistence, stop, listening))
+        manager = JobManager(loader=loader)
+        alerts = alert_service(manager, settings, report=warn_on_stderr)
+        persistence = PersistentJobs(manager, settings)
+        stop = StopDeadline(
+            manager,
+            deadline_s=settings.stop_deadline_s,
+            unsaved=persistence.unsaved_jobs,
+            save_now=persistence.save_now,
+            owns_process=True,
+        )
+        stop.install_signals()
+        try:
+            async with alerts_running(alerts):  # subscribed before the restore
+                return await body(HeadlessSession(persistence, stop, listening))
+        finally:
+            stop.remove_signals()
     finally:
         if listening is not None:
             listening.close()
-        stop.remove_signals()

@@ -54,8 +54,15 @@ def start_headless(
     state_dir: Path, *, env: dict[str, str], cwd: Path, args: tuple[str, ...] = ()
 ) -> subprocess.Popen[str]:
     """``ats --no-ui`` running the saved jobs; returns once its socket answers."""
+    return start_serving("--no-ui", *args, state_dir=state_dir, env=env, cwd=cwd)
+
+
+def start_serving(
+    *args: str, state_dir: Path, env: dict[str, str], cwd: Path
+) -> subprocess.Popen[str]:
+    """``ats ARGS`` (a process that runs jobs); returns once its socket exists."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "ats.cli", "--no-ui", *args],
+        [sys.executable, "-m", "ats.cli", *args],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -67,7 +74,7 @@ def start_headless(
         if process.poll() is not None or time.monotonic() > deadline:
             output = process.communicate(timeout=10)[0] if process.poll() is not None else ""
             process.kill()
-            raise AssertionError(f"ats --no-ui did not serve its socket: {output}")
+            raise AssertionError(f"ats {' '.join(args)} did not serve its socket: {output}")
         time.sleep(0.05)
     return process
 
