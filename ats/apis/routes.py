@@ -7,6 +7,8 @@ stream, the OpenAPI document, and the rules every request goes through.
   a 400, an unknown route a 404, all with a one-line JSON error like the commands' own
   (JobError 409, other ATSErrors 422). An unexpected exception is logged and answered
   500 without its details: the jobs are not affected either way.
+- An edited config keeps the credentials its sender was shown masked
+  (:func:`~ats.apis.wire.unmask_config`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ats.apis.operations import (
     STOP_PROCESS_PATH,
     Operation,
 )
-from ats.apis.wire import BadRequest, dump_answer, dump_error, parse_arguments
+from ats.apis.wire import BadRequest, dump_answer, dump_error, parse_arguments, unmask_config
 from ats.exceptions import ATSError, JobError
 from ats.trading_job.control import JobControl
 
@@ -138,6 +140,9 @@ def _handler(control: JobControl, operation: Operation) -> Handler:
             raw = await _json_object(request)
         arguments = parse_arguments(operation, raw)
         arguments.update({name: request.match_info[name] for name in path_params})
+        if operation.name == "edit":  # made from the masked config the job_config route gave
+            stored = await control.job_config(arguments["job_id"])
+            arguments["config"] = unmask_config(arguments["config"], stored)
         result = await method(**arguments)
         return web.Response(body=dump_answer(operation, result), content_type="application/json")
 

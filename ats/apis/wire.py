@@ -5,7 +5,9 @@ frozen dataclasses, the job config a pydantic model), read back into the same ty
 the client. Errors are ``{"error": "<ATSError subclass>", "message": "<one line>"}``
 and become that exception again on the client, so a front end shows the same line in
 either case. Every body goes through :func:`~ats.utils.redaction.redact` on its way out:
-a secret that leaked into a message is masked here as in the log.
+a secret that leaked into a message is masked here as in the log. A job config comes
+back from a front end with those masks where it left them (an edit that changed
+something else): :func:`unmask_config` puts the stored values back, in this process.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ats.apis.operations import Operation
 from ats.exceptions import ATSError
 from ats.trading_job.change_feed import Changes
 from ats.trading_job.events import JobStatusChanged
+from ats.trading_job.job_config import JobConfig, parse_job_config
 from ats.utils.redaction import redact, scrub_config, secrets_registered
 from ats.utils.validation import format_validation_error, one_line
 
@@ -71,6 +74,33 @@ def dump_answer(operation: Operation, value: Any) -> bytes:
         scrubbed, _masked = scrub_config(value.model_dump(mode="json"))
         return safe(json.dumps(scrubbed).encode())
     return safe(answer_adapter(operation.returns).dump_json(value))
+
+
+def unmask_config(submitted: JobConfig, stored: JobConfig) -> JobConfig:
+    """``submitted`` (an edit of ``stored`` made from the masked config this API answered
+    with) where every value still equal to what the client was shown in place of a
+    credential is the stored value again: a mask sent back means "keep it", a new value
+    replaces it. The credential itself never crossed the API."""
+    stored_raw = stored.model_dump(mode="json")
+    shown, _masked = scrub_config(stored_raw)
+    raw = submitted.model_dump(mode="json")
+    restored = _unmask(raw, shown, stored_raw)
+    return submitted if restored == raw else parse_job_config(restored, source="config")
+
+
+def _unmask(value: Any, shown: Any, stored: Any) -> Any:
+    if isinstance(value, dict) and isinstance(shown, dict) and isinstance(stored, dict):
+        return {
+            key: _unmask(item, shown.get(key), stored.get(key)) if key in stored else item
+            for key, item in value.items()
+        }
+    if isinstance(value, list) and isinstance(shown, list) and isinstance(stored, list):
+        if len(value) == len(shown) == len(stored):
+            return [_unmask(*items) for items in zip(value, shown, stored, strict=True)]
+        return value
+    if isinstance(value, str) and value == shown and shown != stored:
+        return stored  # masked when shown and sent back unchanged
+    return value
 
 
 def load_answer(operation: Operation, data: bytes) -> Any:
