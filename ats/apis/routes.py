@@ -138,8 +138,8 @@ def _handler(control: JobControl, operation: Operation) -> Handler:
             }
         else:
             raw = await _json_object(request)
+        raw.update({name: request.match_info[name] for name in path_params})
         arguments = parse_arguments(operation, raw)
-        arguments.update({name: request.match_info[name] for name in path_params})
         if operation.name == "edit":  # made from the masked config the job_config route gave
             stored = await control.job_config(arguments["job_id"])
             arguments["config"] = unmask_config(arguments["config"], stored)

@@ -43,12 +43,13 @@ def answer_adapter(kind: Any) -> TypeAdapter[Any]:
 
 
 @functools.cache
-def arguments_model(operation: Operation) -> type[BaseModel]:
-    """The query and body arguments of ``operation``, validated (path ones are strings)."""
+def arguments_model(operation: Operation, with_path: bool = False) -> type[BaseModel]:
+    """The query and body arguments of ``operation`` (and its path ones with
+    ``with_path``: a path's ``/trials/3`` is then the int 3 the JobControl method takes)."""
     fields: dict[str, Any] = {
         param.name: (param.type, param.default)
         for param in operation.params
-        if param.where != "path"
+        if with_path or param.where != "path"
     }
     model: type[BaseModel] = create_model(
         f"{operation.name}_arguments",
@@ -59,9 +60,10 @@ def arguments_model(operation: Operation) -> type[BaseModel]:
 
 
 def parse_arguments(operation: Operation, raw: dict[str, Any]) -> dict[str, Any]:
-    """Validated keyword arguments for the JobControl method; BadRequest naming the field."""
+    """Validated keyword arguments for the JobControl method (``raw`` has the path's
+    too); BadRequest naming the field."""
     try:
-        parsed = arguments_model(operation).model_validate(raw)
+        parsed = arguments_model(operation, with_path=True).model_validate(raw)
     except ValidationError as exc:
         raise BadRequest(format_validation_error(exc)) from None
     return {name: getattr(parsed, name) for name in type(parsed).model_fields}

@@ -3,6 +3,7 @@ snapshot, a log or the console, and every state file is owner-only (0600)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 import textwrap
@@ -136,16 +137,21 @@ LITERAL = "literal-secret-in-a-config-only"
 async def test_no_secret_in_any_answer_or_event_of_the_control_api(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Issue 11: the same careless jobs, served by the control API over TCP: no answer
-    to any query, no event, no error and no log line carries a credential or the token."""
+    """Issue 11: the same careless jobs, and a sweep of them (two trials, one crashing
+    with the key in its error), served by the control API over TCP: no answer to any
+    query, job's or sweep's, no event, no error and no log line carries a credential or
+    the token."""
     import aiohttp
 
     from ats.apis.listen import ApiOptions, bind_for
     from ats.apis.operations import OPERATIONS
     from ats.apis.server import ControlServer
+    from ats.research.journal import JOURNAL_NAME
+    from ats.research.sweep_jobs import SweepJobs
     from ats.trading_job.job_config import load_job_config
     from ats.trading_job.job_manager import JobManager
     from ats.trading_job.local_control import LocalJobControl
+    from ats.trading_job.status import JobStatus
     from ats.utils.plugins import PluginLoader
     from ats.utils.settings import Settings
 
@@ -164,41 +170,64 @@ async def test_no_secret_in_any_answer_or_event_of_the_control_api(
         manager.create(load_job_config(_job(tmp_path, name, data, fail_at, LITERAL))).id
         for name, fail_at in (("careless", 0), ("crashing", 300))
     ]
+    spec = tmp_path / "leaky.sweep.yaml"  # the careless job's config, literal secret and all
+    spec.write_text("job: careless.yaml\nparams: {fail_at: [0, 300]}\nworkers: 1\n")
+    sweeps = SweepJobs(manager.bus, manager.loader, settings.saved_states_dir / JOURNAL_NAME)
     listening = bind_for(settings, ApiOptions(port=0))
     assert listening.tcp_address is not None
     base = "http://{}:{}/api/v1".format(*listening.tcp_address)
     seen: list[str] = []
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
-    with caplog.at_level("DEBUG"):
-        async with (
-            ControlServer(LocalJobControl(manager), listening),
-            aiohttp.ClientSession(headers=headers) as http,
-            http.ws_connect(base + "/events") as events,
-        ):
-            for job_id in ids:
-                async with http.post(f"{base}/jobs/{job_id}/start") as response:
-                    seen.append(await response.text())
-            for job_id in ids:
-                await manager.wait(job_id)
-            while not events.closed:
-                try:
-                    seen.append(str((await events.receive(timeout=0.3)).data))
-                except TimeoutError:
-                    break
-            for operation in OPERATIONS:
-                if operation.command or "{sweep_id}" in operation.path:
-                    continue  # no sweep runs here
-                for job_id in ids:
-                    path = operation.path.format(job_id=job_id, kind="strategies", strategy="leaky")
-                    query = {"bars": 500, "points": 100, "job_ids": job_id}
-                    params = {p.name: query[p.name] for p in operation.params if p.name in query}
-                    async with http.get(base + path, params=params) as response:
-                        assert response.status == 200, (path, await response.text())
+    try:
+        with caplog.at_level("DEBUG"):
+            async with (
+                ControlServer(LocalJobControl(manager, sweeps), listening),
+                aiohttp.ClientSession(headers=headers) as http,
+                http.ws_connect(base + "/events") as events,
+            ):
+                async with http.post(f"{base}/sweeps", json={"spec": str(spec)}) as response:
+                    assert response.status == 200, await response.text()
+                    sweep_id = await response.json()
+                for job_id in [*ids, sweep_id]:
+                    async with http.post(f"{base}/jobs/{job_id}/start") as response:
                         seen.append(await response.text())
-            async with http.post(f"{base}/jobs/{ids[0]}/speed", json={"factor": 2}) as response:
-                seen.append(await response.text())  # an error naming the job
+                for job_id in ids:
+                    await manager.wait(job_id)
+                await asyncio.wait_for(sweeps.get(sweep_id).wait(), 60)
+                assert sweeps.get(sweep_id).status is JobStatus.FINISHED
+                while not events.closed:
+                    try:
+                        seen.append(str((await events.receive(timeout=0.3)).data))
+                    except TimeoutError:
+                        break
+                queried = set()
+                for operation in OPERATIONS:
+                    if operation.command:
+                        continue
+                    for job_id in [*ids, sweep_id]:
+                        path = operation.path.format(
+                            job_id=job_id,
+                            sweep_id=sweep_id,
+                            trial=0,
+                            kind="strategies",
+                            strategy="leaky",
+                        )
+                        query = {"bars": 500, "points": 100, "job_ids": job_id}
+                        params = {
+                            p.name: query[p.name] for p in operation.params if p.name in query
+                        }
+                        async with http.get(base + path, params=params) as response:
+                            assert response.status == 200, (path, await response.text())
+                            seen.append(await response.text())
+                        queried.add(operation.name)
+                assert queried == {op.name for op in OPERATIONS if not op.command}  # sweeps too
+                async with http.post(f"{base}/jobs/{ids[0]}/speed", json={"factor": 2}) as response:
+                    seen.append(await response.text())  # an error naming the job
+    finally:
+        await sweeps.shutdown()  # its worker processes too
     assert any('"secret":"***"' in text.replace(" ", "") for text in seen)  # the config
     assert any("authentication failed for key ***" in text for text in seen)
+    assert any('"error":"RuntimeError: authentication failed for key ***"' in text for text in seen)
     assert any("connecting with api key ***" in text for text in seen)
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in (API_KEY, API_SECRET, API_TOKEN, LITERAL):
