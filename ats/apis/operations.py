@@ -182,7 +182,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "/jobs/{job_id}/config",
         _job(Param("config", JobConfig, "body")),
         str,
-        "Replace a stopped job's config; returns its id",
+        "Replace a stopped job's config; returns its id (a credential left as *** keeps "
+        "its stored value)",
     ),
     _command("start", "Start a job"),
     _command("stop", "Stop a job"),
