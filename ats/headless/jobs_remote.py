@@ -30,6 +30,9 @@ JOB_COMMANDS = {
     "resume": "resume it",
     "reload": "re-import its strategy code, keeping its state",
 }
+STOP_WAIT_S = 10.0
+"""How long ``ats jobs stop`` waits for the job to end before saying it is stopping."""
+STOP_POLL_S = 0.05
 LIVE_ONLY = frozenset({"start", "stop", "pause", "resume", "reload", "speed", "kill-switch"})
 """Actions that need a running ATS (the others also work on the saved files)."""
 
@@ -91,12 +94,38 @@ async def run(control: RemoteJobControl, args: argparse.Namespace) -> int:
         elif action == "speed":
             speed = await control.set_speed(view.job_id, args.factor)
             print(f"{label}: speed {speed:g}x")
+        elif action == "stop":
+            await control.stop(view.job_id)
+            print(f"{label}: {await _once_stopped(control, view.job_id)}")
         elif action in JOB_COMMANDS:
             await getattr(control, action)(view.job_id)
             print(f"{label}: {(await control.job(view.job_id)).status}")
         else:
             raise ConfigError(f"'ats jobs {action}' works on the saved files only: stop ATS first")
     return EXIT_OK
+
+
+async def _once_stopped(control: RemoteJobControl, job_id: str) -> str:
+    """The job's status once its stop took effect: a stop is cooperative (the job ends
+    at its next checkpoint, a loaded machine may take a while), so "running" right after
+    it would be a wrong answer. ``stopping`` if it has not ended within
+    :data:`STOP_WAIT_S`."""
+    import asyncio
+    import time
+
+    from ats.apis.wire import ApiUnavailable
+
+    deadline = time.monotonic() + STOP_WAIT_S
+    while True:
+        try:
+            status = (await control.job(job_id)).status
+        except ApiUnavailable:  # it was the last job: the process saved it and ended
+            return "stopped; ATS ended (no job left running)"
+        if not status.is_active:
+            return str(status)
+        if time.monotonic() > deadline:
+            return "stopping (it ends at its next candle)"
+        await asyncio.sleep(STOP_POLL_S)
 
 
 async def resolve(control: RemoteJobControl, wanted: str) -> JobView:
