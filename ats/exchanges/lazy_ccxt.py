@@ -23,7 +23,8 @@ def ccxt_module() -> ModuleType:
 async def load_ccxt() -> ModuleType:
     """Import ccxt in a worker thread, so the event loop keeps running meanwhile: on a
     loaded machine the import took over 2 s, and a live job's loop watchdog (2 s) failed
-    the job in ``connect`` (tests/e2e/ccxt/test_run_kill9.py, on main under load)."""
+    the job in ``connect`` (tests/e2e/ccxt/test_live_kill9.py, its ``ats run`` case, on main
+    under load)."""
     return await asyncio.to_thread(ccxt_module)
 
 

@@ -1,6 +1,10 @@
-"""Acceptance (issue 5, item 4): a real ``ats --no-ui --yes-live`` process running a live
+"""Acceptance (issue 5, item 4; issue 9, acceptance 3): a real ATS process running a live
 sma_cross job is killed with SIGKILL while an order is in flight, twice, and resumes
-without sending anything twice; its books end equal to the exchange's.
+without sending anything twice; its books (orders, fills, balances) in the snapshot and
+the journal end equal to the exchange's. One scenario, started two ways: ``ats jobs add``
+then ``ats --no-ui --yes-live``, and ``ats run live.yaml --no-ui --yes-live`` (each rerun
+of the same command takes up the same job: its id comes from the config file's path and
+the job's name).
 
 The loopback FakeBinance runs on this test's event loop, the ATS processes are real
 subprocesses (the test only polls them, so the server keeps serving). The fake's clock is
@@ -22,6 +26,7 @@ import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +48,10 @@ from persist_helpers import ats_command, ats_env, read_payload, settings_for
 
 from ats.database.journal import Journal
 from ats.headless.job_add import add_job
+from ats.headless.run_command import config_job_id
 from ats.trading_job.job_config import parse_job_config
 
-pytestmark = pytest.mark.slow  # three real processes, ~15 s
+pytestmark = pytest.mark.slow  # three real processes per launch, ~15 s each
 
 JOB_ID = "live-sma"
 FAST, SLOW = 5, 20
@@ -127,11 +133,12 @@ async def until(
 class Saved:
     """The job's snapshot on disk, as the test reads it while ATS runs."""
 
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, job_id: str) -> None:
         self.state = state
+        self.job_id = job_id
 
     def payload(self) -> dict[str, Any]:
-        return read_payload(self.state, JOB_ID) or {}
+        return read_payload(self.state, self.job_id) or {}
 
     def exchange(self) -> dict[str, Any]:
         return self.payload().get("exchange") or {}
@@ -186,20 +193,46 @@ def write_job_yaml(tmp_path: Path, fake: FakeBinance) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class Launch:
+    """How the job is saved and started; the scenario is the same either way."""
+
+    by_run: bool
+    """``ats run live.yaml`` (the job saved by the run itself) rather than ``ats jobs add``
+    then ``ats --no-ui``."""
+    restores: int
+    """Runs that restore the job from its snapshot: ``ats jobs add`` saves it before the
+    first run, ``ats run`` on it."""
+
+    def job_id(self, config: Path) -> str:
+        return config_job_id(config, JOB_ID) if self.by_run else JOB_ID
+
+    def args(self, config: Path, *flags: str) -> tuple[str, ...]:
+        return ("run", str(config), *flags) if self.by_run else flags
+
+
+@pytest.mark.parametrize(
+    "launch",
+    [Launch(by_run=False, restores=3), Launch(by_run=True, restores=2)],
+    ids=["jobs-add-no-ui", "run"],
+)
 async def test_kill_9_with_orders_in_flight_resumes_without_resending(
-    fake: FakeBinance, tmp_path: Path
+    fake: FakeBinance, tmp_path: Path, launch: Launch
 ) -> None:
     crosses = cross_candles()[:6]
     assert [side for _, side in crosses] == ["buy", "sell"] * 3
     buy1, sell1, buy2, _, buy3, sell3 = (candle for candle, _ in crosses)
     state = tmp_path / "state"
-    assert add_job(settings_for(state), write_job_yaml(tmp_path, fake), JOB_ID, start=True) == 0
+    config = write_job_yaml(tmp_path, fake)
+    job_id = launch.job_id(config)
+    if not launch.by_run:
+        assert add_job(settings_for(state), config, JOB_ID, start=True) == 0
     env = ats_env(state, ATS_SNAPSHOT_INTERVAL_S="0.05", **{KEY_ENV: API_KEY, SECRET_ENV: SECRET})
-    saved = Saved(state)
+    saved = Saved(state, job_id)
     processes: list[Ats] = []
 
-    def start(name: str) -> Ats:
-        processes.append(Ats(tmp_path, name, env, "--no-ui", "--yes-live"))
+    def start(name: str, *flags: str) -> Ats:
+        processes.append(Ats(tmp_path, name, env, *launch.args(config, *flags)))
         return processes[-1]
 
     async def trade_on(candle: int, proc: Ats) -> str:
@@ -221,18 +254,19 @@ async def test_kill_9_with_orders_in_flight_resumes_without_resending(
 
     try:
         # Without --yes-live nothing starts: no request, the saved job untouched.
-        before = {path.name: path.read_bytes() for path in state.iterdir()}
-        refused = Ats(tmp_path, "refused", env, "--no-ui")
-        processes.append(refused)
+        before = files(state)
+        refused = start("refused", "--no-ui")
         assert await refused.exited() == 2, refused.output()
         message = refused.output().strip()
         assert message.count("\n") == 0 and JOB_ID in message and "--yes-live" in message
         assert fake.requests == []
-        assert {path.name: path.read_bytes() for path in state.iterdir()} == before
+        assert files(state) == before
 
         # Run 1: a normal buy, then a sell the exchange executes but whose response stalls.
-        first = start("run1")
+        first = start("run1", "--no-ui", "--yes-live")
         await until(lambda: saved.handled() >= WARMUP, START_TIMEOUT, "warm-up", first)
+        if launch.by_run:
+            assert f"job {JOB_ID} ({job_id}): new" in first.output()
         bought = await trade_on(buy1, first)
         lost = fake.inject(
             "/api/v3/order", "timeout", method="POST", after_processing=True, delay=STALL_SECONDS
@@ -246,12 +280,15 @@ async def test_kill_9_with_orders_in_flight_resumes_without_resending(
         assert await first.exited() == -signal.SIGKILL
         fake.set_candle_index(sell1 + 5)  # the market moves on while the job is down
 
-        # Run 2: reconciles the sell by its client order id; then a buy whose request
-        # stalls before the exchange sees it.
+        # Run 2 (the same command): the same job; it reconciles the sell by its client
+        # order id; then a buy whose request stalls before the exchange sees it.
         restarted = time.time()
-        second = start("run2")
+        second = start("run2", "--no-ui", "--yes-live")
         await until(lambda: saved.status(sold) == "filled", START_TIMEOUT, "reconcile", second)
         await until(lambda: saved.settled_at(sell1 + 5), STEP_TIMEOUT, "catch-up", second)
+        if launch.by_run:
+            assert f"resuming job {JOB_ID} ({job_id}) from candle" in second.output()
+            assert "1 open order(s) are looked up by client order id" in second.output()
         assert lookups_by_client_id(fake, sold, restarted) >= 1
         stalled = fake.inject("/api/v3/order", "timeout", method="POST", delay=STALL_SECONDS)
         fake.set_candle_index(buy2 + 1)
@@ -266,17 +303,20 @@ async def test_kill_9_with_orders_in_flight_resumes_without_resending(
         # Run 3: the stalled buy never reached the exchange: rejected, not resent. Trading
         # goes on: a full round trip, then a graceful stop.
         restarted = time.time()
-        third = start("run3")
+        third = start("run3", "--no-ui", "--yes-live")
         await until(lambda: saved.status(never) == "rejected", START_TIMEOUT, "reject", third)
         assert lookups_by_client_id(fake, never, restarted) >= 1
         bought_again = await trade_on(buy3, third)
         sold_again = await trade_on(sell3, third)
         third.process.send_signal(signal.SIGTERM)
         assert await third.exited() == 0, third.output()
+        if launch.by_run:
+            assert "job(s) saved; 'ats run" in third.output()
     finally:
         for proc in processes:
             proc.kill()
 
+    assert sorted(p.name for p in state.glob("*.json")) == [f"{job_id}.json"]  # one job
     ids = [bought, sold, never, bought_again, sold_again]
     assert posts_by_client_id(fake) == dict.fromkeys(ids, 1)  # nothing was sent twice
     payload = saved.payload()
@@ -284,7 +324,12 @@ async def test_kill_9_with_orders_in_flight_resumes_without_resending(
     exchange = payload["exchange"]
     assert_books_match_server(exchange, fake, ids)
     assert saved.order(never)["reason"] == "never reached the exchange"
-    await assert_journal_matches(state, exchange, fake, sold, never)
+    await assert_journal_matches(state, job_id, exchange, fake, sold, never, launch.restores)
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """The folder's files and their bytes (none before it exists)."""
+    return {path.name: path.read_bytes() for path in folder.iterdir()} if folder.exists() else {}
 
 
 def assert_books_match_server(exchange: dict[str, Any], fake: FakeBinance, ids: list[str]) -> None:
@@ -324,13 +369,19 @@ def server_balances(fake: FakeBinance) -> dict[str, list[float]]:
 
 
 async def assert_journal_matches(
-    state: Path, exchange: dict[str, Any], fake: FakeBinance, sold: str, never: str
+    state: Path,
+    job_id: str,
+    exchange: dict[str, Any],
+    fake: FakeBinance,
+    sold: str,
+    never: str,
+    restores: int,
 ) -> None:
-    """The journal holds each fill once, the orders and balances as the exchange has them
-    and, in the log, what each restart found by client order id."""
+    """The journal holds each fill once, the orders and balances (holds included) as the
+    exchange has them and, in the log, what each restart found by client order id."""
     journal = await Journal(settings_for(state).journal_file, readonly=True).open()
     try:
-        data = await journal.export(JOB_ID)
+        data = await journal.export(job_id)
     finally:
         await journal.close()
     assert data is not None
@@ -339,11 +390,11 @@ async def assert_journal_matches(
     journaled = {r["order_id"]: (r["status"], r["amount"], r["filled"]) for r in data["orders"]}
     saved = {o["id"]: (o["status"], o["amount"], o["filled"]) for o in exchange["orders"]}
     assert journaled == saved
-    served = server_balances(fake)
     balances = {r["asset"]: [r["free"], r["used"]] for r in data["balances"]}
-    assert {a: v for a, v in balances.items() if a in served or any(v)} == served
+    assert balances == server_balances(fake) == exchange["balances"]
     messages = [row["message"] for row in data["logs"]]
-    assert sum("restored from snapshot" in m for m in messages) == 3  # not the refused start
+    # Not the refused start.
+    assert sum("restored from snapshot" in m for m in messages) == restores
     reconciled = [m for m in messages if m.startswith("reconciled with the exchange")]
     assert len(reconciled) == 2, reconciled
     assert f"{sold} filled" in reconciled[0] and f"{never} rejected" in reconciled[1]

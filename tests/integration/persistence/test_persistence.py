@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from job_configs import backtest_config
-from persist_helpers import make_candles, read_payload, settings_for, write_candles
+from persist_helpers import eventually, make_candles, read_payload, settings_for, write_candles
 
 from ats.persistence.directory_lock import StateDirLocked
 from ats.persistence.persistent_jobs import PersistentJobs
@@ -94,10 +94,12 @@ async def test_new_jobs_are_saved_and_deleted_jobs_forgotten(candles: Path, tmp_
     manager, persistence = await _open(state)
     job = manager.create(backtest_config(candles, name="keep"))
     gone = manager.create(backtest_config(candles, name="gone"))
-    await asyncio.sleep(0.2)
+    # Saved and deleted by PersistentJobs' watcher on the events, in worker threads: wait
+    # for the files, not a fixed time (0.2 s was too short on a loaded machine).
+    await eventually(lambda: len(SnapshotStore(state).job_ids()) == 2)
     assert sorted(SnapshotStore(state).job_ids()) == sorted([job.id, gone.id])
     await manager.delete(gone.id)
-    await asyncio.sleep(0.2)
+    await eventually(lambda: len(SnapshotStore(state).job_ids()) == 1)
     assert SnapshotStore(state).job_ids() == [job.id]
     assert persistence.journal is not None
     await persistence.journal.flush()
