@@ -99,6 +99,11 @@ class BaseExchange(abc.ABC):
     async def disconnect(self) -> None:  # noqa: B027 - optional hook
         """Release connections; always called, also after errors."""
 
+    def __bool__(self) -> bool:
+        """Always true: ``if exchange`` must not mean "has candles loaded" because a
+        replaying exchange's ``len`` is its number of candles (0 before it loads them)."""
+        return True
+
     def release(self) -> None:
         """Cut the callbacks once the job is done with this exchange (a new run, an edit,
         a delete). The strategy and the listeners point back here, so without this a
