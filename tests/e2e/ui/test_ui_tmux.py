@@ -10,15 +10,19 @@ Skipped when tmux is not installed (``apt-get install -y tmux``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from ats.persistence.directory_lock import holder_pid
 
 REPO = Path(__file__).resolve().parents[3]
 TMUX = shutil.which("tmux")
@@ -134,7 +138,19 @@ class Console:
         return self.tmux
 
     def close(self) -> None:
+        """End the session, and the console with it: since a console outlives a hang-up
+        (``--on-hangup keep``), killing tmux after a failed test would leave it running."""
         self.tmux.kill_server()
+        pid = holder_pid(self.state)
+        if pid is None or pid <= 0:  # free, or a lock file without a pid in it
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and holder_pid(self.state) == pid:
+                time.sleep(0.1)
+            if holder_pid(self.state) == pid:
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
