@@ -251,9 +251,9 @@ class LogView(ScrollView, can_focus=True):
     def _changed(self) -> None:
         self._strips.clear()
         set_virtual_size(self, Size(self._wrap_width, len(self._rows)))
-        if self._follow:  # after the layout: the new height sets where the end is
+        if self._follow:  # after the refresh, where the new height puts the end
             self.scroll_end(animate=False, x_axis=False)
-        self.refresh()
+        self.refresh()  # the rows changed, if not their number
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
