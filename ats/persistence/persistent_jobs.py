@@ -87,9 +87,9 @@ class PersistentJobs:
         self._unloadable: dict[str, TradingJob] = {}
         self._job_locks: dict[str, asyncio.Lock] = {}
         self._written: dict[str, tuple[Any, ...]] = {}
+        """Fingerprint of each job's state when its snapshot was last written."""
         self._redacted_reports: dict[str, tuple[Any, Any]] = {}
         """Per job: its report and that report redacted (see :meth:`_redact_report`)."""
-        """Fingerprint of each job's state when its snapshot was last written."""
         self._warned_config: set[str] = set()
         self._subscription: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -326,9 +326,9 @@ class PersistentJobs:
         """Redact a new report in a worker thread, once: it holds every trade (a second
         on the loop for 50,000 trades, bench/ui_latency.py) and never changes once made."""
         report = job.report
-        kept = self._redacted_reports.get(job.id)
         if not report or self._status_to_save(job) in RESUME_STATUSES:
-            return
+            return  # no report saved
+        kept = self._redacted_reports.get(job.id)
         if kept is None or kept[0] is not report:
             self._redacted_reports[job.id] = (report, await asyncio.to_thread(redact_data, report))
 
