@@ -82,6 +82,13 @@ class Journal(JournalQueries):
         (:func:`quarantine`); OSError or StateError when the file or its directory cannot
         be written (a full disk, read-only). See :func:`open_journal_file`."""
         self._db = await open_journal_file(self.path, readonly=self.readonly)
+        if not self.readonly:
+            try:
+                self._reader = await open_journal_file(self.path, readonly=True)
+            except BaseException:
+                await self._db.close()
+                self._db = None
+                raise
         return self
 
     def attach(self, manager: JobSource, *, before_commit: BeforeCommit | None = None) -> None:
@@ -96,9 +103,10 @@ class Journal(JournalQueries):
     async def close(self) -> None:
         """Write what is queued, stop the writer and close the file."""
         await self._writer.stop()
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        for connection in (self._reader, self._db):
+            if connection is not None:
+                await connection.close()
+        self._db = self._reader = None
 
     async def __aenter__(self) -> Journal:
         return await self.open()

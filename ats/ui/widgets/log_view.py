@@ -95,6 +95,7 @@ class LogView(ScrollView, can_focus=True):
         self._wrap_width = 0
         self._follow = True
         """Keep the newest line in view (until the user scrolls up, and again at the end)."""
+        self._rich_style: Style | None = None
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(256)
         """Drawn rows by (row, width); cleared whenever the rows or the styles change."""
 
@@ -301,7 +302,7 @@ class LogView(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._base_style()
         if row >= len(self._rows):
             return Strip.blank(width, base)
         key = (row, width)
@@ -314,6 +315,14 @@ class LogView(ScrollView, can_focus=True):
             self._strips[key] = strip
         return strip.apply_offsets(scroll_x, row)
 
+    def _base_style(self) -> Style:
+        """``rich_style``, kept until the styles change: it walks the CSS each time, and
+        took more time than drawing the rows themselves (bench/ui_latency.py)."""
+        if self._rich_style is None:
+            self._rich_style = self.rich_style
+        return self._rich_style
+
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._rich_style = None
         self._strips.clear()

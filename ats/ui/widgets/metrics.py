@@ -42,6 +42,7 @@ class MetricsPanel(ScrollView, can_focus=True):
         self._rows: list[Strip] = []
         """The view drawn at :attr:`_width` (without the panel's colours)."""
         self._width = 0
+        self._rich_style: Style | None = None
 
     def on_mount(self) -> None:
         self._show_view()
@@ -133,12 +134,20 @@ class MetricsPanel(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         row = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._base_style()
         if row >= len(self._rows):
             return Strip.blank(width, base)
         return self._rows[row].apply_style(base).extend_cell_length(width, base)
 
+    def _base_style(self) -> Style:
+        """``rich_style``, kept until the styles change: it walks the CSS each time, and
+        took more time than drawing the rows themselves (bench/ui_latency.py)."""
+        if self._rich_style is None:
+            self._rich_style = self.rich_style
+        return self._rich_style
+
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._rich_style = None
         if self.is_mounted:
             self._draw()  # theme colours are baked into the rows

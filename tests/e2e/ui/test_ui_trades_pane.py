@@ -248,7 +248,7 @@ async def test_a_journaled_jobs_pane_shows_the_engines_rows_written_or_not(
         await wait_for(pilot, lambda: job.status is JobStatus.PAUSED)
         total = exchange.trade_count()
         statements: list[str] = []
-        await journal.db.set_trace_callback(statements.append)
+        await journal.reader.set_trace_callback(statements.append)  # pages: the reader
 
         pane = await open_trades(pilot, app, total)
         engine = view_builder.trade_page(job, 0, total).trades
@@ -263,7 +263,7 @@ async def test_a_journaled_jobs_pane_shows_the_engines_rows_written_or_not(
         assert await every_row(pilot, pane) == list(engine_fills)
         assert any("FROM fills" in sql for sql in statements)
         assert (journal.written_fills(job.id, exchange) or 0) < fills
-        await journal.db.set_trace_callback(None)
+        await journal.reader.set_trace_callback(None)
         manager.stop(job.id)
         await manager.wait(job.id)
         await journal.close()

@@ -4,6 +4,8 @@ has not written yet taken from the engine, newest first, with no gap or duplicat
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,12 +66,12 @@ class SqlCost:
         return 0
 
     async def watch(self, journal: Journal) -> None:
-        await journal.db.set_trace_callback(self.statements.append)
-        await journal.db.set_progress_handler(self.step, 1)
+        await journal.reader.set_trace_callback(self.statements.append)
+        await journal.reader.set_progress_handler(self.step, 1)
 
     async def stop(self, journal: Journal) -> None:
-        await journal.db.set_trace_callback(None)
-        await journal.db.set_progress_handler(None, 1)
+        await journal.reader.set_trace_callback(None)
+        await journal.reader.set_progress_handler(None, 1)
 
 
 @pytest.fixture
@@ -162,3 +164,23 @@ async def test_a_journal_that_cannot_be_read_leaves_the_page_to_the_engine(
     said = [r.getMessage() for r in caplog.records if "not the journal" in r.getMessage()]
     assert said == [f"job {job.id}: trades read from the job, not the journal: "
                     "StateError: journal is not open"]  # fmt: skip
+
+
+async def test_a_page_does_not_wait_for_the_journal_writer(journal: Journal) -> None:
+    """Pages are read on a connection of their own: with the writer's connection (and its
+    thread) stuck in a statement, a page still comes back (it used to queue behind
+    every batch of running backtests: bench/ui_latency.py, opening the Trades pane)."""
+    manager = JobManager()
+    job = await journaled_job(journal, manager, 300)
+    gate = threading.Event()
+    await journal.db.create_function("held", 0, lambda: int(gate.wait(10)))
+    held = asyncio.create_task(journal.db.execute("SELECT held()"))
+    try:
+        await asyncio.sleep(0.05)  # the writer's thread is now inside held()
+        assert not held.done()
+        page = await asyncio.wait_for(trade_pages.trade_page(job, journal, 0, 50), 5)
+        assert not held.done()  # answered while the writer's connection was still busy
+        assert page == view_builder.trade_page(job, 0, 50)
+    finally:
+        gate.set()
+        await held
