@@ -214,6 +214,11 @@ async def _run(
             publish=publish,
         )
     window = Window(0, len(data))
+    runs = None
+    if search.check_per_candle:
+        from ats.research.signals_check import PerCandleRuns
+
+        runs = PerCandleRuns(executor, window)
     outcome = await run_search(
         sweep_id=sweep_id,
         name=f"optimize {search.base.strategy.name}",
@@ -224,14 +229,13 @@ async def _run(
         journal=journal,
         window=window,
         publish=publish,
+        when_idle=runs.start if runs is not None else None,
     )
-    if not search.check_per_candle:
+    if runs is None:
         return outcome
     from ats.research.signals_check import check_best_per_candle
 
-    return await check_best_per_candle(
-        outcome, search, data, window, loader=loader, sweep_id=sweep_id, publish=publish
-    )
+    return await check_best_per_candle(outcome, search, runs, sweep_id=sweep_id, publish=publish)
 
 
 def _show(

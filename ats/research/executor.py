@@ -18,6 +18,8 @@ from ats.trading_job.job_config import JobConfig
 class TrialExecutor(Protocol):
     description: str
     """Where the trials run, for people: "2 worker processes", "Ray cluster at ..."."""
+    workers: int
+    """Trials it runs at once."""
 
     def run(self, tasks: Sequence[TrialTask]) -> AsyncIterator[TrialResult]:
         """Run ``tasks``; yield each row as its trial finishes (in any order)."""

@@ -15,11 +15,19 @@ import sys
 from multiprocessing.context import BaseContext
 
 WORKER_MODULE = "ats.research.process_pool"
+PRELOAD = (
+    WORKER_MODULE,
+    # What each worker's first trial would import otherwise: every trial is a back_trading
+    # backtest. And ats.cli, which each worker imports again as the ``ats`` script's
+    # ``__mp_main__`` (multiprocessing's spawn preparation): then it is already there.
+    "ats.exchanges.exchanges.back_trading.exchange",
+    "ats.cli",
+)
 
 
 def fork_server_context() -> BaseContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([WORKER_MODULE])
+    context.set_forkserver_preload(list(PRELOAD))
     return context
 
 

@@ -9,6 +9,7 @@ once instead of waiting forever for work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import multiprocessing
 import multiprocessing.connection
@@ -50,9 +51,11 @@ def _start_worker(handle: CandleHandle, base_json: str, custom_root: str) -> Non
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _exit_with_parent()
     data, memory = attach(handle)
-    _worker = _Worker(
-        JobConfig.model_validate_json(base_json), data, memory, PluginLoader(custom_root)
-    )
+    base = JobConfig.model_validate_json(base_json)
+    loader = PluginLoader(custom_root)
+    with contextlib.suppress(Exception):  # if it cannot load, each trial's row says why
+        loader.strategy_class(base.strategy.name)  # imported now, not in the first trial
+    _worker = _Worker(base, data, memory, loader)
     # The engine's modules are imported for good: full collections need not walk their
     # objects after every few trials (a tenth of a trial, bench/optimize_speed.py).
     gc.freeze()

@@ -57,8 +57,13 @@ async def run_search(
     window: Window,
     publish: Publish,
     window_index: int | None = None,
+    when_idle: Callable[[TrialResult], object] | None = None,
 ) -> SearchOutcome:
-    """Run ``method``'s search over ``window``; ``description`` keys it in the journal."""
+    """Run ``method``'s search over ``window``; ``description`` keys it in the journal.
+
+    ``when_idle`` is called with the best trial so far whenever the search's last trials
+    leave a worker idle (the per-candle check then starts on it, beside them).
+    """
     began = time.perf_counter()
     key = search_key(description)
     run_id = journal.begin(key, description)
@@ -113,11 +118,18 @@ async def run_search(
                 twins.append(task)  # proposed twice: same figures, no second backtest
             else:
                 to_run[params_key(task.params)] = task
+        last_batch = first + len(batch) >= method.total
+        running = len(to_run)
         async for result in executor.run(list(to_run.values())):
             journal.record(key, run_id, result, computed=True)
             known[params_key(result.params)] = result
             computed += 1
+            running -= 1
             finish(result, from_journal=False)
+            # A worker has nothing left to run: hand it the per-candle check, say.
+            tail = last_batch and 0 < running < executor.workers
+            if when_idle is not None and tail and best is not None:
+                when_idle(best)
         for task in twins:
             copy = replace(known[params_key(task.params)], number=task.number)
             journal.record(key, run_id, copy, computed=False)

@@ -32,6 +32,9 @@ class TrialTask:
     """Candles ``start:stop`` of the loaded data (walk-forward windows); None: to the end."""
     cash: float | None = None
     """Starting quote balance instead of the job's balances (walk-forward chaining)."""
+    per_candle: bool = False
+    """Through ``on_candle`` even when the base job runs ``populate_signals`` (the
+    per-candle check of a sweep's best trial, :mod:`ats.research.signals_check`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,8 @@ def trial_config(base: JobConfig, task: TrialTask) -> JobConfig:
     settings["strategy"]["params"] = {**settings["strategy"]["params"], **task.params}
     if task.cash is not None:
         settings["balances"] = {split_symbol(base.symbol)[1]: task.cash}
+    if task.per_candle:
+        settings["vectorised"] = False
     return parse_job_config(settings, source=f"trial {task.number}")
 
 

@@ -25,6 +25,7 @@ from ats.research.events import WindowTested
 from ats.research.executor import TrialExecutor
 from ats.research.journal import TrialJournal
 from ats.research.search import Search
+from ats.research.signals_check import PerCandleRuns, check_best_per_candle
 from ats.research.sweep import Publish, SearchOutcome, Window, run_search
 from ats.research.trial import TrialResult, TrialTask, backtest_trial, result_of
 from ats.trading_job.metrics import compute_metrics
@@ -140,6 +141,7 @@ async def run_walk_forward(
     fees = 0.0
     cash: float | None = None  # the first test window starts with the job's balances
     for plan in plans:
+        runs = PerCandleRuns(executor, plan.train) if search.check_per_candle else None
         outcome = await run_search(
             sweep_id=sweep_id,
             name=f"window {plan.index + 1}/{len(plans)}",
@@ -151,18 +153,11 @@ async def run_walk_forward(
             window=plan.train,
             publish=publish,
             window_index=plan.index,
+            when_idle=runs.start if runs is not None else None,
         )
-        if search.check_per_candle:
-            from ats.research.signals_check import check_best_per_candle
-
+        if runs is not None:
             outcome = await check_best_per_candle(
-                outcome,
-                search,
-                data,
-                plan.train,
-                loader=loader,
-                sweep_id=sweep_id,
-                publish=publish,
+                outcome, search, runs, sweep_id=sweep_id, publish=publish
             )
         tested: TrialResult | None = None
         if outcome.best is None:  # nothing to trade: the window stays out of the market

@@ -36,6 +36,7 @@ class InProcess:
     """Trials in this process; fails after ``crash_after`` trials when given."""
 
     description = "this process"
+    workers = 1
 
     def __init__(self, data_path: Path, crash_after: int | None = None) -> None:
         self.data = load_candles(data_path)
