@@ -1,6 +1,7 @@
 """Optimisation speed: ``ats optimize`` vs backtesting.py's ``Backtest.optimize``, same grid.
 
-    .venv/bin/python bench/optimize_speed.py [--candles 200000] [--workers 1,2]
+    .venv/bin/python bench/optimize_speed.py [--candles 200000] [--workers 1,2] [--repeat 3]
+    .venv/bin/python bench/optimize_speed.py --scaling-only   # 1 vs 2 workers, nothing else
 
 The grid: sma_cross with fast = 5, 10, ... 50 and slow = 60, 80, ... 240 (100
 combinations, all with fast < slow), on 200,000 one-minute candles generated with a fixed
@@ -8,16 +9,22 @@ seed; next-open fills, 0.1% fee per side, 10,000 USDT, maximising the final equi
 engine runs in its own child process:
 
 * ATS: the whole ``ats optimize`` command (start-up, reading the Parquet file, the worker
-  pool, every trial, and re-running the best trial per candle to check it), once per
-  ``--workers`` value, each with an empty state directory so no trial comes from the
-  journal. By default the trials run sma_cross's ``populate_signals`` (it has one);
+  pool, every trial, and re-running the best trial per candle to check it), ``--repeat``
+  times per ``--workers`` value, the counts taking turns, each run with an empty state
+  directory so no trial comes from the journal. By default the trials run sma_cross's
+  ``populate_signals`` (it has one);
 * backtesting.py 0.6.6: only the ``FractionalBacktest.optimize`` call (its pool uses every
   core), not its imports or building its DataFrame.
 
 ATS also runs the same sweeps with ``--per-candle`` (every trial through ``on_candle``,
-same trades). Printed: each time, the best parameters and final equity of each (they must
-agree), the ratios backtesting.py / ATS with the most workers, and the scaling of each
-path from the fewest workers to the most.
+same trades). Printed: the fastest time of each (on a shared machine the slower runs are
+other processes' doing), the best parameters and final equity of each (they must agree),
+the ratios backtesting.py / ATS with the most workers, and the scaling of each path from
+the fewest workers to the most, with every run's time and the load average when it
+started. Beside the measured scaling, the one Amdahl's law predicts from the one-worker
+run's serial part (start-up before the first trial and everything after the last, from
+the trial journal's timestamps): a second worker cannot help a run on a busy machine, but
+the serial fraction changes much less with load.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -69,19 +77,39 @@ def run_ats(data: Path, workers: int, per_candle: bool = False) -> dict[str, Any
             "--quiet",
             *(["--per-candle"] if per_candle else []),
         ]
-        began = time.perf_counter()
+        load = os.getloadavg()[0]
+        began, began_at = time.perf_counter(), time.time()
         subprocess.run(command, check=True, env={**os.environ, "ATS_SAVED_STATES_DIR": state})
         seconds = time.perf_counter() - began
         sweep = json.loads(out.read_text())
+        with sqlite3.connect(Path(state) / "research.sqlite3") as journal:
+            finished = sorted(at for (at,) in journal.execute("SELECT finished_at FROM trials"))
     best = sweep["best"]
     return {
         "engine": f"ats optimize --workers {workers}" + (" --per-candle" if per_candle else ""),
+        "workers": workers,
         "seconds": seconds,
+        "load": load,
         "trials": len(sweep["trials"]),
         "best": best["params"],
         "final_equity": best["final_equity"],
         "checked": sweep.get("per_candle_check"),
+        "serial": serial_seconds(seconds, [at - began_at for at in finished]),
     }
+
+
+def serial_seconds(seconds: float, finished: list[float]) -> float:
+    """The part of a one-worker run that is not trials: start-up before the first trial,
+    and whatever follows the last (the per-candle check, writing the output, exit).
+
+    One worker runs the trials back to back, so they span from the last one's end back
+    to the first one's end plus one mean trial (the first trial's own start is not
+    journaled).
+    """
+    if len(finished) < 2:
+        return float("nan")
+    mean = (finished[-1] - finished[0]) / (len(finished) - 1)
+    return seconds - (finished[-1] - finished[0] + mean)
 
 
 def _sma(values: np.ndarray, period: int) -> np.ndarray:
@@ -147,10 +175,51 @@ def child(arguments: list[str]) -> dict[str, Any]:
     return json.loads(output.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def fastest(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The fastest run of each worker count, fewest workers first (repeated runs: the
+    others were slowed by the machine's other processes, not by ATS)."""
+    counts = sorted({run["workers"] for run in runs})
+    return [min((r for r in runs if r["workers"] == n), key=lambda r: r["seconds"]) for n in counts]
+
+
+def print_scaling(runs: list[dict[str, Any]]) -> None:
+    """Fewest to most workers: the measured ratio, and the one Amdahl's law predicts
+    from the one-worker run's serial part (which load disturbs less than the ratio)."""
+    best = fastest(runs)
+    if len(best) < 2:
+        return
+    few, many = best[0], best[-1]
+    serial = few["serial"]
+    ratio = many["workers"] / few["workers"]
+    predicted = few["seconds"] / (serial + (few["seconds"] - serial) / ratio)
+    loads = ", ".join(
+        f"{run['seconds']:.2f} s at load {run['load']:.2f}"
+        for run in runs
+        if run["workers"] in (few["workers"], many["workers"])
+    )
+    print(
+        f"  scaling {few['engine']} -> {many['engine']}: "
+        f"{few['seconds'] / many['seconds']:.2f}x (fastest of each; every run: {loads})"
+    )
+    print(
+        f"    serial part of the fastest {few['engine']}: {serial:.2f} s of "
+        f"{few['seconds']:.2f} s ({serial / few['seconds']:.0%}); Amdahl's law predicts "
+        f"{predicted:.2f}x with {many['workers']} workers on free cores"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candles", type=int, default=200_000)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts for ATS")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each ATS sweep (the fastest counts)"
+    )
+    parser.add_argument(
+        "--scaling-only",
+        action="store_true",
+        help="only the default sweep at each worker count (no --per-candle, no backtesting.py)",
+    )
     parser.add_argument("--engine", choices=("ats", "backtesting_py"), help="internal")
     parser.add_argument("--per-candle", action="store_true", help="internal")
     parser.add_argument("--data", type=Path, help="internal")
@@ -166,16 +235,27 @@ def main() -> None:
     load_before = os.getloadavg()[0]  # the machine may be shared: say how busy
     data = cached_parquet(args.candles)
     counts = sorted({int(n) for n in args.workers.split(",")})
-    ours = [child(["--engine", "ats", "--data", str(data), "--workers", str(n)]) for n in counts]
-    per_candles = [
-        child(["--engine", "ats", "--data", str(data), "--workers", str(n), "--per-candle"])
-        for n in counts
-    ]
-    per_candle = per_candles[-1]
-    peer = child(["--engine", "backtesting_py", "--candles", str(args.candles)])
+
+    def sweeps(*flags: str) -> list[dict[str, Any]]:
+        """Every run, worker counts taking turns (load that comes and goes hits each)."""
+        return [
+            child(["--engine", "ats", "--data", str(data), "--workers", str(n), *flags])
+            for _ in range(max(args.repeat, 1))
+            for n in counts
+        ]
+
+    all_ours = sweeps()
+    ours = fastest(all_ours)
+    all_per_candle = [] if args.scaling_only else sweeps("--per-candle")
+    per_candles = fastest(all_per_candle)
+    peer = (
+        None
+        if args.scaling_only
+        else child(["--engine", "backtesting_py", "--candles", str(args.candles)])
+    )
     grid = len(FAST) * len(SLOW)
     print(f"{args.candles:,} one-minute candles, sma_cross grid of {grid}, objective final equity")
-    for result in [*ours, *per_candles, peer]:
+    for result in [*ours, *per_candles, *([peer] if peer else [])]:
         print(
             f"  {result['engine']:<38} {result['seconds']:8.2f} s  {result['trials']} trials"
             f"  best {result['best']}  final equity {result['final_equity']:,.4f}"
@@ -184,23 +264,22 @@ def main() -> None:
         checks = result["checked"] or []
         agree = bool(checks) and all(check["identical"] for check in checks)
         print(f"  {result['engine']}: best trial re-run per candle, identical: {agree}")
-    fastest = ours[-1]
-    same = all(result["best"] == peer["best"] for result in [*ours, *per_candles])
-    drift = abs(fastest["final_equity"] / peer["final_equity"] - 1)
-    print(f"  same best parameters: {same}; final equity difference {drift:.1e} (relative)")
-    print(
-        f"  ratio backtesting.py / {fastest['engine']}: {peer['seconds'] / fastest['seconds']:.2f}x"
-    )
-    print(
-        f"  ratio backtesting.py / {per_candle['engine']}: "
-        f"{peer['seconds'] / per_candle['seconds']:.2f}x"
-    )
-    if len(ours) > 1:
-        for runs in (ours, per_candles):
+    runs = [*all_ours, *all_per_candle]
+    same = all(result["best"] == ours[-1]["best"] for result in runs)
+    if peer is not None:
+        fastest_ours, per_candle = ours[-1], per_candles[-1]
+        same = same and peer["best"] == fastest_ours["best"]
+        drift = abs(fastest_ours["final_equity"] / peer["final_equity"] - 1)
+        print(f"  same best parameters: {same}; final equity difference {drift:.1e} (relative)")
+        for result in (fastest_ours, per_candle):
             print(
-                f"  scaling {runs[0]['engine']} -> {runs[-1]['engine']}: "
-                f"{runs[0]['seconds'] / runs[-1]['seconds']:.2f}x"
+                f"  ratio backtesting.py / {result['engine']}: "
+                f"{peer['seconds'] / result['seconds']:.2f}x"
             )
+    else:
+        print(f"  same best parameters in every run: {same}")
+    for path in (all_ours, all_per_candle):
+        print_scaling(path)
     print(f"  load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
 
 
