@@ -143,7 +143,6 @@ async def optimize(args: argparse.Namespace) -> int:
     from ats.research.executor import open_executor
     from ats.research.journal import JOURNAL_NAME, TrialJournal, file_identity
     from ats.research.report import SweepPrinter
-    from ats.research.walk_forward import parse_walk_forward, plan_windows
     from ats.utils.plugins import PluginLoader
     from ats.utils.settings import Settings
 
@@ -158,6 +157,8 @@ async def optimize(args: argparse.Namespace) -> int:
     except CandleDataError as exc:  # one line naming the file and the line
         raise DataError(str(exc)) from None
     if search.walk_forward:  # refuse a bad plan before any worker starts
+        from ats.research.walk_forward import parse_walk_forward, plan_windows
+
         plan_windows(parse_walk_forward(search.walk_forward, data.timeframe_ms), len(data))
     journal = TrialJournal(Settings().saved_states_dir / JOURNAL_NAME)
     console = Console(quiet=args.quiet)
@@ -198,11 +199,12 @@ async def _run(
     publish: Publish,
 ) -> SearchOutcome | WalkForwardOutcome:
     from ats.research.sweep import Window, run_search
-    from ats.research.walk_forward import run_walk_forward
-    from ats.trading_job.job_manager import new_job_id
+    from ats.trading_job.job_ids import new_job_id
 
     sweep_id = new_job_id(f"optimize-{search.base.strategy.name}")
     if search.walk_forward:
+        from ats.research.walk_forward import run_walk_forward
+
         return await run_walk_forward(
             search,
             data,
@@ -250,10 +252,10 @@ def _show(
 
     from ats.research import export
     from ats.research.report import trials_table, walk_forward_table
-    from ats.research.walk_forward import WalkForwardOutcome
+    from ats.research.sweep import SearchOutcome
 
     objective = search.objective
-    if isinstance(result, WalkForwardOutcome):
+    if not isinstance(result, SearchOutcome):  # a walk-forward
         console.print(walk_forward_table(result, objective))
         if result.metrics:
             from ats.headless.report import metrics_table

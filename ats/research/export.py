@@ -15,13 +15,15 @@ import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ats.research.objective import METRIC_NAMES, Objective
 from ats.research.sweep import SearchOutcome
 from ats.research.trial import TrialResult
-from ats.research.walk_forward import WalkForwardOutcome
 from ats.utils.finite_json import null_non_finite
+
+if TYPE_CHECKING:
+    from ats.research.walk_forward import WalkForwardOutcome
 
 
 def search_json(outcome: SearchOutcome, objective: Objective) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -33,8 +33,10 @@ from ats.research.events import (
 from ats.research.objective import Objective
 from ats.research.sweep import SearchOutcome
 from ats.research.trial import TrialResult
-from ats.research.walk_forward import WalkForwardOutcome
 from ats.trading_job.events import JobEvent
+
+if TYPE_CHECKING:
+    from ats.research.walk_forward import WalkForwardOutcome
 
 
 def format_value(value: Any) -> str:

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ats.data.candles import CandleData
 from ats.exceptions import ATSError
 from ats.exchanges.data_classes import split_symbol
 from ats.research.space import Params
-from ats.trading_job.backtest import run_backtest
 from ats.trading_job.job_config import JobConfig, parse_job_config
-from ats.trading_job.trading_job import JobStatus, TradingJob
+from ats.trading_job.status import JobStatus
 from ats.utils.plugins import PluginLoader
+
+if TYPE_CHECKING:
+    from ats.trading_job.trading_job import TradingJob
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,9 @@ async def backtest_trial(
     base: JobConfig, data: CandleData, task: TrialTask, loader: PluginLoader | None = None
 ) -> TradingJob:
     """Run the trial's backtest; the finished job keeps its equity curve and trades."""
+    # Imported here: a sweep's parent process runs no backtest, and its imports delay the
+    # first trial (serial time, bench/optimize_speed.py); the workers' fork server has them.
+    from ats.trading_job.backtest import run_backtest
     from ats.trading_job.job_manager import JobManager
 
     manager = JobManager(loader=loader) if loader is not None else None

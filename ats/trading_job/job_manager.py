@@ -7,8 +7,6 @@ on :attr:`bus`. Neither front end touches exchanges or strategies directly.
 from __future__ import annotations
 
 import asyncio
-import re
-import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -16,16 +14,12 @@ from ats.exceptions import JobError
 from ats.exchanges.run_control import CpuShare
 from ats.trading_job.events import EventBus, JobRemoved, JobStatusChanged, KillSwitchUsed
 from ats.trading_job.job_config import JobConfig
+from ats.trading_job.job_ids import new_job_id
 from ats.trading_job.trading_job import JobStatus, TradingJob
 from ats.utils.plugins import PluginLoader, default_loader
 
 if TYPE_CHECKING:
     from ats.trading_job.trade_pages import TradeHistory
-
-
-def new_job_id(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "job"
-    return f"{slug}-{uuid.uuid4().hex[:6]}"
 
 
 class JobManager:
