@@ -135,16 +135,11 @@ async def optimize(args: argparse.Namespace) -> int:
         from ats.research.fork_server import start_fork_server
 
         start_fork_server()  # it imports the engine while this process does the same
-    from rich.console import Console
-
     from ats.data.candle_cache import load_candles_cached
     from ats.data.candles import CandleDataError
     from ats.exceptions import ConfigError, DataError
     from ats.research.executor import open_executor
-    from ats.research.journal import JOURNAL_NAME, TrialJournal, file_identity
-    from ats.research.report import SweepPrinter
     from ats.utils.plugins import PluginLoader
-    from ats.utils.settings import Settings
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers must be at least 1")
@@ -160,16 +155,23 @@ async def optimize(args: argparse.Namespace) -> int:
         from ats.research.walk_forward import parse_walk_forward, plan_windows
 
         plan_windows(parse_walk_forward(search.walk_forward, data.timeframe_ms), len(data))
-    journal = TrialJournal(Settings().saved_states_dir / JOURNAL_NAME)
-    console = Console(quiet=args.quiet)
+    # The workers start now; the rest of this start-up (journal, printer) runs beside them.
+    executor = open_executor(
+        search.base,
+        data,
+        workers=args.workers or search.workers,
+        ray_address=args.ray or search.ray,
+        custom_root=loader.custom_root,
+    )
     try:
-        executor = open_executor(
-            search.base,
-            data,
-            workers=args.workers or search.workers,
-            ray_address=args.ray or search.ray,
-            custom_root=loader.custom_root,
-        )
+        from rich.console import Console
+
+        from ats.research.journal import JOURNAL_NAME, TrialJournal, file_identity
+        from ats.research.report import SweepPrinter
+        from ats.utils.settings import Settings
+
+        journal = TrialJournal(Settings().saved_states_dir / JOURNAL_NAME)
+        console = Console(quiet=args.quiet)
         try:
             with SweepPrinter(console, search.objective) as printer:
                 result = await _run(
@@ -182,9 +184,9 @@ async def optimize(args: argparse.Namespace) -> int:
                     publish=printer,
                 )
         finally:
-            executor.close()
+            journal.close()
     finally:
-        journal.close()
+        executor.close()
     return _show(args, console, search, data, result)
 
 

@@ -106,10 +106,18 @@ class ProcessPool:
         except BaseException:
             self._candles.close()
             raise
+        # The workers start (fork, attach, import the strategy) while the caller goes on
+        # with its own start-up: both are serial time of a sweep (bench/optimize_speed.py).
+        self._starting = threading.Thread(target=self._start, name="start-workers", daemon=True)
+        self._starting.start()
+
+    def _start(self) -> None:
+        with contextlib.suppress(Exception):  # a broken pool: the trials will say so
+            self.warm_up()
 
     def warm_up(self) -> None:
-        """Start every worker now and wait until each is ready (blocking: a console calls
-        it in a thread, so that submitting trials on its loop never waits for a fork)."""
+        """Wait until every worker is started and ready (blocking: a console calls it in
+        a thread, so that submitting trials on its loop never waits for a fork)."""
         for ready in [self._pool.submit(_ready) for _ in range(self.workers)]:
             ready.result()
 
@@ -125,6 +133,7 @@ class ProcessPool:
 
     def close(self) -> None:
         try:
+            self._starting.join()
             self._pool.shutdown(wait=True, cancel_futures=True)
         finally:
             self._candles.close()
