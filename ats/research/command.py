@@ -117,8 +117,16 @@ def add_parser(commands: Any, add_backtest_flags: Callable[..., None]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import atexit
+    import gc
     import sys
     from concurrent.futures.process import BrokenProcessPool
+
+    # At exit the interpreter's last garbage collections walk every object the command
+    # imported or made, for nothing: the process ends. Frozen objects are not walked
+    # (0.05-0.2 s less serial time at the end of each sweep, bench/optimize_speed.py).
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
 
     resume = "finished trials are journaled: run the same command to resume"
     try:
