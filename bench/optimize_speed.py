@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/optimize_speed.py [--candles 200000] [--workers 1,2] [--repeat 3]
     .venv/bin/python bench/optimize_speed.py --scaling-only   # 1 vs 2 workers, nothing else
+    .venv/bin/python bench/before_after.py --before CHECKOUT --figure scaling.ratio \
+        --figure scaling.amdahl -- bench/optimize_speed.py --scaling-only   # uses --json OUT
 
 The grid: sma_cross with fast = 5, 10, ... 50 and slow = 60, 80, ... 240 (100
 combinations, all with fast < slow), on 200,000 one-minute candles generated with a fixed
@@ -23,8 +25,9 @@ the ratios backtesting.py / ATS with the most workers, and the scaling of each p
 the fewest workers to the most, with every run's time and the load average when it
 started. Beside the measured scaling, the one Amdahl's law predicts from the one-worker
 run's serial part (start-up before the first trial and everything after the last, from
-the trial journal's timestamps): a second worker cannot help a run on a busy machine, but
-the serial fraction changes much less with load.
+the trial journal's timestamps). Both are wall-clock figures: on a busy machine a second
+worker finds no free core, and the start-up (three processes importing at once) suffers
+more than the trials, so both read low; measure at a load average below 1.
 """
 
 from __future__ import annotations
@@ -79,7 +82,9 @@ def run_ats(data: Path, workers: int, per_candle: bool = False) -> dict[str, Any
         ]
         load = os.getloadavg()[0]
         began, began_at = time.perf_counter(), time.time()
-        subprocess.run(command, check=True, env={**os.environ, "ATS_SAVED_STATES_DIR": state})
+        # cwd: not a checkout, whose ats/ the fork server's ``python -c`` would import first
+        environment = {**os.environ, "ATS_SAVED_STATES_DIR": state}
+        subprocess.run(command, check=True, env=environment, cwd=state)
         seconds = time.perf_counter() - began
         sweep = json.loads(out.read_text())
         with sqlite3.connect(Path(state) / "research.sqlite3") as journal:
@@ -182,12 +187,12 @@ def fastest(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [min((r for r in runs if r["workers"] == n), key=lambda r: r["seconds"]) for n in counts]
 
 
-def print_scaling(runs: list[dict[str, Any]]) -> None:
+def print_scaling(runs: list[dict[str, Any]]) -> dict[str, float]:
     """Fewest to most workers: the measured ratio, and the one Amdahl's law predicts
     from the one-worker run's serial part (which load disturbs less than the ratio)."""
     best = fastest(runs)
     if len(best) < 2:
-        return
+        return {}
     few, many = best[0], best[-1]
     serial = few["serial"]
     ratio = many["workers"] / few["workers"]
@@ -206,6 +211,13 @@ def print_scaling(runs: list[dict[str, Any]]) -> None:
         f"{few['seconds']:.2f} s ({serial / few['seconds']:.0%}); Amdahl's law predicts "
         f"{predicted:.2f}x with {many['workers']} workers on free cores"
     )
+    return {
+        "ratio": few["seconds"] / many["seconds"],
+        "amdahl": predicted,
+        "serial_seconds": serial,
+        "fewest_seconds": few["seconds"],
+        "most_seconds": many["seconds"],
+    }
 
 
 def main() -> None:
@@ -220,6 +232,7 @@ def main() -> None:
         action="store_true",
         help="only the default sweep at each worker count (no --per-candle, no backtesting.py)",
     )
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the figures as JSON")
     parser.add_argument("--engine", choices=("ats", "backtesting_py"), help="internal")
     parser.add_argument("--per-candle", action="store_true", help="internal")
     parser.add_argument("--data", type=Path, help="internal")
@@ -278,9 +291,16 @@ def main() -> None:
             )
     else:
         print(f"  same best parameters in every run: {same}")
-    for path in (all_ours, all_per_candle):
-        print_scaling(path)
+    scaling = {
+        "scaling": print_scaling(all_ours),
+        "per_candle_scaling": print_scaling(all_per_candle),
+    }
     print(f"  load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+    if args.json:
+        figures: dict[str, Any] = {**scaling, "load_before": load_before, "runs": runs}
+        if peer is not None:
+            figures["ratio_backtesting_py"] = peer["seconds"] / ours[-1]["seconds"]
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
