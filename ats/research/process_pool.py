@@ -41,6 +41,9 @@ class _Worker:
     data: CandleData
     memory: shared_memory.SharedMemory
     loader: PluginLoader
+    runner: asyncio.Runner
+    """One event loop for every trial: its default executor's thread (the backtest's
+    ``to_thread`` calls) is started once, not twice a trial (bench/optimize_speed.py)."""
 
 
 _worker: _Worker | None = None
@@ -55,7 +58,7 @@ def _start_worker(handle: CandleHandle, base_json: str, custom_root: str) -> Non
     loader = PluginLoader(custom_root)
     with contextlib.suppress(Exception):  # if it cannot load, each trial's row says why
         loader.strategy_class(base.strategy.name)  # imported now, not in the first trial
-    _worker = _Worker(base, data, memory, loader)
+    _worker = _Worker(base, data, memory, loader, asyncio.Runner())
     # The engine's modules are imported for good: full collections need not walk their
     # objects after every few trials (a tenth of a trial, bench/optimize_speed.py).
     gc.freeze()
@@ -63,7 +66,7 @@ def _start_worker(handle: CandleHandle, base_json: str, custom_root: str) -> Non
 
 def _run(task: TrialTask) -> TrialResult:
     assert _worker is not None, "worker not started"
-    return run_trial(_worker.base, _worker.data, task, _worker.loader)
+    return run_trial(_worker.base, _worker.data, task, _worker.loader, _worker.runner)
 
 
 def _ready() -> bool:

@@ -115,11 +115,19 @@ def result_of(task: TrialTask, job: TradingJob) -> TrialResult:
 
 
 def run_trial(
-    base: JobConfig, data: CandleData, task: TrialTask, loader: PluginLoader | None = None
+    base: JobConfig,
+    data: CandleData,
+    task: TrialTask,
+    loader: PluginLoader | None = None,
+    runner: asyncio.Runner | None = None,
 ) -> TrialResult:
-    """Run one trial to its row; a bad parameter or a strategy error is the row's error."""
+    """Run one trial to its row; a bad parameter or a strategy error is the row's error.
+
+    ``runner``: an event loop kept from trial to trial (a worker's), else a new one.
+    """
+    trial = backtest_trial(base, data, task, loader)
     try:
-        job = asyncio.run(backtest_trial(base, data, task, loader))
+        job = runner.run(trial) if runner is not None else asyncio.run(trial)
     except ATSError as exc:
         return TrialResult(task.number, task.params, None, 0, None, str(exc))
     try:
