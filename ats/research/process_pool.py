@@ -18,11 +18,13 @@ import signal
 import threading
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from pathlib import Path
 
 from ats.data.candles import CandleData
+from ats.exceptions import ATSError
 from ats.research.fork_server import fork_server_context
 from ats.research.shared_candles import CandleHandle, SharedCandles, attach
 from ats.research.trial import TrialResult, TrialTask, run_trial
@@ -56,7 +58,7 @@ def _start_worker(handle: CandleHandle, base_json: str, custom_root: str) -> Non
     data, memory = attach(handle)
     base = JobConfig.model_validate_json(base_json)
     loader = PluginLoader(custom_root)
-    with contextlib.suppress(Exception):  # if it cannot load, each trial's row says why
+    with contextlib.suppress(ATSError):  # if it cannot load, each trial's row says why
         loader.strategy_class(base.strategy.name)  # imported now, not in the first trial
     _worker = _Worker(base, data, memory, loader, asyncio.Runner())
     # The engine's modules are imported for good: full collections need not walk their
@@ -115,7 +117,7 @@ class ProcessPool:
         self._starting.start()
 
     def _start(self) -> None:
-        with contextlib.suppress(Exception):  # a broken pool: the trials will say so
+        with contextlib.suppress(BrokenProcessPool):  # the trials will say so
             self.warm_up()
 
     def warm_up(self) -> None:
