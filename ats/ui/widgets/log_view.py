@@ -33,6 +33,7 @@ from ats.trading_job.views import LogLine, LogPage
 from ats.ui.job_view import LEVELS, level_rank
 from ats.ui.keys import LOG_KEYS, bindings
 from ats.ui.tcss import load_tcss
+from ats.ui.widgets.base_style import KeptBaseStyle
 from ats.ui.widgets.virtual_size import set_virtual_size
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def _local_clock(moment: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(moment))
 
 
-class LogView(ScrollView, can_focus=True):
+class LogView(KeptBaseStyle, ScrollView, can_focus=True):
     """Shows one job's log, read through ``control``; :meth:`append` adds the console's
     own lines, filtered."""
 
@@ -95,7 +96,6 @@ class LogView(ScrollView, can_focus=True):
         self._wrap_width = 0
         self._follow = True
         """Keep the newest line in view (until the user scrolls up, and again at the end)."""
-        self._rich_style: Style | None = None
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(256)
         """Drawn rows by (row, width); cleared whenever the rows or the styles change."""
 
@@ -315,14 +315,6 @@ class LogView(ScrollView, can_focus=True):
             self._strips[key] = strip
         return strip.apply_offsets(scroll_x, row)
 
-    def _base_style(self) -> Style:
-        """``rich_style``, kept until the styles change: it walks the CSS each time, and
-        took more time than drawing the rows themselves (bench/ui_latency.py)."""
-        if self._rich_style is None:
-            self._rich_style = self.rich_style
-        return self._rich_style
-
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._rich_style = None
         self._strips.clear()

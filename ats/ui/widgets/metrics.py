@@ -22,13 +22,14 @@ from ats.trading_job.views import JobView
 from ats.ui import job_view
 from ats.ui.job_view import MetricsView
 from ats.ui.tcss import load_tcss
+from ats.ui.widgets.base_style import KeptBaseStyle
 from ats.ui.widgets.virtual_size import set_virtual_size
 
 _BOLD = Style(bold=True)
 _DIM = Style(dim=True)
 
 
-class MetricsPanel(ScrollView, can_focus=True):
+class MetricsPanel(KeptBaseStyle, ScrollView, can_focus=True):
     """Set the job with :meth:`set_job`; :meth:`show` its latest view."""
 
     DEFAULT_CSS = load_tcss(__file__)
@@ -42,7 +43,6 @@ class MetricsPanel(ScrollView, can_focus=True):
         self._rows: list[Strip] = []
         """The view drawn at :attr:`_width` (without the panel's colours)."""
         self._width = 0
-        self._rich_style: Style | None = None
 
     def on_mount(self) -> None:
         self._show_view()
@@ -139,15 +139,7 @@ class MetricsPanel(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         return self._rows[row].apply_style(base).extend_cell_length(width, base)
 
-    def _base_style(self) -> Style:
-        """``rich_style``, kept until the styles change: it walks the CSS each time, and
-        took more time than drawing the rows themselves (bench/ui_latency.py)."""
-        if self._rich_style is None:
-            self._rich_style = self.rich_style
-        return self._rich_style
-
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._rich_style = None
         if self.is_mounted:
             self._draw()  # theme colours are baked into the rows
