@@ -33,6 +33,9 @@ pytestmark = pytest.mark.slow  # real processes, 10-20 s each
 
 CANDLES = 2_000_000
 """Long enough for three kills at random points with today's ~1M candles/s engine."""
+KILL_MARGIN = 400_000
+"""Candles left after the last aimed-at point: the job runs on between the snapshot that
+shows the point and the kill (a snapshot interval, the poll, the random delay)."""
 JOB_ID = "crash-sma"
 PARAMS = {"fast": 100, "slow": 400}
 
@@ -86,8 +89,10 @@ async def test_kill_9_three_times_gives_the_uninterrupted_result(
     killed_at: list[int] = []
     for _round in range(3):
         # A random point a bit past where the last run got, then a random delay: the kill
-        # can land mid-chunk, mid-snapshot or mid-commit.
-        target = max(_cursor(state), 0) + int(CANDLES * rng.uniform(0.05, 0.15))
+        # can land mid-chunk, mid-snapshot or mid-commit. Taken in what is left before
+        # KILL_MARGIN, so that three rounds never aim past the end of the data.
+        done = max(_cursor(state), 0)
+        target = done + int((CANDLES - KILL_MARGIN - done) * rng.uniform(0.1, 0.3))
         log = (tmp_path / f"run{_round}.log").open("w")
         process = subprocess.Popen(
             ats_command("--no-ui"), env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
