@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from ats.exceptions import StateError
 from ats.exchanges.data_classes import Fill, Trade
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from ats.trading_job.trading_job import TradingJob
 
 logger = logging.getLogger(__name__)
+
+Row = TypeVar("Row", Trade, Fill)
 
 _READ_ERRORS = (sqlite3.Error, ValueError, StateError)
 """What reading the journal raises when it cannot answer: SQLite's errors, aiosqlite's
@@ -52,28 +55,39 @@ class TradeHistory(Protocol):
     async def fill_range(self, job_id: str, first: int, last: int) -> Sequence[Fill]: ...
 
 
+@dataclass(frozen=True)
+class _History(Generic[Row]):
+    """One kind of a run's history (its round trips, or its fills): how the journal says
+    how many it holds, and how the engine and the journal hand out a run of them."""
+
+    written: Callable[[TradeHistory, str, object], int | None]
+    count: Callable[[BaseExchange], int]
+    engine_slice: Callable[[BaseExchange, int, int], Sequence[Row]]
+    journal_range: Callable[[TradeHistory, str, int, int], Awaitable[Sequence[Row]]]
+
+
+_TRADES: _History[Trade] = _History(
+    lambda history, job_id, account: history.written_trades(job_id, account),
+    lambda exchange: exchange.trade_count(),
+    lambda exchange, start, stop: exchange.trade_slice(start, stop),
+    lambda history, job_id, first, last: history.trade_range(job_id, first, last),
+)
+_FILLS: _History[Fill] = _History(
+    lambda history, job_id, account: history.written_fills(job_id, account),
+    lambda exchange: exchange.fill_count(),
+    lambda exchange, start, stop: exchange.fill_slice(start, stop),
+    lambda history, job_id, first, last: history.fill_range(job_id, first, last),
+)
+
+
 async def trade_page(
     job: TradingJob, history: TradeHistory | None, offset: int, limit: int
 ) -> TradePage:
     """Round trips newest first, ``limit`` from ``offset``."""
-    exchange = job.exchange
-    written = _written(history, job, "trades")
-    if history is None or exchange is None or written is None:
+    found = await _newest_first(_TRADES, job, history, offset, limit)
+    if found is None:
         return view_builder.trade_page(job, offset, limit)
-    total = exchange.trade_count()
-    start, stop = view_builder.page_span(total, offset, limit)
-    split = min(max(written, start), stop)
-    newest = exchange.trade_slice(split, stop)  # read now: the engine moves on meanwhile
-    older: Sequence[Trade] = ()
-    if start < split:
-        try:
-            older = await history.trade_range(job.id, start, split - 1)
-        except _READ_ERRORS as exc:
-            _report(job, exc)
-            return view_builder.trade_page(job, offset, limit)
-        if not _still_written(history, job, exchange, "trades", older, split - start):
-            return view_builder.trade_page(job, offset, limit)
-    trades = [*reversed(newest), *older]
+    total, trades = found
     return TradePage(total, offset, tuple(view_builder.trade_view(t) for t in trades))
 
 
@@ -81,25 +95,46 @@ async def fill_page(
     job: TradingJob, history: TradeHistory | None, offset: int, limit: int
 ) -> FillPage:
     """Fills newest first, ``limit`` from ``offset``."""
-    exchange = job.exchange
-    written = _written(history, job, "fills")
-    if history is None or exchange is None or written is None:
+    found = await _newest_first(_FILLS, job, history, offset, limit)
+    if found is None:
         return view_builder.fill_page(job, offset, limit)
-    total = exchange.fill_count()
+    total, fills = found
+    return FillPage(total, offset, tuple(view_builder.fill_view(f) for f in fills))
+
+
+async def _newest_first(
+    kind: _History[Row], job: TradingJob, history: TradeHistory | None, offset: int, limit: int
+) -> tuple[int, list[Row]] | None:
+    """The run's count and a page of it, newest first: the written rows from the journal,
+    the newer ones from the engine. None when the engine's lists alone must answer."""
+    exchange = job.exchange
+    if history is None or exchange is None:
+        return None
+    written = _written(kind, history, job.id, exchange)
+    if written is None:
+        return None
+    total = kind.count(exchange)
     start, stop = view_builder.page_span(total, offset, limit)
     split = min(max(written, start), stop)
-    newest = exchange.fill_slice(split, stop)
-    older: Sequence[Fill] = ()
+    newest = kind.engine_slice(exchange, split, stop)  # read now: the engine moves on
+    older: Sequence[Row] = ()
     if start < split:
         try:
-            older = await history.fill_range(job.id, start, split - 1)
+            older = await kind.journal_range(history, job.id, start, split - 1)
         except _READ_ERRORS as exc:
             _report(job, exc)
-            return view_builder.fill_page(job, offset, limit)
-        if not _still_written(history, job, exchange, "fills", older, split - start):
-            return view_builder.fill_page(job, offset, limit)
-    fills = [*reversed(newest), *older]
-    return FillPage(total, offset, tuple(view_builder.fill_view(f) for f in fills))
+            return None
+        # The rows read are the run's: all there, and the job did not start a new run
+        # (whose rows replace them) while the query ran.
+        if (
+            len(older) != split - start
+            or job.exchange is not exchange
+            or _written(kind, history, job.id, exchange) is None
+        ):
+            return None
+    rows = list(reversed(newest))
+    rows.extend(older)
+    return total, rows
 
 
 def _report(job: TradingJob, exc: Exception) -> None:
@@ -111,33 +146,10 @@ def _report(job: TradingJob, exc: Exception) -> None:
         logger.warning("job %s: trades read from the job, not the journal: %s", *what)
 
 
-def _written(history: TradeHistory | None, job: TradingJob, what: str) -> int | None:
-    """How many of the job's current run's ``what`` the history holds for good; None when
-    it cannot answer, or holds more than the engine (state went back: the engine's)."""
-    exchange = job.exchange
-    if history is None or exchange is None:
-        return None
-    if what == "trades":
-        written = history.written_trades(job.id, exchange)
-        count = exchange.trade_count() if written is not None else 0
-    else:
-        written = history.written_fills(job.id, exchange)
-        count = exchange.fill_count() if written is not None else 0
-    return written if written is not None and written <= count else None
-
-
-def _still_written(
-    history: TradeHistory,
-    job: TradingJob,
-    exchange: BaseExchange,
-    what: str,
-    rows: Sequence[object],
-    expected: int,
-) -> bool:
-    """The rows read are the run's: all there, and the job did not start a new run (whose
-    rows replace them) while the query ran."""
-    return (
-        len(rows) == expected
-        and job.exchange is exchange
-        and _written(history, job, what) is not None
-    )
+def _written(
+    kind: _History[Row], history: TradeHistory, job_id: str, exchange: BaseExchange
+) -> int | None:
+    """How many of the run's rows the history holds for good; None when it cannot answer,
+    or holds more than the engine (state went back: the engine's)."""
+    written = kind.written(history, job_id, exchange)
+    return written if written is not None and written <= kind.count(exchange) else None
