@@ -231,14 +231,11 @@ class LogView(KeptBaseStyle, ScrollView, can_focus=True):
 
     def _add(self, entries: Iterable[LogLine]) -> None:
         """Append lines (already filtered); keeps the view at the end if it was there."""
-        width = self._wrap_width
         added = False
         for entry in entries:
             added = True
             self._entries.append(entry)
-            rows = self._wrap(entry, width) if width else []
-            self._row_counts.append(len(rows))
-            self._rows.extend(rows)
+            self._append_rows(entry)
         if not added:
             return
         excess = len(self._entries) - MAX_LINES
@@ -269,10 +266,14 @@ class LogView(KeptBaseStyle, ScrollView, can_focus=True):
             self._rows = []
             self._row_counts.clear()
             for entry in self._entries:
-                rows = self._wrap(entry, width)
-                self._row_counts.append(len(rows))
-                self._rows.extend(rows)
+                self._append_rows(entry)
             self._changed()
+
+    def _append_rows(self, entry: LogLine) -> None:
+        """The entry's rows at the wrap width (none before the view has a width)."""
+        rows = self._wrap(entry, self._wrap_width) if self._wrap_width else []
+        self._row_counts.append(len(rows))
+        self._rows.extend(rows)
 
     def _wrap(self, entry: LogLine, width: int) -> list[Row]:
         level = entry.level.upper()
