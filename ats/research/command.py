@@ -139,10 +139,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def optimize(args: argparse.Namespace) -> int:
-    if not args.ray:
-        from ats.research.fork_server import start_fork_server
+    from ats.research.worker_start import can_fork, start_fork_server
 
-        start_fork_server()  # it imports the engine while this process does the same
+    # This command has one thread: its workers are forks of it, made once it has read
+    # the candles. Elsewhere a fork server imports the engine while this process reads.
+    fork = can_fork()
+    if not args.ray and not fork:
+        start_fork_server()
     from ats.data.candle_cache import load_candles_cached
     from ats.data.candles import CandleDataError
     from ats.exceptions import ConfigError, DataError
@@ -170,6 +173,7 @@ async def optimize(args: argparse.Namespace) -> int:
         workers=args.workers or search.workers,
         ray_address=args.ray or search.ray,
         custom_root=loader.custom_root,
+        fork=fork,
     )
     try:
         from rich.console import Console

@@ -35,13 +35,16 @@ def open_executor(
     workers: int | None,
     ray_address: str | None,
     custom_root: Path,
+    fork: bool = False,
 ) -> TrialExecutor:
     """A Ray executor when ``ray_address`` is given, else a pool of ``workers`` processes
-    (default: one per core)."""
+    (default: one per core; ``fork``: see :class:`~ats.research.process_pool.ProcessPool`)."""
     if ray_address:
         from ats.research.ray_cluster import RayExecutor
 
         return RayExecutor(base, data, address=ray_address, custom_root=custom_root)
     from ats.research.process_pool import ProcessPool, default_workers
 
-    return ProcessPool(base, data, workers=workers or default_workers(), custom_root=custom_root)
+    return ProcessPool(
+        base, data, workers=workers or default_workers(), custom_root=custom_root, fork=fork
+    )

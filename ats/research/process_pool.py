@@ -1,6 +1,7 @@
 """Trials on every core of this machine: a pool of worker processes.
 
-Workers come from a fork server (:mod:`ats.research.fork_server`). Each worker attaches
+Workers are forks of this process or of a fork server (:mod:`ats.research.worker_start`).
+Each worker attaches
 to the candles in shared memory when it starts (:mod:`ats.research.shared_candles`) and
 then runs trial after trial on them. A worker whose parent died (``kill -9``) exits at
 once instead of waiting forever for work.
@@ -17,7 +18,7 @@ import os
 import signal
 import threading
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import shared_memory
@@ -25,9 +26,9 @@ from pathlib import Path
 
 from ats.data.candles import CandleData
 from ats.exceptions import ATSError
-from ats.research.fork_server import fork_server_context
 from ats.research.shared_candles import CandleHandle, SharedCandles, attach
 from ats.research.trial import TrialResult, TrialTask, run_trial
+from ats.research.worker_start import worker_context
 from ats.trading_job.job_config import JobConfig
 from ats.utils.plugins import PluginLoader
 
@@ -92,15 +93,24 @@ class ProcessPool:
     """A :class:`~ats.research.executor.TrialExecutor` over local worker processes."""
 
     def __init__(
-        self, base: JobConfig, data: CandleData, *, workers: int, custom_root: Path
+        self,
+        base: JobConfig,
+        data: CandleData,
+        *,
+        workers: int,
+        custom_root: Path,
+        fork: bool = False,
     ) -> None:
+        """``fork``: the workers may be forks of this process (a one-shot command with one
+        thread, :mod:`ats.research.worker_start`); otherwise they come from a fork server."""
         self.workers = max(int(workers), 1)
         self.description = f"{self.workers} worker process{'es' if self.workers > 1 else ''}"
         self._candles = SharedCandles(data)
         try:
+            context = worker_context(fork=fork)
             self._pool = ProcessPoolExecutor(
                 self.workers,
-                mp_context=fork_server_context(),
+                mp_context=context,
                 initializer=_start_worker,
                 initargs=(
                     self._candles.handle,
@@ -111,19 +121,29 @@ class ProcessPool:
         except BaseException:
             self._candles.close()
             raise
-        # The workers start (fork, attach, import the strategy) while the caller goes on
-        # with its own start-up: both are serial time of a sweep (bench/optimize_speed.py).
-        self._starting = threading.Thread(target=self._start, name="start-workers", daemon=True)
+        # Forks are made now, while this process has one thread (the pool's own thread
+        # starts after them); a fork server's workers start in a thread, as the server
+        # may still be importing. Either way the workers get ready (attach, import the
+        # strategy) while the caller goes on with its own start-up: both are serial time
+        # of a sweep (bench/optimize_speed.py).
+        readiness = self._submit_ready() if context.get_start_method() == "fork" else None
+        self._starting = threading.Thread(
+            target=self._start, args=(readiness,), name="start-workers", daemon=True
+        )
         self._starting.start()
 
-    def _start(self) -> None:
+    def _submit_ready(self) -> list[Future[bool]]:
+        return [self._pool.submit(_ready) for _ in range(self.workers)]
+
+    def _start(self, readiness: list[Future[bool]] | None) -> None:
         with contextlib.suppress(BrokenProcessPool):  # the trials will say so
-            self.warm_up()
+            for ready in readiness or self._submit_ready():
+                ready.result()
 
     def warm_up(self) -> None:
         """Wait until every worker is started and ready (blocking: a console calls it in
         a thread, so that submitting trials on its loop never waits for a fork)."""
-        for ready in [self._pool.submit(_ready) for _ in range(self.workers)]:
+        for ready in self._submit_ready():
             ready.result()
 
     async def run(self, tasks: Sequence[TrialTask]) -> AsyncIterator[TrialResult]:

@@ -207,8 +207,8 @@ class SweepJob:
         from ats.data.candles import CandleDataError
         from ats.exceptions import DataError
         from ats.research.executor import open_executor
-        from ats.research.fork_server import start_fork_server
         from ats.research.process_pool import ProcessPool
+        from ats.research.worker_start import start_fork_server
 
         try:
             data = load_candles_cached(search.data_path)

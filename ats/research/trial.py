@@ -95,8 +95,8 @@ async def backtest_trial(
     base: JobConfig, data: CandleData, task: TrialTask, loader: PluginLoader | None = None
 ) -> TradingJob:
     """Run the trial's backtest; the finished job keeps its equity curve and trades."""
-    # Imported here: a sweep's parent process runs no backtest, and its imports delay the
-    # first trial (serial time, bench/optimize_speed.py); the workers' fork server has them.
+    # Imported here: a sweep's parent process runs no backtest until it starts its workers
+    # (serial time, bench/optimize_speed.py); workers have them (worker_start.WORKER_MODULES).
     from ats.trading_job.backtest import run_backtest
     from ats.trading_job.job_manager import JobManager
 
