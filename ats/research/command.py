@@ -245,7 +245,7 @@ async def _run(
         journal=journal,
         window=window,
         publish=publish,
-        when_idle=runs.start if runs is not None else None,
+        near_the_end=runs.start if runs is not None else None,
     )
     if runs is None:
         return outcome

@@ -21,6 +21,12 @@ class TrialExecutor(Protocol):
     workers: int
     """Trials it runs at once."""
 
+    @property
+    def queued(self) -> int | None:
+        """Tasks each :meth:`run` hands over at a time; a task given to another run starts
+        after those (None: every task at once, so another run's tasks start after them)."""
+        ...
+
     def run(self, tasks: Sequence[TrialTask]) -> AsyncIterator[TrialResult]:
         """Run ``tasks``; yield each row as its trial finishes (in any order)."""
         ...

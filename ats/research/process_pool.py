@@ -10,6 +10,7 @@ once instead of waiting forever for work.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import multiprocessing
@@ -104,6 +105,8 @@ class ProcessPool:
         """``fork``: the workers may be forks of this process (a one-shot command with one
         thread, :mod:`ats.research.worker_start`); otherwise they come from a fork server."""
         self.workers = max(int(workers), 1)
+        self.queued = 2 * self.workers
+        """One task running and one waiting per worker (see :meth:`run`)."""
         self.description = f"{self.workers} worker process{'es' if self.workers > 1 else ''}"
         self._candles = SharedCandles(data)
         try:
@@ -147,13 +150,30 @@ class ProcessPool:
             ready.result()
 
     async def run(self, tasks: Sequence[TrialTask]) -> AsyncIterator[TrialResult]:
+        """Hand the pool at most :attr:`queued` tasks at a time, the next as each ends.
+
+        The pool runs what it is handed in that order: a task handed over later (the
+        per-candle check of a sweep's best trial) starts after those few, not after
+        every trial of the sweep. Enough are handed over that no worker waits for this
+        loop between two trials.
+        """
         loop = asyncio.get_running_loop()
-        pending = [loop.run_in_executor(self._pool, _run, task) for task in tasks]
+        waiting = collections.deque(tasks)
+        running: set[asyncio.Future[TrialResult]] = set()
+
+        def hand_over() -> None:
+            while waiting and len(running) < self.queued:
+                running.add(loop.run_in_executor(self._pool, _run, waiting.popleft()))
+
+        hand_over()
         try:
-            for finished in asyncio.as_completed(pending):
-                yield await finished
+            while running:
+                finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                hand_over()
+                for future in finished:
+                    yield future.result()
         finally:
-            for future in pending:
+            for future in running:
                 future.cancel()
 
     def close(self) -> None:

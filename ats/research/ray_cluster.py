@@ -74,6 +74,7 @@ class RayExecutor:
         self._ray = ray
         self.workers = max(int(ray.cluster_resources().get("CPU", 1)), 1)
         self.description = f"Ray cluster at {address} ({self.workers} CPUs)"
+        self.queued = None
         candles = {name: getattr(data, name) for name in _COLUMNS}
         candles.update(path=str(data.path), timeframe_ms=data.timeframe_ms, custom=custom)
         self._candles = ray.put(candles)

@@ -56,11 +56,11 @@ def _figures(row: TrialResult) -> tuple[object, ...]:
 class PerCandleRuns:
     """Trials re-run per candle on the sweep's executor, each at most once.
 
-    :meth:`start` may be called before the sweep ends, with its best trial so far, when
-    its last trials leave a worker idle (``run_search``'s ``when_idle``): the check then
-    runs beside them instead of after them (a serial tail of the sweep otherwise,
-    bench/optimize_speed.py). If a later trial turns out better, that run is wasted time
-    of an idle worker, nothing more.
+    :meth:`start` may be called before the sweep ends, with its best trial so far, as
+    its last trials run (``run_search``'s ``near_the_end``): the check then runs beside
+    them instead of after them (a serial tail of the sweep otherwise,
+    bench/optimize_speed.py). If a later trial turns out better, that run cost one
+    worker a few trials' time, and the new best is checked too.
     """
 
     def __init__(self, executor: TrialExecutor, window: Window) -> None:

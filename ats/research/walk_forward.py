@@ -153,7 +153,7 @@ async def run_walk_forward(
             window=plan.train,
             publish=publish,
             window_index=plan.index,
-            when_idle=runs.start if runs is not None else None,
+            near_the_end=runs.start if runs is not None else None,
         )
         if runs is not None:
             outcome = await check_best_per_candle(

@@ -1,4 +1,4 @@
-"""The per-candle check of a sweep's best trial starts on a worker its last trials leave idle.
+"""The per-candle check of a sweep's best trial starts while its last trials run.
 
 A scripted executor stands in for the pool: it finishes trials in order and counts the
 per-candle runs it is given, so the test sees when the search hands out the check and
@@ -34,8 +34,9 @@ class Scripted:
 
     description = "scripted"
 
-    def __init__(self, workers: int, equities: dict[int, float]) -> None:
+    def __init__(self, workers: int, equities: dict[int, float], queued: int | None = None) -> None:
         self.workers = workers
+        self.queued = queued
         self.equities = equities
         self.per_candle: list[int] = []
         """Trial numbers run per candle, in order."""
@@ -55,8 +56,8 @@ class Scripted:
 def _sweep(
     tmp_path: Path, executor: Scripted, idle: list[TrialResult] | None = None
 ) -> SearchOutcome:
-    journal = TrialJournal(tmp_path / f"journal-{executor.workers}.sqlite3")
-    space = ParamSpace((parse_dimension("fast", "1:6:1"),))
+    journal = TrialJournal(tmp_path / f"journal-{executor.workers}-{executor.queued}.sqlite3")
+    space = ParamSpace((parse_dimension("fast", f"1:{len(executor.equities)}:1"),))
     try:
         return asyncio.run(
             run_search(
@@ -69,14 +70,14 @@ def _sweep(
                 journal=journal,
                 window=Window(0, 100),
                 publish=_ignore,
-                when_idle=None if idle is None else idle.append,
+                near_the_end=None if idle is None else idle.append,
             )
         )
     finally:
         journal.close()
 
 
-def test_the_last_trials_of_a_sweep_hand_the_best_so_far_to_the_idle_workers(
+def test_an_executor_that_holds_every_trial_gets_the_check_as_workers_go_idle(
     tmp_path: Path,
 ) -> None:
     equities = {1: 5.0, 2: 9.0, 3: 7.0, 4: 8.0, 5: 1.0, 6: 2.0}
@@ -87,6 +88,23 @@ def test_the_last_trials_of_a_sweep_hand_the_best_so_far_to_the_idle_workers(
         # (trial 1, fast=2): its check then overlaps the trials still running.
         assert [trial.number for trial in idle] == handed
         assert outcome.best is not None and outcome.best.number == 1
+
+
+def test_a_pool_that_holds_a_few_trials_gets_the_check_with_a_checks_worth_left(
+    tmp_path: Path,
+) -> None:
+    """Two workers, four trials held by the pool: the check is handed over with 4 + 3
+    trials unfinished, so it starts after the four and the other worker runs the three
+    while it runs; one worker never gets it early."""
+    equities = {k: 10.0 if k == 4 else float(k % 4) for k in range(1, 13)}  # best: trial 3
+    idle: list[TrialResult] = []
+    outcome = _sweep(tmp_path, Scripted(2, equities, queued=4), idle)
+    assert len(idle) == 7  # after trial 5 of 12, then after each of the six after it
+    assert {trial.number for trial in idle} == {3}
+    assert outcome.best is not None and outcome.best.number == 3
+    alone: list[TrialResult] = []
+    _sweep(tmp_path, Scripted(1, equities, queued=2), alone)
+    assert alone == []
 
 
 def test_a_check_started_early_for_a_trial_that_lost_is_not_the_one_reported(
@@ -116,7 +134,7 @@ def test_a_check_started_early_for_a_trial_that_lost_is_not_the_one_reported(
                 journal=journal,
                 window=Window(0, 100),
                 publish=_ignore,
-                when_idle=runs.start,
+                near_the_end=runs.start,
             )
         finally:
             journal.close()
