@@ -90,11 +90,15 @@ def main() -> None:
             runs[side].append(run_once(checkout, bench))
     figures = args.figures or list(DEFAULT_FIGURES)
     print(f"\n{bench[0]} {' '.join(bench[1:])}: median of {args.rounds} runs each")
-    print(f"{'figure':34}{'before':>12}{'after':>12}{'after/before':>14}")
+    print(
+        f"{'figure':34}{'before':>12}{'after':>12}{'after/before':>14}   every run, before | after"
+    )
     for path in figures:
-        medians = [statistics.median(figure(run, path) for run in runs[side]) for side in runs]
+        values = {side: [figure(run, path) for run in runs[side]] for side in runs}
+        medians = [statistics.median(values[side]) for side in runs]
         ratio = medians[1] / medians[0] if medians[0] else float("nan")
-        print(f"{path:34}{medians[0]:12.1f}{medians[1]:12.1f}{ratio:14.2f}")
+        every = " | ".join(" ".join(f"{value:.4g}" for value in values[side]) for side in runs)
+        print(f"{path:34}{medians[0]:12.4g}{medians[1]:12.4g}{ratio:14.2f}   {every}")
     loads = [f"{run['load_after_run']:.2f}" for side in runs for run in runs[side]]
     print(f"load average (1 min) after each run, before then after: {', '.join(loads)}")
 
