@@ -28,8 +28,13 @@ the fewest workers to the most, with every run's time and the load average when 
 started. Beside the measured scaling, the one Amdahl's law predicts from the one-worker
 run's serial part (start-up before the first trial and everything after the last, from
 the trial journal's timestamps). Both are wall-clock figures: on a busy machine a second
-worker finds no free core, and the start-up (three processes importing at once) suffers
-more than the trials, so both read low; measure at a load average below 1.
+worker finds no free core, so both read low; measure at a load average below 1.
+
+And the machine's own part in the scaling, measured in the same run: one trial's
+backtest (fast=25, slow=160) timed alone and then in two processes at once, taking
+turns. On a virtual machine two busy cores may share a physical core or a lower clock,
+and a trial is mostly Python: if two at once run each z times slower, two workers can
+make the trials at most 2/z times faster, whatever the sweep does.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import argparse
 import json
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -140,6 +146,48 @@ class SmaCross(Strategy):
             self.position.close()
 
 
+def _time_trial(data: Path, repeat: int) -> list[float]:
+    """Seconds of each of ``repeat`` runs of one trial (in this process, candles loaded)."""
+    from ats.data.candle_cache import load_candles_cached
+    from ats.research.trial import TrialTask, run_trial
+    from ats.trading_job.job_config import parse_job_config
+
+    candles = load_candles_cached(data)
+    base = parse_job_config(
+        {
+            "name": "contention",
+            "balances": {"USDT": CASH},
+            "exchange": {"name": "back_trading", "params": {"data": str(data)}},
+            "strategy": {"name": "sma_cross", "params": {"fast": 25, "slow": 160}},
+            "fees": {"name": "flat_rate", "params": {"rate": FEE}},
+            "vectorised": True,
+        }
+    )
+    times = []
+    for number in range(repeat + 1):  # the first run warms up
+        began = time.perf_counter()
+        run_trial(base, candles, TrialTask(number, {}))
+        times.append(time.perf_counter() - began)
+    return times[1:]
+
+
+def trial_contention(data: Path, rounds: int = 3, repeat: int = 10) -> dict[str, float]:
+    """Median seconds of a trial alone and with another one running on the other core."""
+    import multiprocessing
+
+    alone: list[float] = []
+    paired: list[float] = []
+    context = multiprocessing.get_context("fork")
+    for _ in range(rounds):
+        with context.Pool(1) as pool:
+            alone += pool.apply(_time_trial, (data, repeat))
+        with context.Pool(2) as pool:
+            for times in pool.starmap(_time_trial, [(data, repeat)] * 2):
+                paired += times
+    one, two = statistics.median(alone), statistics.median(paired)
+    return {"alone_seconds": one, "paired_seconds": two, "slowdown": two / one}
+
+
 def run_backtesting_py(count: int) -> dict[str, Any]:
     import warnings
 
@@ -240,12 +288,16 @@ def main() -> None:
         help="every ATS run parses the Parquet file (default: the parsed-candle cache is warm)",
     )
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the figures as JSON")
-    parser.add_argument("--engine", choices=("ats", "backtesting_py"), help="internal")
+    engines = ("ats", "backtesting_py", "contention")
+    parser.add_argument("--engine", choices=engines, help="internal")
     parser.add_argument("--per-candle", action="store_true", help="internal")
     parser.add_argument("--data", type=Path, help="internal")
     args = parser.parse_args()
     if args.engine == "ats":
         print(json.dumps(run_ats(args.data, int(args.workers), args.per_candle)))
+        return
+    if args.engine == "contention":
+        print(json.dumps(trial_contention(args.data)))
         return
     if args.engine == "backtesting_py":
         print(json.dumps(run_backtesting_py(args.candles)))
@@ -311,9 +363,21 @@ def main() -> None:
         "scaling": print_scaling(all_ours),
         "per_candle_scaling": print_scaling(all_per_candle),
     }
+    contention = child(["--engine", "contention", "--data", str(data)])
+    print(
+        f"  this machine: one trial {contention['alone_seconds'] * 1e3:.1f} ms alone, "
+        f"{contention['paired_seconds'] * 1e3:.1f} ms with another on the other core "
+        f"({contention['slowdown']:.2f}x): two workers can make trials at most "
+        f"{2 / contention['slowdown']:.2f}x faster here"
+    )
     print(f"  load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     if args.json:
-        figures: dict[str, Any] = {**scaling, "load_before": load_before, "runs": runs}
+        figures: dict[str, Any] = {
+            **scaling,
+            "contention": contention,
+            "load_before": load_before,
+            "runs": runs,
+        }
         if peer is not None:
             figures["ratio_backtesting_py"] = peer["seconds"] / ours[-1]["seconds"]
         args.json.write_text(json.dumps(figures, indent=2))
