@@ -56,6 +56,7 @@ _worker: _Worker | None = None
 def _start_worker(handle: CandleHandle, base_json: str, custom_root: str) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    gc.enable()  # a fork of a command inherits its start-up without collections
     _exit_with_parent()
     data, memory = attach(handle)
     base = JobConfig.model_validate_json(base_json)
