@@ -55,3 +55,39 @@ def test_forks_inherit_the_worker_modules() -> None:
 def test_a_pool_that_may_not_fork_uses_the_fork_server() -> None:
     """The console's pools: its threads must never be forked, even when none runs yet."""
     assert _start_method("", fork=False) == "forkserver"
+
+
+def test_a_forked_worker_collects_garbage_though_its_command_started_without() -> None:
+    """``ats optimize`` starts up with collections off (see its ``run``); its forks must
+    not inherit that, or every reference cycle of every trial would stay in memory."""
+    code = textwrap.dedent(
+        """
+        import gc
+        from pathlib import Path
+        import numpy as np
+        from ats.data.candles import CandleData
+        from ats.research.process_pool import ProcessPool
+        from ats.trading_job.job_config import parse_job_config
+        gc.disable()
+        prices = np.full(10, 100.0)
+        data = CandleData(
+            path=Path("x.csv"), timeframe_ms=60_000,
+            timestamps=np.arange(10, dtype=np.int64) * 60_000,
+            open=prices, high=prices, low=prices, close=prices, volume=prices,
+        )
+        base = parse_job_config({
+            "name": "gc", "strategy": {"name": "sma_cross", "params": {}},
+            "exchange": {"name": "back_trading", "params": {"data": "x.csv"}},
+        })
+        pool = ProcessPool(base, data, workers=1, custom_root=Path("custom_modules"), fork=True)
+        try:
+            method = pool._pool._mp_context.get_start_method()
+            print(method, pool._pool.submit(gc.isenabled).result())
+        finally:
+            pool.close()
+        """
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert output == "fork True"
