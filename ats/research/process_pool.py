@@ -1,10 +1,9 @@
 """Trials on every core of this machine: a pool of worker processes.
 
 Workers are forks of this process or of a fork server (:mod:`ats.research.worker_start`).
-Each worker attaches
-to the candles in shared memory when it starts (:mod:`ats.research.shared_candles`) and
-then runs trial after trial on them. A worker whose parent died (``kill -9``) exits at
-once instead of waiting forever for work.
+Each worker attaches to the candles in shared memory when it starts
+(:mod:`ats.research.shared_candles`) and then runs trial after trial on them. A worker
+whose parent died (``kill -9``) exits at once instead of waiting forever for work.
 """
 
 from __future__ import annotations
