@@ -4,33 +4,30 @@ Data flow: the app's :class:`~ats.trading_job.control.JobControl` watches the jo
 calls :meth:`MainScreen.apply_changes` with a coalesced summary at most ~10 times a
 second; the screen asks the control for the views of the jobs that changed and pushes
 them down into the widgets. The screen keeps job ids and the latest views, never a job.
-Widgets send messages up (selection, filter edits); every job command is issued here
-and its errors are shown as notifications, never raised into Textual.
+Widgets send messages up (selection, filter edits); the job commands their keys issue
+live in :mod:`ats.ui.screens.job_commands`, which this screen inherits.
 """
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.markup import escape
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 
-from ats.exceptions import ATSError, JobError
+from ats.exceptions import JobError
 from ats.trading_job.change_feed import Changes
 from ats.trading_job.control import JobControl, Watch
 from ats.trading_job.views import JobView
 from ats.ui import job_view
 from ats.ui.keys import MAIN_KEYS, bindings
-from ats.ui.live_safety import kill_switch_question, kill_switch_result, live_start_question
+from ats.ui.screens.job_commands import JobCommandScreen
 from ats.ui.status_history import StatusHistory
 from ats.ui.tcss import tcss_path
 from ats.ui.widgets.account import AccountPanel
@@ -49,25 +46,20 @@ from ats.ui.widgets.trades_pane import TradesPane
 if TYPE_CHECKING:
     from ats.ui.app import AtsApp
 
-logger = logging.getLogger(__name__)
-
 Panel = Literal["jobs", "chart", "orders", "log", "metrics", "trades"]
 NARROW_WIDTH = 120
 """Below this many columns (or :data:`SHORT_HEIGHT` rows) one lower panel shows at a time."""
 SHORT_HEIGHT = 32
 SELECT_SETTLE = 0.12
 """Seconds between two heavy redraws while the selection is moving (key repeat)."""
-SPEED_LIMITS = (0.25, 100_000.0)
 PANEL_HZ = 4.0
 """Refresh rate of the account and metrics panels (the jobs table follows the pump)."""
 
 
 WidgetT = TypeVar("WidgetT", bound=Widget)
-FAILED: Any = object()
-"""What :meth:`MainScreen._command` returns when the command failed (and was shown)."""
 
 
-class MainScreen(Screen[None]):
+class MainScreen(JobCommandScreen):
     CSS_PATH = tcss_path(__file__)
     BLANK = True
     """The screen has no content of its own: every focus change repaints it (Textual's
@@ -341,6 +333,18 @@ class MainScreen(Screen[None]):
         self._show_active_panel()
         await self.log_view.set_job(job_id)
 
+    async def _after_form(self, job_id: str | None) -> None:
+        """A job form or a sweep's promote saved this job (None: cancelled): select it."""
+        if job_id is None:
+            return
+        await self.refresh_rows()
+        self.table.select_job(job_id)
+        # The job may have been rebuilt (edit): every panel reads it afresh.
+        for panel in (self.chart, self.trades, self.account, self.metrics):
+            panel.set_job(None)
+        await self.log_view.set_job(None)
+        await self._select(job_id)
+
     def _update_title(self) -> None:
         view = self.selected_view
         title = escape(f"Chart (c) · {job_view.job_title(view)}" if view else "Chart (c)")
@@ -356,187 +360,7 @@ class MainScreen(Screen[None]):
         self.metrics.show(self.selected_view, force=True)
         self._widget(PanelTabs).refresh_tabs()
 
-    # -- commands --------------------------------------------------------------------------
-    async def _command(
-        self, what: str, command: Callable[[], Awaitable[Any]], job_id: str | None = None
-    ) -> Any:
-        """Run a job command; failures become a notification (and :data:`FAILED`), never
-        an exception. An unexpected one (an engine bug) is logged with the job id too."""
-        try:
-            result = await command()
-        except ATSError as exc:
-            self.notify(str(exc), title=what, severity="error")
-        except Exception as exc:
-            logger.exception("%s failed (job %s)", what, job_id)
-            self.notify(f"{type(exc).__name__}: {exc}", title=what, severity="error")
-        else:
-            if job_id is not None:  # its row shows the effect now, not at the next summary
-                view = await self._fresh_view(job_id)
-                if view is not None:
-                    self.table.update_row(job_view.job_row(view))
-            return result
-        return FAILED
-
-    async def _require_job(self) -> JobView | None:
-        """The job under the table's cursor: commands act on what the user sees."""
-        job_id = self.table.cursor_job
-        view = await self._fresh_view(job_id) if job_id is not None else None
-        if view is None:
-            self.notify("No job selected — press n to create one", severity="warning")
-        return view
-
-    async def action_toggle_job(self) -> None:
-        job = await self._require_job()
-        if job is None:
-            return
-        if not job.status.is_active and job.live:
-            self._confirm_live_start(job)
-            return
-        await self._command("Start/stop", lambda: self.control.toggle(job.job_id), job.job_id)
-
-    def _confirm_live_start(self, job: JobView) -> None:
-        """Real orders never go out without an explicit yes naming job, venue and symbol."""
-        from ats.ui.screens.confirm import ConfirmScreen
-
-        job_id, name = job.job_id, job.name
-
-        async def answered(yes: bool | None) -> None:
-            if yes:
-                await self._command("Start live job", lambda: self.control.start(job_id), job_id)
-            else:
-                self.notify(f"{name} not started", title="Live trading")
-
-        dialog = ConfirmScreen(live_start_question(job), confirm="Trade live")
-        self.app.push_screen(dialog, answered)
-
-    async def action_kill_switch(self) -> None:
-        """Cancel every live order after a yes; jobs keep running (``K``)."""
-        from ats.ui.screens.confirm import ConfirmScreen
-
-        live = await self._live_job_count()
-        if not live:
-            self.notify("No live job: no order to cancel", title="Kill switch")
-            return
-
-        async def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            cancelled = await self._command("Kill switch", self.control.kill_switch)
-            if cancelled is not FAILED:
-                self.notify(
-                    kill_switch_result(int(cancelled), await self._live_job_count()),
-                    title="Kill switch",
-                    severity="warning",
-                )
-                self._stale_panels.add("account")
-
-        self.app.push_screen(ConfirmScreen(kill_switch_question(live), confirm="Kill"), answered)
-
-    async def _live_job_count(self) -> int:
-        """Jobs the kill switch acts on: built and trading in live mode."""
-        return sum(1 for view in await self.control.jobs() if view.built and view.live)
-
-    async def action_pause_job(self) -> None:
-        job = await self._require_job()
-        if job is not None:
-            await self._command(
-                "Pause/resume", lambda: self.control.toggle_pause(job.job_id), job.job_id
-            )
-
-    async def action_reload_job(self) -> None:
-        job = await self._require_job()
-        if job is None:
-            return
-        done = await self._command("Reload", lambda: self.control.reload(job.job_id), job.job_id)
-        if done is not FAILED:
-            self.notify(f"{job.name}: strategy reloaded, state kept", title="Reload")
-            if job.job_id == self.selected_job_id:
-                self.account.show(await self._fresh_view(job.job_id))
-
-    async def action_speed(self, factor: float) -> None:
-        job = await self._require_job()
-        if job is None:
-            return
-        current = job.speed
-        if current is None:
-            self.notify(f"{job.name} is not a replay job", severity="warning")
-            return
-        low, high = SPEED_LIMITS
-        if current <= 0:  # "as fast as possible": only slowing down means anything
-            if factor >= 1:
-                self.notify(f"{job.name} already replays at full speed", title="Speed")
-                return
-            current = high / factor
-        speed = min(max(current * factor, low), high)
-        result = await self._command(
-            "Speed", lambda: self.control.set_speed(job.job_id, speed), job.job_id
-        )
-        if result is not FAILED:
-            shown = job_view.format_speed(float(result))
-            self.notify(f"{job.name}: replay speed {shown}", title="Speed")
-            view = await self._fresh_view(job.job_id)
-            if view is not None:
-                self.table.update_row(job_view.job_row(view))
-
-    async def action_new_job(self) -> None:
-        from ats.ui.screens.job_form import JobFormScreen
-
-        form = await JobFormScreen.prepare(self.control, job_count=len(self._views))
-        self.app.push_screen(form, self._after_form)
-
-    async def action_new_sweep(self) -> None:
-        await self._widget(SweepPane).new_sweep()
-
-    async def action_edit_job(self) -> None:
-        from ats.ui.screens.job_form import JobFormScreen
-
-        job = await self._require_job()
-        if job is None:
-            return
-        if job.status.is_active:
-            self.notify(f"Stop {job.name} (s) before editing it", severity="warning")
-            return
-        try:
-            form = await JobFormScreen.prepare(
-                self.control, job_count=len(self._views), job_id=job.job_id
-            )
-        except JobError as exc:
-            self.notify(str(exc), title="Edit", severity="error")
-            return
-        self.app.push_screen(form, self._after_form)
-
-    async def _after_form(self, job_id: str | None) -> None:
-        if job_id is None:
-            return
-        await self.refresh_rows()
-        self.table.select_job(job_id)
-        # The job may have been rebuilt (edit): every panel reads it afresh.
-        for panel in (self.chart, self.trades, self.account, self.metrics):
-            panel.set_job(None)
-        await self.log_view.set_job(None)
-        await self._select(job_id)
-
-    async def action_delete_job(self) -> None:
-        from ats.ui.screens.confirm import ConfirmScreen
-
-        job = await self._require_job()
-        if job is None:
-            return
-        running = " It is running and will be stopped first." if job.status.is_active else ""
-        question = f"Delete job {job.name}?{running}"
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._delete(job.job_id)
-
-        self.app.push_screen(ConfirmScreen(question, confirm="Delete"), answered)
-
-    @work(exclusive=False, group="delete")
-    async def _delete(self, job_id: str) -> None:
-        done = await self._command("Delete", lambda: self.control.delete(job_id), job_id)
-        if done is not FAILED:
-            await self.refresh_rows()
-
+    # -- panels, filter, theme, help ------------------------------------------------------
     def action_focus_panel(self, panel: Panel) -> None:
         if panel == "jobs":  # set_focus at once: Widget.focus waited a turn (j + Up lost Up)
             self.set_focus(self.table)
