@@ -44,7 +44,10 @@ a command's own result may be None."""
 
 
 class JobCommandScreen(Screen[None]):
-    """A screen whose keys issue job commands; the subclass shows the jobs they act on."""
+    """A screen whose keys issue job commands; the subclass shows the jobs they act on.
+
+    A Screen rather than a plain mix-in: ``notify``, ``app`` and ``@work`` come typed from
+    Textual, and only what the subclass adds is declared below."""
 
     # What the commands use of the screen that shows the jobs (MainScreen provides it).
     selected_job_id: str | None
