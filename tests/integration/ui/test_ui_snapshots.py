@@ -99,7 +99,14 @@ def test_help_screen(snap_compare: Snap, tmp_path: Path) -> None:
 
 def test_high_contrast_theme(snap_compare: Snap, tmp_path: Path) -> None:
     async def high_contrast(pilot: Pilot[Any]) -> None:
+        # Textual refreshes the CSS, then tells subscribers (the main screen bakes the
+        # theme's colours into its panels then): wait for that, not only for a fixed time,
+        # which a loaded machine could outlast (the account panel's uPnL kept the old
+        # colour); then the chart (4 Hz) and the log's rebuild catch up.
+        told: list[object] = []
+        pilot.app.theme_changed_signal.subscribe(pilot.app.screen, told.append)
         pilot.app.theme = "ats-high-contrast"
+        await wait_for(pilot, lambda: bool(told))
         await pilot.pause(0.4)
 
     assert snap_compare(
