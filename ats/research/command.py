@@ -130,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
     # The start-up (imports: ~90,000 objects that live as long as the command) runs
     # without collections, each of which would walk every object made so far, for
     # nothing: 0.03 of its 0.25 s, all serial time (bench/optimize_speed.py). They resume
-    # once the workers are started (see optimize), or here whatever happens.
+    # once the workers are started (see optimize), or here whatever happens; what the
+    # start-up froze is thawed when the command returns (a caller in the same process,
+    # a test, goes on collecting it; at exit it is frozen again).
     gc.disable()
 
     resume = "finished trials are journaled: run the same command to resume"
@@ -141,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     except BrokenProcessPool:
         print(f"ats: a worker process died (out of memory?); {resume}", file=sys.stderr)
     finally:
+        gc.unfreeze()
         gc.enable()
     return 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import json
 from pathlib import Path
 
@@ -32,6 +33,16 @@ def test_every_trial_equals_ats_backtest_bit_for_bit(
         assert trial["trades"] == len(backtest["trades"]) > 0
     best = max(sweep["trials"], key=lambda trial: trial["metrics"]["sharpe"])
     assert sweep["best"] == best
+
+
+def test_the_command_leaves_garbage_collection_as_it_found_it(
+    tmp_path: Path, state_dir: Path, candles_5k: Path
+) -> None:
+    """It starts up without collections and freezes what the start-up made (for its
+    forks); a caller in the same process goes on collecting everything."""
+    optimize(tmp_path / "sweep.json", *sma_grid(candles_5k), "--workers", "1")
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
 
 
 def test_constraints_objective_direction_and_csv(
