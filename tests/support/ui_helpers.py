@@ -68,6 +68,31 @@ async def wait_for(
     await asyncio.sleep(0)
 
 
+async def settled(pilot: Pilot[object], quiet: float = 0.3, timeout: float = 15.0) -> None:
+    """Wait until the screen stops changing: no worker running (a chart frame, a log
+    rebuild) and the same screenshot, text and colours, for ``quiet`` seconds.
+
+    Snapshot tests take their picture after this, not after a fixed pause: on a loaded
+    machine (CI runs two test workers on two cores) a chart frame drawn in a thread, or a
+    new theme's colours, landed after the pause and the picture showed the old state.
+    """
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    last: str | None = None
+    since = time.monotonic()
+    while True:
+        await pilot.pause(0.05)
+        busy = any(not worker.is_finished for worker in app.workers)
+        shot = None if busy else app.export_screenshot()
+        now = time.monotonic()
+        if shot is None or shot != last:
+            last, since = shot, now
+        elif now - since >= quiet:
+            return
+        if now > deadline:
+            raise AssertionError(f"the screen kept changing for {timeout}s")
+
+
 def fixed_clock(_moment: float) -> str:
     return "12:00:00"
 

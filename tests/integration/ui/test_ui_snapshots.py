@@ -20,6 +20,7 @@ from ui_helpers import (
     focus_on,
     press,
     replay_config,
+    settled,
     type_text,
     wait_for,
 )
@@ -55,7 +56,7 @@ def finished(extra: Callable[[Pilot[Any]], Awaitable[None]] | None = None) -> An
         job = app.manager.jobs[0]
         app.manager.start(job.id)
         await app.manager.wait(job.id)
-        await pilot.pause(0.4)  # pump (10 Hz) and chart (4 Hz) deliver the final state
+        await settled(pilot)  # the pump (10 Hz) and the chart (4 Hz) show the final state
         if extra is not None:
             await extra(pilot)
 
@@ -84,7 +85,7 @@ def test_new_job_form_with_validation_error(snap_compare: Snap, tmp_path: Path) 
         await press(pilot, "ctrl+u")
         await type_text(pilot, "lots")
         await press(pilot, "ctrl+s")
-        await pilot.pause(0.1)
+        await settled(pilot)
 
     assert snap_compare(
         console(tmp_path), terminal_size=(80, 24), run_before=finished(fill_in_badly)
@@ -99,15 +100,14 @@ def test_help_screen(snap_compare: Snap, tmp_path: Path) -> None:
 
 def test_high_contrast_theme(snap_compare: Snap, tmp_path: Path) -> None:
     async def high_contrast(pilot: Pilot[Any]) -> None:
-        # Textual refreshes the CSS, then tells subscribers (the main screen bakes the
-        # theme's colours into its panels then): wait for that, not only for a fixed time,
-        # which a loaded machine could outlast (the account panel's uPnL kept the old
-        # colour); then the chart (4 Hz) and the log's rebuild catch up.
+        # Textual refreshes the CSS, then tells subscribers: the main screen bakes the
+        # theme's colours into its panels, the chart draws a frame in a thread and the log
+        # rebuilds in a worker. Wait for the signal, then until the screen is still.
         told: list[object] = []
         pilot.app.theme_changed_signal.subscribe(pilot.app.screen, told.append)
         pilot.app.theme = "ats-high-contrast"
         await wait_for(pilot, lambda: bool(told))
-        await pilot.pause(0.4)
+        await settled(pilot)
 
     assert snap_compare(
         console(tmp_path), terminal_size=(120, 36), run_before=finished(high_contrast)

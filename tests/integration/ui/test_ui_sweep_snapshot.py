@@ -16,7 +16,7 @@ from typing import Any
 
 from test_ui_sweep import sweep_spec  # noqa: F401  (the fixture)
 from textual.pilot import Pilot
-from ui_helpers import fixed_clock, wait_for
+from ui_helpers import fixed_clock, settled, wait_for
 
 from ats.research.sweep_jobs import SweepJobs
 from ats.trading_job.job_manager import JobManager
@@ -56,7 +56,7 @@ def test_sweep_pane_80x24(snap_compare: Snap, tmp_path: Path, sweep_spec: Path) 
         await wait_for(
             pilot, lambda: pane.view is not None and pane.view.status == "stopped", timeout=WAIT
         )
-        await pilot.pause(0.4)  # the pump (10 Hz) and the pane (4 Hz) catch up
+        await settled(pilot)  # the pump (10 Hz) and the pane (4 Hz) catch up
 
     try:
         assert snap_compare(app, terminal_size=(80, 24), run_before=nine_trials)

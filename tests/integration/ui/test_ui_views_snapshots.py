@@ -16,7 +16,7 @@ from job_configs import backtest_config
 from persistent_console import persistent_app, quit_app
 from test_ui_indicator_panels import rsi_config
 from textual.pilot import Pilot
-from ui_helpers import press, screen_text, wait_for
+from ui_helpers import press, screen_text, settled, wait_for
 
 from ats.trading_job.job_manager import JobManager
 from ats.ui.app import AtsApp
@@ -32,7 +32,7 @@ def main_screen(app: Any) -> MainScreen:
     return screen
 
 
-async def settled(pilot: Pilot[Any], *, trades: int | None = None) -> None:
+async def caught_up(pilot: Pilot[Any], *, trades: int | None = None) -> None:
     """The selected job's chart drawn (and its trades read), the panels caught up."""
     app = pilot.app
     await wait_for(pilot, lambda: main_screen(app).selected_job_id is not None)
@@ -46,7 +46,7 @@ async def settled(pilot: Pilot[Any], *, trades: int | None = None) -> None:
     chart.redraw()
     if chart.display and chart.size.width:
         await wait_for(pilot, lambda: chart.frames > frames)
-    await pilot.pause(0.4)  # account and metrics panels refresh at 4 Hz
+    await settled(pilot)  # account and metrics panels refresh at 4 Hz
 
 
 def finished_console(make_app: Callable[..., AtsApp], *configs: Any) -> AtsApp:
@@ -63,7 +63,7 @@ def run_to_end(trades: int | None = None) -> Callable[[Pilot[Any]], Any]:
         for job in app.manager.jobs:
             app.manager.start(job.id)
             await app.manager.wait(job.id)
-        await settled(pilot, trades=trades)
+        await caught_up(pilot, trades=trades)
 
     return run_before
 
@@ -106,7 +106,7 @@ def test_finished_backtest_after_a_restart_as_before(
     again, _manager = persistent_app(make_app, state)
 
     async def after_restart(pilot: Pilot[Any]) -> None:
-        await settled(pilot, trades=27)
+        await caught_up(pilot, trades=27)
         assert screen_text(pilot.app) == before
 
     assert snap_compare(again, terminal_size=size, run_before=after_restart)
