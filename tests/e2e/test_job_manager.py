@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from persist_helpers import eventually
 
 from ats.demo import DEMO_DATA, demo_backtest_config
 from ats.exceptions import JobError, StateError
@@ -56,18 +57,18 @@ async def test_pause_resume_stop_and_restart_continue_from_cursor() -> None:
     manager = JobManager()
     job = manager.create(parse_job_config(_replay_config(speed=2_000.0)))
     manager.start(job.id)
-    await asyncio.sleep(0.3)
+    assert await eventually(lambda: job.exchange.progress.done > 0, 15)  # type: ignore[union-attr]
     manager.pause(job.id)
     assert job.status is JobStatus.PAUSED
     await asyncio.sleep(0.05)
     paused_at = job.exchange.progress.done  # type: ignore[union-attr]
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.2)  # a fixed window on purpose: no candle may pass in it
     assert job.exchange.progress.done == paused_at  # type: ignore[union-attr]
     with pytest.raises(JobError):
         manager.pause(job.id)
     manager.toggle_pause(job.id)
     assert job.status is JobStatus.RUNNING
-    await asyncio.sleep(0.2)
+    await eventually(lambda: job.exchange.progress.done > paused_at, 15)  # type: ignore[union-attr]
     assert job.exchange.progress.done > paused_at  # type: ignore[union-attr]
     manager.toggle(job.id)  # stop
     await manager.wait(job.id)
@@ -100,7 +101,8 @@ async def test_reload_keeps_state_and_delete_removes() -> None:
     manager = JobManager()
     job = manager.create(parse_job_config(_replay_config(speed=500.0)))
     manager.start(job.id)
-    await asyncio.sleep(0.5)
+    # a few candles in (what half a second gives at this speed), so there is state to keep
+    assert await eventually(lambda: job.exchange.progress.done >= 3, 15)  # type: ignore[union-attr]
     before = job.strategy
     state_before = before.state.to_dict()  # type: ignore[union-attr]
     manager.reload(job.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -88,11 +89,15 @@ async def test_hold_foreground_delays_a_backtest_not_a_replay() -> None:
     manager.start(replay.id)
     while not (backtest.exchange and backtest.exchange.progress.done):
         await asyncio.sleep(0.001)
-    manager.hold_foreground(0.3)
-    await asyncio.sleep(0.01)
     assert backtest.exchange is not None and replay.exchange is not None
-    parked, moving = backtest.exchange.progress.done, replay.exchange.progress.done
-    await asyncio.sleep(0.15)
+    for _attempt in range(5):
+        manager.hold_foreground(0.3)
+        held_until = time.monotonic() + 0.3
+        await asyncio.sleep(0.01)
+        parked, moving = backtest.exchange.progress.done, replay.exchange.progress.done
+        await asyncio.sleep(0.15)
+        if time.monotonic() < held_until:
+            break  # looked within the hold; a loaded machine may outsleep it: again
     assert backtest.exchange.progress.done == parked
     assert replay.exchange.progress.done > moving
     await backtest.wait()

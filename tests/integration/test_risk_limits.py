@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from persist_helpers import eventually
 
 from ats.demo import DEMO_DATA
 from ats.exceptions import ConfigError
@@ -112,7 +113,7 @@ async def test_kill_switch_cancels_open_orders_of_selected_modes(tmp_path: Path)
     config["exchange"]["params"]["speed"] = 5.0
     job = manager.create(parse_job_config(config))
     manager.start(job.id)
-    await asyncio.sleep(0.3)
+    assert await eventually(lambda: bool(job.exchange.get_open_orders()), 15)  # type: ignore[union-attr]
     assert len(job.exchange.get_open_orders()) == 1  # type: ignore[union-attr]
     assert manager.kill_switch() == 0  # live jobs only by default: paper untouched
     assert manager.kill_switch(("paper",)) == 1

@@ -93,6 +93,33 @@ async def settled(pilot: Pilot[object], quiet: float = 0.3, timeout: float = 15.
             raise AssertionError(f"the screen kept changing for {timeout}s")
 
 
+async def palette_search(pilot: Pilot[object], text: str, expect: str) -> None:
+    """Type ``text`` into the open command palette and wait until its search is over and
+    the highlighted command (what enter runs) names ``expect``.
+
+    The palette searches in a worker and, on a slow machine, shows the hits found so far
+    after 0.25 s: a fixed pause before enter could run whatever was highlighted then.
+    """
+    from textual.command import CommandInput, CommandList, CommandPalette
+
+    app = pilot.app
+    await type_text(pilot, text)
+
+    def ready() -> bool:
+        palette = app.screen
+        if not isinstance(palette, CommandPalette):
+            return False
+        if palette.query_one(CommandInput).value != text:
+            return False  # keys still on their way
+        if any(worker.node is palette and not worker.is_finished for worker in app.workers):
+            return False
+        options = palette.query_one(CommandList)
+        index = options.highlighted
+        return index is not None and expect in str(options.get_option_at_index(index).prompt)
+
+    await wait_for(pilot, ready, timeout=15)
+
+
 def fixed_clock(_moment: float) -> str:
     return "12:00:00"
 

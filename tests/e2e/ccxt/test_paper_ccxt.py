@@ -79,11 +79,11 @@ async def test_feed_yields_closed_candles_once_in_order_and_backfills(
         first = await collect(feed, control, 3)
         assert [c.timestamp for c in first] == [rows[i][0] for i in range(WARMUP - 3, WARMUP)]
         waiting = asyncio.create_task(feed.next_candle(control))
-        await asyncio.sleep(0.1)  # the in-progress candle WARMUP must not be handed out
+        await asyncio.sleep(0.1)  # on purpose: the in-progress candle WARMUP is not handed out
         assert not waiting.done()
         fake.outage_on()  # a gap: 11 candles close while the exchange is down
         fake.advance(11)
-        await asyncio.sleep(0.1)
+        await wait_for(lambda: any("ExchangeNotAvailable" in m for _, m in seen), 15)
         assert not waiting.done() and any("ExchangeNotAvailable" in m for _, m in seen)
         fake.outage_off()
         first_new = await waiting

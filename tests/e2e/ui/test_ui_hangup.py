@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from job_configs import backtest_config
+from persist_helpers import eventually
 from textual.drivers._writer_thread import WriterThread
 from textual.drivers.linux_driver import LinuxDriver
 from ui_helpers import press, wait_for
@@ -57,7 +58,7 @@ async def test_a_hang_up_keeps_the_jobs_running_until_a_stop_signal(
         await wait_for(pilot, lambda: "headless: 1 running" in caplog.text)
         assert "the terminal hung up; the jobs keep running headless" in caplog.text
         os.kill(os.getpid(), signal.SIGHUP)  # a second hang-up is not a second stop
-        await pilot.pause(0.1)
+        await pilot.pause(0.1)  # a fixed window on purpose: it may not start quitting
         assert not app.quitting
         os.kill(os.getpid(), signal.SIGTERM)  # systemd, or a quit from 'ats attach'
         await wait_for(pilot, lambda: bool(saved))
@@ -173,7 +174,7 @@ async def test_q_in_an_attached_console_asks_the_process_to_stop_and_save(
             await press(pilot, "q")
             await wait_for(pilot, lambda: not app.is_running)
         await control.close()
-        await asyncio.sleep(0.1)  # the stop runs just after the answer
+        assert await eventually(lambda: bool(stops), 15)  # it runs just after the answer
     assert app.process_stopping and stops == [1]
 
 
@@ -186,7 +187,11 @@ async def test_q_attached_to_a_process_that_cannot_be_stopped_says_so(
         app = make_app(control=control, stop_process=control.stop_process)
         async with app.run_test(size=(100, 30)) as pilot:
             await press(pilot, "q")
-            await pilot.pause(0.2)
+            await wait_for(
+                pilot,
+                lambda: any("unknown route" in str(n.message) for n in app._notifications),
+                timeout=15,
+            )
             assert app.is_running and not app.process_stopping
             assert any("unknown route" in str(n.message) for n in app._notifications)
         await control.close()

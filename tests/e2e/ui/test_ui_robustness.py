@@ -42,7 +42,9 @@ async def test_job_error_shows_in_its_row_and_log(
         await press(pilot, "s")
         await wait_for(pilot, lambda: job.status is JobStatus.ERROR)
         assert job.error
-        await wait_for(pilot, lambda: "error" in str(screen.table.get_row(job.id)))
+        # the status cell: the row's message (the file's path, under this test's
+        # tmp_path named "...error...") shows before the status does
+        await wait_for(pilot, lambda: str(screen.table.get_row(job.id)[4]) == "error", 15)
         row = [str(cell) for cell in screen.table.get_row(job.id)]
         assert row[4] == "error" and job.error in row[-1]
         await wait_for(
@@ -111,12 +113,12 @@ async def test_resize_switches_between_wide_and_narrow_layouts(
         assert "strategy" in screen.table.visible_columns
         assert screen.chart.display and screen.log_view.display and screen.metrics.display
         await pilot.resize_terminal(80, 24)
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: screen.narrow and not screen.log_view.display)
         assert screen.narrow
         assert "strategy" not in screen.table.visible_columns
         assert screen.chart.display and not screen.log_view.display
         await pilot.resize_terminal(200, 60)
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: not screen.narrow and screen.log_view.display)
         assert not screen.narrow and screen.log_view.display
         assert screen.table.row_count == 1
 

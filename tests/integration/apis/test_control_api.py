@@ -9,6 +9,7 @@ import typing
 
 import pytest
 from job_configs import backtest_config
+from persist_helpers import eventually
 
 from ats.apis import openapi
 from ats.apis.operations import BY_NAME, NOT_OPERATIONS
@@ -109,14 +110,30 @@ async def test_the_event_stream_carries_the_coalesced_changes(
     job_id = await remote.create(backtest_config(name="events"))
     await remote.start(job_id)
     await manager.wait(job_id)
-    await asyncio.sleep(0.3)
+
+    def merged_changes() -> Changes:
+        merged = Changes()
+        for changes in seen[1:]:
+            merged.rows |= changes.rows
+            merged.structure |= changes.structure
+            merged.status_events.extend(changes.status_events)
+            merged.reports |= changes.reports
+        return merged
+
+    def all_arrived() -> bool:
+        merged = merged_changes()
+        events = merged.status_events
+        return (
+            merged.structure
+            and job_id in merged.rows
+            and job_id in merged.reports
+            and bool(events)
+            and str(events[-1].status) == "finished"
+        )
+
+    await eventually(all_arrived, 15)  # the pump's next slot, then the socket
     await watch.stop()
-    merged = Changes()
-    for changes in seen[1:]:
-        merged.rows |= changes.rows
-        merged.structure |= changes.structure
-        merged.status_events.extend(changes.status_events)
-        merged.reports |= changes.reports
+    merged = merged_changes()
     assert merged.structure and job_id in merged.rows and job_id in merged.reports
     assert [str(e.status) for e in merged.status_events][-1] == "finished"
     assert len(seen) < 30  # coalesced (≤ 10 a second), not one per event

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from job_configs import backtest_config
-from ui_helpers import press, replay_config, screen_text, wait_for
+from ui_helpers import press, replay_config, screen_text, settled, wait_for
 
 from ats.apis.listen import bind
 from ats.apis.remote_control import RemoteJobControl
@@ -34,7 +34,7 @@ async def _finished_screen(app: AtsApp, manager: JobManager, job_id: str, pilot:
     await wait_for(pilot, lambda: screen.chart.message is None)
     await wait_for(pilot, lambda: str(screen.metrics.border_subtitle).startswith("Report"))
     await wait_for(pilot, lambda: len(screen.log_view.lines) > 1)
-    await pilot.pause(0.3)
+    await settled(pilot)  # the panels' next refresh (4 Hz) shows the final state
     return screen_text(app)
 
 
@@ -105,7 +105,7 @@ async def test_the_console_exits_when_the_process_goes_away(
     control.on_lost = reasons.append
     app = make_app(control=control)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: server.attached == 1, timeout=15)  # its event stream
         await server.close()
         await wait_for(pilot, lambda: bool(reasons))
     await control.close()

@@ -151,7 +151,15 @@ async def test_palette_matches_descriptions(make_app: Callable[..., AtsApp]) -> 
 
         # the search has replaced the full list (which holds every command)
         await wait_for(pilot, lambda: not any("New job" in text for text in found()))
-        await pilot.pause(0.3)
+        # the hits come in batches (a slow machine shows the first ones after 0.25 s)
+        await wait_for(
+            pilot,
+            lambda: (
+                any("Replay faster" in t for t in found())
+                and any("Replay slower" in t for t in found())
+            ),
+            timeout=15,
+        )
         assert any("Replay faster" in text for text in found()), found()
         assert any("Replay slower" in text for text in found())
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from job_configs import backtest_config
 from textual.command import CommandPalette
-from ui_helpers import press, replay_config, screen_text, type_text, wait_for
+from ui_helpers import palette_search, press, replay_config, screen_text, type_text, wait_for
 
 from ats.trading_job.job_manager import JobManager
 from ats.trading_job.trading_job import JobStatus
@@ -224,8 +224,7 @@ async def test_command_palette_offers_every_command(make_app: Callable[..., AtsA
 
         await press(pilot, "ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
-        await type_text(pilot, "select job beta")
-        await pilot.pause(0.3)
+        await palette_search(pilot, "select job beta", "Select job: beta")
         await press(pilot, "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
         await wait_for(pilot, lambda: screen.selected_job_id == manager.jobs[1].id)
@@ -292,7 +291,7 @@ async def test_quit_hook_failure_exits_non_zero(make_app: Callable[..., AtsApp])
     app = make_app(finished_manager(), on_quit=on_quit)
     async with app.run_test() as pilot:
         await press(pilot, "q")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: app.return_code is not None, timeout=15)  # hook ran
     assert app.return_code == 1
 
 

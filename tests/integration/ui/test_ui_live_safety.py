@@ -17,7 +17,7 @@ import pytest
 from fake_exchange import FakeBinance
 from job_configs import backtest_config
 from textual.command import CommandPalette
-from ui_helpers import press, type_text, wait_for
+from ui_helpers import palette_search, press, wait_for
 
 from ats.exchanges.data_classes import OrderStatus
 from ats.exchanges.exchanges.ccxt.exchange import Exchange
@@ -185,7 +185,8 @@ async def test_starting_a_live_job_asks_first_and_no_leaves_it_stopped(
         assert "ccxt (binance)" in asked and "BTC/USDT" in asked
         await press(pilot, "n")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: "live-rester not started" in notices, timeout=15)
+        await pilot.pause(0.1)  # a fixed window on purpose: nothing may start within it
         assert job.status is JobStatus.CREATED and job.task is None
         assert "live-rester not started" in notices
 
@@ -200,8 +201,7 @@ async def test_starting_a_live_job_asks_first_and_no_leaves_it_stopped(
         assert "Start / stop job" in {command.title for command in palette_commands(screen)}
         await press(pilot, "ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
-        await type_text(pilot, "start / stop job")
-        await pilot.pause(0.3)
+        await palette_search(pilot, "start / stop job", "Start / stop job")
         await press(pilot, "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert question(app) == asked
@@ -235,7 +235,7 @@ async def test_kill_switch_asks_then_cancels_every_live_order(
         assert "cancel every open order of the 1 live job(s)" in question(app)
         await press(pilot, "n")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
-        await pilot.pause(0.2)
+        await pilot.pause(0.2)  # a fixed window on purpose: nothing may be cancelled in it
         assert len(fake.open_orders()) == 1  # "no" cancels nothing
 
         await press(pilot, "K")
@@ -263,7 +263,7 @@ async def test_kill_switch_without_live_jobs_only_says_so(
     notices = record_notices(app)
     async with app.run_test() as pilot:
         await press(pilot, "K")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: "No live job: no order to cancel" in notices, timeout=15)
         assert isinstance(app.screen, MainScreen)
         assert "No live job: no order to cancel" in notices
 
@@ -322,7 +322,7 @@ async def restart_and_answer(
         assert restored.status is JobStatus.CREATED and restored.task is None
         held = [e.message for e in restored.logs if "not resumed automatically" in e.message]
         assert held and "press s to confirm" in held[0]
-        await pilot.pause(0.2)
+        await pilot.pause(0.2)  # a fixed window on purpose: no request may go out in it
         assert len(fake.requests) == requests  # not a single request to the exchange
         screen = main_screen(app)
         await wait_for(pilot, lambda: screen.selected_job_id == job.id)
@@ -338,7 +338,7 @@ async def restart_and_answer(
             await wait_for(pilot, lambda: len(exchange.get_open_orders()) == 1, timeout=10)
             assert len(fake.orders) == 1
         else:
-            await pilot.pause(0.1)
+            await pilot.pause(0.1)  # a fixed window on purpose: it may not start in it
             assert restored.status is JobStatus.CREATED
         await press(pilot, "q")
         await wait_for(pilot, lambda: app.return_code is not None, timeout=10)

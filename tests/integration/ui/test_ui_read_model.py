@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from job_configs import backtest_config
 from pydantic import BaseModel
-from ui_helpers import press, screen_text, wait_for
+from ui_helpers import press, screen_text, settled, wait_for
 
 from ats.trading_job.events import JobProgress
 from ats.trading_job.job_manager import JobManager
@@ -63,7 +63,7 @@ async def _shown(app: AtsApp, job_id: str, pilot: Any) -> dict[str, Any]:
     await wait_for(pilot, lambda: screen.chart.message is None)
     await wait_for(pilot, lambda: str(screen.metrics.border_subtitle).startswith("Report"))
     await wait_for(pilot, lambda: len(screen.log_view.lines) > 1)
-    await pilot.pause(0.3)  # the panels' next refresh (4 Hz) shows the final state
+    await settled(pilot)  # the panels' next refresh (4 Hz) shows the final state
     return {"row": screen.table.get_row(job_id), "screen": screen_text(app)}
 
 
@@ -109,9 +109,9 @@ async def test_a_failing_account_view_shows_a_marker_and_is_logged_once(
             await wait_for(pilot, lambda: "wallet bug" in screen_text(app))
             assert "⚠ account failed: RuntimeError: wallet bug, see" in screen_text(app)
             applied = main_screen(app).applied
-            for _ in range(3):  # the row is rebuilt from a new view each time
+            for count in range(1, 4):  # the row is rebuilt from a new view each time
                 manager.bus.publish(JobProgress(job.id, 0, None, 0.0, None))
-                await pilot.pause(0.15)
+                await wait_for(pilot, lambda n=count: main_screen(app).applied >= applied + n)
             assert main_screen(app).applied >= applied + 3 and app.is_running
     logged = [r for r in caplog.records if "wallet bug" in r.getMessage()]
     assert len(logged) == 1 and job.id in logged[0].getMessage()

@@ -48,9 +48,12 @@ async def chart_drawn(pilot: Any, app: AtsApp, job_id: str, mode: str = "candles
     await wait_for(pilot, lambda: chart.mode == mode)
     frames = chart.frames
     chart.redraw()
-    try:
-        await wait_for(pilot, lambda: chart.frames > frames, 3)
-    except AssertionError:  # no frame: the chart says why
+
+    def drawing() -> bool:  # gathering the window, or plotting it in a thread
+        return any(worker.node is chart and not worker.is_finished for worker in app.workers)
+
+    await wait_for(pilot, lambda: chart.frames > frames or not drawing(), 15)
+    if chart.frames == frames:  # no frame: the chart says why
         return chart.message or "no frame"
     await pilot.pause(0.05)
     return chart.message

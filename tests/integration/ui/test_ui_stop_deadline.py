@@ -31,6 +31,7 @@ class Exchange(BackTrading):
     name = "deaf"
 
     async def run(self, control: object) -> None:
+        self.deaf = True  # the test presses q once the job waits here
         await asyncio.Event().wait()
 '''
 DEADLINE = 1.0
@@ -55,8 +56,7 @@ async def test_q_exits_within_the_deadline_whatever_a_job_waits_for(
     app = make_app(manager, on_quit=on_quit, stop_deadline_s=DEADLINE)
     async with app.run_test() as pilot:
         manager.start(deaf.id)
-        await wait_for(pilot, lambda: getattr(deaf.exchange, "data", None) is not None)
-        await pilot.pause(0.1)  # connected: now in the exchange's run
+        await wait_for(pilot, lambda: getattr(deaf.exchange, "deaf", False), timeout=15)
         began = time.monotonic()
         await press(pilot, "q")
         await wait_for(pilot, lambda: bool(saved), timeout=DEADLINE + 4)
