@@ -253,6 +253,7 @@ async def test_messages_are_rate_limited(endpoint: Endpoint) -> None:
     service.start()
     arrivals: list[float] = []
     loop = asyncio.get_running_loop()
+    began = loop.time()
     seen = 0
     for index in range(3):
         await _run_backtest(manager, name=f"bt{index}")
@@ -260,8 +261,11 @@ async def test_messages_are_rate_limited(endpoint: Endpoint) -> None:
             arrivals.append(loop.time())
             seen += 1
         await asyncio.sleep(0.3)
+    # one message per interval while the backtests ran (about 1.2 s, longer on a loaded
+    # machine), and the rest in one last message on close: 4 at most at the usual pace
+    allowed = 2 + int((loop.time() - began) / 0.5)
     await service.close(wait_s=5.0)
-    assert 2 <= len(endpoint.posts) <= 4
+    assert 2 <= len(endpoint.posts) <= allowed
     assert _count(endpoint.titles, "fill") == sum(len(job.exchange.get_fills()) for job in manager)
 
 

@@ -120,15 +120,26 @@ async def _browse(port: int, folder: Path) -> tuple[Path, str]:
             await asyncio.sleep(0.2)
             received = await browser.received_text()
         assert await browser.evaluate("location.pathname + location.search") == "/"
-        await asyncio.sleep(0.5)  # the terminal draws what arrived on its next frame
-        shot = await browser.screenshot(folder / "ats-web.png")
+        # the terminal draws what arrived on one of its next frames: look until it shows
+        deadline = time.monotonic() + 15
+        while True:
+            shot = await browser.screenshot(folder / "ats-web.png")
+            if _table_missing(shot) is None or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
         print(f"ats web screenshot: {shot}")
         return shot, received
 
 
 def _assert_table_drawn(shot: Path) -> None:
+    missing = _table_missing(shot)
+    assert missing is None, missing
+
+
+def _table_missing(shot: Path) -> str | None:
     """Not blank, and the jobs panel at the top holds the table's selected row: a band,
-    in a colour other than the background, across most of the width."""
+    in a colour other than the background, across most of the width (None), or what is
+    missing."""
     from PIL import Image
 
     with Image.open(shot) as image:
@@ -138,14 +149,17 @@ def _assert_table_drawn(shot: Path) -> None:
         pixels.getpixel((x, y)) for x in range(0, width, 4) for y in range(0, height, 4)
     )
     background, _count = colours.most_common(1)[0]
-    assert len(colours) > 20, "the screenshot is (nearly) blank"
+    if len(colours) <= 20:
+        return "the screenshot is (nearly) blank"
     bands = []
     for y in range(height // 5):  # the jobs panel: the top of the screen
         row = Counter(pixels.getpixel((x, y)) for x in range(width))
         colour, count = row.most_common(1)[0]
         if colour != background and count > 0.6 * width:
             bands.append(y)
-    assert len(bands) >= 8, f"no selected row drawn in the jobs table ({shot})"
+    if len(bands) < 8:
+        return f"no selected row drawn in the jobs table ({shot})"
+    return None
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,7 @@ async def test_demo_jobs_are_saved_and_restored_not_duplicated(
     again, manager2 = persistent_app(make_app, state, demo=True)
     async with again.run_test() as pilot:
         await wait_for(pilot, lambda: again.started)
-        await pilot.pause(0.1)
+        await pilot.pause(0.1)  # on purpose: no demo job may be added within it
         statuses = {job.id: job.status for job in manager2.jobs}
         assert statuses == dict(zip(ids, [JobStatus.FINISHED, JobStatus.CREATED], strict=True))
         await quit_app(pilot, again)

@@ -184,8 +184,8 @@ def test_start_sh_demo_replay_and_clean_exit(tmux: Tmux) -> None:
     tmux.keys("s")
     tmux.wait(lambda t: "running" in t.split("\n demo-replay", 1)[-1][:60], 5)  # its row
     first, _ = tmux.wait(lambda t: "┤" in chart_lines(t), 10)  # candles with a price axis
-    time.sleep(1.5)
-    second = tmux.capture()
+    # the replay chart moves (a loaded machine draws its next frame later: look until it does)
+    second, _ = tmux.wait(lambda t: chart_lines(t) != chart_lines(first), 15)
     assert chart_lines(first) != chart_lines(second), "the replay chart did not move"
 
     tmux.keys("q")
@@ -239,7 +239,7 @@ def test_start_sh_saves_on_q_and_restores_on_the_next_start(console: Console) ->
 
     tmux = console.start()
     text, _ = tmux.wait(lambda t: len(job_rows(t)) >= 2 and "running" in t, 15)
-    time.sleep(0.5)
+    time.sleep(0.5)  # on purpose: a duplicate row would show within it
     text = tmux.capture()
     rows = job_rows(text)
     assert len(rows) == 2, text  # restored, not duplicated

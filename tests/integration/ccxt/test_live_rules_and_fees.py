@@ -87,7 +87,7 @@ async def test_orders_breaking_a_filter_are_refused_before_sending(fake: FakeBin
         fake.set_balance("BTC", 0.001)
         tiny_sell = ex.submit_order("BTC/USDT", "sell", "market", 0.0001)  # ~4 USDT
         assert tiny_sell.status is OrderStatus.REJECTED and "NOTIONAL" in (tiny_sell.reason or "")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # on purpose: no order may go out within it
         assert fake.calls("/api/v3/order", "POST") == []
         assert sum("NOTIONAL" in line for line in log) == 2
     finally:

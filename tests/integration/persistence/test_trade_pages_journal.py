@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from job_configs import backtest_config
+from persist_helpers import eventually
 
 from ats.database.journal import Journal
 from ats.database.queries import FILL_RANGE, TRADE_RANGE
@@ -172,11 +173,16 @@ async def test_a_page_does_not_wait_for_the_journal_writer(journal: Journal) -> 
     every batch of running backtests: bench/ui_latency.py, opening the Trades pane)."""
     manager = JobManager()
     job = await journaled_job(journal, manager, 300)
-    gate = threading.Event()
-    await journal.db.create_function("held", 0, lambda: int(gate.wait(10)))
+    gate, inside = threading.Event(), threading.Event()
+
+    def hold() -> int:
+        inside.set()
+        return int(gate.wait(10))
+
+    await journal.db.create_function("held", 0, hold)
     held = asyncio.create_task(journal.db.execute("SELECT held()"))
     try:
-        await asyncio.sleep(0.05)  # the writer's thread is now inside held()
+        assert await eventually(inside.is_set, 15)  # the writer's thread is inside held()
         assert not held.done()
         page = await asyncio.wait_for(trade_pages.trade_page(job, journal, 0, 50), 5)
         assert not held.done()  # answered while the writer's connection was still busy
