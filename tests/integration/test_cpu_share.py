@@ -32,15 +32,17 @@ async def test_a_hold_parks_cpu_bound_loops_only() -> None:
     share = CpuShare()
     cpu, feed = RunControl(share), RunControl(share)
     share.hold(0.2)
+    held_until = time.monotonic() + 0.2
     assert share.held
     cpu_waiting = asyncio.create_task(cpu.cpu_checkpoint())
     await asyncio.wait_for(feed.checkpoint(), 0.05)  # a paper/live loop is never held
     await asyncio.sleep(0.05)
-    assert not cpu_waiting.done()
+    # (a loaded machine may wake the test after the hold ended: then it may be done)
+    assert not cpu_waiting.done() or time.monotonic() >= held_until
     share.hold(0.05)  # a shorter hold never cuts an earlier one short
     await asyncio.sleep(0.08)
-    assert not cpu_waiting.done()
-    await asyncio.wait_for(cpu_waiting, 0.5)
+    assert not cpu_waiting.done() or time.monotonic() >= held_until
+    await asyncio.wait_for(cpu_waiting, 5)
     assert not share.held
 
 

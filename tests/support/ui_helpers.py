@@ -57,9 +57,11 @@ async def type_text(pilot: Pilot[object], text: str) -> None:
 
 
 async def wait_for(
-    pilot: Pilot[object], condition: Callable[[], bool], timeout: float = 5.0
+    pilot: Pilot[object], condition: Callable[[], bool], timeout: float = 15.0
 ) -> None:
-    """Poll ``condition`` while the app keeps running; fail after ``timeout`` seconds."""
+    """Poll ``condition`` while the app keeps running; fail after ``timeout`` seconds
+    (generous: it costs nothing when the condition comes at once, and a loaded CI machine
+    can be several times slower than a laptop)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

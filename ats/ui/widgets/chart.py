@@ -43,6 +43,8 @@ from ats.ui.widgets import indicator_panel
 from ats.ui.widgets.indicator_panel import OscillatorPanel
 
 if TYPE_CHECKING:
+    from textual.worker import Worker
+
     from ats.trading_job.control import JobControl
 
 logger = logging.getLogger(__name__)
@@ -258,6 +260,8 @@ class ChartView(PlotextPlot, can_focus=True):
         self._lines: list[Strip] = []
         self._lines_key: tuple[Any, ...] | None = None
         self._plotted = False
+        self._gathering: Worker[None] | None = None
+        self._plotting: Worker[None] | None = None
         self.redraws = 0
         self.frames = 0
         """Frames drawn by the worker (tests wait on it)."""
@@ -328,8 +332,20 @@ class ChartView(PlotextPlot, can_focus=True):
         if self._lines_key is not None and self._lines_key[:2] != tuple(event.size):
             self.redraw()  # a frame of the old size would leave a gap until the next tick
 
+    @property
+    def drawing(self) -> bool:
+        """A frame is on its way: its window being gathered, or plotted in a thread."""
+        return any(
+            worker is not None and not worker.is_finished
+            for worker in (self._gathering, self._plotting)
+        )
+
     def _tick(self) -> None:
-        if self._stale and self.display and self.size.width > 0:
+        # Never over a frame still on its way: a running or paused job is stale on every
+        # tick (its progress comes every 0.2 s), and on a loaded machine a frame can take
+        # longer than a tick; each new frame dropped the one before and the chart never
+        # showed (tests/integration/ui/test_ui_chart_pacing.py).
+        if self._stale and self.display and self.size.width > 0 and not self.drawing:
             self.redraw()
 
     def _bars(self) -> int:
@@ -363,8 +379,8 @@ class ChartView(PlotextPlot, can_focus=True):
         frame: Callable[[], Coroutine[None, None, None]] = partial(  # a coroutine only if run
             self._frame, width, height, self._generation
         )
-        self.run_worker(
-            frame,  # type: ignore[arg-type]  # textual cannot infer an async callable's result
+        self._gathering = self.run_worker(
+            frame,
             exclusive=True,
             group="chart-gather",
             exit_on_error=False,
@@ -384,7 +400,7 @@ class ChartView(PlotextPlot, can_focus=True):
             self._lines_key = None
             self.refresh()
             return
-        self.run_worker(
+        self._plotting = self.run_worker(
             lambda: self._draw(spec, generation),
             thread=True,
             exclusive=True,
