@@ -52,9 +52,9 @@ def _start_replay_and_hang_up(console: Console) -> int:
     tmux = console.start()
     tmux.wait(lambda t: "demo-replay" in t and "finished" in t, 15)
     tmux.keys("Down")
-    tmux.wait(lambda t: "demo-replay · sma_cross" in t, 5)
+    tmux.wait(lambda t: "demo-replay · sma_cross" in t, 15)
     tmux.keys("s")
-    tmux.wait(lambda t: "running" in _replay_row(t), 5)
+    tmux.wait(lambda t: "running" in _replay_row(t), 15)
     pid = holder_pid(console.state)
     assert pid is not None and pid > 0
     assert wait_for(lambda: _replay_cursor(console.state) > 0, timeout=10)

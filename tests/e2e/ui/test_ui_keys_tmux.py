@@ -14,12 +14,12 @@ __all__ = ["console", "pytestmark", "tmux"]  # the fixtures and skip marks, reus
 def test_j_and_up_in_one_write_move_the_cursor(tmux: Tmux) -> None:
     tmux.wait(lambda t: "demo-replay" in t and "finished" in t, 15)
     tmux.keys("Down")
-    tmux.wait(lambda t: "demo-replay · sma_cross" in t, 5)
+    tmux.wait(lambda t: "demo-replay · sma_cross" in t, 15)
     tmux.keys("l")
-    tmux.wait(lambda t: "╭─ Log (l)" in t, 5)
+    tmux.wait(lambda t: "╭─ Log (l)" in t, 15)
     tmux.keys("j", "Up")  # one send-keys: one write
     time.sleep(0.5)
     tmux.keys("c")  # the chart's title names the selected job
-    tmux.wait(lambda t: "demo-sma-cross · sma_cross" in t, 5)
+    tmux.wait(lambda t: "demo-sma-cross · sma_cross" in t, 15)
     tmux.keys("q")
     tmux.wait(lambda t: "ATS-EXIT:" in t, 20)

@@ -180,10 +180,10 @@ def test_start_sh_demo_replay_and_clean_exit(tmux: Tmux) -> None:
     assert "finished" in text or "running" in text
 
     tmux.keys("Down")
-    tmux.wait(lambda t: "demo-replay · sma_cross" in t, 5)
+    tmux.wait(lambda t: "demo-replay · sma_cross" in t, 15)
     tmux.keys("s")
-    tmux.wait(lambda t: "running" in t.split("\n demo-replay", 1)[-1][:60], 5)  # its row
-    first, _ = tmux.wait(lambda t: "┤" in chart_lines(t), 10)  # candles with a price axis
+    tmux.wait(lambda t: "running" in t.split("\n demo-replay", 1)[-1][:60], 15)  # its row
+    first, _ = tmux.wait(lambda t: "┤" in chart_lines(t), 15)  # candles with a price axis
     # the replay chart moves (a loaded machine draws its next frame later: look until it does)
     second, _ = tmux.wait(lambda t: chart_lines(t) != chart_lines(first), 15)
     assert chart_lines(first) != chart_lines(second), "the replay chart did not move"
@@ -225,9 +225,9 @@ def test_start_sh_saves_on_q_and_restores_on_the_next_start(console: Console) ->
     tmux = console.start()
     tmux.wait(lambda t: "demo-replay" in t and "finished" in t, 15)
     tmux.keys("Down")
-    tmux.wait(lambda t: "demo-replay · sma_cross" in t, 5)
+    tmux.wait(lambda t: "demo-replay · sma_cross" in t, 15)
     tmux.keys("s")
-    tmux.wait(lambda t: "running" in t.split("\n demo-replay", 1)[-1][:60], 5)  # its row
+    tmux.wait(lambda t: "running" in t.split("\n demo-replay", 1)[-1][:60], 15)  # its row
     time.sleep(0.5)
     tmux.keys("q")
     final, quit_seconds = tmux.wait(lambda t: "ATS-EXIT:" in t, 20)

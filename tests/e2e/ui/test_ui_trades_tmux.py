@@ -32,10 +32,10 @@ def trade_numbers(text: str) -> list[str]:
 
 def chart_and_trades(tmux: Tmux) -> tuple[list[str], list[str]]:
     tmux.keys("c")
-    tmux.wait(lambda t: "┤" in "\n".join(panel(t, "Chart (c)")) and "Zoom in" in t, 10)
+    tmux.wait(lambda t: "┤" in "\n".join(panel(t, "Chart (c)")) and "Zoom in" in t, 15)
     chart = settled(tmux, "Chart (c)")
     tmux.keys("h")
-    tmux.wait(lambda t: "27 trades" in t and trade_numbers(t)[:1] == ["27"] and "Fills" in t, 10)
+    tmux.wait(lambda t: "27 trades" in t and trade_numbers(t)[:1] == ["27"] and "Fills" in t, 15)
     return chart, settled(tmux, "Trades (h)")
 
 
@@ -65,9 +65,9 @@ def test_demo_trades_and_chart_survive_a_restart(tmp_path: Path) -> None:
         ]
         assert "open" in trades[1]  # the newest trade is still open at the file's end
         tmux.keys("End")
-        tmux.wait(lambda t: trade_numbers(t)[-1] == "1", 5)
+        tmux.wait(lambda t: trade_numbers(t)[-1] == "1", 15)
         tmux.keys("Home")
-        tmux.wait(lambda t: trade_numbers(t)[0] == "27", 5)
+        tmux.wait(lambda t: trade_numbers(t)[0] == "27", 15)
         tmux.keys("q")
         final, _ = tmux.wait(lambda t: "ATS-EXIT:" in t, 20)
         assert "ATS-EXIT:0" in final
