@@ -189,6 +189,7 @@ async def test_an_attached_event_stream_is_not_an_idle_connection(short_tmp: Pat
         remote.on_lost = lost.append
         watch = remote.watch(lambda changes: None)
         watch.start()
+        assert await eventually(lambda: server.attached == 1, 15)  # connected, however slowly
         await asyncio.sleep(1.2)  # on purpose: four idle periods without an event
         assert server.attached == 1 and not lost
         job_id = await remote.create(backtest_config(name="later"))
