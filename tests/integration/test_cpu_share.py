@@ -81,7 +81,9 @@ async def test_hold_foreground_delays_a_backtest_not_a_replay() -> None:
                 "name": "replay",
                 "exchange": {
                     "name": "paper",
-                    "params": {"feed": "replay", "data": str(DEMO_DATA), "speed": 0},
+                    # ~1 ms a candle: still moving after a few held windows (at full
+                    # speed a loaded machine could finish it while the test retries)
+                    "params": {"feed": "replay", "data": str(DEMO_DATA), "speed": 60_000},
                 },
                 "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 30}},
             }
