@@ -6,8 +6,8 @@ run on the event loop that also handles keys. So the chart works in two steps: o
 loop, :meth:`ChartView.redraw` only asks the job control for the window it shows (a
 read-model view, a few ms); a worker thread turns it into ready-made
 :class:`~textual.strip.Strip` lines; the loop then swaps them in. Redraws happen on a
-slow timer (``CHART_HZ``), only while visible and stale, and repaints (focus, borders)
-reuse the cached lines.
+slow timer (``CHART_HZ``), only while visible and stale and no frame is on its way, and
+repaints (focus, borders) reuse the cached lines.
 """
 
 from __future__ import annotations
