@@ -1,9 +1,10 @@
 """Trials on every core of this machine: a pool of worker processes.
 
 Workers are forks of this process or of a fork server (:mod:`ats.research.worker_start`).
-Each worker attaches to the candles in shared memory when it starts
-(:mod:`ats.research.shared_candles`) and then runs trial after trial on them. A worker
-whose parent died (``kill -9``) exits at once instead of waiting forever for work.
+A fork reads the parent's candle arrays, which it has already; a fork server's worker
+attaches to a copy of them in shared memory (:mod:`ats.research.shared_candles`). Each
+then runs trial after trial on them. A worker whose parent died (``kill -9``) exits at
+once instead of waiting forever for work.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def default_workers() -> int:
 class _Worker:
     base: JobConfig
     data: CandleData
-    memory: shared_memory.SharedMemory
+    memory: shared_memory.SharedMemory | None
+    """The block the candles are read from (None in a fork: they are the parent's)."""
     loader: PluginLoader
     runner: asyncio.Runner
     """One event loop for every trial: its default executor's thread (the backtest's
@@ -52,12 +54,12 @@ class _Worker:
 _worker: _Worker | None = None
 
 
-def _start_worker(handle: CandleHandle, base_json: str, custom_root: str) -> None:
+def _start_worker(candles: CandleData | CandleHandle, base_json: str, custom_root: str) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     gc.enable()  # a fork of a command inherits its start-up without collections
     _exit_with_parent()
-    data, memory = attach(handle)
+    data, memory = (candles, None) if isinstance(candles, CandleData) else attach(candles)
     base = JobConfig.model_validate_json(base_json)
     loader = PluginLoader(custom_root)
     with contextlib.suppress(ATSError):  # if it cannot load, each trial's row says why
@@ -108,28 +110,33 @@ class ProcessPool:
         self.queued = 2 * self.workers
         """One task running and one waiting per worker (see :meth:`run`)."""
         self.description = f"{self.workers} worker process{'es' if self.workers > 1 else ''}"
-        self._candles = SharedCandles(data)
+        context = worker_context(fork=fork)
+        # A fork has the parent's arrays (their pages are shared until written, and none
+        # is): no copy into shared memory, and no resource tracker process started to
+        # watch the block, both serial time of a sweep (bench/optimize_speed.py).
+        forks = context.get_start_method() == "fork"
+        self._candles = None if forks else SharedCandles(data)
         try:
-            context = worker_context(fork=fork)
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=context,
                 initializer=_start_worker,
                 initargs=(
-                    self._candles.handle,
+                    data if self._candles is None else self._candles.handle,
                     base.model_dump_json(),
                     str(custom_root.resolve()),
                 ),
             )
         except BaseException:
-            self._candles.close()
+            if self._candles is not None:
+                self._candles.close()
             raise
         # Forks are made now, while this process has one thread (the pool's own thread
         # starts after them); a fork server's workers start in a thread, as the server
         # may still be importing. Either way the workers get ready (attach, import the
         # strategy) while the caller goes on with its own start-up: both are serial time
         # of a sweep (bench/optimize_speed.py).
-        readiness = self._submit_ready() if context.get_start_method() == "fork" else None
+        readiness = self._submit_ready() if forks else None
         self._starting = threading.Thread(
             target=self._start, args=(readiness,), name="start-workers", daemon=True
         )
@@ -181,4 +188,5 @@ class ProcessPool:
             self._starting.join()
             self._pool.shutdown(wait=True, cancel_futures=True)
         finally:
-            self._candles.close()
+            if self._candles is not None:
+                self._candles.close()

@@ -91,7 +91,8 @@ def test_kill_9_then_rerun_finishes_without_recomputing(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(sweep.pid, signal.SIGCONT)
         assert _group_gone(sweep.pid, 10), "workers outlived their killed parent"
-        assert ours and not ours & _shared_blocks(), "the candles' shared memory leaked"
+        # The command forks its workers: they read its candles, no block is made to leak.
+        assert not ours, "a forked sweep copied its candles into shared memory"
     finally:
         if not _group_gone(sweep.pid, 0):
             os.killpg(sweep.pid, signal.SIGKILL)
@@ -113,3 +114,57 @@ def test_kill_9_then_rerun_finishes_without_recomputing(
     resumed = json.loads(out.read_text())
     assert resumed == uninterrupted
     assert len(resumed["trials"]) == 100
+
+
+FORK_SERVER_POOL = """
+import asyncio, sys, threading
+from pathlib import Path
+from ats.data.candle_readers import load_candles
+from ats.research.process_pool import ProcessPool
+from ats.research.trial import TrialTask
+from ats.trading_job.job_config import parse_job_config
+
+threading.Thread(target=threading.Event().wait, daemon=True).start()  # a console has threads
+data = Path(sys.argv[1])
+base = parse_job_config({
+    "name": "console-sweep", "strategy": {"name": "sma_cross", "params": {}},
+    "exchange": {"name": "back_trading", "params": {"data": str(data)}},
+})
+pool = ProcessPool(base, load_candles(data), workers=2, custom_root=Path("custom_modules"))
+
+async def one_trial():
+    return [row async for row in pool.run([TrialTask(0, {"fast": 5, "slow": 30})])]
+
+asyncio.run(one_trial())
+print(pool._pool._mp_context.get_start_method(), flush=True)
+threading.Event().wait()
+"""
+
+
+def test_kill_9_of_a_process_with_a_fork_server_pool_frees_its_shared_memory(
+    candles_5k: Path,
+) -> None:
+    """A process with threads (the console) starts its workers from a fork server and
+    hands them the candles in shared memory: killed, it must not leave the block behind
+    (multiprocessing's resource tracker unlinks it) nor its workers running."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", FORK_SERVER_POOL, str(candles_5k)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "forkserver"
+        blocks = _mapped_blocks(process.pid)
+        assert len(blocks) == 1, blocks
+        workers = [child.pid for child in psutil.Process(process.pid).children(recursive=True)]
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 10
+        while blocks & _shared_blocks() or any(psutil.pid_exists(pid) for pid in workers):
+            assert time.monotonic() < deadline, "the block or a worker outlived the process"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)

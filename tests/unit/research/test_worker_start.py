@@ -91,3 +91,51 @@ def test_a_forked_worker_collects_garbage_though_its_command_started_without() -
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout.strip()
     assert output == "fork True"
+
+
+def test_forked_workers_read_the_parents_candles_without_a_shared_memory_copy() -> None:
+    """A fork has the candles already: the pool makes no shared-memory block, so no
+    resource tracker process is started either (both were serial time of every sweep),
+    and a trial's row is the one the same backtest gives in the parent."""
+    code = textwrap.dedent(
+        """
+        import asyncio, os
+        from pathlib import Path
+        import numpy as np
+        from ats.data.candles import CandleData
+        from ats.research.process_pool import ProcessPool
+        from ats.research.trial import TrialTask, run_trial
+        from ats.trading_job.job_config import parse_job_config
+        prices = 100 + np.cumsum(np.random.default_rng(1).normal(size=5_000))
+        data = CandleData(
+            path=Path("x.csv"), timeframe_ms=60_000,
+            timestamps=np.arange(5_000, dtype=np.int64) * 60_000,
+            open=prices, high=prices + 1, low=prices - 1, close=prices, volume=prices,
+        )
+        base = parse_job_config({
+            "name": "fork", "strategy": {"name": "sma_cross", "params": {}},
+            "exchange": {"name": "back_trading", "params": {"data": "x.csv"}},
+        })
+        task = TrialTask(0, {"fast": 5, "slow": 30})
+        blocks = set(os.listdir("/dev/shm"))
+        pool = ProcessPool(base, data, workers=2, custom_root=Path("custom_modules"), fork=True)
+        try:
+            async def sweep():
+                return [row async for row in pool.run([task])]
+            [row] = asyncio.run(sweep())
+            children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text()
+            own = Path("/proc/self/cmdline").read_bytes()
+            commands = [Path(f"/proc/{child}/cmdline").read_bytes() for child in children.split()]
+            print(pool._pool._mp_context.get_start_method())
+            print(sorted(set(os.listdir("/dev/shm")) - blocks))
+            # Two children, both forks (a resource tracker is a new interpreter).
+            print(len(commands), all(command == own for command in commands))
+            print(row.trades > 0 and row == run_trial(base, data, task))
+        finally:
+            pool.close()
+        """
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.split("\n")
+    assert output[:4] == ["fork", "[]", "2 True", "True"]
