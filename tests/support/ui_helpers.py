@@ -70,9 +70,10 @@ async def wait_for(
     await asyncio.sleep(0)
 
 
-async def settled(pilot: Pilot[object], quiet: float = 0.3, timeout: float = 15.0) -> None:
+async def settled(pilot: Pilot[object], quiet: float = 1.1, timeout: float = 15.0) -> None:
     """Wait until the screen stops changing: no worker running (a chart frame, a log
-    rebuild) and the same screenshot, text and colours, for ``quiet`` seconds.
+    rebuild) and the same screenshot, text and colours, for ``quiet`` seconds: longer
+    than the slowest periodic redraw (the header's, once a second).
 
     Snapshot tests take their picture after this, not after a fixed pause: on a loaded
     machine (CI runs two test workers on two cores) a chart frame drawn in a thread, or a

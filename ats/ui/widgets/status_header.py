@@ -132,6 +132,8 @@ class StatusHeader(Static):
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._redraw)
+        # Its P&L colours are the theme's: a new theme shows at once, not at the next tick.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._redraw())
         self._redraw()
 
     def on_resize(self) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+from rich.text import Text
 from textual.app import App, ComposeResult
 
 from ats.trading_job.status import JobStatus
@@ -94,3 +95,34 @@ def test_totals_per_quote_and_the_feed_shown() -> None:
     assert len(narrow) <= 80 and narrow.rstrip().endswith("12:34:56 UTC")
     assert "USDT 19,871.49" in narrow and "banned until" in narrow  # details go first
     assert [format_age(s) for s in (7, 125, 3_720, 90_000)] == ["7s", "2m05s", "1h02m", "1d01h"]
+
+
+async def test_a_new_theme_colours_the_totals_at_once() -> None:
+    """The P&L colours are the theme's: shown at the theme switch, not at the next
+    second's tick (a snapshot taken between the two showed the old theme's red)."""
+    app = HeaderApp()
+    async with app.run_test(size=(160, 5)) as pilot:
+        app.theme = "textual-dark"
+        await pilot.pause()
+        header = app.query_one(StatusHeader)
+
+        def loss_colours() -> set[str]:
+            content = header.content
+            assert isinstance(content, Text)
+            loss = content.plain.index("-128.51")
+            return {
+                str(span.style)
+                for span in content.spans
+                if span.start <= loss < span.end and str(span.style)
+            }
+
+        old_error = app.theme_variables["error"]
+        assert any(old_error in style for style in loss_colours())
+        told: list[object] = []
+        app.theme_changed_signal.subscribe(app, told.append)  # called after the header's
+        app.theme = "gruvbox"
+        while not told:
+            await pilot.pause(0)
+        new_error = app.theme_variables["error"]
+        assert new_error != old_error
+        assert any(new_error in style for style in loss_colours())
