@@ -102,6 +102,7 @@ class TradingJob:
         self._connecting = False
         self._connection: str | None = None
         """The exchange's last ``connection_state``, published on change."""
+        self._last_progress: JobProgress | None = None
         self._aborted: str | None = None
         """Why the job's task was cancelled (:meth:`abort`), while that is handled."""
         self.frozen = False
@@ -359,7 +360,7 @@ class TradingJob:
         except Exception as exc:
             self._log_caught("WARNING", "disconnect failed", exc)
         self.order_story.flush()
-        self._publish_progress()
+        self._publish_progress(always=True)
         if final is JobStatus.STOPPED and not self._report_on_stop:
             return final
         try:
@@ -460,15 +461,15 @@ class TradingJob:
             await asyncio.sleep(PROGRESS_INTERVAL)
             self._publish_progress()
 
-    def _publish_progress(self) -> None:
+    def _publish_progress(self, *, always: bool = False) -> None:
+        """Progress if it changed (a paused job's repeats kept the chart redrawing), or always."""
         if self.exchange is None:
             return
-        progress = self.exchange.progress
-        self.bus.publish(
-            JobProgress(
-                self.id, progress.done, progress.total, self.exchange.equity(), progress.timestamp
-            )
-        )
+        progress, equity = self.exchange.progress, self.exchange.equity()
+        event = JobProgress(self.id, progress.done, progress.total, equity, progress.timestamp)
+        if always or event != self._last_progress:
+            self._last_progress = event
+            self.bus.publish(event)
         connection = self.exchange.connection_state
         if connection != self._connection:  # a ban, a rate limit, a reconnect: for alerts
             self._connection = connection

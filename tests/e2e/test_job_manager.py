@@ -82,6 +82,25 @@ async def test_pause_resume_stop_and_restart_continue_from_cursor() -> None:
     assert job.exchange.progress.done == 10_000  # type: ignore[union-attr]
 
 
+async def test_a_paused_job_repeats_no_progress() -> None:
+    """Progress is told when it changes: a paused job used to repeat the same one every
+    0.2 s, and the console redrew its chart four times a second for nothing."""
+    manager = JobManager()
+    job = manager.create(parse_job_config(_replay_config(speed=2_000.0)))
+    events = manager.bus.subscribe(kinds=(JobProgress,))
+    manager.start(job.id)
+    assert await eventually(lambda: job.exchange.progress.done > 0, 15)  # type: ignore[union-attr]
+    manager.pause(job.id)
+    await asyncio.sleep(0.3)  # the progress of the last candles before the pause
+    events.drain()
+    await asyncio.sleep(1.0)  # a fixed window on purpose: five progress intervals
+    assert events.drain() == []
+    manager.toggle_pause(job.id)
+    assert await eventually(lambda: bool(events.drain()), 15)  # moving again: told again
+    manager.toggle(job.id)
+    await manager.wait(job.id)
+
+
 async def test_paper_replay_gives_the_same_trades_as_back_trading() -> None:
     manager = JobManager()
     backtest = manager.create(demo_backtest_config())
